@@ -15,3 +15,8 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+
+from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
+from .checkpoints import FrameCheckpoint
+from .config import AllocConfig, GiB, KiB, MiB
+from .stats import AllocStats, FrameStats, ThreadFrameStats

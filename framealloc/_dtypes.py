@@ -1,0 +1,106 @@
+"""Dtype and shape validation shared by the Python API and the njit typing layer."""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .errors import AlignmentError, AllocSizeError, UnsupportedDtypeError
+
+__all__ = ["resolve_dtype", "natural_alignment", "check_align", "normalize_shape", "MAX_NDIM"]
+
+#: NumPy's own limit on dimensions.
+MAX_NDIM = 32
+#: Largest single request in bytes (128 TiB), the same bound the njit path checks.
+MAX_BYTES = 1 << 47
+MAX_ALIGN = 4096
+
+_cache: dict = {}
+
+
+def natural_alignment(dt: np.dtype) -> int:
+    """The alignment a C compiler would give ``dt``: its largest field's, at least 1."""
+    if dt.fields:
+        return max([natural_alignment(f[0]) for f in dt.fields.values()] + [1])
+    if dt.subdtype is not None:
+        return natural_alignment(dt.subdtype[0])
+    return max(1, min(dt.alignment, 16))
+
+
+def resolve_dtype(dtype) -> tuple[np.dtype, int, int]:
+    """``(dtype, itemsize, natural alignment)`` for anything ``np.dtype`` accepts, validated.
+
+    Raises :class:`UnsupportedDtypeError` (FA006) for object and unsized dtypes.
+    """
+    try:
+        return _cache[dtype]
+    except (KeyError, TypeError):
+        pass
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise UnsupportedDtypeError(f"{dtype!r} is not a NumPy dtype ({exc}); pass e.g. np.float32 "
+                                    "or a structured dtype", code="FA006") from None
+    if dt.hasobject:
+        raise UnsupportedDtypeError(f"dtype {dt} holds Python objects, which cannot live in arena "
+                                    "memory; use a numeric or record dtype", code="FA006")
+    if dt.itemsize == 0:
+        raise UnsupportedDtypeError(f"dtype {dt} is unsized; give it a size, e.g. 'S16' or 'U8'",
+                                    code="FA006")
+    spec = (dt, dt.itemsize, natural_alignment(dt))
+    try:
+        _cache[dtype] = spec
+    except TypeError:
+        pass
+    return spec
+
+
+def check_align(align, natural: int) -> int:
+    """The effective alignment: ``max(align, natural)``; FA007 unless a power of two <= 4096."""
+    if align is None:
+        return natural
+    try:
+        a = operator.index(align)
+    except TypeError:
+        raise AlignmentError(f"align must be an int, got {align!r}", code="FA007") from None
+    if a <= 0 or a & (a - 1) or a > MAX_ALIGN:
+        raise AlignmentError(f"align={a} is not a power of two between 1 and {MAX_ALIGN}",
+                             code="FA007")
+    return a if a > natural else natural
+
+
+def normalize_shape(shape) -> tuple[tuple[int, ...], int]:
+    """``(shape tuple, element count)`` NumPy-style; FA004 for negative/non-integer entries,
+    FA005 when the count overflows, FA014 for too many dimensions."""
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        if shape < 0:
+            raise AllocSizeError(f"size must be >= 0, got {shape}", code="FA004")
+        return (shape,), shape
+    try:
+        dims = tuple(operator.index(d) for d in shape) if not isinstance(shape, (str, bytes)) else None
+    except TypeError:
+        dims = None
+    if dims is None:
+        try:
+            n = operator.index(shape)
+        except TypeError:
+            raise AllocSizeError(f"shape must be an int or a tuple of ints, got {shape!r}",
+                                 code="FA004") from None
+        dims = (n,)
+    if len(dims) > MAX_NDIM:
+        raise AllocSizeError(f"shape has {len(dims)} dimensions; at most {MAX_NDIM}",
+                             code="FA014")
+    count = 1
+    for d in dims:
+        if d < 0:
+            raise AllocSizeError(f"shape entries must be >= 0, got {shape!r}", code="FA004")
+        count *= d
+    return dims, count
+
+
+def check_nbytes(count: int, itemsize: int) -> int:
+    nbytes = count * itemsize
+    if nbytes > MAX_BYTES:
+        raise AllocSizeError(f"{count} elements of {itemsize} bytes ({nbytes} bytes) exceed the "
+                             f"{MAX_BYTES}-byte limit of one allocation", code="FA005")
+    return nbytes

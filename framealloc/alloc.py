@@ -1,0 +1,609 @@
+"""SmartAlloc: the allocator object users hold in Python and pass into their @njit functions."""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+import weakref
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NamedTuple
+
+import numpy as np
+
+from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
+from .checkpoints import FrameCheckpoint
+from .config import AllocConfig
+from .errors import (
+    AlignmentError,
+    AllocSizeError,
+    ArenaExhaustedError,
+    CheckpointError,
+    ConfigError,
+    FrameAllocError,
+    FrameStateError,
+    WrongThreadError,
+)
+from .kernels.state import CHECKPOINT_DTYPE, F, ROW_BYTES, new_arena_block, new_checkpoint_block
+from .stats import AllocStats, FrameStats, ThreadFrameStats
+
+__all__ = ["SmartAlloc", "CheckpointGuard", "SpeculativeResult", "FAILED"]
+
+_ids = itertools.count(1)
+
+# Kernel status codes (mirrors framealloc.kernels.arena, which imports numba: kept lazy).
+_ST_OK, _ST_HEAP = 0, 100
+_STATUS_EXC: dict[int, tuple[type, str, str]] = {
+    1: (FrameStateError, "FA001", "frame allocation outside a frame; call alloc.begin_frame() "
+        "first or use `with alloc.frame():`"),
+    2: (FrameStateError, "FA002", "begin_frame() while a frame is open on this thread; call "
+        "end_frame() first"),
+    3: (FrameStateError, "FA003", "end_frame() without begin_frame() on this thread"),
+    4: (AllocSizeError, "FA004", "negative size"),
+    5: (AllocSizeError, "FA005", "size overflows"),
+    7: (AlignmentError, "FA007", "align must be a power of two between 1 and 4096"),
+    8: (ArenaExhaustedError, "FA008", "frame arena exhausted; raise AllocConfig.frame_capacity, "
+        "use on_frame_exhausted='grow', or use a try_ form"),
+    9: (CheckpointError, "FA009", "checkpoint belongs to another SmartAlloc"),
+    10: (CheckpointError, "FA010", "stale checkpoint: taken in an older frame, already rolled "
+         "past, or pushed out by newer checkpoints"),
+    11: (WrongThreadError, "FA011", "checkpoint was made on another thread"),
+}
+
+
+def _raise_status(status: int, detail: str = "") -> None:
+    exc, code, msg = _STATUS_EXC[status]
+    raise exc(f"{msg}{detail}", code=code)
+
+
+def _kernels():
+    """The njit kernels module (imports numba on first use, never at framealloc import)."""
+    from .kernels import arena
+    return arena
+
+
+def _numba_workers() -> int:
+    """How many numba worker threads (``numba.config.NUMBA_NUM_THREADS``) there can be."""
+    if "numba" in sys.modules:
+        from numba.core import config
+        return int(config.NUMBA_NUM_THREADS)
+    env = os.environ.get("NUMBA_NUM_THREADS")
+    if env:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _ThreadArena:
+    """Per-Python-thread view of one thread slot: fast-path caches over the shared state rows."""
+
+    __slots__ = ("slot", "m", "row_addr", "cps_addr", "handle", "seq", "chunk", "typed", "ident",
+                 "name", "__weakref__")
+
+    def __init__(self, alloc: "SmartAlloc", slot: int):
+        self.slot = slot
+        row0 = alloc._rows[slot, 0:1]
+        self.m = memoryview(row0.view(np.int64)).cast("B").cast("q")
+        self.row_addr = row0.ctypes.data
+        self.cps_addr = alloc._cps[slot].ctypes.data
+        self.handle = (alloc._rows[slot].ctypes.data, self.cps_addr, alloc._workers,
+                       alloc.config.max_checkpoints, alloc._id, slot)
+        self.seq = -1
+        self.chunk = None
+        self.typed: dict = {}
+        t = threading.current_thread()
+        self.ident, self.name = t.ident, t.name
+
+    def refresh_chunk(self) -> None:
+        """Re-read the current chunk after it changed (growth, consolidation, first use)."""
+        from numba.core.runtime import nrt
+
+        m = self.m
+        self.seq = m[F.chunk_seq]
+        self.typed = {}
+        if m[F.meminfo] == 0:
+            self.chunk = None
+            return
+        owner = nrt.MemInfo(m[F.meminfo])   # takes over one reference...
+        owner.acquire()                     # ...so give the row its own back
+        raw = np.frombuffer(owner, np.uint8)
+        off = m[F.base] - raw.ctypes.data
+        self.chunk = raw[off:off + m[F.capacity]]
+
+
+def _release_rows(rows: np.ndarray) -> None:
+    """Finalizer: drop the references the arena rows hold on their chunks."""
+    from numba.core.runtime import nrt
+
+    mis = rows["meminfo"].ravel()
+    for mi in mis[mis != 0].tolist():
+        nrt.MemInfo(int(mi))  # takes over the row's reference and drops it
+    rows["meminfo"] = 0
+    rows["base"] = 0
+    rows["capacity"] = 0
+    rows["limit"] = -1
+
+
+def _release_slot(rows: np.ndarray, slot: int) -> None:
+    """A thread ended: free its chunks and give its slot back."""
+    block = rows[slot:slot + 1]
+    keep = block[["policy", "chunk_size"]].copy()
+    _release_rows(block)
+    block[...] = np.zeros(1, rows.dtype)
+    block["policy"] = keep["policy"]
+    block["chunk_size"] = keep["chunk_size"]
+    block["limit"] = -1
+
+
+class SpeculativeResult(NamedTuple):
+    """What :meth:`SmartAlloc.speculative` returns: whether ``fn`` succeeded, and its value."""
+
+    ok: bool
+    value: Any
+
+
+class _Failed:
+    """Return :data:`FAILED` from a function run by ``speculative`` to roll its allocations back."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "framealloc.FAILED"
+
+
+FAILED = _Failed()
+
+
+class CheckpointGuard:
+    """Context manager from :meth:`SmartAlloc.checkpoint_guard`: rolls back on exit unless
+    :meth:`commit` was called; always rolls back when the block raises."""
+
+    __slots__ = ("_alloc", "checkpoint", "committed")
+
+    def __init__(self, alloc: "SmartAlloc"):
+        self._alloc = alloc
+        self.checkpoint: FrameCheckpoint | None = None
+        self.committed = False
+
+    def __enter__(self) -> "CheckpointGuard":
+        self.checkpoint = self._alloc.frame_checkpoint()
+        return self
+
+    def commit(self) -> None:
+        """Keep the allocations made inside the block."""
+        self.committed = True
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.committed and exc_type is None:
+            self._alloc._forget_checkpoint(self.checkpoint)
+        else:
+            self._alloc.rollback_to(self.checkpoint)
+
+
+class SmartAlloc:
+    """Frame/pool/heap allocator for NumPy and Numba.
+
+    Every Python thread gets its own frame arena inside this allocator (lazily, on first use);
+    inside ``@njit(parallel=True)`` code each prange worker gets its own sub-arena. Pass the
+    object itself to your ``@njit`` functions: the same method names work there, at native speed.
+
+    Parameters
+    ----------
+    config:
+        Sizes and policies; ``None`` uses :class:`AllocConfig` defaults.
+
+    Example
+    -------
+    >>> import numpy as np, framealloc as fa
+    >>> alloc = fa.SmartAlloc()
+    >>> for _ in range(3):
+    ...     with alloc.frame():
+    ...         pos = alloc.frame_array((100, 3), np.float32)
+    ...         pos[:] = 1.0
+    >>> alloc.frame_number
+    3
+    """
+
+    def __init__(self, config: AllocConfig | None = None):
+        if config is None:
+            config = AllocConfig()
+        elif not isinstance(config, AllocConfig):
+            raise ConfigError(f"config must be an AllocConfig, got {type(config).__name__}",
+                              code="FA013")
+        self.config = config
+        self._id = next(_ids)
+        self._workers = _numba_workers()
+        self._rows = new_arena_block(config.max_threads, self._workers)
+        self._rows["policy"] = config.policy_code
+        self._rows["chunk_size"] = (config.frame_chunk_size if config.on_frame_exhausted == "grow"
+                                    else config.frame_capacity)
+        self._cps = new_checkpoint_block(config.max_threads, self._workers, config.max_checkpoints)
+        self._tls = threading.local()
+        self._lock = threading.Lock()
+        self._arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = weakref.WeakValueDictionary()
+        self._finalizer = weakref.finalize(self, _release_rows, self._rows)
+
+    # -- numba -------------------------------------------------------------------------------
+    @property
+    def _numba_type_(self):
+        from .kernels import ensure_registered
+        return ensure_registered()
+
+    def _native_handle(self) -> tuple:
+        """Addresses of the calling thread's slot, read when this object is passed to @njit code."""
+        try:
+            return self._tls.arena.handle
+        except AttributeError:
+            return self._attach().handle
+
+    # -- threads -----------------------------------------------------------------------------
+    def _attach(self) -> _ThreadArena:
+        if not self._finalizer.alive:
+            raise FrameStateError("this SmartAlloc was closed; create a new one", code="FA001")
+        with self._lock:
+            owners = self._rows["owner"][:, 0]
+            free = np.flatnonzero(owners == 0)
+            if free.size == 0:
+                raise ConfigError(f"more than max_threads={self.config.max_threads} threads use "
+                                  "this allocator; raise AllocConfig.max_threads", code="FA012")
+            slot = int(free[0])
+            self._rows["owner"][slot, :] = slot + 1
+        ta = _ThreadArena(self, slot)
+        self._tls.arena = ta
+        self._arenas[slot] = ta
+        weakref.finalize(ta, _release_slot, self._rows, slot)
+        return ta
+
+    def _arena(self) -> _ThreadArena:
+        try:
+            return self._tls.arena
+        except AttributeError:
+            return self._attach()
+
+    # -- frames ------------------------------------------------------------------------------
+    def begin_frame(self) -> None:
+        """Open a frame on the calling thread (FA002 if one is open).
+
+        >>> import framealloc as fa
+        >>> alloc = fa.SmartAlloc(); alloc.begin_frame(); alloc.in_frame
+        True
+        """
+        ta = self._arena()
+        if ta.m[F.frame_open]:
+            _raise_status(2)
+        _kernels().begin_frame(ta.handle[0], self._workers)
+
+    def end_frame(self) -> None:
+        """Close the calling thread's frame in O(1): every frame allocation is released at once.
+
+        Views handed out stay valid memory (they keep the chunk alive) but alias the next
+        frame's allocations, as with any frame allocator. FA003 if no frame is open.
+
+        >>> import framealloc as fa
+        >>> alloc = fa.SmartAlloc(); alloc.begin_frame(); alloc.end_frame(); alloc.in_frame
+        False
+        """
+        ta = self._arena()
+        if not ta.m[F.frame_open]:
+            _raise_status(3)
+        _kernels().end_frame(ta.handle[0], self._workers)
+
+    @contextmanager
+    def frame(self) -> Iterator["SmartAlloc"]:
+        """``with alloc.frame():`` opens a frame and always closes it, even on exceptions.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     a = alloc.frame_zeros(4, np.int32)
+        >>> alloc.in_frame
+        False
+        """
+        self.begin_frame()
+        try:
+            yield self
+        finally:
+            self.end_frame()
+
+    @property
+    def frame_number(self) -> int:
+        """Frames begun on the calling thread with this allocator."""
+        return self._arena().m[F.frame_number]
+
+    @property
+    def in_frame(self) -> bool:
+        """Whether the calling thread has an open frame."""
+        return bool(self._arena().m[F.frame_open])
+
+    # -- frame allocation ----------------------------------------------------------------------
+    def frame_array(self, shape, dtype=np.float64, *, align: int | None = None,
+                    zero: bool = False) -> np.ndarray:
+        """An uninitialised array in the current frame, like ``np.empty(shape, dtype)``.
+
+        Parameters
+        ----------
+        shape: int or tuple of ints.
+        dtype: any fixed-size NumPy dtype, numeric or structured.
+        align: alignment of the data address in bytes, a power of two up to 4096; default the
+            dtype's natural alignment.
+        zero: fill with zeros (see :meth:`frame_zeros`).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     a = alloc.frame_array((2, 3), np.float32, align=64)
+        ...     (a.shape, a.dtype.name, a.ctypes.data % 64)
+        ((2, 3), 'float32', 0)
+        """
+        return self._alloc(shape, dtype, align, zero, False)
+
+    def try_frame_array(self, shape, dtype=np.float64, *, align: int | None = None,
+                        zero: bool = False) -> np.ndarray | None:
+        """:meth:`frame_array`, but None instead of ArenaExhaustedError when memory runs out."""
+        return self._alloc(shape, dtype, align, zero, True)
+
+    def frame_zeros(self, shape, dtype=np.float64, *, align: int | None = None) -> np.ndarray:
+        """A zero-filled array in the current frame, like ``np.zeros``."""
+        return self._alloc(shape, dtype, align, True, False)
+
+    def try_frame_zeros(self, shape, dtype=np.float64, *,
+                        align: int | None = None) -> np.ndarray | None:
+        """:meth:`frame_zeros`, or None when memory runs out."""
+        return self._alloc(shape, dtype, align, True, True)
+
+    def frame_alloc(self, dtype=np.float64) -> np.ndarray:
+        """One element of ``dtype`` as a 0-d array (``a[()] = x``; a record for structured dtypes).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     x = alloc.frame_alloc(np.int64); x[()] = 7; int(x)
+        7
+        """
+        return self._alloc((), dtype, None, False, False)
+
+    def try_frame_alloc(self, dtype=np.float64) -> np.ndarray | None:
+        """:meth:`frame_alloc`, or None when memory runs out."""
+        return self._alloc((), dtype, None, False, True)
+
+    def frame_slice(self, dtype, n: int) -> np.ndarray:
+        """``n`` uninitialised elements of ``dtype`` (1-D)."""
+        return self._alloc(n, dtype, None, False, False)
+
+    def try_frame_slice(self, dtype, n: int) -> np.ndarray | None:
+        """:meth:`frame_slice`, or None when memory runs out."""
+        return self._alloc(n, dtype, None, False, True)
+
+    def frame_alloc_batch(self, dtype, n: int) -> np.ndarray:
+        """``n`` records (or scalars) of ``dtype`` in one bump: the particle-system batch.
+
+        >>> import numpy as np, framealloc as fa
+        >>> P = np.dtype([("pos", "f4", 3), ("vel", "f4", 3), ("life", "f4")])
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     ps = alloc.frame_alloc_batch(P, 1000)
+        ...     ps["life"] = 1.0
+        ...     ps.shape
+        (1000,)
+        """
+        return self._alloc(n, dtype, None, False, False)
+
+    def try_frame_alloc_batch(self, dtype, n: int) -> np.ndarray | None:
+        """:meth:`frame_alloc_batch`, or None when memory runs out."""
+        return self._alloc(n, dtype, None, False, True)
+
+    def frame_alloc_2(self, dtype=np.float64) -> np.ndarray:
+        """An array of two elements of ``dtype`` (a pair; write through ``p[0]``, ``p[1]``).
+
+        Unpacking (``a, b = ...``) works; for numeric dtypes it yields copies of the values,
+        for record dtypes writable record views.
+        """
+        return self._alloc(2, dtype, None, False, False)
+
+    def frame_alloc_4(self, dtype=np.float64) -> np.ndarray:
+        """Four elements of ``dtype``."""
+        return self._alloc(4, dtype, None, False, False)
+
+    def frame_alloc_8(self, dtype=np.float64) -> np.ndarray:
+        """Eight elements of ``dtype``."""
+        return self._alloc(8, dtype, None, False, False)
+
+    def try_frame_alloc_2(self, dtype=np.float64) -> np.ndarray | None:
+        """:meth:`frame_alloc_2`, or None when memory runs out."""
+        return self._alloc(2, dtype, None, False, True)
+
+    def try_frame_alloc_4(self, dtype=np.float64) -> np.ndarray | None:
+        """:meth:`frame_alloc_4`, or None when memory runs out."""
+        return self._alloc(4, dtype, None, False, True)
+
+    def try_frame_alloc_8(self, dtype=np.float64) -> np.ndarray | None:
+        """:meth:`frame_alloc_8`, or None when memory runs out."""
+        return self._alloc(8, dtype, None, False, True)
+
+    def frame_box(self, value) -> np.ndarray:
+        """Copy a scalar, record or array into the frame; returns the frame copy.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     b = alloc.frame_box(np.arange(3.0)); b.tolist()
+        [0.0, 1.0, 2.0]
+        """
+        src = np.asarray(value)
+        out = self._alloc(src.shape, src.dtype, None, False, False)
+        out[...] = src
+        return out
+
+    def try_frame_box(self, value) -> np.ndarray | None:
+        """:meth:`frame_box`, or None when memory runs out."""
+        src = np.asarray(value)
+        out = self._alloc(src.shape, src.dtype, None, False, True)
+        if out is not None:
+            out[...] = src
+        return out
+
+    def _alloc(self, shape, dtype, align, zero: bool, try_: bool):
+        """The Python fast path: validate, bump in the thread's row, slice a cached typed view."""
+        try:
+            ta = self._tls.arena
+        except AttributeError:
+            ta = self._attach()
+        dt, isz, a = resolve_dtype(dtype)
+        if type(shape) is int and shape >= 0:
+            count, dims = shape, None
+        else:
+            dims, count = normalize_shape(shape)
+        nbytes = count * isz
+        if nbytes > MAX_BYTES:
+            check_nbytes(count, isz)
+        if align is not None:
+            a = check_align(align, a)
+        m = ta.m
+        base = m[2]
+        start = (base + m[0] + a - 1) & -a
+        end = start - base + nbytes
+        if end > m[1]:
+            return self._alloc_slow(ta, dt, count, dims, nbytes, a, zero, try_)
+        m[0] = end
+        m[3] += 1
+        if ta.seq != m[9]:
+            ta.refresh_chunk()
+        return _make_view(ta, start - base, end, dt, isz, count, dims, zero)
+
+    def _alloc_slow(self, ta, dt, count, dims, nbytes, a, zero, try_):
+        from numba.core.runtime import nrt
+
+        status, data, mi = _kernels().slow_alloc(ta.row_addr, nbytes, a, 0)
+        if status == _ST_HEAP:
+            owner = nrt.MemInfo(mi)  # the heap fallback has refcount 0: take the first reference
+            owner.acquire()
+            raw = np.frombuffer(owner, np.uint8)
+            off = data - raw.ctypes.data
+            out = raw[off:off + nbytes].view(dt)
+            out = out.reshape(dims) if dims is not None else out
+            if zero:
+                out[...] = np.zeros((), dt)
+            return out
+        if status != _ST_OK:
+            if status == 8 and try_:
+                return None
+            _raise_status(status, f" (requested {nbytes} bytes)" if status == 8 else "")
+        if ta.seq != ta.m[F.chunk_seq]:
+            ta.refresh_chunk()
+        off = data - ta.m[F.base]
+        return _make_view(ta, off, off + nbytes, dt, dt.itemsize, count, dims, zero)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def frame_checkpoint(self) -> FrameCheckpoint:
+        """Remember the current point of this thread's frame (see :meth:`rollback_to`)."""
+        ta = self._arena()
+        res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.max_checkpoints)
+        if res[0] != _ST_OK:
+            _raise_status(res[0])
+        return FrameCheckpoint(self._id, ta.slot, 0, *res[1:])
+
+    def rollback_to(self, cp: FrameCheckpoint) -> None:
+        """Free every frame allocation made since ``cp`` (their views alias later allocations).
+
+        FA009 for a checkpoint of another allocator, FA011 for another thread's, FA010 for one
+        from an older frame or already rolled past.
+        """
+        if not isinstance(cp, FrameCheckpoint):
+            raise CheckpointError(f"expected a FrameCheckpoint, got {type(cp).__name__}",
+                                  code="FA010")
+        ta = self._arena()
+        if cp.owner != self._id:
+            _raise_status(9)
+        if cp.slot != ta.slot or cp.worker != 0:
+            _raise_status(11)
+        status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.max_checkpoints,
+                                     cp.frame, cp.serial, cp.position, cp.chunk_seq, cp.cursor,
+                                     cp.index)
+        if status != _ST_OK:
+            _raise_status(status)
+
+    def _forget_checkpoint(self, cp: FrameCheckpoint) -> None:
+        ta = self._arena()
+        if cp.owner == self._id and cp.slot == ta.slot and cp.frame == ta.m[F.frame_number]:
+            _kernels().release_checkpoint(ta.row_addr, cp.serial, cp.index)
+
+    def checkpoint_guard(self) -> CheckpointGuard:
+        """``with alloc.checkpoint_guard() as g:`` rolls back at the end unless ``g.commit()``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     with alloc.checkpoint_guard():
+        ...         _ = alloc.frame_array(100)
+        ...     alloc.stats().frame.current
+        0
+        """
+        return CheckpointGuard(self)
+
+    def speculative(self, fn: Callable[..., Any], *args, **kwargs) -> SpeculativeResult:
+        """Run ``fn(*args, **kwargs)``; roll its frame allocations back if it raises (the
+        exception propagates) or returns :data:`framealloc.FAILED`.
+
+        >>> import framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     r = alloc.speculative(lambda: fa.FAILED if alloc.frame_array(10)[0] != 0 else 1)
+        ...     alloc.stats().frame.current <= 80
+        True
+        """
+        cp = self.frame_checkpoint()
+        try:
+            value = fn(*args, **kwargs)
+        except BaseException:
+            self.rollback_to(cp)
+            raise
+        if value is FAILED:
+            self.rollback_to(cp)
+            return SpeculativeResult(False, None)
+        self._forget_checkpoint(cp)
+        return SpeculativeResult(True, value)
+
+    # -- stats -------------------------------------------------------------------------------
+    def stats(self) -> AllocStats:
+        """Counters of this allocator, totals and per thread. See :class:`AllocStats`."""
+        rows = self._rows
+        threads = []
+        for slot in np.flatnonzero(rows["owner"][:, 0] != 0).tolist():
+            ta = self._arenas.get(slot)
+            threads.append(ThreadFrameStats.from_rows(
+                slot, ta.ident if ta else None, ta.name if ta else "", rows[slot]))
+        return AllocStats(frame=FrameStats.from_rows(rows), threads=threads)
+
+    def close(self) -> None:
+        """Release the arena chunks now (views handed out stay valid: they own their chunk)."""
+        self._finalizer()
+
+    def __repr__(self) -> str:
+        return (f"SmartAlloc(policy={self.config.on_frame_exhausted!r}, "
+                f"threads={int((self._rows['owner'][:, 0] != 0).sum())}, workers={self._workers})")
+
+
+def _make_view(ta: _ThreadArena, off: int, end: int, dt: np.dtype, isz: int, count: int,
+               dims, zero: bool) -> np.ndarray:
+    """The numpy view of bytes ``off:end`` of the current chunk as ``count`` elements of ``dt``."""
+    if off % isz == 0:
+        tv = ta.typed.get(dt)
+        if tv is None:
+            chunk = ta.chunk
+            tv = ta.typed[dt] = chunk[:chunk.size - chunk.size % isz].view(dt)
+        i = off // isz
+        out = tv[i:i + count]
+    else:
+        out = ta.chunk[off:end].view(dt)
+    if dims is not None:
+        out = out.reshape(dims)
+    if zero:
+        ta.chunk[off:end] = 0
+    return out

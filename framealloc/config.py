@@ -1,0 +1,92 @@
+"""Allocator configuration and size helpers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from .errors import ConfigError
+
+__all__ = ["AllocConfig", "KiB", "MiB", "GiB", "FRAME_POLICIES", "MAX_ALIGN"]
+
+#: Largest alignment a frame allocation may ask for: one page, the largest a NumPy user needs.
+MAX_ALIGN = 4096
+
+#: Valid values of :attr:`AllocConfig.on_frame_exhausted`, in the order of their state codes.
+FRAME_POLICIES = ("grow", "error", "heap")
+
+
+def KiB(n: int | float) -> int:
+    """``n`` kibibytes in bytes. ``KiB(4) == 4096``."""
+    return int(n * 1024)
+
+
+def MiB(n: int | float) -> int:
+    """``n`` mebibytes in bytes. ``MiB(1) == 1048576``."""
+    return int(n * 1024 * 1024)
+
+
+def GiB(n: int | float) -> int:
+    """``n`` gibibytes in bytes. ``GiB(1) == 1073741824``."""
+    return int(n * 1024 * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class AllocConfig:
+    """Sizes and policies of a :class:`~framealloc.SmartAlloc`. Every field has a usable default.
+
+    Attributes
+    ----------
+    frame_chunk_size:
+        Bytes of the first chunk of each thread's frame arena (allocated lazily, on the first frame
+        allocation of that thread or prange worker). With the "grow" policy it is only a start.
+    frame_capacity:
+        With ``on_frame_exhausted="error"``, the most bytes one thread's frame may hold; with
+        "grow" and "heap" it is not a limit (see the policies).
+    on_frame_exhausted:
+        ``"grow"`` (default) chains a bigger chunk; the next ``end_frame`` keeps a single chunk large
+        enough for the frame's peak, so a steady loop stops growing. ``"error"`` raises
+        :class:`~framealloc.ArenaExhaustedError` (``try_*`` returns None) once the current chunk,
+        of ``frame_capacity`` bytes, is full. ``"heap"`` serves the request from a tracked heap
+        array, counted in ``stats().frame.heap_fallbacks``.
+    max_threads:
+        Python threads that may hold a frame arena of this allocator at once.
+    max_checkpoints:
+        Checkpoints of one frame whose validity is tracked exactly; older ones raise FA010.
+
+    Example
+    -------
+    >>> from framealloc import AllocConfig, SmartAlloc, MiB
+    >>> cfg = AllocConfig(frame_chunk_size=MiB(4), on_frame_exhausted="error", frame_capacity=MiB(4))
+    >>> SmartAlloc(cfg).config.on_frame_exhausted
+    'error'
+    """
+
+    frame_chunk_size: int = MiB(1)
+    frame_capacity: int = MiB(64)
+    on_frame_exhausted: str = "grow"
+    max_threads: int = 64
+    max_checkpoints: int = 64
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("int", int) and (isinstance(v, bool) or not isinstance(v, int)):
+                raise ConfigError(f"AllocConfig.{f.name} must be an int, got {v!r}", code="FA013")
+        if self.on_frame_exhausted not in FRAME_POLICIES:
+            raise ConfigError(
+                f"AllocConfig.on_frame_exhausted must be one of {FRAME_POLICIES}, "
+                f"got {self.on_frame_exhausted!r}", code="FA013")
+        _check_range("frame_chunk_size", self.frame_chunk_size, 64, 1 << 46)
+        _check_range("frame_capacity", self.frame_capacity, 64, 1 << 46)
+        _check_range("max_threads", self.max_threads, 1, 4096)
+        _check_range("max_checkpoints", self.max_checkpoints, 1, 1 << 20)
+
+    @property
+    def policy_code(self) -> int:
+        """The exhaustion policy as the integer stored in the arena state."""
+        return FRAME_POLICIES.index(self.on_frame_exhausted)
+
+
+def _check_range(name: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise ConfigError(f"AllocConfig.{name} must be between {lo} and {hi}, got {value}",
+                          code="FA013")

@@ -1,0 +1,307 @@
+"""Frame-arena kernels: the cold paths of allocation and the frame/checkpoint state machine.
+
+Every kernel works on raw addresses of :data:`~framealloc.kernels.state.ARENA_DTYPE` rows, so one
+compiled specialisation serves every allocator and is called the same way from Python (the
+SmartAlloc passes its state addresses) and from user @njit code (the SmartAlloc's native struct
+holds the same addresses). The hot path, a bounds-checked bump that builds the view, is not here:
+it is a single intrinsic in :mod:`framealloc.kernels.njit_api` that branches to
+:func:`slow_alloc` only when the bump does not fit.
+
+Kernels return status codes (``ST_*``) instead of raising; the caller turns a status into the
+exception with the matching FA code, so a failed call never leaves a half-done change behind.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import carray, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .state import CHUNK_ALIGN, F, ROW_BYTES, ROW_WORDS
+
+# Status codes shared with the Python layer (framealloc.alloc) and the intrinsic.
+ST_OK = 0
+ST_NO_FRAME = 1        # FA001
+ST_BEGIN_TWICE = 2     # FA002
+ST_END_NO_BEGIN = 3    # FA003
+ST_NEGATIVE = 4        # FA004
+ST_OVERFLOW = 5        # FA005
+ST_BAD_ALIGN = 7       # FA007
+ST_EXHAUSTED = 8       # FA008
+ST_FOREIGN_CP = 9      # FA009
+ST_STALE_CP = 10       # FA010
+ST_WRONG_THREAD = 11   # FA011
+ST_HEAP = 100          # success, served from the heap: the returned meminfo has refcount 0
+                       # and belongs to the view the caller builds (which takes a reference)
+
+POLICY_GROW = 0
+POLICY_ERROR = 1
+POLICY_HEAP = 2
+
+#: Largest single request, in bytes (128 TiB): anything bigger is a size error, not a policy matter.
+MAX_BYTES = 1 << 47
+
+
+@intrinsic
+def _as_i64_ptr(typingctx, addr):
+    """int address -> int64* (for carray over arena rows)."""
+    sig = types.CPointer(types.int64)(types.intp)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
+    return sig, codegen
+
+
+@intrinsic
+def nrt_alloc_aligned(typingctx, nbytes):
+    """Allocate ``nbytes`` page-aligned through NRT. Returns (meminfo, data) addresses; (0, 0) on OOM."""
+    sig = types.UniTuple(types.intp, 2)(types.intp)
+
+    def codegen(context, builder, signature, args):
+        mi = context.nrt.meminfo_alloc_aligned_unchecked(builder, args[0], CHUNK_ALIGN)
+        intp = context.get_value_type(types.intp)
+        mi_addr = builder.ptrtoint(mi, intp)
+        data_addr = cgutils.alloca_once_value(builder, ir.Constant(intp, 0))
+        with builder.if_then(cgutils.is_not_null(builder, mi)):
+            builder.store(builder.ptrtoint(context.nrt.meminfo_data(builder, mi), intp), data_addr)
+        return context.make_tuple(builder, signature.return_type, [mi_addr, builder.load(data_addr)])
+
+    return sig, codegen
+
+
+@intrinsic
+def nrt_release(typingctx, meminfo):
+    """Drop one reference to the NRT meminfo at address ``meminfo`` (no-op for 0)."""
+    sig = types.void(types.intp)
+
+    def codegen(context, builder, signature, args):
+        ptr = builder.inttoptr(args[0], cgutils.voidptr_t)
+        context.nrt.decref(builder, types.MemInfoPointer(types.voidptr), ptr)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True)
+def _disown(mi):
+    """Drop the allocating reference of a fresh heap-fallback meminfo without freeing it: the
+    view built over it takes the only reference (NRT keeps the refcount in the first word)."""
+    carray(_as_i64_ptr(mi), (1,))[0] = 0
+
+
+@njit(cache=True)
+def row_view(addr):
+    """The int64 words of the arena row at ``addr``."""
+    return carray(_as_i64_ptr(addr), (ROW_WORDS,))
+
+
+@njit(cache=True)
+def _round_up(n, a):
+    return (n + a - 1) & -a
+
+
+@njit(cache=True)
+def _install_chunk(r, size):
+    """Replace the row's chunk with a new one of ``size`` bytes. False when memory is exhausted."""
+    mi, data = nrt_alloc_aligned(size)
+    if mi == 0:
+        return False
+    if r[F.meminfo] != 0:
+        nrt_release(r[F.meminfo])
+    r[F.meminfo] = mi
+    r[F.base] = data
+    r[F.capacity] = size
+    r[F.reserved_bytes] = size
+    r[F.cursor] = 0
+    r[F.chunk_seq] += 1
+    r[F.limit] = size if r[F.frame_open] != 0 else -1
+    return True
+
+
+@njit(cache=True)
+def _bump(r, nbytes, align):
+    """Try the bump in the current chunk; the data address, or 0 when it does not fit."""
+    if r[F.meminfo] == 0:
+        return 0
+    base = r[F.base]
+    start = _round_up(base + r[F.cursor], align)
+    end = start - base + nbytes
+    if end > r[F.capacity]:
+        return 0
+    r[F.cursor] = end
+    r[F.count] += 1
+    return start
+
+
+@njit(cache=True)
+def slow_alloc(addr, nbytes, align, size_status):
+    """Cold path of every frame allocation: diagnose, then grow, fall back or refuse.
+
+    Returns ``(status, data address, meminfo address)``. On ``ST_OK`` the meminfo is the chunk's
+    (the caller takes its own reference); on ``ST_HEAP`` the caller owns the returned meminfo.
+    On any other status the row is unchanged.
+    """
+    if size_status != ST_OK:
+        return size_status, 0, 0
+    if nbytes < 0:
+        return ST_NEGATIVE, 0, 0
+    if nbytes > MAX_BYTES:
+        return ST_OVERFLOW, 0, 0
+    if align <= 0 or (align & (align - 1)) != 0 or align > CHUNK_ALIGN:
+        return ST_BAD_ALIGN, 0, 0
+    r = row_view(addr)
+    if r[F.frame_open] == 0:
+        return ST_NO_FRAME, 0, 0
+    data = _bump(r, nbytes, align)
+    if data != 0:
+        return ST_OK, data, r[F.meminfo]
+    policy = r[F.policy]
+    if r[F.meminfo] == 0:
+        size = r[F.chunk_size]
+        if policy == POLICY_GROW:
+            size = max(size, _round_up(nbytes, CHUNK_ALIGN))
+        elif policy == POLICY_ERROR and nbytes > size:
+            return ST_EXHAUSTED, 0, 0
+        if not _install_chunk(r, size):
+            return ST_EXHAUSTED, 0, 0
+    elif policy == POLICY_GROW:
+        size = max(2 * r[F.capacity], _round_up(nbytes, CHUNK_ALIGN))
+        cursor = r[F.cursor]
+        if not _install_chunk(r, size):
+            return ST_EXHAUSTED, 0, 0
+        r[F.used_before] += cursor
+        r[F.chunks_grown] += 1
+    data = _bump(r, nbytes, align)
+    if data != 0:
+        return ST_OK, data, r[F.meminfo]
+    if policy == POLICY_HEAP:
+        mi, hdata = nrt_alloc_aligned(max(nbytes, 1))
+        if mi == 0:
+            return ST_EXHAUSTED, 0, 0
+        r[F.heap_fallbacks] += 1
+        r[F.heap_fallback_bytes] += nbytes
+        r[F.count] += 1
+        _disown(mi)
+        return ST_HEAP, hdata, mi
+    return ST_EXHAUSTED, 0, 0
+
+
+@njit(cache=True)
+def begin_frame(addr, workers):
+    """Open a frame on every worker row of one thread slot (rows are contiguous from ``addr``)."""
+    if row_view(addr)[F.frame_open] != 0:
+        return ST_BEGIN_TWICE
+    for w in range(workers):
+        r = row_view(addr + w * ROW_BYTES)
+        r[F.frame_open] = 1
+        r[F.frame_number] += 1
+        r[F.cursor] = 0
+        r[F.used_before] = 0
+        r[F.count] = 0
+        r[F.peak_frame] = 0
+        r[F.cp_serial] = 0
+        r[F.cp_depth] = 0
+        r[F.limit] = r[F.capacity] if r[F.meminfo] != 0 else -1
+    return ST_OK
+
+
+@njit(cache=True)
+def _settle_peak(r):
+    pos = r[F.used_before] + r[F.cursor]
+    if pos > r[F.peak_frame]:
+        r[F.peak_frame] = pos
+    if pos > r[F.peak]:
+        r[F.peak] = pos
+    return pos
+
+
+@njit(cache=True)
+def end_frame(addr, workers):
+    """Close the frame of one thread slot: O(workers) resets, whatever was allocated.
+
+    With the "grow" policy, a row whose frame outgrew its chunk gets one chunk large enough for
+    the frame's peak, so the next identical frame needs no growth.
+    """
+    if row_view(addr)[F.frame_open] == 0:
+        return ST_END_NO_BEGIN
+    for w in range(workers):
+        r = row_view(addr + w * ROW_BYTES)
+        pos = _settle_peak(r)
+        r[F.allocated_total] += pos
+        r[F.count_total] += r[F.count]
+        r[F.last_frame_peak] = r[F.peak_frame]
+        r[F.frame_open] = 0
+        r[F.limit] = -1
+        if r[F.policy] == POLICY_GROW and r[F.capacity] < r[F.peak_frame]:
+            if _install_chunk(r, _round_up(r[F.peak_frame], CHUNK_ALIGN)):
+                r[F.chunks_grown] += 1
+        r[F.cursor] = 0
+        r[F.used_before] = 0
+        r[F.count] = 0
+    return ST_OK
+
+
+@njit(cache=True)
+def checkpoint(addr, cps_addr, depth):
+    """Push a checkpoint of the row at ``addr``.
+
+    Returns ``(status, frame, serial, index, position, chunk_seq, cursor)``; the checkpoint stack
+    (``depth`` entries of (serial, position) at ``cps_addr``) records it so rollbacks can tell
+    valid checkpoints from ones already rolled past.
+    """
+    r = row_view(addr)
+    if r[F.frame_open] == 0:
+        return ST_NO_FRAME, 0, 0, 0, 0, 0, 0
+    stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
+    serial = r[F.cp_serial] + 1
+    r[F.cp_serial] = serial
+    pos = r[F.used_before] + r[F.cursor]
+    index = r[F.cp_depth]
+    stack[index % depth, 0] = serial
+    stack[index % depth, 1] = pos
+    r[F.cp_depth] = index + 1
+    return ST_OK, r[F.frame_number], serial, index, pos, r[F.chunk_seq], r[F.cursor]
+
+
+@njit(cache=True)
+def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """Roll the row back to a checkpoint; ``index`` is its place on the checkpoint stack.
+
+    A checkpoint is valid when it is from this frame and still on the stack: a rollback pops
+    every checkpoint taken after its target at a higher position, so rolling back to one of those
+    later is detected (FA010), as is one pushed out by more than ``depth`` newer checkpoints.
+    """
+    r = row_view(addr)
+    if r[F.frame_open] == 0 or frame != r[F.frame_number]:
+        return ST_STALE_CP
+    d = r[F.cp_depth]
+    if index >= d or index < d - depth:
+        return ST_STALE_CP
+    stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
+    slot = index % depth
+    if stack[slot, 0] != serial or stack[slot, 1] != pos:
+        return ST_STALE_CP
+    now = _settle_peak(r)
+    if pos > now:
+        return ST_STALE_CP
+    r[F.allocated_total] += now - pos
+    if chunk_seq == r[F.chunk_seq]:
+        r[F.cursor] = cursor
+    else:
+        # The frame grew into a newer chunk after the checkpoint: keep the newer (larger) chunk,
+        # restart it, and account the bytes before the checkpoint as used.
+        r[F.cursor] = 0
+        r[F.used_before] = pos
+    r[F.cp_depth] = index + 1
+    r[F.rollbacks] += 1
+    return ST_OK
+
+
+@njit(cache=True)
+def release_checkpoint(addr, serial, index):
+    """Forget the newest checkpoint when it is ``serial`` (a committed guard): keeps the stack short."""
+    r = row_view(addr)
+    if r[F.cp_depth] == index + 1 and r[F.cp_serial] == serial:
+        r[F.cp_depth] = index
+    return ST_OK

@@ -1,0 +1,575 @@
+"""SmartAlloc inside @njit: the numba type, its unboxing, the allocation intrinsic and the methods.
+
+A SmartAlloc passed to an @njit function unboxes to a small struct of addresses: the arena rows
+and checkpoint stacks of the *calling Python thread's* slot (chosen on the Python side, because
+``numba.get_thread_id()`` is 0 for every Python thread outside a parallel region), plus the worker
+count. Inside ``prange`` bodies, ``numba.get_thread_id()`` picks the worker's own row of that slot.
+
+The hot path is one intrinsic, :func:`_frame_view`: load cursor/limit/base of the row, align, one
+fused check (size sanity + fits + frame open, because ``limit`` is -1 outside a frame), bump, and
+build the array view over the chunk with the chunk's NRT meminfo (so the view keeps the chunk alive
+after the allocator is gone). Everything else, including the raise, is in a cold block that calls
+:func:`framealloc.kernels.arena.slow_alloc`. No refcount traffic on the arena state, no call.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.extending import (
+    NativeValue,
+    box,
+    intrinsic,
+    make_attribute_wrapper,
+    models,
+    overload_attribute,
+    overload_method,
+    register_model,
+    unbox,
+)
+from numba.np import numpy_support
+from numba.np.arrayobj import make_array, populate_array
+
+from .._dtypes import MAX_ALIGN, natural_alignment
+from ..checkpoints import FrameCheckpoint
+from ..errors import (
+    AlignmentError,
+    AllocSizeError,
+    ArenaExhaustedError,
+    CheckpointError,
+    FrameAllocError,
+    FrameStateError,
+    UnsupportedDtypeError,
+    WrongThreadError,
+)
+from . import arena as K
+from .state import F, ROW_BYTES
+
+__all__ = ["SmartAllocType", "smart_alloc_type"]
+
+_MAX_NJIT_NDIM = 8
+
+# Status -> (exception, message) raised by njit code; messages start with the FA code.
+_STATUS_ERRORS = {
+    K.ST_NO_FRAME: (FrameStateError, "FA001: frame allocation outside a frame; call "
+                    "alloc.begin_frame() first (or use `with alloc.frame():` in Python)"),
+    K.ST_BEGIN_TWICE: (FrameStateError, "FA002: begin_frame() while a frame is open on this "
+                       "thread; call end_frame() first"),
+    K.ST_END_NO_BEGIN: (FrameStateError, "FA003: end_frame() without begin_frame() on this thread"),
+    K.ST_NEGATIVE: (AllocSizeError, "FA004: negative size or shape entry in a frame allocation"),
+    K.ST_OVERFLOW: (AllocSizeError, "FA005: frame allocation size overflows (over 2**47 bytes)"),
+    K.ST_BAD_ALIGN: (AlignmentError, "FA007: align must be a power of two between 1 and 4096"),
+    K.ST_EXHAUSTED: (ArenaExhaustedError, "FA008: frame arena exhausted (on_frame_exhausted="
+                     "'error' or out of memory); raise AllocConfig.frame_capacity, use the 'grow' "
+                     "policy, or use a try_ form"),
+    K.ST_FOREIGN_CP: (CheckpointError, "FA009: checkpoint belongs to another SmartAlloc"),
+    K.ST_STALE_CP: (CheckpointError, "FA010: stale checkpoint (older frame, already rolled past, "
+                    "or pushed out by newer checkpoints)"),
+    K.ST_WRONG_THREAD: (WrongThreadError, "FA011: checkpoint made on another thread or worker"),
+}
+
+
+class SmartAllocType(types.Type):
+    """numba type of :class:`framealloc.SmartAlloc` arguments."""
+
+    def __init__(self):
+        super().__init__(name="SmartAlloc")
+
+
+smart_alloc_type = SmartAllocType()
+
+
+@register_model(SmartAllocType)
+class _SmartAllocModel(models.StructModel):
+    def __init__(self, dmm, fe_type):
+        members = [
+            ("rows", types.intp),      # address of this thread slot's first arena row
+            ("cps", types.intp),       # address of this thread slot's checkpoint stacks
+            ("workers", types.intp),   # rows per slot (numba worker threads)
+            ("depth", types.intp),     # checkpoint stack depth
+            ("owner", types.intp),     # allocator id (checkpoint ownership)
+            ("slot", types.intp),      # Python thread slot
+            ("parent", types.pyobject),
+        ]
+        super().__init__(dmm, fe_type, members)
+
+
+for _name in ("rows", "cps", "workers", "depth", "owner", "slot"):
+    make_attribute_wrapper(SmartAllocType, _name, "_" + _name)
+
+_NATIVE_FIELDS = ("rows", "cps", "workers", "depth", "owner", "slot")
+
+
+@unbox(SmartAllocType)
+def _unbox(typ, obj, c):
+    """Read ``obj._native_handle()``: a tuple of ints for the calling thread's slot."""
+    alloc = cgutils.create_struct_proxy(typ)(c.context, c.builder)
+    handle = c.pyapi.call_method(obj, "_native_handle", ())
+    is_error = cgutils.alloca_once_value(c.builder, cgutils.false_bit)
+    with c.builder.if_else(cgutils.is_null(c.builder, handle)) as (fail, ok):
+        with fail:
+            c.builder.store(cgutils.true_bit, is_error)
+        with ok:
+            for i, name in enumerate(_NATIVE_FIELDS):
+                item = c.pyapi.tuple_getitem(handle, i)
+                setattr(alloc, name, c.pyapi.long_as_longlong(item))
+            c.pyapi.decref(handle)
+    alloc.parent = obj
+    return NativeValue(alloc._getvalue(), is_error=c.builder.load(is_error))
+
+
+@box(SmartAllocType)
+def _box(typ, val, c):
+    alloc = cgutils.create_struct_proxy(typ)(c.context, c.builder, value=val)
+    c.pyapi.incref(alloc.parent)
+    return alloc.parent
+
+
+# ---------------------------------------------------------------------------------------------
+# Codegen helpers
+
+def _thread_id(builder):
+    """``numba.get_thread_id()``: the worker index inside a parallel region, 0 outside."""
+    fnty = ir.FunctionType(cgutils.intp_t, [])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "get_thread_id")
+    fn.attributes.add("nounwind")
+    fn.attributes.add("readnone")
+    return builder.call(fn, [])
+
+
+def _worker_row(context, builder, alloc_val):
+    """(row address, worker index) of the current thread's arena row."""
+    alloc = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=alloc_val)
+    tid = _thread_id(builder)
+    row = builder.add(alloc.rows, builder.mul(tid, ir.Constant(cgutils.intp_t, ROW_BYTES)))
+    return row, tid
+
+
+def _raise_for_status(context, builder, status, statuses):
+    """In the current (cold) block: raise the exception of ``status`` (one of ``statuses``)."""
+    for st in statuses:
+        exc, msg = _STATUS_ERRORS[st]
+        with builder.if_then(builder.icmp_signed("==", status, ir.Constant(status.type, st))):
+            context.call_conv.return_user_exc(builder, exc, (msg,))
+    context.call_conv.return_user_exc(builder, FrameAllocError, ("FA000: internal allocator error",))
+
+
+def _load_field(builder, row_addr, field):
+    ptr = builder.inttoptr(builder.add(row_addr, ir.Constant(cgutils.intp_t, 8 * int(field))),
+                           cgutils.intp_t.as_pointer())
+    return builder.load(ptr)
+
+
+def _store_field(builder, row_addr, field, value):
+    ptr = builder.inttoptr(builder.add(row_addr, ir.Constant(cgutils.intp_t, 8 * int(field))),
+                           cgutils.intp_t.as_pointer())
+    builder.store(value, ptr)
+
+
+def _call_slow_alloc(row, nbytes, align, size_status):
+    return K.slow_alloc(row, nbytes, align, size_status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Typing helpers
+
+def resolve_numba_dtype(ty):
+    """numba element type of a dtype argument: np.float32, np.dtype(...), a dtype string."""
+    if isinstance(ty, types.NumberClass):
+        nb = ty.instance_type
+    elif isinstance(ty, types.DType):
+        nb = ty.dtype
+    elif isinstance(ty, types.StringLiteral):
+        nb = numpy_support.from_dtype(np.dtype(ty.literal_value))
+    elif isinstance(ty, (types.NPDatetime, types.NPTimedelta)) or isinstance(ty, types.Record):
+        nb = ty
+    else:
+        raise TypingError(f"FA006: unsupported dtype argument {ty}; pass a NumPy scalar type, "
+                          "an np.dtype (numeric or record) or a dtype string")
+    try:
+        npdt = numpy_support.as_dtype(nb)
+    except Exception:
+        raise TypingError(f"FA006: dtype {nb} cannot live in arena memory") from None
+    if npdt.hasobject or npdt.itemsize == 0:
+        raise TypingError(f"FA006: dtype {npdt} cannot live in arena memory")
+    return nb, npdt
+
+
+def _shape_ndim(shape):
+    if isinstance(shape, types.Integer):
+        return 1
+    if isinstance(shape, types.BaseTuple) and all(isinstance(t, types.Integer) for t in shape):
+        if len(shape) > _MAX_NJIT_NDIM:
+            raise TypingError(f"FA014: at most {_MAX_NJIT_NDIM} dimensions inside @njit")
+        return len(shape)
+    raise TypingError(f"FA004: shape must be an int or a tuple of ints, got {shape}")
+
+
+def _literal_align(align, natural):
+    """Constant alignment from an ``align=`` argument type, or None when it is a runtime value."""
+    if align is None or isinstance(align, (types.NoneType, types.Omitted)):
+        return natural
+    if isinstance(align, types.IntegerLiteral):
+        a = align.literal_value
+        if a <= 0 or a & (a - 1) or a > MAX_ALIGN:
+            raise TypingError(f"FA007: align={a} is not a power of two between 1 and {MAX_ALIGN}")
+        return max(a, natural)
+    if isinstance(align, types.Integer):
+        return None
+    raise TypingError(f"FA007: align must be an int, got {align}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The allocation intrinsic
+
+FLAG_ZERO = 1
+FLAG_TRY = 2
+
+
+@intrinsic
+def _frame_view(typingctx, alloc, shape, dtype, align, flags):
+    """Bump-allocate an array of ``shape``/``dtype`` in the current frame and return the view.
+
+    ``align`` is 0 for the dtype's natural alignment; ``flags`` (a literal) holds FLAG_ZERO and
+    FLAG_TRY (return None instead of raising when memory runs out).
+    """
+    if not isinstance(alloc, SmartAllocType):
+        return None
+    if not isinstance(flags, types.IntegerLiteral):
+        raise TypingError("flags must be a literal")
+    nb, npdt = resolve_numba_dtype(dtype)
+    ndim = _shape_ndim(shape)
+    natural = natural_alignment(npdt)
+    const_align = natural if (isinstance(align, types.IntegerLiteral)
+                              and align.literal_value == 0) else _literal_align(align, natural)
+    zero = bool(flags.literal_value & FLAG_ZERO)
+    try_ = bool(flags.literal_value & FLAG_TRY)
+    arrty = types.Array(nb, ndim, "C")
+    retty = types.Optional(arrty) if try_ else arrty
+    sig = retty(alloc, shape, dtype, align, flags)
+    itemsize = npdt.itemsize
+
+    def codegen(context, builder, signature, args):
+        alloc_val, shape_val, _, align_val, _ = args
+        intp = cgutils.intp_t
+        i1 = ir.IntType(1)
+        zero_c = ir.Constant(intp, 0)
+        dims = ([shape_val] if ndim == 1 and isinstance(shape, types.Integer)
+                else cgutils.unpack_tuple(builder, shape_val, ndim))
+        dims = [context.cast(builder, d, t, types.intp) for d, t in
+                zip(dims, [shape] if isinstance(shape, types.Integer) else list(shape))]
+        # nbytes = itemsize * prod(dims), with unsigned overflow detection (negatives overflow).
+        nbytes = ir.Constant(intp, itemsize)
+        ovf = ir.Constant(i1, 0)
+        for d in dims:
+            res = builder.umul_with_overflow(nbytes, d)
+            nbytes = builder.extract_value(res, 0)
+            ovf = builder.or_(ovf, builder.extract_value(res, 1))
+        bad = builder.or_(ovf, builder.icmp_unsigned(">", nbytes, ir.Constant(intp, K.MAX_BYTES)))
+        if const_align is not None:
+            a = ir.Constant(intp, const_align)
+        else:
+            user_a = context.cast(builder, align_val, align, types.intp)
+            a = builder.select(builder.icmp_signed(">", user_a, ir.Constant(intp, natural)),
+                               user_a, ir.Constant(intp, natural))
+            bad_align = builder.or_(
+                builder.icmp_unsigned(">", a, ir.Constant(intp, MAX_ALIGN)),
+                builder.icmp_unsigned("!=", builder.and_(a, builder.sub(a, ir.Constant(intp, 1))),
+                                      zero_c))
+            bad = builder.or_(bad, bad_align)
+
+        row, _ = _worker_row(context, builder, alloc_val)
+        cursor = _load_field(builder, row, F.cursor)
+        limit = _load_field(builder, row, F.limit)
+        base = _load_field(builder, row, F.base)
+        start = builder.and_(builder.add(builder.add(base, cursor), builder.sub(a, ir.Constant(intp, 1))),
+                             builder.neg(a))
+        end = builder.add(builder.sub(start, base), nbytes)
+        cold = builder.or_(bad, builder.icmp_signed(">", end, limit))
+
+        data_slot = cgutils.alloca_once(builder, intp)
+        mi_slot = cgutils.alloca_once(builder, intp)
+        none_slot = cgutils.alloca_once_value(builder, ir.Constant(i1, 0))
+        with builder.if_else(cold, likely=False) as (slow, fast):
+            with fast:
+                _store_field(builder, row, F.cursor, end)
+                count = _load_field(builder, row, F.count)
+                _store_field(builder, row, F.count, builder.add(count, ir.Constant(intp, 1)))
+                builder.store(start, data_slot)
+                builder.store(_load_field(builder, row, F.meminfo), mi_slot)
+            with slow:
+                # Diagnose the size: 4 negative, 5 overflow, 7 bad alignment, 0 fine.
+                neg = ir.Constant(i1, 0)
+                for d in dims:
+                    neg = builder.or_(neg, builder.icmp_signed("<", d, zero_c))
+                size_status = builder.select(neg, ir.Constant(intp, K.ST_NEGATIVE),
+                                             builder.select(builder.or_(ovf, builder.icmp_unsigned(
+                                                 ">", nbytes, ir.Constant(intp, K.MAX_BYTES))),
+                                                 ir.Constant(intp, K.ST_OVERFLOW), zero_c))
+                if const_align is None:
+                    size_status = builder.select(
+                        builder.and_(builder.icmp_signed("==", size_status, zero_c), bad_align),
+                        ir.Constant(intp, K.ST_BAD_ALIGN), size_status)
+                slow_sig = types.UniTuple(types.intp, 3)(types.intp, types.intp, types.intp,
+                                                         types.intp)
+                res = context.compile_internal(builder, _call_slow_alloc, slow_sig,
+                                               [row, nbytes, a, size_status])
+                status, data, mi = cgutils.unpack_tuple(builder, res, 3)
+                ok = builder.or_(builder.icmp_signed("==", status, ir.Constant(intp, K.ST_OK)),
+                                 builder.icmp_signed("==", status, ir.Constant(intp, K.ST_HEAP)))
+                failed = builder.not_(ok)
+                if try_:
+                    exhausted = builder.icmp_signed("==", status, ir.Constant(intp, K.ST_EXHAUSTED))
+                    builder.store(exhausted, none_slot)
+                    failed = builder.and_(failed, builder.not_(exhausted))
+                with builder.if_then(failed, likely=False):
+                    _raise_for_status(context, builder, status,
+                                      [K.ST_NO_FRAME, K.ST_NEGATIVE, K.ST_OVERFLOW, K.ST_BAD_ALIGN,
+                                       K.ST_EXHAUSTED])
+                builder.store(data, data_slot)
+                builder.store(mi, mi_slot)
+
+        def build_view():
+            ary = make_array(arrty)(context, builder)
+            strides, acc = [], ir.Constant(intp, itemsize)
+            for d in reversed(dims):
+                strides.append(acc)
+                acc = builder.mul(acc, d)
+            strides.reverse()
+            data_ptr = builder.inttoptr(builder.load(data_slot),
+                                        context.get_data_type(nb).as_pointer())
+            populate_array(ary, data=data_ptr, shape=dims, strides=strides,
+                           itemsize=ir.Constant(intp, itemsize),
+                           meminfo=builder.inttoptr(builder.load(mi_slot), cgutils.voidptr_t))
+            value = ary._getvalue()
+            # Unconditional, so numba's refcount pruning can pair it with the view's decref.
+            context.nrt.incref(builder, arrty, value)
+            if zero:
+                cgutils.memset(builder, builder.inttoptr(builder.load(data_slot), cgutils.voidptr_t),
+                               nbytes, 0)
+            return value
+
+        if not try_:
+            return build_view()
+        out = cgutils.alloca_once(builder, context.get_value_type(retty))
+        with builder.if_else(builder.load(none_slot), likely=False) as (is_none, has_value):
+            with is_none:
+                builder.store(context.make_optional_none(builder, arrty), out)
+            with has_value:
+                builder.store(context.make_optional_value(builder, arrty, build_view()), out)
+        return builder.load(out)
+
+    return sig, codegen
+
+
+@intrinsic
+def _native(typingctx, alloc):
+    """(rows, cps, workers, depth, owner, slot, row of this worker, worker index)."""
+    if not isinstance(alloc, SmartAllocType):
+        return None
+    sig = types.UniTuple(types.intp, 8)(alloc)
+
+    def codegen(context, builder, signature, args):
+        s = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=args[0])
+        row, tid = _worker_row(context, builder, args[0])
+        return context.make_tuple(builder, signature.return_type,
+                                  [s.rows, s.cps, s.workers, s.depth, s.owner, s.slot, row, tid])
+
+    return sig, codegen
+
+
+@intrinsic
+def _raise_status(typingctx, status):
+    """Raise the FA error of a non-zero kernel status (no-op for ST_OK)."""
+    sig = types.void(status)
+
+    def codegen(context, builder, signature, args):
+        st = context.cast(builder, args[0], signature.args[0], types.intp)
+        with builder.if_then(builder.icmp_signed("!=", st, ir.Constant(cgutils.intp_t, K.ST_OK)),
+                             likely=False):
+            _raise_for_status(context, builder, st, list(_STATUS_ERRORS))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# ---------------------------------------------------------------------------------------------
+# Methods (same names and meaning as the Python API)
+
+def _flags(zero, try_):
+    return (FLAG_ZERO if zero else 0) | (FLAG_TRY if try_ else 0)
+
+
+def _literal_bool(v, name):
+    if isinstance(v, bool):
+        return v
+    if v is None or isinstance(v, types.NoneType):
+        return False
+    if isinstance(v, types.Omitted):
+        return bool(v.value)
+    if isinstance(v, types.BooleanLiteral):
+        return v.literal_value
+    raise TypingError(f"{name}= must be a constant True/False inside @njit")
+
+
+def _align_arg(align):
+    """The ``align`` value to pass the intrinsic: 0 (natural) when omitted."""
+    return align is None or isinstance(align, (types.Omitted, types.NoneType))
+
+
+def _register_array_method(name, zero_default, try_):
+    @overload_method(SmartAllocType, name, inline="always")
+    def _ol(alloc, shape, dtype=None, align=None, zero=False):
+        zero_v = zero_default or _literal_bool(zero, "zero")
+        fl = _flags(zero_v, try_)
+        if dtype is None or isinstance(dtype, (types.Omitted, types.NoneType)):
+            if _align_arg(align):
+                def impl(alloc, shape, dtype=None, align=None, zero=False):
+                    return _frame_view(alloc, shape, np.float64, 0, fl)
+            else:
+                def impl(alloc, shape, dtype=None, align=None, zero=False):
+                    return _frame_view(alloc, shape, np.float64, align, fl)
+            return impl
+        if _align_arg(align):
+            def impl(alloc, shape, dtype=None, align=None, zero=False):
+                return _frame_view(alloc, shape, dtype, 0, fl)
+        else:
+            def impl(alloc, shape, dtype=None, align=None, zero=False):
+                return _frame_view(alloc, shape, dtype, align, fl)
+        return impl
+
+
+for _n, _z, _t in (("frame_array", False, False), ("frame_zeros", True, False),
+                   ("try_frame_array", False, True), ("try_frame_zeros", True, True)):
+    _register_array_method(_n, _z, _t)
+
+
+def _register_count_method(name, try_):
+    @overload_method(SmartAllocType, name, inline="always")
+    def _ol(alloc, dtype, n):
+        fl = _flags(False, try_)
+
+        def impl(alloc, dtype, n):
+            return _frame_view(alloc, n, dtype, 0, fl)
+        return impl
+
+
+for _n in ("frame_slice", "frame_alloc_batch"):
+    _register_count_method(_n, False)
+    _register_count_method("try_" + _n, True)
+
+
+def _register_fixed_method(name, count, try_):
+    @overload_method(SmartAllocType, name, inline="always")
+    def _ol(alloc, dtype):
+        fl = _flags(False, try_)
+
+        def impl(alloc, dtype):
+            return _frame_view(alloc, count, dtype, 0, fl)
+        return impl
+
+
+for _k in (2, 4, 8):
+    _register_fixed_method(f"frame_alloc_{_k}", _k, False)
+    _register_fixed_method(f"try_frame_alloc_{_k}", _k, True)
+
+
+def _register_scalar_method(name, try_):
+    @overload_method(SmartAllocType, name, inline="always")
+    def _ol(alloc, dtype):
+        fl = _flags(False, try_)
+
+        def impl(alloc, dtype):
+            return _frame_view(alloc, (), dtype, 0, fl)
+        return impl
+
+
+_register_scalar_method("frame_alloc", False)
+_register_scalar_method("try_frame_alloc", True)
+
+
+@overload_method(SmartAllocType, "frame_box", inline="always")
+def _ol_frame_box(alloc, value):
+    if isinstance(value, types.Array):
+        dt = value.dtype
+
+        def impl(alloc, value):
+            out = _frame_view(alloc, value.shape, dt, 0, 0)
+            out[...] = value
+            return out
+        return impl
+    if isinstance(value, (types.Number, types.Boolean, types.Record)):
+        dt = value
+
+        def impl(alloc, value):
+            out = _frame_view(alloc, (), dt, 0, 0)
+            out[()] = value
+            return out
+        return impl
+    raise TypingError(f"FA006: frame_box takes a scalar, record or array, got {value}")
+
+
+@overload_method(SmartAllocType, "begin_frame", inline="always")
+def _ol_begin(alloc):
+    def impl(alloc):
+        nat = _native(alloc)
+        _raise_status(K.begin_frame(nat[0], nat[2]))
+    return impl
+
+
+@overload_method(SmartAllocType, "end_frame", inline="always")
+def _ol_end(alloc):
+    def impl(alloc):
+        nat = _native(alloc)
+        _raise_status(K.end_frame(nat[0], nat[2]))
+    return impl
+
+
+@overload_attribute(SmartAllocType, "frame_number")
+def _ol_frame_number(alloc):
+    def impl(alloc):
+        return K.row_view(_native(alloc)[0])[F.frame_number]
+    return impl
+
+
+@overload_attribute(SmartAllocType, "in_frame")
+def _ol_in_frame(alloc):
+    def impl(alloc):
+        return K.row_view(_native(alloc)[0])[F.frame_open] != 0
+    return impl
+
+
+@overload_method(SmartAllocType, "frame_checkpoint", inline="always")
+def _ol_checkpoint(alloc):
+    def impl(alloc):
+        nat = _native(alloc)
+        depth = nat[3]
+        res = K.checkpoint(nat[6], nat[1] + nat[7] * depth * 16, depth)
+        _raise_status(res[0])
+        return FrameCheckpoint(nat[4], nat[5], nat[7], res[1], res[2], res[3], res[4], res[5],
+                               res[6])
+    return impl
+
+
+@overload_method(SmartAllocType, "rollback_to", inline="always")
+def _ol_rollback(alloc, cp):
+    def impl(alloc, cp):
+        nat = _native(alloc)
+        if cp.owner != nat[4]:
+            _raise_status(K.ST_FOREIGN_CP)
+        if cp.slot != nat[5] or cp.worker != nat[7]:
+            _raise_status(K.ST_WRONG_THREAD)
+        _raise_status(K.rollback(nat[6], nat[1] + nat[7] * nat[3] * 16, nat[3], cp.frame,
+                                 cp.serial, cp.position, cp.chunk_seq, cp.cursor, cp.index))
+    return impl
+
+
+@overload_method(SmartAllocType, "frame_bytes", inline="always")
+def _ol_frame_bytes(alloc):
+    """Bytes consumed in this worker's current frame (the checkpoint position measure)."""
+    def impl(alloc):
+        r = K.row_view(_native(alloc)[6])
+        return r[F.used_before] + r[F.cursor]
+    return impl
