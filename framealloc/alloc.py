@@ -123,6 +123,8 @@ def _release_rows(rows: np.ndarray) -> None:
     rows["meminfo"] = 0
     rows["base"] = 0
     rows["capacity"] = 0
+    rows["reserved_bytes"] = 0
+    rows["frame_open"] = 0
     rows["limit"] = -1
 
 
@@ -238,15 +240,20 @@ class SmartAlloc:
 
     def _native_handle(self) -> tuple:
         """Addresses of the calling thread's slot, read when this object is passed to @njit code."""
+        if not self._finalizer.alive:
+            self._raise_closed()
         try:
             return self._tls.arena.handle
         except AttributeError:
             return self._attach().handle
 
+    def _raise_closed(self):
+        raise FrameStateError("this SmartAlloc was closed; create a new one", code="FA015")
+
     # -- threads -----------------------------------------------------------------------------
     def _attach(self) -> _ThreadArena:
         if not self._finalizer.alive:
-            raise FrameStateError("this SmartAlloc was closed; create a new one", code="FA001")
+            self._raise_closed()
         with self._lock:
             owners = self._rows["owner"][:, 0]
             free = np.flatnonzero(owners == 0)
@@ -275,6 +282,8 @@ class SmartAlloc:
         >>> alloc = fa.SmartAlloc(); alloc.begin_frame(); alloc.in_frame
         True
         """
+        if not self._finalizer.alive:
+            self._raise_closed()
         ta = self._arena()
         if ta.m[F.frame_open]:
             _raise_status(2)
@@ -582,8 +591,19 @@ class SmartAlloc:
         return AllocStats(frame=FrameStats.from_rows(rows), threads=threads)
 
     def close(self) -> None:
-        """Release the arena chunks now (views handed out stay valid: they own their chunk)."""
+        """Release the arena chunks now (views handed out stay valid: they own their chunk).
+
+        Afterwards ``begin_frame`` and passing the allocator to @njit code raise FA015.
+        """
         self._finalizer()
+        for ta in list(self._arenas.values()):
+            ta.chunk, ta.typed, ta.seq = None, {}, -1
+
+    def __enter__(self) -> "SmartAlloc":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return (f"SmartAlloc(policy={self.config.on_frame_exhausted!r}, "

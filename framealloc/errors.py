@@ -196,6 +196,10 @@ _add("FA014", "bad shape", """
 The shape has too many dimensions (more than 8 inside @njit, 32 from Python) or is not an int or a
 tuple of ints.""", AllocSizeError)
 
+_add("FA015", "allocator closed", """
+The SmartAlloc was closed (`alloc.close()`), so it has no arenas any more. Views it handed out stay
+valid; create a new SmartAlloc for new frames.""", FrameStateError)
+
 # Other code families live next to the code that raises them; each module exposes a ``CODES``
 # mapping of the same form and is merged here on first use, so importing framealloc stays light.
 _EXTRA_CODE_MODULES = ("framealloc.gpu.codes", "framealloc.lint.codes", "framealloc.codes_extra")

@@ -274,10 +274,12 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
             user_a = context.cast(builder, align_val, align, types.intp)
             a = builder.select(builder.icmp_signed(">", user_a, ir.Constant(intp, natural)),
                                user_a, ir.Constant(intp, natural))
+            # Validate what the user passed (not the max with the natural alignment).
             bad_align = builder.or_(
-                builder.icmp_unsigned(">", a, ir.Constant(intp, MAX_ALIGN)),
-                builder.icmp_unsigned("!=", builder.and_(a, builder.sub(a, ir.Constant(intp, 1))),
-                                      zero_c))
+                builder.icmp_unsigned(">", builder.sub(user_a, ir.Constant(intp, 1)),
+                                      ir.Constant(intp, MAX_ALIGN - 1)),
+                builder.icmp_unsigned("!=", builder.and_(user_a, builder.sub(
+                    user_a, ir.Constant(intp, 1))), zero_c))
             bad = builder.or_(bad, bad_align)
 
         row, _ = _worker_row(context, builder, alloc_val)

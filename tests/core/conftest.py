@@ -1,0 +1,46 @@
+"""Fixtures of the core tests: allocators that are closed afterwards, and the NRT leak check."""
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+import framealloc as fa
+
+PARTICLE = np.dtype([("pos", "f4", 3), ("vel", "f4", 3), ("life", "f4")])
+
+
+def snapshot(a: fa.SmartAlloc) -> bytes:
+    """Every byte of an allocator's state arrays (arena rows and checkpoint stacks)."""
+    return a._rows.tobytes() + a._cps.tobytes()
+
+
+def nrt_stats():
+    from numba.core.runtime import rtsys
+
+    s = rtsys.get_allocation_stats()
+    return s.alloc - s.free, s.mi_alloc - s.mi_free
+
+
+@pytest.fixture
+def alloc():
+    a = fa.SmartAlloc()
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def leakcheck():
+    """Asserts NRT allocations equal frees over the test (allocators must be closed and views
+    dropped by the end of the test body; the fixture collects garbage first)."""
+    from numba.core.registry import cpu_target
+    from numba.core.runtime import rtsys
+
+    rtsys.initialize(cpu_target.target_context)
+    gc.collect()
+    before = nrt_stats()
+    yield
+    gc.collect()
+    after = nrt_stats()
+    assert after == before, f"NRT leak: (alloc-free, mi_alloc-mi_free) went {before} -> {after}"
