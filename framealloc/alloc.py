@@ -79,17 +79,18 @@ def _numba_workers() -> int:
 class _ThreadArena:
     """Per-Python-thread view of one thread slot: fast-path caches over the shared state rows."""
 
-    __slots__ = ("slot", "m", "row_addr", "cps_addr", "handle", "seq", "chunk", "typed", "ident",
+    __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "seq", "chunk", "typed", "ident",
                  "name", "__weakref__")
 
-    def __init__(self, alloc: "SmartAlloc", slot: int):
+    def __init__(self, alloc: "SmartAlloc", slot: int, tid: int):
         self.slot = slot
+        self.tid = tid
         row0 = alloc._rows[slot, 0:1]
         self.m = memoryview(row0.view(np.int64)).cast("B").cast("q")
         self.row_addr = row0.ctypes.data
         self.cps_addr = alloc._cps[slot].ctypes.data
         self.handle = (alloc._rows[slot].ctypes.data, self.cps_addr, alloc._workers,
-                       alloc.config.max_checkpoints, alloc._id, slot)
+                       alloc.config.max_checkpoints, alloc._id, tid)
         self.seq = -1
         self.chunk = None
         self.typed: dict = {}
@@ -228,6 +229,7 @@ class SmartAlloc:
                                     else config.frame_capacity)
         self._cps = new_checkpoint_block(config.max_threads, self._workers, config.max_checkpoints)
         self._tls = threading.local()
+        self._thread_ids = itertools.count(1)
         self._lock = threading.Lock()
         self._arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = weakref.WeakValueDictionary()
         self._finalizer = weakref.finalize(self, _release_rows, self._rows)
@@ -261,8 +263,9 @@ class SmartAlloc:
                 raise ConfigError(f"more than max_threads={self.config.max_threads} threads use "
                                   "this allocator; raise AllocConfig.max_threads", code="FA012")
             slot = int(free[0])
-            self._rows["owner"][slot, :] = slot + 1
-        ta = _ThreadArena(self, slot)
+            tid = next(self._thread_ids)
+            self._rows["owner"][slot, :] = tid
+        ta = _ThreadArena(self, slot, tid)
         self._tls.arena = ta
         self._arenas[slot] = ta
         weakref.finalize(ta, _release_slot, self._rows, slot)
@@ -516,7 +519,7 @@ class SmartAlloc:
         res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.max_checkpoints)
         if res[0] != _ST_OK:
             _raise_status(res[0])
-        return FrameCheckpoint(self._id, ta.slot, 0, *res[1:])
+        return FrameCheckpoint(self._id, ta.tid, 0, *res[1:])
 
     def rollback_to(self, cp: FrameCheckpoint) -> None:
         """Free every frame allocation made since ``cp`` (their views alias later allocations).
@@ -530,7 +533,7 @@ class SmartAlloc:
         ta = self._arena()
         if cp.owner != self._id:
             _raise_status(9)
-        if cp.slot != ta.slot or cp.worker != 0:
+        if cp.thread != ta.tid or cp.worker != 0:
             _raise_status(11)
         status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.max_checkpoints,
                                      cp.frame, cp.serial, cp.position, cp.chunk_seq, cp.cursor,
@@ -540,7 +543,7 @@ class SmartAlloc:
 
     def _forget_checkpoint(self, cp: FrameCheckpoint) -> None:
         ta = self._arena()
-        if cp.owner == self._id and cp.slot == ta.slot and cp.frame == ta.m[F.frame_number]:
+        if cp.owner == self._id and cp.thread == ta.tid and cp.frame == ta.m[F.frame_number]:
             _kernels().release_checkpoint(ta.row_addr, cp.serial, cp.index)
 
     def checkpoint_guard(self) -> CheckpointGuard:

@@ -25,9 +25,9 @@ class FrameCheckpoint(NamedTuple):
     0
     """
 
-    owner: int
-    slot: int
-    worker: int
+    owner: int      # id of the SmartAlloc
+    thread: int     # id of the Python thread's arena within it (never reused)
+    worker: int     # prange worker (0 outside parallel regions)
     frame: int
     serial: int
     index: int

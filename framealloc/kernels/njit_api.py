@@ -90,7 +90,7 @@ class _SmartAllocModel(models.StructModel):
             ("workers", types.intp),   # rows per slot (numba worker threads)
             ("depth", types.intp),     # checkpoint stack depth
             ("owner", types.intp),     # allocator id (checkpoint ownership)
-            ("slot", types.intp),      # Python thread slot
+            ("slot", types.intp),      # id of the Python thread's arena (FrameCheckpoint.thread)
             ("parent", types.pyobject),
         ]
         super().__init__(dmm, fe_type, members)
@@ -561,7 +561,7 @@ def _ol_rollback(alloc, cp):
         nat = _native(alloc)
         if cp.owner != nat[4]:
             _raise_status(K.ST_FOREIGN_CP)
-        if cp.slot != nat[5] or cp.worker != nat[7]:
+        if cp.thread != nat[5] or cp.worker != nat[7]:
             _raise_status(K.ST_WRONG_THREAD)
         _raise_status(K.rollback(nat[6], nat[1] + nat[7] * nat[3] * 16, nat[3], cp.frame,
                                  cp.serial, cp.position, cp.chunk_seq, cp.cursor, cp.index))

@@ -36,9 +36,8 @@ last_frame_peak   peak position of the previous frame
 rollbacks         rollbacks performed in total
 policy            0 grow, 1 error, 2 heap (``AllocConfig.on_frame_exhausted``)
 chunk_size        first chunk size for "grow"; the fixed chunk size for "error"/"heap"
-owner             thread slot of the row's Python thread + 1 (0: slot free)
+owner             id of the Python thread arena using this row (0: slot free)
 reserved_bytes    bytes of arena chunks held by this row (current chunk)
-oom_count         allocations refused (error policy, try_ forms included)
 """
 from __future__ import annotations
 
@@ -54,7 +53,6 @@ ARENA_FIELDS = (
     "frame_number", "chunk_seq", "peak_frame", "peak", "allocated_total", "count_total",
     "chunks_grown", "heap_fallbacks", "heap_fallback_bytes", "cp_serial", "cp_depth",
     "last_frame_peak", "rollbacks", "policy", "chunk_size", "owner", "reserved_bytes",
-    "oom_count",
 )
 
 #: Words (int64) per arena row; 32 words = 256 bytes = four cache lines, the hot fields in the first.
