@@ -1,0 +1,100 @@
+"""Vocabulary: which calls allocate frame memory, open or end frames, cross threads, and so on.
+
+Everything here looks at syntax only; nothing is imported from the analysed code.
+"""
+from __future__ import annotations
+
+import ast
+
+__all__ = [
+    "FRAME_ALLOC_METHODS", "FRAME_OPEN_METHODS", "FRAME_CLOSE_METHODS", "POOL_HEAP_METHODS",
+    "VIEW_METHODS", "META_ATTRS", "NUMPY_VIEW_FUNCS", "NUMPY_ALLOC_FUNCS", "CONTAINER_MUTATORS",
+    "QUEUE_CLASSES", "EXECUTOR_CLASSES", "CONTAINER_CTORS", "POOL_TASK_METHODS",
+    "method_call", "receiver_key", "root_name", "is_view_index", "is_frame_with_item",
+    "is_constant_true",
+]
+
+_FRAME_BASE = (
+    "frame_alloc", "frame_array", "frame_zeros", "frame_slice", "frame_box", "frame_alloc_batch",
+    "frame_alloc_2", "frame_alloc_4", "frame_alloc_8", "frame_vec", "frame_map", "frame_retained",
+    "frame_with_importance",
+)
+#: Methods that return frame memory (the ``try_*`` forms return it or None).
+FRAME_ALLOC_METHODS: frozenset[str] = frozenset(_FRAME_BASE) | {f"try_{m}" for m in _FRAME_BASE}
+FRAME_OPEN_METHODS = frozenset({"begin_frame"})
+FRAME_CLOSE_METHODS = frozenset({"end_frame", "end_frame_with_promotions"})
+#: Pool and heap allocations (long-lived memory, counted by FA301).
+POOL_HEAP_METHODS = frozenset({"pool_alloc", "pool_box", "heap_box", "heap_array", "heap_vec",
+                               "try_pool_alloc", "try_pool_box", "try_heap_array"})
+#: Calls that give memory back inside a loop (FA301 does not count such loops as growing).
+POOL_TASK_METHODS = frozenset({"free", "release", "release_many", "pool_free", "heap_free"})
+#: Methods of arrays / frame objects that return a view of the same memory.
+VIEW_METHODS = frozenset({"reshape", "view", "transpose", "swapaxes", "squeeze", "ravel",
+                          "as_array", "diagonal", "__getitem__"})
+#: Attributes of arrays that are plain metadata, not views of the data.
+META_ATTRS = frozenset({"shape", "size", "dtype", "ndim", "nbytes", "itemsize", "strides",
+                        "flags", "ctypes", "data", "__class__", "__len__", "capacity"})
+#: NumPy functions that may return a view of their first argument.
+NUMPY_VIEW_FUNCS = frozenset({"asarray", "asanyarray", "reshape", "ravel", "transpose",
+                              "squeeze", "expand_dims", "moveaxis", "swapaxes", "atleast_1d",
+                              "atleast_2d", "atleast_3d", "broadcast_to"})
+#: NumPy functions that allocate a new array (FA607 inside njit loops).
+NUMPY_ALLOC_FUNCS = frozenset({"empty", "zeros", "ones", "full", "empty_like", "zeros_like",
+                               "ones_like", "full_like", "array", "arange", "linspace", "copy",
+                               "concatenate", "stack", "hstack", "vstack"})
+#: Methods that store an argument into the receiver container.
+CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "appendleft", "extendleft",
+                                "setdefault", "update"})
+QUEUE_CLASSES = frozenset({"Queue", "SimpleQueue", "LifoQueue", "PriorityQueue", "JoinableQueue"})
+EXECUTOR_CLASSES = frozenset({"ThreadPoolExecutor", "ProcessPoolExecutor",
+                              "InterpreterPoolExecutor", "Pool", "ThreadPool"})
+CONTAINER_CTORS = frozenset({"list", "dict", "deque", "defaultdict", "OrderedDict", "List",
+                             "Dict"})
+
+
+def method_call(node: ast.AST) -> tuple[ast.expr, str] | None:
+    """``(receiver, method)`` for ``receiver.method(...)``, else ``None``."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.value, node.func.attr
+    return None
+
+
+def receiver_key(node: ast.expr) -> str:
+    """A stable text key for a receiver expression (``alloc``, ``self.alloc``)."""
+    try:
+        return ast.unparse(node)
+    except Exception:  # pragma: no cover - unparse handles every expression node
+        return "?"
+
+
+def root_name(node: ast.expr) -> str | None:
+    """The leftmost name of ``a.b[c].d`` (``"a"``), or None."""
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def is_view_index(index: ast.expr) -> bool:
+    """Whether ``arr[index]`` is certainly a view: slices, ``...``, ``None`` or a record field
+    name. A plain integer or name index may give a scalar and is not followed."""
+    elts = index.elts if isinstance(index, ast.Tuple) else [index]
+    for e in elts:
+        if isinstance(e, ast.Slice):
+            return True
+        if isinstance(e, ast.Constant) and (e.value is Ellipsis or e.value is None
+                                            or isinstance(e.value, str)):
+            return True
+    return False
+
+
+def is_frame_with_item(item: ast.withitem) -> str | None:
+    """Receiver key if the with-item is ``<receiver>.frame(...)``."""
+    mc = method_call(item.context_expr)
+    if mc and mc[1] == "frame":
+        return receiver_key(mc[0])
+    return None
+
+
+def is_constant_true(test: ast.expr) -> bool:
+    """``True``, ``1`` or another truthy constant (``while True:``)."""
+    return isinstance(test, ast.Constant) and bool(test.value) and test.value is not Ellipsis

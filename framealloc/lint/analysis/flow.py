@@ -1,0 +1,756 @@
+"""Intra-function data flow: where frame memory goes and whether frames are ended.
+
+Each scope (the module body and every function) is walked statement by statement with a
+:class:`~.state.State`. Branches are walked separately and joined; loops are walked until their
+state stops changing (at most three passes); ``return``/``raise``/``break``/``continue`` end a path.
+Names bound to frame allocations are followed through assignments, tuple unpacking, views
+(slices, record fields, attributes such as ``s.pos``, ``reshape``/``view``/``np.asarray``),
+containers and closures.
+
+Codes emitted here: FA201-FA203 (thread boundaries), FA601-FA606 (lifetime), FA701-FA703 (async).
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from .calls import (CONTAINER_MUTATORS, FRAME_ALLOC_METHODS, FRAME_CLOSE_METHODS,
+                    FRAME_OPEN_METHODS, NUMPY_VIEW_FUNCS, VIEW_METHODS, META_ATTRS,
+                    is_constant_true, is_frame_with_item, is_view_index, method_call,
+                    receiver_key, root_name)
+from .context import LAYOUT_PREFIX, ModuleContext, value_kind
+from .findings import Emitter
+from .scope import FunctionNode, ScopeInfo
+from .state import EMPTY, Origin, Ref, State, Taint, merge
+
+__all__ = ["FlowChecker"]
+
+_THREAD_FUNCS = frozenset({"threading.Thread", "threading.Timer", "_thread.start_new_thread",
+                           "_thread.start_new", "Thread", "Timer"})
+_EXECUTOR_METHODS = frozenset({"map", "starmap", "imap", "imap_unordered", "map_async",
+                               "starmap_async", "apply", "apply_async"})
+_PARTIAL_FUNCS = frozenset({"functools.partial", "partial"})
+_TRANSFER = "alloc.frame_box_for_transfer(arr)"
+
+
+@dataclass(frozen=True)
+class _At:
+    """A position to report at when no node is at hand."""
+
+    lineno: int
+    col_offset: int
+
+
+@dataclass
+class _Loop:
+    exit_base: int
+    breaks: list[State] = field(default_factory=list)
+    continues: list[State] = field(default_factory=list)
+
+
+def _no_closure(taint: Taint) -> Taint:
+    return frozenset(r for r in taint if not r.closure)
+
+
+def _as_closure(taint: Taint) -> Taint:
+    return frozenset(Ref(r.origin, True) for r in taint)
+
+
+def _describe(origin: Origin) -> str:
+    return f"`{origin.call}(...)` at line {origin.line}"
+
+
+def _first(refs: Taint) -> Ref:
+    return min(refs, key=lambda r: (r.origin.line, r.origin.col, r.closure))
+
+
+class FlowChecker:
+    """Runs the flow walk over every scope of a module."""
+
+    def __init__(self, ctx: ModuleContext, out: Emitter) -> None:
+        self.ctx = ctx
+        self.out = out
+
+    def run(self) -> None:
+        """Analyse the module body and every function in it."""
+        _ScopeWalker(self, ScopeInfo.build(self.ctx.tree, self.ctx)).walk()
+        for node in ast.walk(self.ctx.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                _ScopeWalker(self, ScopeInfo.build(node, self.ctx)).walk()
+
+
+class _ScopeWalker:
+    """The walk of one scope."""
+
+    def __init__(self, checker: FlowChecker, scope: ScopeInfo) -> None:
+        self.ctx = checker.ctx
+        self.out = checker.out
+        self.scope = scope
+        self.loops: list[_Loop] = []
+        # frames that a path leaving a block closes on the way out: ("with"|"finally", keys)
+        self.exit_stack: list[set[str]] = []
+        self.finally_closers: list[set[str]] = []
+        self.in_handled_try = 0
+        self.returning = False
+        self.exempt = {key for key in scope.opens
+                       if key not in scope.closes and key in self.ctx.closers}
+        self.where = "the module" if scope.is_module else "the function"
+
+    # -- driver ---------------------------------------------------------------------------------
+    def walk(self) -> None:
+        """Walk the scope body; report frames still open at its end."""
+        end = self.block(self.scope.node.body, State())
+        if end is not None:
+            last = self.scope.node.body[-1] if self.scope.node.body else None
+            line = getattr(last, "end_lineno", 1) or 1
+            self.leaks(end, f"reaches the end of {self.where} (line {line})")
+
+    def block(self, stmts: list[ast.stmt], st: State | None) -> State | None:
+        """Walk statements in order; None once no path continues."""
+        for stmt in stmts:
+            if st is None:
+                return None
+            st = self.stmt(stmt, st)
+        return st
+
+    # -- statements -----------------------------------------------------------------------------
+    def stmt(self, node: ast.stmt, st: State) -> State | None:
+        handler = getattr(self, f"_s_{type(node).__name__}", None)
+        if handler is not None:
+            return handler(node, st)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                self.ev(child, st)
+        return st
+
+    def _s_Expr(self, node: ast.Expr, st: State) -> State:
+        self.ev(node.value, st)
+        return st
+
+    def _s_Assign(self, node: ast.Assign, st: State) -> State:
+        value = node.value
+        if (len(node.targets) == 1 and isinstance(node.targets[0], (ast.Tuple, ast.List))
+                and isinstance(value, (ast.Tuple, ast.List))
+                and len(value.elts) == len(node.targets[0].elts)
+                and not any(isinstance(e, ast.Starred) for e in (*value.elts,
+                                                                  *node.targets[0].elts))):
+            taints = [self.ev(e, st) for e in value.elts]
+            for target, elt, taint in zip(node.targets[0].elts, value.elts, taints):
+                self.assign(target, taint, st, elt)
+            return st
+        taint = self.ev(value, st)
+        for target in node.targets:
+            self.assign(target, taint, st, value)
+        return st
+
+    def _s_AnnAssign(self, node: ast.AnnAssign, st: State) -> State:
+        if node.value is not None:
+            self.assign(node.target, self.ev(node.value, st), st, node.value)
+        return st
+
+    def _s_AugAssign(self, node: ast.AugAssign, st: State) -> State:
+        taint = self.ev(node.value, st)
+        target = node.target
+        if isinstance(target, ast.Name):
+            self.check_load(target, st)
+            self.store_name(target, st.names.get(target.id, EMPTY) | taint, st, None, keep_kind=True)
+        else:
+            self.assign(target, taint, st, None)
+        return st
+
+    def _s_Delete(self, node: ast.Delete, st: State) -> State:
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                st.names.pop(target.id, None)
+                st.kinds.pop(target.id, None)
+            else:
+                self.ev(target, st)
+        return st
+
+    def _s_Import(self, node: ast.Import | ast.ImportFrom, st: State) -> State:
+        for alias in node.names:
+            name = (alias.asname or alias.name).split(".")[0]
+            st.names.pop(name, None)
+            st.kinds.pop(name, None)
+        return st
+
+    _s_ImportFrom = _s_Import
+
+    def _s_FunctionDef(self, node: FunctionNode, st: State) -> State:
+        for expr in (*node.decorator_list, *node.args.defaults,
+                     *[d for d in node.args.kw_defaults if d is not None]):
+            self.ev(expr, st)
+        bound = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        bound |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+                  and isinstance(n.ctx, ast.Store)}
+        st.bind(node.name, self.captured(node.body, bound, st))
+        st.kinds.pop(node.name, None)
+        return st
+
+    _s_AsyncFunctionDef = _s_FunctionDef
+
+    def _s_ClassDef(self, node: ast.ClassDef, st: State) -> State:
+        for expr in (*node.decorator_list, *node.bases):
+            self.ev(expr, st)
+        st.names.pop(node.name, None)
+        return st
+
+    def _s_If(self, node: ast.If, st: State) -> State | None:
+        self.ev(node.test, st)
+        body = self.block(node.body, st.copy())
+        orelse = self.block(node.orelse, st) if node.orelse else st
+        return merge(body, orelse)
+
+    def _s_Match(self, node: ast.Match, st: State) -> State | None:
+        self.ev(node.subject, st)
+        outs: list[State | None] = [st]
+        for case in node.cases:
+            branch = st.copy()
+            if case.guard is not None:
+                self.ev(case.guard, branch)
+            outs.append(self.block(case.body, branch))
+        return merge(*outs)
+
+    def _s_Return(self, node: ast.Return, st: State) -> None:
+        if node.value is not None:
+            self.returning = True
+            try:
+                taint = self.ev(node.value, st)
+            finally:
+                self.returning = False
+            local = [r for r in taint if r.origin.local_frame]
+            plain = [r for r in local if not r.closure]
+            if plain:
+                o = _first(frozenset(plain)).origin
+                self.out.emit("FA604", node.value,
+                              f"returns frame memory from {_describe(o)}, but this function opened "
+                              "that frame, so the caller gets memory that is recycled at "
+                              "end_frame(); return a copy (`.copy()`) or pool/heap memory, or let "
+                              "the caller open the frame")
+            elif local:
+                o = _first(frozenset(local)).origin
+                self.out.emit("FA603", node.value,
+                              f"returns a closure that captures frame memory from {_describe(o)}, "
+                              "and the frame ends in this function; capture a copy instead")
+        self.leaks(st, f"returns at line {node.lineno}")
+        return None
+
+    def _s_Raise(self, node: ast.Raise, st: State) -> None:
+        for child in (node.exc, node.cause):
+            if child is not None:
+                self.ev(child, st)
+        if not self.in_handled_try:
+            self.leaks(st, f"raises at line {node.lineno}")
+        return None
+
+    def _s_Break(self, node: ast.Break, st: State) -> None:
+        if self.loops:
+            self.loops[-1].breaks.append(self.leaving_loop(st))
+        return None
+
+    def _s_Continue(self, node: ast.Continue, st: State) -> None:
+        if self.loops:
+            self.loops[-1].continues.append(self.leaving_loop(st))
+        return None
+
+    def leaving_loop(self, st: State) -> State:
+        """The state a break/continue carries: frames of with/finally blocks it leaves close."""
+        st = st.copy()
+        for keys in self.exit_stack[self.loops[-1].exit_base:]:
+            for key in keys:
+                self.close_frame(key, "a block left by break/continue", st)
+        return st
+
+    def _s_While(self, node: ast.While, st: State) -> State | None:
+        return self.loop(node, st)
+
+    def _s_For(self, node: ast.For | ast.AsyncFor, st: State) -> State | None:
+        self.ev(node.iter, st)
+        return self.loop(node, st)
+
+    _s_AsyncFor = _s_For
+
+    def loop(self, node: ast.While | ast.For | ast.AsyncFor, st: State) -> State | None:
+        """Walk a loop until its head state is stable; join the exits."""
+        ctx = _Loop(exit_base=len(self.exit_stack))
+        self.loops.append(ctx)
+        head = st
+        for _ in range(3):
+            ctx.breaks.clear()
+            ctx.continues.clear()
+            cur = head.copy()
+            if isinstance(node, ast.While):
+                self.ev(node.test, cur)
+            else:
+                self.assign(node.target, EMPTY, cur, None)
+                if isinstance(node, ast.AsyncFor):
+                    self.on_await(node, cur)
+            out = self.block(node.body, cur)
+            new_head = merge(st, out, *ctx.continues)
+            assert new_head is not None
+            if new_head == head:
+                break
+            head = new_head
+        self.loops.pop()
+        exits: list[State | None] = list(ctx.breaks)
+        if not (isinstance(node, ast.While) and is_constant_true(node.test)):
+            done = head.copy()
+            exits.append(self.block(node.orelse, done) if node.orelse else done)
+        return merge(*exits)
+
+    def _s_With(self, node: ast.With | ast.AsyncWith, st: State) -> State | None:
+        frames: list[str] = []
+        is_async = isinstance(node, ast.AsyncWith)
+        for item in node.items:
+            key = is_frame_with_item(item)
+            taint = self.ev(item.context_expr, st)
+            if key is not None:
+                st.open[key] = st.open.get(key, frozenset()) | {None}
+                frames.append(key)
+            elif item.optional_vars is not None:
+                self.assign(item.optional_vars, taint, st, item.context_expr)
+            if is_async:
+                self.on_await(node, st)
+        self.exit_stack.append(set(frames))
+        try:
+            out = self.block(node.body, st)
+        finally:
+            self.exit_stack.pop()
+        if out is None:
+            return None
+        for key in reversed(frames):
+            self.close_frame(key, f"the `with {key}.frame():` block that ends at line "
+                                  f"{node.end_lineno}", out)
+        if is_async:
+            self.on_await(node, out)
+        return out
+
+    _s_AsyncWith = _s_With
+
+    def _s_Try(self, node: ast.Try, st: State) -> State | None:
+        closers = set()
+        for sub in ast.walk(ast.Module(body=node.finalbody, type_ignores=[])):
+            mc = method_call(sub)
+            if mc and mc[1] in FRAME_CLOSE_METHODS:
+                closers.add(receiver_key(mc[0]))
+        self.finally_closers.append(closers)
+        self.exit_stack.append(closers)
+        handled = bool(node.handlers)
+        self.in_handled_try += handled
+        snapshots = [st.copy()]
+        cur: State | None = st
+        try:
+            for stmt in node.body:
+                cur = self.stmt(stmt, cur)
+                if cur is None:
+                    break
+                snapshots.append(cur.copy())
+        finally:
+            self.in_handled_try -= handled
+        outs: list[State | None] = []
+        if cur is not None:
+            outs.append(self.block(node.orelse, cur) if node.orelse else cur)
+        handler_in = merge(*snapshots)
+        assert handler_in is not None
+        for handler in node.handlers:
+            branch = handler_in.copy()
+            if handler.type is not None:
+                self.ev(handler.type, branch)
+            if handler.name:
+                branch.names.pop(handler.name, None)
+            outs.append(self.block(handler.body, branch))
+        self.finally_closers.pop()
+        self.exit_stack.pop()
+        after = merge(*outs)
+        if not node.finalbody:
+            return after
+        final_in = after if after is not None else handler_in
+        final_out = self.block(node.finalbody, final_in.copy())
+        return final_out if after is not None else None
+
+    _s_TryStar = _s_Try
+
+    # -- frames ---------------------------------------------------------------------------------
+    def open_frame(self, key: str, node: ast.Call, st: State) -> None:
+        """``key.begin_frame()``: a begin while this function's earlier begin may be open is an
+        unmatched frame."""
+        site = (node.lineno, node.col_offset)
+        for prev in sorted(s for s in st.open.get(key, frozenset()) if s is not None):
+            again = " again on the next loop iteration" if prev == site else f" at line {node.lineno}"
+            self.report_leak(key, prev, f"`{key}.begin_frame()` runs{again} while it may still be "
+                                        "open")
+        st.open[key] = frozenset({site})
+
+    def close_frame(self, key: str, why: str, st: State) -> None:
+        """``key.end_frame()`` or the end of ``with key.frame():``: its frame data dies. When no
+        tracked data came from ``key`` (a unified allocator driving the frame), all of it dies."""
+        st.open.pop(key, None)
+        origins = st.origins()
+        matching = {o for o in origins if o.receiver in (key, "*")} or origins
+        for origin in matching:
+            st.dead.setdefault(origin, why)
+
+    def leaks(self, st: State, how: str) -> None:
+        """Report begin sites still open when a path leaves the scope."""
+        covered = set().union(*self.finally_closers) if self.finally_closers else set()
+        for key, sites in st.open.items():
+            if key in covered:
+                continue
+            for site in sorted(s for s in sites if s is not None):
+                self.report_leak(key, site, f"{self.where} {how}")
+
+    def report_leak(self, key: str, site: tuple[int, int], what: str) -> None:
+        if key in self.exempt:
+            return
+        self.out.emit("FA606", _At(*site),
+                      f"`{key}.begin_frame()` is not matched by `end_frame()` on every path: "
+                      f"{what} without ending the frame; use `with {key}.frame():` or call "
+                      f"`{key}.end_frame()` in a `finally:` block")
+
+    def on_await(self, node: ast.AST, st: State) -> None:
+        """An ``await`` point: open frames (FA703) and data held across it (FA702 on use)."""
+        if not self.scope.is_async:
+            return
+        for key, sites in sorted(st.open.items()):
+            opened = ("inside `with " + key + ".frame():`" if None in sites
+                      else f"while `{key}.begin_frame()` from line "
+                           f"{min(s for s in sites if s)[0]} is open")
+            self.out.emit("FA703", node,
+                          f"`await` {opened}: other tasks on this thread allocate into and may end "
+                          "the same frame meanwhile; end the frame before awaiting, or use "
+                          "task-scoped pool memory")
+            break
+        for origin in st.origins():
+            st.crossed.setdefault(origin, node.lineno)
+
+    # -- stores ---------------------------------------------------------------------------------
+    def assign(self, target: ast.expr, taint: Taint, st: State, value: ast.expr | None) -> None:
+        """Bind ``target`` to a value with ``taint``; stores into long-lived places are escapes."""
+        if isinstance(target, ast.Name):
+            self.store_name(target, taint, st, value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self.assign(elt, taint, st, None)
+        elif isinstance(target, ast.Starred):
+            self.assign(target.value, taint, st, None)
+        elif isinstance(target, ast.Attribute):
+            self.ev(target.value, st)
+            self.store_attr(target, taint, st)
+        elif isinstance(target, ast.Subscript):
+            self.ev(target.value, st)
+            self.ev(target.slice, st)
+            if taint and self.kind_of(target.value, st) == "container":
+                self.store_into(target.value, taint, target, st)
+
+    def store_name(self, target: ast.Name, taint: Taint, st: State, value: ast.expr | None,
+                   keep_kind: bool = False) -> None:
+        name = target.id
+        if taint and not self.scope.is_module and (
+                name in self.scope.declared_global or name in self.scope.declared_nonlocal):
+            kind = "global" if name in self.scope.declared_global else "nonlocal"
+            self.escape(taint, target, f"{kind} variable `{name}`", "FA602")
+        st.bind(name, taint)
+        if not keep_kind:
+            kind_v = value_kind(value)
+            if kind_v:
+                st.kinds[name] = kind_v
+            else:
+                st.kinds.pop(name, None)
+
+    def store_attr(self, target: ast.Attribute, taint: Taint, st: State) -> None:
+        if not taint:
+            return
+        root = root_name(target)
+        if root is None or st.names.get(root):
+            return  # writing into frame data itself, or an unknown object
+        where = self.scope.outliving(root, self.ctx)
+        if where is None or (where == "param" and not self.scope.opens):
+            return
+        self.escape(taint, target, f"`{ast.unparse(target)}`", "FA601")
+
+    def store_into(self, container: ast.expr, taint: Taint, node: ast.AST, st: State) -> None:
+        """Frame data goes into ``container`` (append, ``c[k] = v``, ...)."""
+        root = root_name(container)
+        if root is None:
+            return
+        where = self.scope.outliving(root, self.ctx)
+        if where is None:
+            if isinstance(container, ast.Name):
+                st.names[root] = st.names.get(root, EMPTY) | taint
+            return
+        if where == "param" and not self.scope.opens:
+            return
+        code = "FA602" if where == "global" else "FA601"
+        label = "module-level" if where == "global" else "long-lived"
+        self.escape(taint, node, f"the {label} container `{ast.unparse(container)}`", code)
+
+    def escape(self, taint: Taint, node: ast.AST, place: str, code: str) -> None:
+        plain = _no_closure(taint)
+        if plain:
+            o = _first(plain).origin
+            self.out.emit(code, node,
+                          f"frame memory from {_describe(o)} is stored in {place}, which outlives "
+                          "the frame: it is recycled at end_frame(); store a copy (`.copy()`) or "
+                          "allocate it with pool_alloc/heap_array")
+        else:
+            o = _first(taint).origin
+            self.out.emit("FA603", node,
+                          f"a closure capturing frame memory from {_describe(o)} is stored in "
+                          f"{place}, which outlives the frame; capture a copy (`.copy()`) instead")
+
+    # -- loads ----------------------------------------------------------------------------------
+    def check_load(self, node: ast.Name, st: State) -> None:
+        """A use of ``node``: after its frame ended (FA605/FA603) or across an await (FA702)."""
+        taint = st.names.get(node.id)
+        if not taint:
+            return
+        dead = frozenset(r for r in taint if r.origin in st.dead)
+        if self.returning:
+            dead = frozenset(r for r in dead if not r.origin.local_frame)
+        if dead:
+            ref = _first(dead)
+            why = st.dead[ref.origin]
+            if ref.closure:
+                self.out.emit("FA603", node,
+                              f"`{node.id}` is a closure capturing frame memory from "
+                              f"{_describe(ref.origin)} and is used after {why}; call it before "
+                              "the frame ends or capture a copy")
+            else:
+                self.out.emit("FA605", node,
+                              f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
+                              f"and is used after {why}; finish with it before the frame ends or "
+                              "keep a copy (`.copy()`)")
+        if self.scope.is_async:
+            crossed = frozenset(r for r in taint if r.origin in st.crossed)
+            if crossed:
+                ref = _first(crossed)
+                self.out.emit("FA702", node,
+                              f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
+                              f"and is used after the `await` at line {st.crossed[ref.origin]}; "
+                              "other tasks may have ended the frame meanwhile: finish with it "
+                              "before awaiting or copy it")
+
+    def captured(self, body: list[ast.stmt] | ast.expr, bound: set[str], st: State) -> Taint:
+        """Closure taint of the frame data a nested function or lambda reads from this scope."""
+        nodes = body if isinstance(body, list) else [body]
+        refs: set[Ref] = set()
+        for stmt in nodes:
+            for sub in ast.walk(stmt):
+                if (isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)
+                        and sub.id not in bound):
+                    refs |= st.names.get(sub.id, EMPTY)
+        return _as_closure(frozenset(refs))
+
+    def kind_of(self, node: ast.expr, st: State) -> str | None:
+        """What a receiver holds: a local, module-level or ``self`` attribute binding."""
+        if isinstance(node, ast.Name):
+            if node.id in st.kinds:
+                return st.kinds[node.id]
+            if node.id not in self.scope.local_names or self.scope.is_module:
+                return self.ctx.module_kinds.get(node.id)
+            return None
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == self.scope.self_name and self.scope.cls is not None):
+            return self.ctx.class_attr_kinds.get(self.scope.cls, {}).get(node.attr)
+        return None
+
+    # -- expressions ----------------------------------------------------------------------------
+    def ev(self, node: ast.AST | None, st: State) -> Taint:
+        """Evaluate ``node`` for its effects; return what frame memory its value may refer to."""
+        if node is None:
+            return EMPTY
+        handler = getattr(self, f"_e_{type(node).__name__}", None)
+        if handler is not None:
+            return handler(node, st)
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.expr_context, ast.operator, ast.boolop, ast.cmpop,
+                                      ast.unaryop)):
+                self.ev(child, st)
+        return EMPTY
+
+    def _e_Name(self, node: ast.Name, st: State) -> Taint:
+        if isinstance(node.ctx, ast.Load):
+            self.check_load(node, st)
+            return st.names.get(node.id, EMPTY)
+        return EMPTY
+
+    def _e_Attribute(self, node: ast.Attribute, st: State) -> Taint:
+        taint = self.ev(node.value, st)
+        if not taint or node.attr in META_ATTRS:
+            return EMPTY
+        return _no_closure(taint)
+
+    def _e_Subscript(self, node: ast.Subscript, st: State) -> Taint:
+        taint = self.ev(node.value, st)
+        self.ev(node.slice, st)
+        return _no_closure(taint) if is_view_index(node.slice) else EMPTY
+
+    def _e_Starred(self, node: ast.Starred, st: State) -> Taint:
+        return self.ev(node.value, st)
+
+    def _union(self, nodes: list[ast.expr | None], st: State) -> Taint:
+        taint = EMPTY
+        for n in nodes:
+            taint |= self.ev(n, st)
+        return taint
+
+    def _e_Tuple(self, node: ast.Tuple | ast.List | ast.Set, st: State) -> Taint:
+        return self._union(node.elts, st)
+
+    _e_List = _e_Set = _e_Tuple
+
+    def _e_Dict(self, node: ast.Dict, st: State) -> Taint:
+        self._union(list(node.keys), st)
+        return self._union(node.values, st)
+
+    def _e_BoolOp(self, node: ast.BoolOp, st: State) -> Taint:
+        return self._union(node.values, st)
+
+    def _e_IfExp(self, node: ast.IfExp, st: State) -> Taint:
+        self.ev(node.test, st)
+        return self.ev(node.body, st) | self.ev(node.orelse, st)
+
+    def _e_NamedExpr(self, node: ast.NamedExpr, st: State) -> Taint:
+        taint = self.ev(node.value, st)
+        self.assign(node.target, taint, st, node.value)
+        return taint
+
+    def _e_Lambda(self, node: ast.Lambda, st: State) -> Taint:
+        self._union([*node.args.defaults, *node.args.kw_defaults], st)
+        bound = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        return self.captured(node.body, bound, st)
+
+    def _e_Await(self, node: ast.Await, st: State) -> Taint:
+        self.ev(node.value, st)
+        self.on_await(node, st)
+        return EMPTY
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                       st: State) -> Taint:
+        inner = st
+        for i, gen in enumerate(node.generators):
+            self.ev(gen.iter, inner)
+            if i == 0:
+                inner = st.copy()
+            for sub in ast.walk(gen.target):
+                if isinstance(sub, ast.Name):
+                    inner.names.pop(sub.id, None)
+            if gen.is_async:
+                self.on_await(node, inner)
+            self._union(list(gen.ifs), inner)
+        if isinstance(node, ast.DictComp):
+            return self.ev(node.key, inner) | self.ev(node.value, inner)
+        return self.ev(node.elt, inner)
+
+    _e_ListComp = _e_SetComp = _e_GeneratorExp = _e_DictComp = _comprehension
+
+    def _e_Call(self, node: ast.Call, st: State) -> Taint:
+        mc = method_call(node)
+        recv_taint = self.ev(mc[0], st) if mc else self.ev(node.func, st)
+        arg_taints = [self.ev(a, st) for a in node.args]
+        kw_taints = [self.ev(k.value, st) for k in node.keywords]
+        every = frozenset().union(*arg_taints, *kw_taints)
+        if mc:
+            result = self._method(node, mc[0], mc[1], recv_taint, arg_taints, every, st)
+            if result is not None:
+                return result
+        qual = self.ctx.qualname(node.func)
+        if qual is None:
+            return EMPTY
+        short = qual.rsplit(".", 1)[-1]
+        if qual.startswith(("numpy.", "np.")) and short in NUMPY_VIEW_FUNCS and arg_taints:
+            return _no_closure(arg_taints[0])
+        if qual in _PARTIAL_FUNCS:
+            return _as_closure(every)
+        if qual in _THREAD_FUNCS and every:
+            self.sink("FA201", node, every, f"`{ast.unparse(node.func)}(...)`")
+        elif qual == "asyncio.to_thread" and every:
+            self.sink("FA202", node, every, "`asyncio.to_thread(...)`")
+        elif qual == "setattr" and len(node.args) == 3 and arg_taints[2]:
+            root = root_name(node.args[0])
+            where = self.scope.outliving(root, self.ctx) if root else None
+            if where is not None and not st.names.get(root or ""):
+                if where != "param" or self.scope.opens:
+                    self.escape(arg_taints[2], node, f"an attribute of `{root}` (setattr)",
+                                "FA601")
+        return EMPTY
+
+    def _method(self, node: ast.Call, recv: ast.expr, meth: str, recv_taint: Taint,
+                arg_taints: list[Taint], every: Taint, st: State) -> Taint | None:
+        """Effects and value of ``recv.meth(...)``; None to fall back to the generic rules."""
+        key = receiver_key(recv)
+        if meth in FRAME_OPEN_METHODS:
+            self.open_frame(key, node, st)
+            return EMPTY
+        if meth in FRAME_CLOSE_METHODS:
+            self.close_frame(key, f"`{key}.{meth}()` at line {node.lineno}", st)
+            return EMPTY
+        if meth in FRAME_ALLOC_METHODS:
+            return self.new_origin(node, key, f"{key}.{meth}", st)
+        if meth in ("alloc", "try_alloc"):
+            kind = self.kind_of(recv, st)
+            if kind and kind.startswith(LAYOUT_PREFIX):
+                return self.new_origin(node, kind[len(LAYOUT_PREFIX):], f"{key}.{meth}", st)
+        if meth == "frame_box_for_transfer":
+            return EMPTY
+        if meth in VIEW_METHODS:
+            return _no_closure(recv_taint)
+        if meth in CONTAINER_MUTATORS and every:
+            self.store_into(recv, every, node, st)
+            return EMPTY
+        if meth == "submit" and every:
+            self.sink("FA202", node, every, f"`{key}.submit(...)`")
+            return EMPTY
+        if meth == "run_in_executor" and every:
+            self.sink("FA202", node, every, f"`{key}.run_in_executor(...)`")
+            return EMPTY
+        if meth in _EXECUTOR_METHODS and every and self.is_executor(recv, st):
+            self.sink("FA202", node, every, f"`{key}.{meth}(...)`")
+            return EMPTY
+        if meth in ("put", "put_nowait") and every and self.is_queue(recv, st):
+            self.sink("FA203", node, every, f"`{key}.{meth}(...)`")
+            return EMPTY
+        return None
+
+    def new_origin(self, node: ast.Call, receiver: str, call: str, st: State) -> Taint:
+        """A frame allocation: a fresh origin (live, not yet across an await)."""
+        origin = Origin(node.lineno, node.col_offset, receiver, call, bool(st.open))
+        st.dead.pop(origin, None)
+        st.crossed.pop(origin, None)
+        if self.scope.is_async:
+            self.out.emit("FA701", node,
+                          f"frame allocation `{call}(...)` inside `async def`: the frame is "
+                          "shared with every task on this thread and may end while this task is "
+                          "suspended; use task-scoped pool memory (`pool_box` in a `with` block) "
+                          "or do the frame work in a synchronous helper")
+        return frozenset({Ref(origin)})
+
+    def _last_component(self, recv: ast.expr) -> str:
+        if isinstance(recv, ast.Attribute):
+            return recv.attr.lower()
+        if isinstance(recv, ast.Name):
+            return recv.id.lower()
+        return ""
+
+    def is_executor(self, recv: ast.expr, st: State) -> bool:
+        """A receiver bound to an executor / pool, or named like one."""
+        if self.kind_of(recv, st) == "executor":
+            return True
+        last = self._last_component(recv)
+        return "executor" in last or last == "pool" or last.endswith("_pool")
+
+    def is_queue(self, recv: ast.expr, st: State) -> bool:
+        """A receiver bound to a queue class, or named like one (``queue``, ``q``, ``*_q``)."""
+        if self.kind_of(recv, st) == "queue":
+            return True
+        last = self._last_component(recv)
+        return "queue" in last or last == "q" or last.endswith("_q")
+
+    def sink(self, code: str, node: ast.Call, taint: Taint, what: str) -> None:
+        """Frame data handed to another thread or task."""
+        ref = _first(taint)
+        via = "a closure capturing " if ref.closure else ""
+        self.out.emit(code, node,
+                      f"{via}frame memory from {_describe(ref.origin)} is handed to {what}, which "
+                      "uses it on another thread after this frame may have ended; pass "
+                      f"`{_TRANSFER}` and `receive()` it on the other side, or pass a copy")
