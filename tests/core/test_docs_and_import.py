@@ -1,0 +1,52 @@
+"""Docstring examples run, and importing framealloc stays light (no numba, nothing compiled)."""
+from __future__ import annotations
+
+import doctest
+import importlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+MODULES = ["framealloc.alloc", "framealloc.config", "framealloc.errors", "framealloc.checkpoints"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    mod = importlib.import_module(name)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
+
+
+def _python(code: str) -> str:
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          check=True, timeout=300).stdout.strip()
+
+
+def test_import_does_not_import_numba():
+    out = _python("import sys, framealloc; a = framealloc.SmartAlloc(); "
+                  "print('numba' in sys.modules, 'llvmlite' in sys.modules)")
+    assert out == "False False"
+
+
+def test_first_njit_use_registers_the_type_lazily():
+    out = _python(
+        "import numpy as np, framealloc as fa\n"
+        "from numba import njit\n"
+        "a = fa.SmartAlloc()\n"
+        "f = njit(lambda al: al.frame_array(3, np.float32).size)\n"
+        "a.begin_frame(); print(f(a)); a.end_frame()\n")
+    assert out == "3"
+
+
+def test_demo_runs_and_memory_stays_flat():
+    from framealloc import demo
+
+    import io
+    buf = io.StringIO()
+    result = demo.run(frames=20, particles=500, progress=False, out=buf)
+    assert result["flat"], buf.getvalue()
+    assert "framealloc" in buf.getvalue() and len(result["framealloc_s"]) == 20
