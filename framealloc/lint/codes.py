@@ -125,8 +125,11 @@ After `alloc.begin_frame()`, some path leaves the function (a `return`, a `raise
 end), leaves a loop (`break`) or starts the next iteration (`continue`) without `end_frame()`.
 The frame stays open: its memory is never reset and the next `begin_frame()` raises FA002.
 What to do: use `with alloc.frame():`, or put `alloc.end_frame()` in a `finally:` block.
-A function that only begins a frame is not reported when another function in the same module
-ends it on the same receiver (for example a `begin()`/`finish()` pair of methods).""")
+Deliberate openers are not reported for leaving the frame open: functions named `begin_frame`,
+`__enter__`, `begin*`/`start*`/`open*`/`enter*`, and functions that do not end the frame after
+beginning it while another place in the module ends it on the same receiver (a `begin()`/`finish()`
+pair of methods, or an `end_frame(); begin_frame()` rollover). An `end_frame()` in a `finally:`
+block counts as matched, even behind an `if`; `if not alloc.in_frame:` guards are understood.""")
 _add("FA607", "warning", "heap allocation inside a loop of an @njit function", """
 A loop inside an `@njit` / `@numba.njit` / `@jit` (nopython) function calls a NumPy allocator
 (`np.empty`, `np.zeros`, `np.ones`, `np.full`, `np.*_like`, `np.array`, `np.arange`, ...) or grows a

@@ -10,6 +10,8 @@ from .calls import (CONTAINER_CTORS, EXECUTOR_CLASSES, FRAME_CLOSE_METHODS, QUEU
 
 __all__ = ["ModuleContext", "value_kind", "LAYOUT_PREFIX"]
 
+#: Classes whose begin/end_frame drive the frames of other allocators (all their data ends).
+DRIVER_CLASSES = frozenset({"UnifiedAllocator"})
 #: Kind prefix of names bound to ``alloc.frame_layout(...)``: ``"layout:<allocator key>"``.
 LAYOUT_PREFIX = "layout:"
 
@@ -24,7 +26,7 @@ def _last_name(func: ast.expr) -> str | None:
 
 def value_kind(value: ast.expr | None) -> str | None:
     """What an assigned value is, as far as the checks care: ``"queue"``, ``"executor"``,
-    ``"container"`` or ``"layout:<allocator>"``; None otherwise."""
+    ``"container"``, ``"driver"`` or ``"layout:<allocator>"``; None otherwise."""
     if value is None:
         return None
     if isinstance(value, (ast.List, ast.Dict, ast.ListComp, ast.DictComp)):
@@ -39,6 +41,8 @@ def value_kind(value: ast.expr | None) -> str | None:
         return "queue"
     if name in EXECUTOR_CLASSES:
         return "executor"
+    if name in DRIVER_CLASSES:
+        return "driver"
     if name in CONTAINER_CTORS or (mc and mc[1] == "empty_list"):
         return "container"
     return None

@@ -21,7 +21,7 @@ from .calls import (CONTAINER_MUTATORS, FRAME_ALLOC_METHODS, FRAME_CLOSE_METHODS
 from .context import LAYOUT_PREFIX, ModuleContext, value_kind
 from .findings import Emitter
 from .scope import FunctionNode, ScopeInfo
-from .state import EMPTY, Origin, Ref, State, Taint, merge
+from .state import EMPTY, Origin, Ref, State, Taint, merge, replace
 
 __all__ = ["FlowChecker"]
 
@@ -31,6 +31,9 @@ _EXECUTOR_METHODS = frozenset({"map", "starmap", "imap", "imap_unordered", "map_
                                "starmap_async", "apply", "apply_async"})
 _PARTIAL_FUNCS = frozenset({"functools.partial", "partial"})
 _TRANSFER = "alloc.frame_box_for_transfer(arr)"
+#: Functions whose job is to leave a frame open (FA606 does not report their exits).
+_OPENER_NAMES = frozenset({"__enter__", "__aenter__", "setUp", "setup_method", "setup"})
+_OPENER_PREFIXES = ("begin", "start", "open", "enter", "_begin", "_start", "_open", "_enter")
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,22 @@ class _Loop:
     continues: list[State] = field(default_factory=list)
 
 
+def _in_frame_guard(test: ast.expr) -> tuple[str, bool] | None:
+    """``(receiver, negated)`` for ``if alloc.in_frame:`` / ``if not alloc.in_frame:``."""
+    negated = False
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, negated = test.operand, True
+    if isinstance(test, ast.Attribute) and test.attr == "in_frame":
+        return receiver_key(test.value), negated
+    return None
+
+
 def _no_closure(taint: Taint) -> Taint:
     return frozenset(r for r in taint if not r.closure)
 
 
 def _as_closure(taint: Taint) -> Taint:
-    return frozenset(Ref(r.origin, True) for r in taint)
+    return frozenset(replace(r, closure=True) for r in taint)
 
 
 def _describe(origin: Origin) -> str:
@@ -92,9 +105,9 @@ class _ScopeWalker:
         self.finally_closers: list[set[str]] = []
         self.in_handled_try = 0
         self.returning = False
-        self.exempt = {key for key in scope.opens
-                       if key not in scope.closes and key in self.ctx.closers}
         self.where = "the module" if scope.is_module else "the function"
+        name = "" if scope.is_module else scope.node.name  # type: ignore[union-attr]
+        self.opener = name in _OPENER_NAMES or name.startswith(_OPENER_PREFIXES)
 
     # -- driver ---------------------------------------------------------------------------------
     def walk(self) -> None:
@@ -197,8 +210,13 @@ class _ScopeWalker:
 
     def _s_If(self, node: ast.If, st: State) -> State | None:
         self.ev(node.test, st)
-        body = self.block(node.body, st.copy())
-        orelse = self.block(node.orelse, st) if node.orelse else st
+        body_in, else_in = st.copy(), st
+        guard = _in_frame_guard(node.test)
+        if guard is not None:  # `if not alloc.in_frame:` - the frame is not open in that branch
+            key, negated = guard
+            (body_in if negated else else_in).open.pop(key, None)
+        body = self.block(node.body, body_in)
+        orelse = self.block(node.orelse, else_in) if node.orelse else else_in
         return merge(body, orelse)
 
     def _s_Match(self, node: ast.Match, st: State) -> State | None:
@@ -366,7 +384,13 @@ class _ScopeWalker:
             return after
         final_in = after if after is not None else handler_in
         final_out = self.block(node.finalbody, final_in.copy())
-        return final_out if after is not None else None
+        if final_out is None or after is None:
+            return None
+        for key in closers:  # an end_frame() in `finally:` matches, even a guarded one
+            if key in final_out.open:
+                self.close_frame(key, f"the `finally:` block ending at line {node.end_lineno}",
+                                 final_out)
+        return final_out
 
     _s_TryStar = _s_Try
 
@@ -378,17 +402,20 @@ class _ScopeWalker:
         for prev in sorted(s for s in st.open.get(key, frozenset()) if s is not None):
             again = " again on the next loop iteration" if prev == site else f" at line {node.lineno}"
             self.report_leak(key, prev, f"`{key}.begin_frame()` runs{again} while it may still be "
-                                        "open")
+                                        "open", exit=False)
         st.open[key] = frozenset({site})
 
     def close_frame(self, key: str, why: str, st: State) -> None:
-        """``key.end_frame()`` or the end of ``with key.frame():``: its frame data dies. When no
-        tracked data came from ``key`` (a unified allocator driving the frame), all of it dies."""
+        """``key.end_frame()`` or the end of ``with key.frame():``: the frame data allocated from
+        ``key`` dies; a frame driver (``UnifiedAllocator``) ends every allocator's data."""
         st.open.pop(key, None)
-        origins = st.origins()
-        matching = {o for o in origins if o.receiver in (key, "*")} or origins
-        for origin in matching:
-            st.dead.setdefault(origin, why)
+        ends_all = self.kind_of_key(key, st) == "driver"
+
+        def kill(ref: Ref) -> Ref:
+            if ref.dead is None and (ends_all or ref.origin.receiver in (key, "*")):
+                return replace(ref, dead=why)
+            return ref
+        st.update_refs(kill)
 
     def leaks(self, st: State, how: str) -> None:
         """Report begin sites still open when a path leaves the scope."""
@@ -399,9 +426,17 @@ class _ScopeWalker:
             for site in sorted(s for s in sites if s is not None):
                 self.report_leak(key, site, f"{self.where} {how}")
 
-    def report_leak(self, key: str, site: tuple[int, int], what: str) -> None:
-        if key in self.exempt:
-            return
+    def report_leak(self, key: str, site: tuple[int, int], what: str, exit: bool = True) -> None:
+        """FA606 at a begin site, unless this scope deliberately leaves the frame open when it
+        exits: it is itself a frame opener (``begin_frame``, ``__enter__``, ``begin_*``,
+        ``start_*``), or nothing here ends the frame after the begin and another place in the
+        module ends it (a begin()/finish() pair of methods, or an end-then-begin rollover)."""
+        if exit:
+            if self.opener:
+                return
+            later_close = any(pos > site for pos in self.scope.close_sites.get(key, ()))
+            if key in self.ctx.closers and not later_close:
+                return
         self.out.emit("FA606", _At(*site),
                       f"`{key}.begin_frame()` is not matched by `end_frame()` on every path: "
                       f"{what} without ending the frame; use `with {key}.frame():` or call "
@@ -420,8 +455,7 @@ class _ScopeWalker:
                           "the same frame meanwhile; end the frame before awaiting, or use "
                           "task-scoped pool memory")
             break
-        for origin in st.origins():
-            st.crossed.setdefault(origin, node.lineno)
+        st.update_refs(lambda r: r if r.crossed is not None else replace(r, crossed=node.lineno))
 
     # -- stores ---------------------------------------------------------------------------------
     def assign(self, target: ast.expr, taint: Taint, st: State, value: ast.expr | None) -> None:
@@ -504,12 +538,12 @@ class _ScopeWalker:
         taint = st.names.get(node.id)
         if not taint:
             return
-        dead = frozenset(r for r in taint if r.origin in st.dead)
+        dead = frozenset(r for r in taint if r.dead is not None)
         if self.returning:
             dead = frozenset(r for r in dead if not r.origin.local_frame)
         if dead:
             ref = _first(dead)
-            why = st.dead[ref.origin]
+            why = ref.dead
             if ref.closure:
                 self.out.emit("FA603", node,
                               f"`{node.id}` is a closure capturing frame memory from "
@@ -521,12 +555,12 @@ class _ScopeWalker:
                               f"and is used after {why}; finish with it before the frame ends or "
                               "keep a copy (`.copy()`)")
         if self.scope.is_async:
-            crossed = frozenset(r for r in taint if r.origin in st.crossed)
+            crossed = frozenset(r for r in taint if r.crossed is not None)
             if crossed:
                 ref = _first(crossed)
                 self.out.emit("FA702", node,
                               f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
-                              f"and is used after the `await` at line {st.crossed[ref.origin]}; "
+                              f"and is used after the `await` at line {ref.crossed}; "
                               "other tasks may have ended the frame meanwhile: finish with it "
                               "before awaiting or copy it")
 
@@ -540,6 +574,14 @@ class _ScopeWalker:
                         and sub.id not in bound):
                     refs |= st.names.get(sub.id, EMPTY)
         return _as_closure(frozenset(refs))
+
+    def kind_of_key(self, key: str, st: State) -> str | None:
+        """:meth:`kind_of` for a receiver given as its text key."""
+        try:
+            node = ast.parse(key, mode="eval").body
+        except SyntaxError:
+            return None
+        return self.kind_of(node, st)
 
     def kind_of(self, node: ast.expr, st: State) -> str | None:
         """What a receiver holds: a local, module-level or ``self`` attribute binding."""
@@ -627,20 +669,28 @@ class _ScopeWalker:
 
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
                        st: State) -> Taint:
-        inner = st
-        for i, gen in enumerate(node.generators):
-            self.ev(gen.iter, inner)
-            if i == 0:
-                inner = st.copy()
-            for sub in ast.walk(gen.target):
-                if isinstance(sub, ast.Name):
-                    inner.names.pop(sub.id, None)
-            if gen.is_async:
-                self.on_await(node, inner)
-            self._union(list(gen.ifs), inner)
-        if isinstance(node, ast.DictComp):
-            return self.ev(node.key, inner) | self.ev(node.value, inner)
-        return self.ev(node.elt, inner)
+        """Comprehension variables shadow outer names only inside it; effects (allocations,
+        frame ends) stay in ``st``."""
+        shadowed: dict[str, Taint | None] = {}
+        try:
+            for gen in node.generators:
+                self.ev(gen.iter, st)
+                for sub in ast.walk(gen.target):
+                    if isinstance(sub, ast.Name):
+                        shadowed.setdefault(sub.id, st.names.get(sub.id))
+                        st.names.pop(sub.id, None)
+                if gen.is_async:
+                    self.on_await(node, st)
+                self._union(list(gen.ifs), st)
+            if isinstance(node, ast.DictComp):
+                return self.ev(node.key, st) | self.ev(node.value, st)
+            return self.ev(node.elt, st)
+        finally:
+            for name, taint in shadowed.items():
+                if taint is None:
+                    st.names.pop(name, None)
+                else:
+                    st.names[name] = taint
 
     _e_ListComp = _e_SetComp = _e_GeneratorExp = _e_DictComp = _comprehension
 
@@ -715,8 +765,6 @@ class _ScopeWalker:
     def new_origin(self, node: ast.Call, receiver: str, call: str, st: State) -> Taint:
         """A frame allocation: a fresh origin (live, not yet across an await)."""
         origin = Origin(node.lineno, node.col_offset, receiver, call, bool(st.open))
-        st.dead.pop(origin, None)
-        st.crossed.pop(origin, None)
         if self.scope.is_async:
             self.out.emit("FA701", node,
                           f"frame allocation `{call}(...)` inside `async def`: the frame is "

@@ -51,7 +51,7 @@ class ScopeInfo:
     declared_nonlocal: set[str] = field(default_factory=set)
     local_names: set[str] = field(default_factory=set)
     opens: set[str] = field(default_factory=set)   # receivers of begin_frame / with .frame()
-    closes: set[str] = field(default_factory=set)  # receivers of end_frame calls
+    close_sites: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # end_frame calls
 
     @classmethod
     def build(cls, node: ast.Module | FunctionNode, ctx: ModuleContext) -> "ScopeInfo":
@@ -84,7 +84,8 @@ class ScopeInfo:
             if mc and mc[1] in FRAME_OPEN_METHODS:
                 info.opens.add(receiver_key(mc[0]))
             elif mc and mc[1] in FRAME_CLOSE_METHODS:
-                info.closes.add(receiver_key(mc[0]))
+                info.close_sites.setdefault(receiver_key(mc[0]), []).append(
+                    (sub.lineno, sub.col_offset))
         info.local_names -= info.declared_global | info.declared_nonlocal
         return info
 

@@ -1,9 +1,10 @@
 """The abstract state the data-flow walker carries along each path of a function."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-__all__ = ["Origin", "Ref", "Taint", "State", "merge", "EMPTY"]
+__all__ = ["Origin", "Ref", "Taint", "State", "merge", "EMPTY", "replace"]
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,17 @@ class Origin:
 
 @dataclass(frozen=True)
 class Ref:
-    """A value refers to frame memory from ``origin`` (directly, or through a closure)."""
+    """A value refers to frame memory from ``origin`` (directly, or through a closure).
+
+    ``dead`` says why the frame may have ended for this reference (None while live); ``crossed``
+    is the line of an ``await`` it may have lived across. They belong to the reference, not to the
+    site: in a loop the same site makes a live value each iteration while older values are dead.
+    """
 
     origin: Origin
     closure: bool = False
+    dead: str | None = None
+    crossed: int | None = None
 
 
 Taint = frozenset[Ref]
@@ -32,25 +40,20 @@ EMPTY: Taint = frozenset()
 
 @dataclass
 class State:
-    """What may hold on one program point (``may`` facts: merged by union).
+    """What may hold at one program point (``may`` facts: merged by union).
 
-    ``names``: local names that may refer to frame memory. ``dead``: origins whose frame may have
-    ended (with the reason). ``crossed``: origins that may have lived across an ``await`` (with its
-    line). ``open``: frames opened in this function that may be open, receiver -> begin sites
-    (``None`` stands for a ``with alloc.frame():`` block). ``kinds``: local names bound to a
-    queue, executor, container or frame layout.
+    ``names``: local names that may refer to frame memory. ``open``: frames opened in this scope
+    that may be open, receiver -> begin sites (``None`` stands for a ``with x.frame():`` block).
+    ``kinds``: local names bound to a queue, executor, container, frame layout or frame driver.
     """
 
     names: dict[str, Taint] = field(default_factory=dict)
-    dead: dict[Origin, str] = field(default_factory=dict)
-    crossed: dict[Origin, int] = field(default_factory=dict)
     open: dict[str, frozenset[tuple[int, int] | None]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> "State":
         """An independent copy (the dict values are immutable)."""
-        return State(dict(self.names), dict(self.dead), dict(self.crossed), dict(self.open),
-                     dict(self.kinds))
+        return State(dict(self.names), dict(self.open), dict(self.kinds))
 
     def origins(self) -> set[Origin]:
         """Every origin some name refers to."""
@@ -63,6 +66,11 @@ class State:
         else:
             self.names.pop(name, None)
 
+    def update_refs(self, change: Callable[[Ref], Ref]) -> None:
+        """Replace every reference held by every name with ``change(ref)``."""
+        for name, taint in list(self.names.items()):
+            self.names[name] = frozenset(change(r) for r in taint)
+
 
 def merge(*states: State | None) -> State | None:
     """Join the states of paths that meet; None (no path) when every input is None."""
@@ -73,10 +81,6 @@ def merge(*states: State | None) -> State | None:
     for s in live[1:]:
         for name, taint in s.names.items():
             out.names[name] = out.names.get(name, EMPTY) | taint
-        for origin, why in s.dead.items():
-            out.dead.setdefault(origin, why)
-        for origin, line in s.crossed.items():
-            out.crossed.setdefault(origin, line)
         for recv, sites in s.open.items():
             out.open[recv] = out.open.get(recv, frozenset()) | sites
         for name, kind in s.kinds.items():
