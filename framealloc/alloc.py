@@ -79,8 +79,8 @@ def _numba_workers() -> int:
 class _ThreadArena:
     """Per-Python-thread view of one thread slot: fast-path caches over the shared state rows."""
 
-    __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "seq", "chunk", "typed", "ident",
-                 "name", "__weakref__")
+    __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "base", "chunk", "views",
+                 "ident", "name", "__weakref__")
 
     def __init__(self, alloc: "SmartAlloc", slot: int, tid: int):
         self.slot = slot
@@ -91,9 +91,10 @@ class _ThreadArena:
         self.cps_addr = alloc._cps[slot].ctypes.data
         self.handle = (alloc._rows[slot].ctypes.data, self.cps_addr, alloc._workers,
                        alloc.config.max_checkpoints, alloc._id, tid)
-        self.seq = -1
-        self.chunk = None
-        self.typed: dict = {}
+        self.base = 0
+        self.chunk: np.ndarray | None = None
+        # dtype -> (typed view of the whole chunk or None, itemsize, natural alignment, np.dtype)
+        self.views: dict = {}
         t = threading.current_thread()
         self.ident, self.name = t.ident, t.name
 
@@ -102,8 +103,8 @@ class _ThreadArena:
         from numba.core.runtime import nrt
 
         m = self.m
-        self.seq = m[F.chunk_seq]
-        self.typed = {}
+        self.views = {}
+        self.base = m[F.base]
         if m[F.meminfo] == 0:
             self.chunk = None
             return
@@ -112,6 +113,19 @@ class _ThreadArena:
         raw = np.frombuffer(owner, np.uint8)
         off = m[F.base] - raw.ctypes.data
         self.chunk = raw[off:off + m[F.capacity]]
+
+    def view_spec(self, dtype) -> tuple:
+        """Resolve ``dtype`` and cache a typed view of the current chunk for it."""
+        dt, isz, natural = resolve_dtype(dtype)
+        tv = None
+        if self.chunk is not None:
+            tv = self.chunk[:self.chunk.size - self.chunk.size % isz].view(dt)
+        spec = (tv, isz, natural, dt)
+        try:
+            self.views[dtype] = spec
+        except TypeError:  # unhashable dtype spec (e.g. a list of fields): not cached
+            pass
+        return spec
 
 
 def _release_rows(rows: np.ndarray) -> None:
@@ -467,7 +481,13 @@ class SmartAlloc:
             ta = self._tls.arena
         except AttributeError:
             ta = self._attach()
-        dt, isz, a = resolve_dtype(dtype)
+        m = ta.m
+        if m[2] != ta.base:             # the chunk changed (growth, first use, resize)
+            ta.refresh_chunk()
+        try:
+            tv, isz, a, dt = ta.views[dtype]
+        except (KeyError, TypeError):   # first use of this dtype on this chunk, or unhashable
+            tv, isz, a, dt = ta.view_spec(dtype)
         if type(shape) is int and shape >= 0:
             count, dims = shape, None
         else:
@@ -477,17 +497,23 @@ class SmartAlloc:
             check_nbytes(count, isz)
         if align is not None:
             a = check_align(align, a)
-        m = ta.m
-        base = m[2]
-        start = (base + m[0] + a - 1) & -a
-        end = start - base + nbytes
+        # Chunk bases are CHUNK_ALIGN (4096)-aligned, so aligning the offset aligns the address.
+        off = (m[0] + a - 1) & -a
+        end = off + nbytes
         if end > m[1]:
             return self._alloc_slow(ta, dt, count, dims, nbytes, a, zero, try_)
         m[0] = end
         m[3] += 1
-        if ta.seq != m[9]:
-            ta.refresh_chunk()
-        return _make_view(ta, start - base, end, dt, isz, count, dims, zero)
+        if tv is not None and off % isz == 0:
+            i = off // isz
+            out = tv[i:i + count]
+        else:
+            out = ta.chunk[off:end].view(dt)
+        if dims is not None:
+            out = out.reshape(dims)
+        if zero:
+            ta.chunk[off:end] = 0
+        return out
 
     def _alloc_slow(self, ta, dt, count, dims, nbytes, a, zero, try_):
         from numba.core.runtime import nrt
@@ -507,10 +533,15 @@ class SmartAlloc:
             if status == 8 and try_:
                 return None
             _raise_status(status, f" (requested {nbytes} bytes)" if status == 8 else "")
-        if ta.seq != ta.m[F.chunk_seq]:
+        if ta.base != ta.m[F.base]:
             ta.refresh_chunk()
-        off = data - ta.m[F.base]
-        return _make_view(ta, off, off + nbytes, dt, dt.itemsize, count, dims, zero)
+        off = data - ta.base
+        out = ta.chunk[off:off + nbytes].view(dt)
+        if dims is not None:
+            out = out.reshape(dims)
+        if zero:
+            ta.chunk[off:off + nbytes] = 0
+        return out
 
     # -- checkpoints -------------------------------------------------------------------------
     def frame_checkpoint(self) -> FrameCheckpoint:
@@ -600,7 +631,7 @@ class SmartAlloc:
         """
         self._finalizer()
         for ta in list(self._arenas.values()):
-            ta.chunk, ta.typed, ta.seq = None, {}, -1
+            ta.chunk, ta.views, ta.base = None, {}, 0
 
     def __enter__(self) -> "SmartAlloc":
         return self
@@ -611,22 +642,3 @@ class SmartAlloc:
     def __repr__(self) -> str:
         return (f"SmartAlloc(policy={self.config.on_frame_exhausted!r}, "
                 f"threads={int((self._rows['owner'][:, 0] != 0).sum())}, workers={self._workers})")
-
-
-def _make_view(ta: _ThreadArena, off: int, end: int, dt: np.dtype, isz: int, count: int,
-               dims, zero: bool) -> np.ndarray:
-    """The numpy view of bytes ``off:end`` of the current chunk as ``count`` elements of ``dt``."""
-    if off % isz == 0:
-        tv = ta.typed.get(dt)
-        if tv is None:
-            chunk = ta.chunk
-            tv = ta.typed[dt] = chunk[:chunk.size - chunk.size % isz].view(dt)
-        i = off // isz
-        out = tv[i:i + count]
-    else:
-        out = ta.chunk[off:end].view(dt)
-    if dims is not None:
-        out = out.reshape(dims)
-    if zero:
-        ta.chunk[off:end] = 0
-    return out
