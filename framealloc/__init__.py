@@ -20,3 +20,10 @@ from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
 from .checkpoints import FrameCheckpoint
 from .config import AllocConfig, GiB, KiB, MiB
 from .stats import AllocStats, FrameStats, ThreadFrameStats
+
+__all__ = [
+    "SmartAlloc", "AllocConfig", "KiB", "MiB", "GiB", "FrameCheckpoint", "CheckpointGuard",
+    "SpeculativeResult", "FAILED", "AllocStats", "FrameStats", "ThreadFrameStats", "explain",
+    "FrameAllocError", "FrameStateError", "AllocSizeError", "UnsupportedDtypeError",
+    "AlignmentError", "ArenaExhaustedError", "CheckpointError", "WrongThreadError", "ConfigError",
+]

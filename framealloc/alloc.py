@@ -13,6 +13,7 @@ import numpy as np
 
 from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
 from .checkpoints import FrameCheckpoint
+from .collections import FrameCollectionsMixin
 from .config import AllocConfig
 from .errors import (
     AlignmentError,
@@ -20,11 +21,11 @@ from .errors import (
     ArenaExhaustedError,
     CheckpointError,
     ConfigError,
-    FrameAllocError,
     FrameStateError,
     WrongThreadError,
 )
-from .kernels.state import CHECKPOINT_DTYPE, F, ROW_BYTES, new_arena_block, new_checkpoint_block
+from .kernels.state import F, new_arena_block, new_checkpoint_block
+from .pools import PoolsMixin
 from .stats import AllocStats, FrameStats, ThreadFrameStats
 
 __all__ = ["SmartAlloc", "CheckpointGuard", "SpeculativeResult", "FAILED"]
@@ -204,7 +205,7 @@ class CheckpointGuard:
             self._alloc.rollback_to(self.checkpoint)
 
 
-class SmartAlloc:
+class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
     """Frame/pool/heap allocator for NumPy and Numba.
 
     Every Python thread gets its own frame arena inside this allocator (lazily, on first use);

@@ -7,8 +7,9 @@ Code families (stable; new codes are only ever appended):
 
 ======== ======================================================================
 FA0xx    frame arenas: frame state, sizes, dtypes, alignment, checkpoints, threads
-FA1xx    pools, heap, typed pools, frame collections, handles (runtime)
-FA15x    budgets, tags, phases, retention, thread coordination (runtime)
+FA10x-12x pools, heap, typed pools, groups, handles, streaming (``framealloc.pool_codes``)
+FA13x-14x frame collections and layouts (``framealloc.collection_codes``)
+FA15x-19x budgets, tags, phases, retention, thread coordination (runtime)
 FA2xx    static analysis: threading        (``framealloc.lint``)
 FA3xx    static analysis: budgets          (``framealloc.lint``)
 FA4xx    GPU memory                         (``framealloc.gpu``)
@@ -202,7 +203,8 @@ valid; create a new SmartAlloc for new frames.""", FrameStateError)
 
 # Other code families live next to the code that raises them; each module exposes a ``CODES``
 # mapping of the same form and is merged here on first use, so importing framealloc stays light.
-_EXTRA_CODE_MODULES = ("framealloc.gpu.codes", "framealloc.lint.codes", "framealloc.codes_extra")
+_EXTRA_CODE_MODULES = ("framealloc.gpu.codes", "framealloc.lint.codes",
+                       "framealloc.pool_codes", "framealloc.collection_codes")
 _extra_loaded = False
 
 

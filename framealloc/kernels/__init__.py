@@ -7,14 +7,28 @@ from __future__ import annotations
 
 _registered = None
 
+#: Modules that register numba typing for SmartAlloc methods and framealloc types; each is
+#: imported on first contact with numba. Feature modules add themselves here.
+NJIT_MODULES = ("framealloc.kernels.njit_api", "framealloc.kernels.pools_njit",
+                "framealloc.kernels.collections_njit")
+
 
 def ensure_registered():
     """Register the numba typing/lowering of SmartAlloc; returns its numba type."""
     global _registered
     if _registered is None:
+        import importlib
+
         from numba.np.ufunc.parallel import _launch_threads
 
         from .njit_api import smart_alloc_type
+
+        for name in NJIT_MODULES:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
 
         # The allocation intrinsic calls numba's get_thread_id(); its symbol exists only once the
         # threading layer is up, also when the caller's code comes from numba's cache.

@@ -41,7 +41,6 @@ from ..errors import (
     CheckpointError,
     FrameAllocError,
     FrameStateError,
-    UnsupportedDtypeError,
     WrongThreadError,
 )
 from . import arena as K

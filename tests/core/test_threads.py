@@ -6,7 +6,6 @@ import time
 
 import numba
 import numpy as np
-import pytest
 from numba import njit, prange
 
 import framealloc as fa
