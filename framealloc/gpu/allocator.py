@@ -1,0 +1,1029 @@
+"""GpuAllocator: intent-driven GPU memory over any backend (Vulkan or null).
+
+>>> import numpy as np
+>>> from framealloc.gpu import GpuAllocator, GpuMemoryIntent as I
+>>> with GpuAllocator.null() as gpu:                 # GpuAllocator.vulkan() on a real device
+...     particles = gpu.allocate_persistent(4096, I.DEVICE_LOCAL, name="particles")
+...     with gpu.frame():
+...         gpu.upload(particles, np.arange(1024, dtype=np.float32))
+...         ubo = gpu.allocate_frame(256)          # DYNAMIC: mapped, written by the CPU
+...         ubo.host_array(64, np.float32)[:] = 0.5
+...     back = gpu.readback(particles, np.float32)
+...     particles.free()
+>>> float(back[10])
+10.0
+
+Not thread-safe: like a ``VkCommandPool``, use one allocator from one thread at a time (or
+guard it with your own lock).
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Any, Iterator
+
+import numpy as np
+
+from .allocation import AllocKind, GpuAllocation
+from .blocks import KIND_BLOCK, KIND_CHUNK, KIND_DEDICATED, Block, FrameRing, TlsfPool
+from .config import BudgetEvent, GpuConfig
+from .errors import (GpuBudgetExceededError, GpuBudgetWarning, GpuDeviceError,
+                     GpuDoubleFreeError, GpuError, GpuFrameStateError, GpuOutOfMemoryError,
+                     GpuSizeError, GpuStaleAllocationError, GpuTimeoutError, GpuTransferError,
+                     GpuUnsupportedError, GpuUsageError)
+from .intents import (BufferUsage, GpuAllocRequirements, GpuLifetime, GpuMemoryIntent,
+                      check_alignment, check_size, check_usage, coerce_intent)
+from .memtypes import MemoryFlags, choose_memory_types
+from .protocol import DeviceInfo, GpuBackend
+from .transfer import HazardTracker
+from .virtual import align_up
+
+__all__ = ["GpuAllocator"]
+
+_new = object.__new__
+_FRAME = GpuLifetime.FRAME
+_PERSISTENT = GpuLifetime.PERSISTENT
+_TRANSIENT = GpuLifetime.TRANSIENT
+_DYNAMIC = GpuMemoryIntent.DYNAMIC
+_STAGING = GpuMemoryIntent.STAGING
+_READBACK = GpuMemoryIntent.READBACK
+_GiB = 1 << 30
+_EMPTY: dict = {}
+_UNIFORM = int(BufferUsage.UNIFORM)
+_STORAGE = int(BufferUsage.STORAGE)
+_TEXEL = int(BufferUsage.UNIFORM_TEXEL | BufferUsage.STORAGE_TEXEL)
+_TRANSFER_SRC = BufferUsage.TRANSFER_SRC
+_TRANSFER_DST = BufferUsage.TRANSFER_DST
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+class GpuAllocator:
+    """Sub-allocates device memory by intent and lifetime; see the module docstring.
+
+    * Frame allocations (:meth:`allocate_frame`) bump a cursor in a per-frame-in-flight ring:
+      no device call, recycled when the GPU signals that frame's fence.
+    * Persistent/Transient allocations (:meth:`allocate_persistent`, :meth:`allocate`) come
+      from a TLSF sub-allocator over large blocks; huge requests get dedicated memory.
+    * :meth:`upload` / :meth:`readback` copy through staging memory with batched GPU copies.
+
+    Build one with :meth:`vulkan` (a real device), :meth:`null` (host memory) or
+    ``GpuAllocator(backend, config)``. Close it (or use ``with``) to free every device object.
+    """
+
+    # -- construction -----------------------------------------------------------------------
+    def __init__(self, backend: GpuBackend, config: GpuConfig | None = None, *,
+                 owns_backend: bool = False) -> None:
+        cfg = GpuConfig() if config is None else config
+        if not isinstance(cfg, GpuConfig):
+            raise GpuUsageError(f"config must be a GpuConfig, got {type(cfg).__name__}",
+                                code="FA417")
+        self._closed = True            # until construction succeeds
+        self._backend = backend
+        self._owns_backend = owns_backend
+        self._config = cfg
+        info: DeviceInfo = backend.info
+        self._info = info
+        self._props = info.memory
+        self._limits = info.limits
+        self._atom = max(1, info.limits.non_coherent_atom_size)
+        n = cfg.frames_in_flight
+        self._types_for = {i: choose_memory_types(self._props, info.buffer_memory_type_bits, i)
+                           for i in GpuMemoryIntent}
+        self._type_flags = [t.flags for t in self._props.types]
+        self._max_objects = min(cfg.max_memory_allocations, info.limits.max_memory_allocation_count)
+        # Frames: frame numbers start at 1; frames <= _recycled_frame were finished by the GPU.
+        self._frame_number = 0
+        self._recycled_frame = 0
+        self._in_frame = False
+        self._slot = 0
+        self._frame_hot: dict = _EMPTY
+        self._hot_table: dict = {}
+        self._rings: dict[tuple[GpuMemoryIntent, int], FrameRing] = {}
+        self._pools: dict[tuple[int, GpuLifetime], TlsfPool] = {}
+        self._dedicated: dict[int, Block] = {}
+        self._deferred: dict[int, list[tuple[Block, int, int]]] = {}
+        self._kinds: dict[tuple, AllocKind] = {}
+        self._align_cache: dict[tuple[int, int, int], int] = {}
+        # Accounting.
+        nheaps = len(self._props.heaps)
+        self._heap_reserved = [0] * nheaps
+        self._heap_alloc = [0] * nheaps
+        self._live_bytes = {_PERSISTENT: 0, _TRANSIENT: 0}
+        self._live_count = 0
+        self._pending_free = 0
+        self._allocated_total = 0
+        self._freed_total = 0
+        self._peak = 0
+        self._objects_live = 0
+        self._objects_created = 0
+        self._fallbacks = 0
+        self._oom_count = 0
+        self._budget_denials = 0
+        self._frames_submitted = 0
+        self._copies_recorded = 0
+        self._bytes_uploaded = 0
+        self._bytes_read_back = 0
+        self._soft_over: set[str] = set()
+        self._serial = 0
+        self._recorders = []
+        self._trackers = [HazardTracker() for _ in range(n)]
+        self._imm_tracker = HazardTracker()
+        self._imm_rec = None
+        self._imm_outstanding = False
+        self._zombies: list[tuple[Block, int, int]] = []
+        try:
+            self._recorders = [backend.create_recorder() for _ in range(n)]
+            self._imm_rec = backend.create_recorder()
+        except BaseException:
+            for r in self._recorders:
+                r.destroy()
+            raise
+        self._closed = False
+
+    @classmethod
+    def null(cls, config: GpuConfig | None = None, **backend_options: Any) -> GpuAllocator:
+        """An allocator over :class:`~framealloc.gpu.NullBackend` (host memory, no Vulkan).
+
+        ``backend_options`` go to ``NullBackend`` (for example a fake ``memory`` table).
+        """
+        from .null_backend import NullBackend
+        return cls(NullBackend(**backend_options), config, owns_backend=True)
+
+    @classmethod
+    def vulkan(cls, config: GpuConfig | None = None, *, context: Any = None,
+               **context_options: Any) -> GpuAllocator:
+        """An allocator on a Vulkan device.
+
+        Without ``context`` a :class:`~framealloc.gpu.vk.VulkanContext` is created (options
+        such as ``validation=True`` or ``device_index=`` go to it) and destroyed on close.
+        Pass your own ``VulkanContext`` (e.g. ``VulkanContext.adopt(...)`` over your
+        instance/device/queue) to share a device; it is then not destroyed.
+        Raises :class:`~framealloc.gpu.GpuUnavailableError` (FA414) without Vulkan.
+        """
+        from .vk import VulkanBackend, VulkanContext
+        owns_context = context is None
+        ctx = VulkanContext(**context_options) if owns_context else context
+        try:
+            backend = VulkanBackend(ctx, owns_context=owns_context)
+        except BaseException:
+            if owns_context:
+                ctx.close()
+            raise
+        return cls(backend, config, owns_backend=True)
+
+    # -- properties -----------------------------------------------------------------------------
+    @property
+    def config(self) -> GpuConfig:
+        return self._config
+
+    @property
+    def backend(self) -> GpuBackend:
+        return self._backend
+
+    @property
+    def frame_number(self) -> int:
+        """Number of the current (or last) frame; 0 before the first ``begin_frame``."""
+        return self._frame_number
+
+    @property
+    def in_frame(self) -> bool:
+        return self._in_frame
+
+    @property
+    def frames_in_flight(self) -> int:
+        return self._config.frames_in_flight
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def device_info(self) -> DeviceInfo:
+        """The device's name, memory types and heaps, and limits."""
+        return self._info
+
+    def memory_types_for(self, intent: GpuMemoryIntent | str) -> list[int]:
+        """Memory-type indices this allocator may use for ``intent``, best first."""
+        return list(self._types_for[coerce_intent(intent)])
+
+    # -- frames ---------------------------------------------------------------------------------
+    def begin_frame(self) -> int:
+        """Open the next frame and return its number.
+
+        Waits (up to ``fence_timeout_s``) until the GPU has finished the frame that used the
+        same ring slot ``frames_in_flight`` frames ago, then recycles that frame's memory and
+        the ranges freed during it. On timeout raises
+        :class:`~framealloc.gpu.GpuTimeoutError` (FA416) and changes nothing.
+        """
+        self._check_open()
+        if self._in_frame:
+            raise GpuFrameStateError(
+                f"begin_frame() while frame {self._frame_number} is open; call end_frame() "
+                "first (or use `with gpu.frame():`)", code="FA411")
+        n = self._frame_number + 1
+        slot = n % self._config.frames_in_flight
+        rec = self._recorders[slot]
+        if not rec.wait(self._config.fence_timeout_s):
+            raise GpuTimeoutError(
+                f"the GPU has not finished frame {n - self._config.frames_in_flight} after "
+                f"{self._config.fence_timeout_s} s; its memory cannot be recycled yet. Check "
+                "that submitted work can complete, or raise GpuConfig.fence_timeout_s",
+                code="FA416")
+        rec.reset()
+        self._trackers[slot].clear()
+        self._recycled_frame = max(self._recycled_frame, n - self._config.frames_in_flight)
+        self._release_deferred(self._recycled_frame)
+        trim_after = self._config.frame_chunk_trim_frames * self._config.frames_in_flight
+        for ring in self._rings.values():
+            ring.activate(slot, n)
+            for chunk in ring.trim(slot, n, trim_after):
+                self._release_block(chunk)
+        self._slot = slot
+        self._frame_number = n
+        self._in_frame = True
+        if not self._hot_table:
+            self._build_hot_table()
+        self._frame_hot = self._hot_table
+        return n
+
+    def end_frame(self) -> int:
+        """Close the frame: submit its batched copies with the frame's fence; return its number.
+
+        Frame memory stays untouched until that fence signals. Submit GPU work that reads
+        this frame's memory on the allocator's queue *before* ``end_frame`` so the fence
+        covers it.
+        """
+        self._check_open()
+        if not self._in_frame:
+            raise GpuFrameStateError(
+                "end_frame() without begin_frame(); each end_frame() closes the frame opened "
+                "by the matching begin_frame()", code="FA411")
+        self._frame_hot = _EMPTY
+        self._in_frame = False
+        frame_bytes = 0
+        for ring in self._rings.values():
+            ring.deactivate()
+            frame_bytes += ring.used_bytes()
+        self._allocated_total += frame_bytes
+        self._freed_total += frame_bytes
+        cur = self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT] + frame_bytes
+        if cur > self._peak:
+            self._peak = cur
+        self._submit(self._slot)
+        self._frames_submitted += 1
+        return self._frame_number
+
+    @contextlib.contextmanager
+    def frame(self) -> Iterator[int]:
+        """``with gpu.frame() as n:`` — begin_frame/end_frame (ended on exceptions too)."""
+        n = self.begin_frame()
+        try:
+            yield n
+        finally:
+            if self._in_frame and not self._closed:
+                self.end_frame()
+
+    def wait_idle(self) -> None:
+        """Submit pending copies and wait until the GPU has finished all work of this allocator."""
+        self._check_open()
+        if self._recorders[self._slot].has_pending():
+            self._submit(self._slot)
+        for slot, rec in enumerate(self._recorders):
+            if not rec.wait(self._config.fence_timeout_s):
+                raise GpuTimeoutError(
+                    f"the GPU did not finish within {self._config.fence_timeout_s} s",
+                    code="FA416")
+        self._finish_immediate()
+
+    # -- allocation ---------------------------------------------------------------------------
+    def allocate(self, requirements: GpuAllocRequirements) -> GpuAllocation:
+        """Allocate by :class:`~framealloc.gpu.GpuAllocRequirements` (any lifetime).
+
+        Raises FA405 (device out of memory), FA406 (hard budget), FA404 (no memory type),
+        FA411 (Frame lifetime outside a frame), FA401 (size beyond the device).
+        """
+        self._check_open()
+        if not isinstance(requirements, GpuAllocRequirements):
+            raise GpuUsageError(
+                f"allocate() takes a GpuAllocRequirements, got {type(requirements).__name__}; "
+                "or use allocate_frame()/allocate_persistent()", code="FA403")
+        r = requirements
+        if r.lifetime is _FRAME:
+            return self._allocate_frame_checked(r.size, r.intent, r.usage, r.alignment, r.name)
+        return self._allocate_pooled(r.size, r.intent, r.lifetime, r.usage, r.alignment, r.name)
+
+    def try_allocate(self, requirements: GpuAllocRequirements) -> GpuAllocation | None:
+        """Like :meth:`allocate` but returns None when memory or budget runs out."""
+        try:
+            return self.allocate(requirements)
+        except (GpuOutOfMemoryError, GpuBudgetExceededError):
+            return None
+
+    def allocate_persistent(self, size: int, intent: GpuMemoryIntent | str =
+                            GpuMemoryIntent.DEVICE_LOCAL, usage: BufferUsage | None = None,
+                            alignment: int = 0, name: str | None = None) -> GpuAllocation:
+        """Allocate memory that lives until :meth:`free` (default intent DEVICE_LOCAL)."""
+        return self.allocate(GpuAllocRequirements(size, intent, _PERSISTENT, usage, alignment,
+                                                  name))
+
+    def allocate_transient(self, size: int, intent: GpuMemoryIntent | str =
+                           GpuMemoryIntent.STAGING, usage: BufferUsage | None = None,
+                           alignment: int = 0, name: str | None = None) -> GpuAllocation:
+        """Allocate short-lived memory (freed within a few frames); default intent STAGING."""
+        return self.allocate(GpuAllocRequirements(size, intent, _TRANSIENT, usage, alignment,
+                                                  name))
+
+    def allocate_frame(self, size: int, intent: GpuMemoryIntent | str = _DYNAMIC,
+                       usage: BufferUsage | None = None, alignment: int = 0,
+                       name: str | None = None) -> GpuAllocation:
+        """Allocate memory for the current frame (default intent DYNAMIC: CPU-written).
+
+        The hot path bumps an offset in the frame ring: no device call, no lock.
+        Raises FA411 outside a frame.
+        """
+        if usage is None and alignment == 0 and name is None and type(size) is int \
+                and 0 < size < 0x10000000000:
+            ring = self._frame_hot.get(intent)
+            if ring is not None:
+                off = (ring.cursor + ring.mask) & ~ring.mask
+                end = off + size
+                if end <= ring.limit:
+                    ring.cursor = end
+                    a = _new(GpuAllocation)
+                    a._block = ring.block
+                    a.offset = off
+                    a.size = size
+                    a._kind = ring.kind
+                    a._frame = self._frame_number
+                    return a
+        return self._allocate_frame_checked(size, intent, usage, alignment, name)
+
+    def free(self, allocation: GpuAllocation) -> None:
+        """Free a Persistent/Transient allocation (same as ``allocation.free()``).
+
+        When frames are in use, the range is reused only after the GPU finished the frame in
+        which it was freed (it may still be read by work in flight).
+        """
+        if not isinstance(allocation, GpuAllocation):
+            raise GpuDoubleFreeError(f"free() takes a GpuAllocation, got "
+                                     f"{type(allocation).__name__}", code="FA410")
+        block = allocation._block
+        if block is None:
+            raise GpuDoubleFreeError("this GPU allocation was already freed", code="FA410")
+        if block.owner is not self:
+            raise GpuDoubleFreeError("this GPU allocation belongs to another GpuAllocator; "
+                                     "free it through its own allocator", code="FA410")
+        self._check_open()
+        if allocation._kind.lifetime is _FRAME:
+            raise GpuDoubleFreeError(
+                "Frame allocations are not freed one by one: their memory is recycled after "
+                "end_frame() once the GPU has finished the frame", code="FA410")
+        size = allocation.size
+        allocation._block = None
+        block.meta.pop(allocation.offset, None)
+        self._live_bytes[allocation._kind.lifetime] -= size
+        self._live_count -= 1
+        self._freed_total += size
+        self._heap_alloc[block.heap] -= size
+        if self._frame_number > 0:
+            key = self._frame_number if self._in_frame else self._frame_number + 1
+            self._deferred.setdefault(key, []).append((block, allocation.offset, size))
+            self._pending_free += size
+        else:
+            self._release_range(block, allocation.offset)
+
+    # -- transfers ------------------------------------------------------------------------------
+    def upload(self, dst: GpuAllocation, array: Any, offset: int = 0) -> None:
+        """Copy ``array``'s bytes into ``dst`` at ``offset`` with a GPU copy from staging memory.
+
+        Inside a frame the copy is batched and submitted by ``end_frame`` (the array is copied
+        into staging memory now, so it may be reused at once). Outside a frame it is submitted
+        and waited for before returning. Raises FA412 when it cannot be done.
+        """
+        self._check_open()
+        dblock = self._transfer_target(dst, "upload destination", _TRANSFER_DST)
+        data = _as_bytes(array)
+        n = data.size
+        off = _transfer_offset(offset, n, dst.size, "upload")
+        if n == 0:
+            return
+        if self._in_frame:
+            sblock, soff = self._frame_bump(n, _STAGING, _TRANSFER_SRC, 0)
+            self._write_staging(sblock, soff, data)
+            self._record(self._recorders[self._slot], self._trackers[self._slot],
+                         sblock, soff, dblock, dst.offset + off, n)
+        else:
+            sblock, soff = self._internal_alloc(n, _STAGING, _TRANSFER_SRC)
+            try:
+                self._write_staging(sblock, soff, data)
+                self._run_immediate(sblock, soff, dblock, dst.offset + off, n)
+            finally:
+                self._free_internal(sblock, soff, n)
+        self._bytes_uploaded += n
+
+    def readback(self, src: GpuAllocation, dtype: Any = np.uint8,
+                 shape: int | tuple[int, ...] | None = None, *, offset: int = 0,
+                 size: int | None = None) -> np.ndarray:
+        """Copy ``src`` back to a new NumPy array (through readback staging memory).
+
+        Submits the copies recorded so far in this frame first, so an upload followed by a
+        readback reads the uploaded data. Waits for the GPU (up to ``fence_timeout_s``).
+        ``shape=None`` reads whole elements of ``dtype`` from ``offset`` (or ``size`` bytes).
+        """
+        self._check_open()
+        sblock = self._transfer_target(src, "readback source", _TRANSFER_SRC)
+        dt = np.dtype(dtype)
+        if dt.hasobject or dt.itemsize == 0:
+            raise GpuTransferError(f"cannot read back into dtype {dt}", code="FA412")
+        off = _transfer_offset(offset, 0, src.size, "readback")
+        if shape is not None:
+            shape_t = (int(shape),) if not isinstance(shape, tuple) else tuple(map(int, shape))
+            n = int(np.prod(shape_t, dtype=np.int64)) * dt.itemsize
+        else:
+            n = (src.size - off if size is None else int(size))
+            n -= n % dt.itemsize
+            shape_t = (n // dt.itemsize,)
+        if n < 0 or off + n > src.size:
+            raise GpuTransferError(
+                f"readback of {n} bytes at offset {off} passes the end of the {src.size}-byte "
+                "allocation", code="FA412")
+        if n == 0:
+            return np.empty(shape_t, dt)
+        if self._recorders[self._slot].has_pending():
+            self._submit(self._slot)
+        rblock, roff = self._internal_alloc(n, _READBACK, _TRANSFER_DST)
+        try:
+            self._run_immediate(sblock, src.offset + off, rblock, roff, n)
+            if not rblock.coherent:
+                self._flush_or_invalidate(rblock, roff, n, flush=False)
+            out = np.array(rblock.array[roff:roff + n])
+        finally:
+            self._free_internal(rblock, roff, n)
+        self._bytes_read_back += n
+        return out.view(dt).reshape(shape_t)
+
+    def copy(self, src: GpuAllocation, dst: GpuAllocation, size: int | None = None, *,
+             src_offset: int = 0, dst_offset: int = 0) -> None:
+        """GPU-to-GPU copy between two allocations (batched in a frame, else immediate)."""
+        self._check_open()
+        sblock = self._transfer_target(src, "copy source", _TRANSFER_SRC)
+        dblock = self._transfer_target(dst, "copy destination", _TRANSFER_DST)
+        so = _transfer_offset(src_offset, 0, src.size, "copy source")
+        do = _transfer_offset(dst_offset, 0, dst.size, "copy destination")
+        n = min(src.size - so, dst.size - do) if size is None else int(size)
+        if n <= 0 or so + n > src.size or do + n > dst.size:
+            raise GpuTransferError(
+                f"copy of {n} bytes from offset {so} of a {src.size}-byte source to offset {do} "
+                f"of a {dst.size}-byte destination does not fit", code="FA412")
+        if self._in_frame:
+            self._record(self._recorders[self._slot], self._trackers[self._slot],
+                         sblock, src.offset + so, dblock, dst.offset + do, n)
+        else:
+            self._run_immediate(sblock, src.offset + so, dblock, dst.offset + do, n)
+
+    def submit(self) -> None:
+        """Submit the copies batched so far in this frame now (end_frame does it anyway)."""
+        self._check_open()
+        if self._recorders[self._slot].has_pending():
+            self._submit(self._slot)
+
+    # -- statistics ---------------------------------------------------------------------------
+    def current_bytes(self) -> int:
+        """Bytes in live allocations: persistent + transient + the open frame's frame memory."""
+        frame = sum(r.used_bytes() for r in self._rings.values()) if self._in_frame else 0
+        return self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT] + frame
+
+    def reserved_bytes(self) -> int:
+        """Device memory held by the allocator (blocks, frame chunks, dedicated)."""
+        return sum(self._heap_reserved)
+
+    def budget(self) -> list:
+        """Cheap per-heap usage and budget (:class:`~framealloc.gpu.HeapBudget` list)."""
+        from .stats import heap_budgets
+        return heap_budgets(self)
+
+    def stats(self) -> Any:
+        """Full statistics (:class:`~framealloc.gpu.GpuStats`); walks every block."""
+        from .stats import collect_stats
+        return collect_stats(self)
+
+    def dump_json(self, detailed: bool = True, indent: int | None = 2) -> str:
+        """A JSON document of blocks, allocations, free ranges and fragmentation."""
+        from .stats import dump_json
+        return dump_json(self, detailed=detailed, indent=indent)
+
+    # -- teardown -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Wait for the GPU, free every block and destroy every device object. Idempotent.
+
+        Host arrays that are still alive keep their block's memory mapped until they die.
+        """
+        if self._closed:
+            return
+        with contextlib.suppress(GpuError):
+            if self._recorders[self._slot].has_pending():
+                self._submit(self._slot)
+        with contextlib.suppress(GpuError):
+            self._backend.wait_idle()
+        for rec in self._recorders:
+            rec.destroy()
+        if self._imm_rec is not None:
+            self._imm_rec.destroy()
+        blocks: list[Block] = []
+        for pool in self._pools.values():
+            blocks.extend(pool.blocks)
+            pool.blocks = []
+        for ring in self._rings.values():
+            ring.deactivate()
+            blocks.extend(ring.chunks())
+            ring.slots = [[] for _ in ring.slots]
+            ring.block = None
+        blocks.extend(self._dedicated.values())
+        self._dedicated.clear()
+        self._deferred.clear()
+        self._zombies.clear()
+        self._pending_free = 0
+        self._frame_hot = _EMPTY
+        self._in_frame = False
+        self._closed = True
+        for block in blocks:
+            self._release_block(block, closing=True)
+        if self._owns_backend:
+            self._backend.close()
+
+    def __enter__(self) -> GpuAllocator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            with contextlib.suppress(Exception):
+                self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"frame {self._frame_number}"
+        return (f"<GpuAllocator {self._info.backend}:{self._info.name!r} {state} "
+                f"reserved={self.reserved_bytes()} B>")
+
+    # == internals ===========================================================================
+    def _check_open(self) -> None:
+        if self._closed:
+            raise GpuStaleAllocationError("this GpuAllocator is closed; create a new one",
+                                          code="FA409")
+
+    def _kind(self, intent: GpuMemoryIntent, lifetime: GpuLifetime, usage: BufferUsage,
+              name: str | None) -> AllocKind:
+        key = (intent, lifetime, usage, name)
+        kind = self._kinds.get(key) if name is None else None
+        if kind is None:
+            kind = AllocKind(intent, lifetime, usage, name)
+            if name is None:
+                self._kinds[key] = kind
+        return kind
+
+    def _alignment(self, usage: int, requested: int, memory_type: int) -> int:
+        key = (usage, requested, memory_type)
+        a = self._align_cache.get(key)
+        if a is None:
+            lim = self._limits
+            a = max(self._config.min_alignment, requested)
+            if usage & _UNIFORM:
+                a = max(a, lim.min_uniform_offset_alignment)
+            if usage & _STORAGE:
+                a = max(a, lim.min_storage_offset_alignment)
+            if usage & _TEXEL:
+                a = max(a, lim.min_texel_offset_alignment)
+            if self._non_coherent(memory_type):
+                a = max(a, self._atom)
+            a = _next_pow2(a)
+            self._align_cache[key] = a
+        return a
+
+    def _non_coherent(self, memory_type: int) -> bool:
+        f = self._type_flags[memory_type]
+        return bool(f & MemoryFlags.HOST_VISIBLE) and not f & MemoryFlags.HOST_COHERENT
+
+    def _granularity(self, memory_type: int) -> int:
+        g = self._config.min_alignment
+        return max(g, self._atom) if self._non_coherent(memory_type) else g
+
+    def _candidate_types(self, intent: GpuMemoryIntent, size: int) -> list[int]:
+        types = self._types_for[intent]
+        if not types:
+            raise GpuUnsupportedError(
+                f"no memory type of {self._info.name!r} can hold a buffer for intent "
+                f"{intent.name} (it needs HOST_VISIBLE memory the buffer accepts); use "
+                "DEVICE_LOCAL with upload()/readback()", code="FA404")
+        lim = self._limits
+        if size > lim.max_buffer_size or size > lim.max_memory_allocation_size:
+            raise GpuSizeError(
+                f"{size} bytes is more than this device allows in one buffer "
+                f"(maxBufferSize {lim.max_buffer_size}, maxMemoryAllocationSize "
+                f"{lim.max_memory_allocation_size}); split the data", code="FA401")
+        biggest = max(self._props.heaps[self._props.types[t].heap_index].size for t in types)
+        if size > biggest:
+            raise GpuSizeError(
+                f"{size} bytes is larger than every heap usable for {intent.name} "
+                f"(largest: {biggest} bytes); split the data", code="FA401")
+        return types
+
+    def _build_hot_table(self) -> None:
+        for intent in GpuMemoryIntent:
+            types = self._types_for[intent]
+            if types:
+                self._hot_table[intent] = self._ring(intent, types[0])
+
+    def _ring(self, intent: GpuMemoryIntent, memory_type: int) -> FrameRing:
+        ring = self._rings.get((intent, memory_type))
+        if ring is None:
+            usage = BufferUsage.default_for(intent)
+            ring = FrameRing(intent, memory_type, self._config.frames_in_flight,
+                             self._alignment(int(usage), 0, memory_type),
+                             self._kind(intent, _FRAME, usage, None))
+            ring.slot = self._slot
+            self._rings[(intent, memory_type)] = ring
+        return ring
+
+    def _allocate_frame_checked(self, size: Any, intent: Any, usage: Any, alignment: Any,
+                                name: Any) -> GpuAllocation:
+        """Slow path of allocate_frame: validate everything, then bump (growing if needed)."""
+        self._check_open()
+        intent = coerce_intent(intent)
+        size = check_size(size)
+        usage = check_usage(usage, intent)
+        alignment = check_alignment(alignment)
+        if name is not None and not isinstance(name, str):
+            raise GpuUsageError(f"name must be a str or None, got {name!r}", code="FA403")
+        if not self._in_frame:
+            raise GpuFrameStateError(
+                "Frame allocation with no frame open; call gpu.begin_frame() first (or use "
+                "`with gpu.frame():`), or allocate with lifetime PERSISTENT/TRANSIENT",
+                code="FA411")
+        block, off = self._frame_bump(size, intent, usage, alignment)
+        a = _new(GpuAllocation)
+        a._block = block
+        a.offset = off
+        a.size = size
+        a._kind = self._kind(intent, _FRAME, usage, name)
+        a._frame = self._frame_number
+        return a
+
+    def _frame_bump(self, size: int, intent: GpuMemoryIntent, usage: int,
+                    alignment: int) -> tuple[Block, int]:
+        errors: list[GpuError] = []
+        for i, mt in enumerate(self._candidate_types(intent, size)):
+            align = self._alignment(int(usage), alignment, mt)
+            ring = self._ring(intent, mt)
+            if ring.block is not None:
+                off = (ring.cursor + align - 1) & -align
+                if off + size <= ring.limit:
+                    ring.cursor = off + size
+                    return ring.block, off
+            found = ring.allocate_existing(size, align, self._frame_number)
+            if found is not None:
+                return found
+            chunk_size = max(self._config.frame_chunk_size, _next_pow2(size + align))
+            try:
+                chunk = self._new_block(mt, chunk_size, KIND_CHUNK, min_size=size + align)
+            except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
+                errors.append(e)
+                continue
+            ring.add_chunk(chunk, self._frame_number)
+            off = (ring.cursor + align - 1) & -align
+            ring.cursor = off + size
+            if i:
+                self._fallbacks += 1
+            return chunk, off
+        raise self._combine_errors(errors, size, intent)
+
+    def _allocate_pooled(self, size: int, intent: GpuMemoryIntent, lifetime: GpuLifetime,
+                         usage: BufferUsage, alignment: int, name: str | None) -> GpuAllocation:
+        types = self._candidate_types(intent, size)
+        errors: list[GpuError] = []
+        for i, mt in enumerate(types):
+            align = self._alignment(int(usage), alignment, mt)
+            try:
+                block, off = self._pool_alloc(size, align, mt, lifetime)
+            except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
+                errors.append(e)
+                continue
+            if i:
+                self._fallbacks += 1
+            a = _new(GpuAllocation)
+            a._block = block
+            a.offset = off
+            a.size = size
+            a._kind = self._kind(intent, lifetime, usage, name)
+            a._frame = -1
+            if block.kind == KIND_DEDICATED:
+                block.name = name
+            else:
+                block.meta[off] = a._kind
+            self._live_bytes[lifetime] += size
+            self._live_count += 1
+            self._allocated_total += size
+            self._heap_alloc[block.heap] += size
+            cur = self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT]
+            if cur > self._peak:
+                self._peak = cur
+            return a
+        raise self._combine_errors(errors, size, intent)
+
+    def _pool_alloc(self, size: int, align: int, mt: int,
+                    lifetime: GpuLifetime) -> tuple[Block, int]:
+        if size >= self._config.dedicated_threshold:
+            block = self._new_block(mt, align_up(size, self._granularity(mt)), KIND_DEDICATED)
+            block.lifetime = lifetime
+            self._dedicated[block.serial] = block
+            return block, 0
+        pool = self._pools.get((mt, lifetime))
+        if pool is None:
+            pool = self._pools[(mt, lifetime)] = TlsfPool(mt, lifetime, self._granularity(mt))
+        found = pool.try_allocate(size, align)
+        if found is not None:
+            return found
+        block = self._new_block(mt, self._pool_block_size(mt, size + align), KIND_BLOCK,
+                                min_size=size + align)
+        pool.add_block(block)
+        off = block.va.allocate(size, align)  # type: ignore[union-attr]
+        assert off >= 0, "a fresh block must hold the request it was sized for"
+        return block, off
+
+    def _pool_block_size(self, mt: int, needed: int) -> int:
+        heap_size = self._props.heaps[self._props.types[mt].heap_index].size
+        base = self._config.block_size
+        if heap_size <= _GiB:
+            base = min(base, max(1 << 16, _next_pow2(heap_size // 8 + 1) >> 1))
+        return max(base, _next_pow2(needed))
+
+    def _internal_alloc(self, size: int, intent: GpuMemoryIntent,
+                        usage: BufferUsage) -> tuple[Block, int]:
+        """Staging memory for an immediate transfer (freed as soon as the copy completed)."""
+        errors: list[GpuError] = []
+        for mt in self._candidate_types(intent, size):
+            try:
+                block, off = self._pool_alloc(size, self._alignment(int(usage), 0, mt), mt,
+                                              _TRANSIENT)
+            except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
+                errors.append(e)
+                continue
+            self._heap_alloc[block.heap] += size
+            return block, off
+        raise self._combine_errors(errors, size, intent)
+
+    def _free_internal(self, block: Block, offset: int, size: int) -> None:
+        if self._closed:
+            return
+        self._heap_alloc[block.heap] -= size
+        if self._imm_outstanding:
+            # The GPU may still use it (a transfer that timed out): free it once that finished.
+            self._zombies.append((block, offset, size))
+            return
+        self._release_range(block, offset)
+
+    def _new_block(self, mt: int, size: int, kind: str, min_size: int | None = None) -> Block:
+        """Ask the backend for device memory, within budgets and the object-count cap."""
+        heap = self._props.types[mt].heap_index
+        if min_size is not None:
+            room = self._budget_room(heap)
+            while size > room and size // 2 >= min_size and size // 2 >= (1 << 16):
+                size //= 2
+        self._check_budget(heap, size)
+        if self._objects_live >= self._max_objects:
+            self._trim_empty_blocks()
+            if self._objects_live >= self._max_objects:
+                self._oom_count += 1
+                raise GpuOutOfMemoryError(
+                    f"{self._objects_live} live device-memory objects reached the cap of "
+                    f"{self._max_objects} (GpuConfig.max_memory_allocations / the device's "
+                    "maxMemoryAllocationCount); free memory or use larger blocks", code="FA405")
+        try:
+            handle = self._backend.create_block(mt, size)
+        except GpuOutOfMemoryError:
+            if not self._trim_empty_blocks():
+                self._oom_count += 1
+                raise
+            try:
+                handle = self._backend.create_block(mt, size)
+            except GpuOutOfMemoryError:
+                self._oom_count += 1
+                raise
+        flags = self._type_flags[mt]
+        self._serial += 1
+        block = Block(self, handle, size, mt, heap, kind,
+                      bool(flags & MemoryFlags.HOST_VISIBLE),
+                      not self._non_coherent(mt), self._serial)
+        if block.host_visible:
+            try:
+                block.array = self._backend.host_view(handle)
+            except BaseException:
+                self._backend.destroy_block(handle)
+                raise
+        self._heap_reserved[heap] += size
+        self._objects_live += 1
+        self._objects_created += 1
+        self._check_soft(heap)
+        return block
+
+    def _release_block(self, block: Block, closing: bool = False) -> None:
+        if block.handle is None:
+            return
+        self._heap_reserved[block.heap] -= block.size
+        self._objects_live -= 1
+        if not closing:
+            if block.kind == KIND_BLOCK:
+                pool = self._pools.get((block.memory_type, block.lifetime))
+                if pool is not None and block in pool.blocks:
+                    pool.blocks.remove(block)
+            elif block.kind == KIND_DEDICATED:
+                self._dedicated.pop(block.serial, None)
+            self._rearm_soft(block.heap)
+        block.release(self._backend)
+
+    def _release_range(self, block: Block, offset: int) -> None:
+        if block.kind == KIND_DEDICATED:
+            self._release_block(block)
+            return
+        va = block.va
+        va.free(offset)  # type: ignore[union-attr]
+        if va.is_empty:  # type: ignore[union-attr]
+            pool = self._pools[(block.memory_type, block.lifetime)]
+            if len(pool.empty_blocks()) > self._config.keep_empty_blocks:
+                self._release_block(block)
+
+    def _release_deferred(self, upto: int) -> None:
+        for key in [k for k in self._deferred if k <= upto]:
+            for block, offset, size in self._deferred.pop(key):
+                self._pending_free -= size
+                self._release_range(block, offset)
+
+    def _trim_empty_blocks(self) -> int:
+        freed = 0
+        for pool in list(self._pools.values()):
+            for block in pool.empty_blocks():
+                freed += block.size
+                self._release_block(block)
+        return freed
+
+    # -- budgets ------------------------------------------------------------------------------
+    def _device_budget(self, heap: int) -> tuple[int, int]:
+        """(usage, budget) of a heap: from VK_EXT_memory_budget, else our own accounting."""
+        budgets = self._backend.heap_budgets()
+        if budgets is not None and heap < len(budgets):
+            return budgets[heap]
+        size = self._props.heaps[heap].size
+        return self._heap_reserved[heap], int(size * self._config.device_budget_fraction)
+
+    def _budget_limits(self, heap: int) -> list[tuple[str, int]]:
+        """(description, bytes still available) of every hard limit on ``heap``."""
+        b = self._config.budget
+        out = []
+        if b.hard is not None:
+            out.append((f"GpuBudget.hard = {b.hard}", b.hard - sum(self._heap_reserved)))
+        if heap in b.heap_hard:
+            out.append((f"GpuBudget.heap_hard[{heap}] = {b.heap_hard[heap]}",
+                        b.heap_hard[heap] - self._heap_reserved[heap]))
+        if b.respect_device_budget:
+            usage, budget = self._device_budget(heap)
+            out.append((f"device budget of heap {heap} = {budget}", budget - usage))
+        return out
+
+    def _budget_room(self, heap: int) -> int:
+        limits = self._budget_limits(heap)
+        return min(r for _, r in limits) if limits else 1 << 62
+
+    def _check_budget(self, heap: int, size: int) -> None:
+        for what, room in self._budget_limits(heap):
+            if size > room:
+                self._budget_denials += 1
+                raise GpuBudgetExceededError(
+                    f"{size} more bytes of device memory on heap {heap} would pass {what} "
+                    f"({max(room, 0)} bytes left); free memory or raise the budget",
+                    code="FA406")
+
+    def _check_soft(self, heap: int) -> None:
+        b = self._config.budget
+        checks = []
+        if b.soft is not None:
+            checks.append(("total", sum(self._heap_reserved), b.soft))
+        if heap in b.heap_soft:
+            checks.append((f"heap {heap}", self._heap_reserved[heap], b.heap_soft[heap]))
+        for scope, usage, limit in checks:
+            if usage > limit and scope not in self._soft_over:
+                self._soft_over.add(scope)
+                if b.on_soft is not None:
+                    b.on_soft(BudgetEvent(scope, usage, limit))
+                warnings.warn(GpuBudgetWarning(
+                    f"GPU device memory ({scope}) is {usage} bytes, above the soft budget of "
+                    f"{limit}; free memory or raise GpuBudget.soft", code="FA407"), stacklevel=4)
+
+    def _rearm_soft(self, heap: int) -> None:
+        b = self._config.budget
+        if "total" in self._soft_over and b.soft is not None \
+                and sum(self._heap_reserved) <= b.soft:
+            self._soft_over.discard("total")
+        scope = f"heap {heap}"
+        if scope in self._soft_over and self._heap_reserved[heap] <= b.heap_soft.get(heap, 0):
+            self._soft_over.discard(scope)
+
+    def _combine_errors(self, errors: list[GpuError], size: int,
+                        intent: GpuMemoryIntent) -> GpuError:
+        if all(isinstance(e, GpuBudgetExceededError) for e in errors):
+            return errors[0]
+        detail = "; ".join(str(e) for e in errors)
+        return GpuOutOfMemoryError(
+            f"no memory type could supply {size} bytes for {intent.name} ({detail}); free "
+            "memory, end frames, or use try_allocate()", code="FA405")
+
+    # -- transfers (internals) ----------------------------------------------------------------
+    def _transfer_target(self, alloc: Any, what: str, need: BufferUsage) -> Block:
+        if not isinstance(alloc, GpuAllocation):
+            raise GpuTransferError(f"the {what} must be a GpuAllocation, got "
+                                   f"{type(alloc).__name__}", code="FA412")
+        block = alloc._check_alive()
+        if block.owner is not self:
+            raise GpuTransferError(f"the {what} belongs to another GpuAllocator", code="FA412")
+        if not alloc._kind.usage & need:
+            raise GpuTransferError(
+                f"the {what} was allocated without BufferUsage.{need.name}; allocate it with "
+                f"usage including {need.name} (the intent defaults do)", code="FA412")
+        return block
+
+    def _write_staging(self, block: Block, offset: int, data: np.ndarray) -> None:
+        n = data.size
+        block.array[offset:offset + n] = data  # type: ignore[index]
+        if not block.coherent:
+            self._flush_or_invalidate(block, offset, n, flush=True)
+
+    def _flush_or_invalidate(self, block: Block, start: int, n: int, flush: bool) -> None:
+        atom = self._atom
+        lo = start & -atom
+        hi = min(align_up(start + n, atom), block.size)
+        if flush:
+            self._backend.flush(block.handle, lo, hi - lo)
+        else:
+            self._backend.invalidate(block.handle, lo, hi - lo)
+
+    def _record(self, rec: Any, tracker: HazardTracker, sblock: Block, soff: int,
+                dblock: Block, doff: int, n: int) -> None:
+        src = (sblock.serial, soff, soff + n)
+        dst = (dblock.serial, doff, doff + n)
+        if tracker.needs_barrier(src, dst):
+            rec.barrier()
+            tracker.clear()
+        rec.copy(sblock.handle, soff, dblock.handle, doff, n)
+        tracker.add(src, dst)
+        self._copies_recorded += 1
+
+    def _submit(self, slot: int) -> None:
+        self._trackers[slot].clear()
+        self._recorders[slot].submit()
+
+    def _finish_immediate(self) -> None:
+        """Wait for an outstanding immediate submission and free what it held."""
+        if not self._imm_outstanding:
+            return
+        if not self._imm_rec.wait(self._config.fence_timeout_s):
+            raise GpuTimeoutError(
+                f"an earlier transfer has not finished after {self._config.fence_timeout_s} s",
+                code="FA416")
+        self._imm_rec.reset()
+        self._imm_outstanding = False
+        zombies, self._zombies = self._zombies, []
+        for block, offset, _ in zombies:
+            self._release_range(block, offset)
+
+    def _run_immediate(self, sblock: Block, soff: int, dblock: Block, doff: int, n: int) -> None:
+        self._finish_immediate()
+        self._imm_tracker.clear()
+        self._record(self._imm_rec, self._imm_tracker, sblock, soff, dblock, doff, n)
+        self._imm_rec.submit()
+        self._imm_outstanding = True
+        self._finish_immediate()
+
+
+def _as_bytes(array: Any) -> np.ndarray:
+    """A flat uint8 view (or contiguous copy) of ``array``'s bytes; FA412 for object arrays."""
+    if isinstance(array, (bytes, bytearray, memoryview)):
+        return np.frombuffer(array, np.uint8)
+    arr = np.asarray(array)
+    if arr.dtype.hasobject:
+        raise GpuTransferError("cannot upload an object array: its elements are Python "
+                               "references, not data", code="FA412")
+    arr = np.ascontiguousarray(arr)
+    return arr.reshape(-1).view(np.uint8)
+
+
+def _transfer_offset(offset: Any, n: int, size: int, what: str) -> int:
+    if isinstance(offset, bool) or not hasattr(type(offset), "__index__"):
+        raise GpuTransferError(f"{what} offset must be an integer, got {offset!r}", code="FA412")
+    off = int(offset)
+    if off < 0 or off + n > size:
+        raise GpuTransferError(
+            f"{what} of {n} bytes at offset {off} does not fit in the {size}-byte allocation",
+            code="FA412")
+    return off

@@ -1,0 +1,234 @@
+"""Statistics of a GPU allocator: a cheap per-heap budget query, full stats, a JSON dump.
+
+>>> import json
+>>> from framealloc.gpu import GpuAllocator
+>>> with GpuAllocator.null() as gpu:
+...     a = gpu.allocate_persistent(1000, name="mesh")
+...     s = gpu.stats()
+...     doc = json.loads(gpu.dump_json())
+>>> s.current, s.allocation_count, s.device_memory_objects
+(1000, 1, 1)
+>>> doc["schema"], doc["pools"][0]["blocks"][0]["allocations"][0]["name"]
+('framealloc.gpu.dump/1', 'mesh')
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .blocks import KIND_DEDICATED
+from .intents import GpuLifetime
+
+if TYPE_CHECKING:
+    from .allocator import GpuAllocator
+
+__all__ = ["HeapBudget", "GpuStats", "heap_budgets", "collect_stats", "dump_json",
+           "DUMP_SCHEMA"]
+
+#: Name and version of the JSON dump layout; the version changes when fields change meaning.
+DUMP_SCHEMA = "framealloc.gpu.dump/1"
+
+
+@dataclass(frozen=True)
+class HeapBudget:
+    """Usage and budget of one memory heap (bytes).
+
+    ``block_bytes``: device memory this allocator holds on the heap; ``allocation_bytes``:
+    bytes of its live Persistent/Transient/dedicated allocations there (frame memory is in
+    ``block_bytes`` only); ``usage`` / ``budget``: the driver's numbers with
+    VK_EXT_memory_budget (whole process), otherwise ``block_bytes`` and
+    ``device_budget_fraction`` of ``size``.
+    """
+
+    heap_index: int
+    size: int
+    device_local: bool
+    block_bytes: int
+    allocation_bytes: int
+    usage: int
+    budget: int
+    soft_limit: int | None
+    hard_limit: int | None
+    from_driver: bool
+
+
+@dataclass(frozen=True)
+class GpuStats:
+    """Everything the allocator counts. Byte vocabulary as in PyTorch/CuPy:
+
+    * ``current``: bytes in live allocations (persistent + transient + the open frame);
+    * ``peak``: highest ``current`` seen at allocations and frame ends;
+    * ``allocated`` / ``freed``: cumulative bytes (a frame's bytes count as freed at its end);
+    * ``reserved_bytes``: device memory held (blocks, frame chunks, dedicated allocations).
+    """
+
+    current: int
+    peak: int
+    allocated: int
+    freed: int
+    persistent_bytes: int
+    transient_bytes: int
+    frame_bytes: int
+    in_flight_frame_bytes: int
+    pending_free_bytes: int
+    allocation_count: int
+    reserved_bytes: int
+    block_count: int
+    frame_chunk_count: int
+    dedicated_count: int
+    device_memory_objects: int
+    device_memory_objects_created: int
+    unused_block_bytes: int
+    largest_free_range: int
+    fragmentation: float
+    memory_type_fallbacks: int
+    oom_count: int
+    budget_denials: int
+    frame_number: int
+    frames_submitted: int
+    copies_recorded: int
+    bytes_uploaded: int
+    bytes_read_back: int
+    heaps: tuple[HeapBudget, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def heap_budgets(gpu: GpuAllocator) -> list[HeapBudget]:
+    """Per-heap usage and budget; one driver query at most (cheap: call it every frame)."""
+    props = gpu._props
+    driver = gpu._backend.heap_budgets()
+    b = gpu._config.budget
+    out = []
+    for i, heap in enumerate(props.heaps):
+        if driver is not None and i < len(driver):
+            usage, budget = driver[i]
+            from_driver = True
+        else:
+            usage = gpu._heap_reserved[i]
+            budget = int(heap.size * gpu._config.device_budget_fraction)
+            from_driver = False
+        out.append(HeapBudget(i, heap.size, heap.device_local, gpu._heap_reserved[i],
+                              gpu._heap_alloc[i], usage, budget, b.heap_soft.get(i),
+                              b.heap_hard.get(i), from_driver))
+    return out
+
+
+def collect_stats(gpu: GpuAllocator) -> GpuStats:
+    """Full statistics; walks every block (do not call it per allocation)."""
+    blocks = [blk for pool in gpu._pools.values() for blk in pool.blocks]
+    unused = sum(blk.va.free_bytes for blk in blocks)  # type: ignore[union-attr]
+    largest_per_block = [blk.va.largest_free() for blk in blocks]  # type: ignore[union-attr]
+    frame_bytes = in_flight = chunks = 0
+    for ring in gpu._rings.values():
+        chunks += len(ring.chunks())
+        for slot in range(len(ring.slots)):
+            used = ring.used_bytes(slot)
+            if gpu._in_frame and slot == ring.slot:
+                frame_bytes += used
+            else:
+                in_flight += used
+    persistent = gpu._live_bytes[GpuLifetime.PERSISTENT]
+    transient = gpu._live_bytes[GpuLifetime.TRANSIENT]
+    return GpuStats(
+        current=persistent + transient + frame_bytes,
+        peak=max(gpu._peak, persistent + transient + frame_bytes),
+        allocated=gpu._allocated_total + frame_bytes,
+        freed=gpu._freed_total,
+        persistent_bytes=persistent,
+        transient_bytes=transient,
+        frame_bytes=frame_bytes,
+        in_flight_frame_bytes=in_flight,
+        pending_free_bytes=gpu._pending_free,
+        allocation_count=gpu._live_count,
+        reserved_bytes=sum(gpu._heap_reserved),
+        block_count=len(blocks),
+        frame_chunk_count=chunks,
+        dedicated_count=len(gpu._dedicated),
+        device_memory_objects=gpu._objects_live,
+        device_memory_objects_created=gpu._objects_created,
+        unused_block_bytes=unused,
+        largest_free_range=max(largest_per_block, default=0),
+        # Share of the free space of the blocks that is not in its block's largest free range.
+        fragmentation=0.0 if unused == 0 else 1.0 - sum(largest_per_block) / unused,
+        memory_type_fallbacks=gpu._fallbacks,
+        oom_count=gpu._oom_count,
+        budget_denials=gpu._budget_denials,
+        frame_number=gpu._frame_number,
+        frames_submitted=gpu._frames_submitted,
+        copies_recorded=gpu._copies_recorded,
+        bytes_uploaded=gpu._bytes_uploaded,
+        bytes_read_back=gpu._bytes_read_back,
+        heaps=tuple(heap_budgets(gpu)),
+    )
+
+
+def _kind_dict(kind: Any) -> dict[str, Any]:
+    return {"intent": kind.intent.name, "lifetime": kind.lifetime.name,
+            "usage": int(kind.usage), "name": kind.name}
+
+
+def dump_json(gpu: GpuAllocator, detailed: bool = True, indent: int | None = 2) -> str:
+    """The allocator's state as JSON (layout :data:`DUMP_SCHEMA`).
+
+    ``detailed`` lists every allocation and free range of every block (like VMA's detailed
+    map); without it only per-block summaries are written.
+    """
+    stats = collect_stats(gpu)
+    totals = stats.as_dict()
+    heaps = totals.pop("heaps")
+    pools = []
+    for (mt, lifetime), pool in sorted(gpu._pools.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        pblocks = []
+        for blk in pool.blocks:
+            va = blk.va
+            entry: dict[str, Any] = {
+                "serial": blk.serial, "size": blk.size, "used": va.used_bytes,  # type: ignore
+                "free": va.free_bytes, "allocation_count": va.allocation_count,  # type: ignore
+                "largest_free": va.largest_free(),  # type: ignore[union-attr]
+                "fragmentation": round(va.fragmentation(), 6),  # type: ignore[union-attr]
+            }
+            if detailed:
+                entry["allocations"] = [
+                    {"offset": off, "size": size, **_kind_dict(blk.meta[off])}
+                    if off in blk.meta else {"offset": off, "size": size, "pending_free": True}
+                    for off, size in va.allocations()]  # type: ignore[union-attr]
+                entry["free_ranges"] = [{"offset": o, "size": s}
+                                        for o, s in va.free_ranges()]  # type: ignore[union-attr]
+            pblocks.append(entry)
+        pools.append({"memory_type": mt, "lifetime": GpuLifetime(lifetime).name,
+                      "granularity": pool.granularity, "blocks": pblocks})
+    rings = []
+    for (intent, mt), ring in sorted(gpu._rings.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        slots = []
+        ring._sync()
+        for s, chunks in enumerate(ring.slots):
+            slots.append({"slot": s, "current": gpu._in_frame and s == ring.slot,
+                          "chunks": [{"serial": c.serial, "size": c.size,
+                                      "used": c.va.cursor, "peak": c.va.peak}  # type: ignore
+                                     for c in chunks]})
+        rings.append({"intent": intent.name, "memory_type": mt, "alignment": ring.mask + 1,
+                      "slots": slots})
+    dedicated = [{"serial": blk.serial, "size": blk.size, "memory_type": blk.memory_type,
+                  "heap": blk.heap, "lifetime": GpuLifetime(blk.lifetime).name,
+                  "name": blk.name, "pending_free": False}
+                 for blk in gpu._dedicated.values() if blk.kind == KIND_DEDICATED]
+    pending = {(b.serial, off) for items in gpu._deferred.values() for b, off, _ in items}
+    for d in dedicated:
+        d["pending_free"] = (d["serial"], 0) in pending
+    doc = {
+        "schema": DUMP_SCHEMA,
+        "device": gpu._info.as_dict(),
+        "config": {k: v for k, v in gpu._config.__dict__.items() if k != "budget"},
+        "budget": {"soft": gpu._config.budget.soft, "hard": gpu._config.budget.hard,
+                   "heap_soft": {str(k): v for k, v in gpu._config.budget.heap_soft.items()},
+                   "heap_hard": {str(k): v for k, v in gpu._config.budget.heap_hard.items()}},
+        "totals": totals,
+        "heaps": heaps,
+        "pools": pools,
+        "frame_rings": rings,
+        "dedicated": dedicated,
+    }
+    return json.dumps(doc, indent=indent)
