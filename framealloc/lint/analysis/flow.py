@@ -61,6 +61,24 @@ def _in_frame_guard(test: ast.expr) -> tuple[str, bool] | None:
     return None
 
 
+def _value_names(expr: ast.expr) -> list[ast.Name]:
+    """Names whose value (or a view of it) an expression passes on: ``a``, ``(a, b)``, ``a[1:]``,
+    ``s.pos`` - not names only used to compute something else, such as ``len(a)``."""
+    if isinstance(expr, ast.Name):
+        return [expr]
+    if isinstance(expr, (ast.Attribute, ast.Subscript, ast.Starred)):
+        return _value_names(expr.value)
+    if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
+        return [n for e in expr.elts for n in _value_names(e)]
+    if isinstance(expr, ast.Dict):
+        return [n for e in expr.values for n in _value_names(e)]
+    if isinstance(expr, ast.IfExp):
+        return _value_names(expr.body) + _value_names(expr.orelse)
+    if isinstance(expr, ast.BoolOp):
+        return [n for e in expr.values for n in _value_names(e)]
+    return []
+
+
 def _no_closure(taint: Taint) -> Taint:
     return frozenset(r for r in taint if not r.closure)
 
@@ -104,7 +122,7 @@ class _ScopeWalker:
         self.exit_stack: list[set[str]] = []
         self.finally_closers: list[set[str]] = []
         self.in_handled_try = 0
-        self.returning = False
+        self.returned: set[int] = set()  # Name nodes whose value a `return` hands out
         self.where = "the module" if scope.is_module else "the function"
         name = "" if scope.is_module else scope.node.name  # type: ignore[union-attr]
         self.opener = name in _OPENER_NAMES or name.startswith(_OPENER_PREFIXES)
@@ -221,7 +239,9 @@ class _ScopeWalker:
 
     def _s_Match(self, node: ast.Match, st: State) -> State | None:
         self.ev(node.subject, st)
-        outs: list[State | None] = [st]
+        last = node.cases[-1].pattern if node.cases else None
+        irrefutable = isinstance(last, ast.MatchAs) and last.pattern is None
+        outs: list[State | None] = [] if irrefutable else [st]
         for case in node.cases:
             branch = st.copy()
             if case.guard is not None:
@@ -231,11 +251,11 @@ class _ScopeWalker:
 
     def _s_Return(self, node: ast.Return, st: State) -> None:
         if node.value is not None:
-            self.returning = True
+            self.returned = {id(n) for n in _value_names(node.value)}
             try:
                 taint = self.ev(node.value, st)
             finally:
-                self.returning = False
+                self.returned = set()
             local = [r for r in taint if r.origin.local_frame]
             plain = [r for r in local if not r.closure]
             if plain:
@@ -539,7 +559,7 @@ class _ScopeWalker:
         if not taint:
             return
         dead = frozenset(r for r in taint if r.dead is not None)
-        if self.returning:
+        if id(node) in self.returned:  # reported as FA604/FA603 by the return itself
             dead = frozenset(r for r in dead if not r.origin.local_frame)
         if dead:
             ref = _first(dead)
