@@ -30,10 +30,11 @@ def alloc():
     a.close()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def leakcheck():
-    """Asserts NRT allocations equal frees over the test (allocators must be closed and views
-    dropped by the end of the test body; the fixture collects garbage first)."""
+    """Every core test: NRT allocations equal frees over the test (arena chunks, heap fallbacks
+    and views made in njit are all NRT allocations; the fixture collects garbage first, so
+    allocators and views dropped by the test body must have released everything)."""
     from numba.core.registry import cpu_target
     from numba.core.runtime import rtsys
 

@@ -13,8 +13,6 @@ from framealloc import AllocConfig, KiB
 
 from .conftest import PARTICLE, snapshot
 
-pytestmark = pytest.mark.usefixtures("leakcheck")
-
 
 @njit(cache=True)
 def _batch(alloc, n):
