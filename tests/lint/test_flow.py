@@ -1,6 +1,7 @@
 """Data flow and control flow, case by case, on small snippets."""
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import pytest
@@ -276,7 +277,7 @@ def test_unusual_syntax_does_not_crash() -> None:
         z = [i for i in range(3) if i]
     try:
         pass
-    except* ValueError as e:
+    except ValueError as e:
         pass
     async def h():
         async with a as (b, c):
@@ -288,6 +289,20 @@ def test_unusual_syntax_does_not_crash() -> None:
     del y
     """
     assert lint(src) == []
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="except* needs Python 3.11")
+def test_exception_groups() -> None:
+    assert lint("""
+    def f(alloc):
+        alloc.begin_frame()
+        try:
+            pass
+        except* ValueError:
+            return
+        finally:
+            alloc.end_frame()
+    """) == []
 
 
 def test_syntax_error_is_raised() -> None:
