@@ -50,3 +50,30 @@ def test_demo_runs_and_memory_stays_flat():
     result = demo.run(frames=20, particles=500, progress=False, out=buf)
     assert result["flat"], buf.getvalue()
     assert "framealloc" in buf.getvalue() and len(result["framealloc_s"]) == 20
+
+
+USER_MODULE = '''
+import numpy as np
+from numba import njit
+
+@njit(cache=True)
+def step(alloc, n):
+    alloc.begin_frame()
+    a = alloc.frame_array((n, 3), np.float32)
+    a[:] = 1.0
+    s = a.sum()
+    alloc.end_frame()
+    return s
+'''
+
+
+def test_user_functions_with_cache_true_reload_from_cache(tmp_path):
+    (tmp_path / "usermod.py").write_text(USER_MODULE)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path))
+    code = ("import framealloc as fa, usermod\n"
+            "a = fa.SmartAlloc()\n"
+            "print(usermod.step(a, 4), len(usermod.step.stats.cache_hits))\n")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                           check=True, timeout=300).stdout.split() for _ in range(2)]
+    assert runs[0] == ["12.0", "0"]          # compiled and written to the cache
+    assert runs[1] == ["12.0", "1"]          # a fresh process loads it
