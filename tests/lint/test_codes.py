@@ -36,3 +36,20 @@ def test_lint_codes_do_not_collide_with_runtime_families() -> None:
     assert runtime, "the runtime registry is merged too"
     assert all(c[2] in "0145" for c in runtime)
     assert not set(CODES) & {c for c in RUNTIME_REGISTRY if RUNTIME_REGISTRY[c] is not CODES.get(c)}
+
+
+def test_docs_table_matches_the_registry() -> None:
+    from .helpers import REPO
+
+    text = (REPO / "docs" / "lint.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (FA\d{3}) \| (error|warning) \|", text, flags=re.MULTILINE)
+    assert dict(rows) == SEVERITY
+
+
+@pytest.mark.parametrize("name", ["framealloc.lint", "framealloc.lint.engine"])
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0
