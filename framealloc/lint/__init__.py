@@ -5,12 +5,13 @@ the configuration (``[tool.framealloc.lint]`` in ``pyproject.toml``) and CI usag
 
 >>> from framealloc.lint import lint_source
 >>> src = '''
-... def step(self, alloc):
-...     pos = alloc.frame_array((8, 3), "f4")
-...     self.last = pos
+... class Sim:
+...     def step(self, alloc):
+...         pos = alloc.frame_array((8, 3), "f4")
+...         self.last = pos
 ... '''
 >>> [(d.code, d.line) for d in lint_source(src)]
-[('FA601', 4)]
+[('FA601', 5)]
 """
 from __future__ import annotations
 
