@@ -21,6 +21,10 @@ from .suppress import Suppressions
 __all__ = ["FrameAllocChecker"]
 
 _CONFIGS: dict[Path, LintConfig] = {}
+try:
+    from framealloc import __version__ as _VERSION
+except ImportError:  # pragma: no cover - the package always defines it
+    _VERSION = "0"
 
 
 def _config(filename: str) -> LintConfig:
@@ -34,7 +38,7 @@ class FrameAllocChecker:
     """flake8 AST checker yielding ``(line, col, "FAnnn message", type)``."""
 
     name = "framealloc"
-    version = "0.1.0"
+    version = _VERSION
 
     def __init__(self, tree: ast.Module, filename: str = "stdin",
                  lines: Sequence[str] | None = None) -> None:

@@ -308,3 +308,35 @@ def test_exception_groups() -> None:
 def test_syntax_error_is_raised() -> None:
     with pytest.raises(SyntaxError):
         lint_source("def f(:\n")
+
+
+# -- FA301 budgets ------------------------------------------------------------------------
+
+LOOP = "def run(alloc):\n    while True:\n        alloc.frame_array(8)\n"
+
+
+@pytest.mark.parametrize("budget", [
+    "alloc.set_thread_frame_budget(1 << 20)",
+    "alloc.set_tag_budget('physics', 1 << 20, hard=True)",
+    "alloc.set_budget(1 << 20)",
+    "alloc = SmartAlloc(AllocConfig(frame_budget=1 << 20))",
+    "cfg = fa.AllocConfig(tag_budgets={'physics': 1 << 20})",
+    "cfg.global_budget = 1 << 20",
+])
+def test_any_budget_in_the_module_silences_fa301(budget: str) -> None:
+    assert codes_in(LOOP) == ["FA301"]
+    assert codes_in(f"def setup(alloc, cfg, fa):\n    {budget}\n" + LOOP) == []
+
+
+@pytest.mark.parametrize("not_a_budget", [
+    "alloc = SmartAlloc(AllocConfig(frame_capacity=1 << 20))",
+    "alloc.budget_report()",
+    "print('set_budget')",
+])
+def test_other_settings_do_not_count_as_budgets(not_a_budget: str) -> None:
+    assert codes_in(f"def setup(alloc):\n    {not_a_budget}\n" + LOOP) == ["FA301"]
+
+
+def test_fa301_reports_once_per_loop() -> None:
+    src = "def run(alloc):\n    while True:\n        alloc.frame_array(8)\n        alloc.frame_vec('i4', 4)\n"
+    assert lint(src) == [(3, "FA301")]
