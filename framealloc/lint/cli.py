@@ -184,8 +184,10 @@ def run_init(args: argparse.Namespace) -> int:
         print(f"framealloc init: {path} already has a [tool.framealloc.lint] section; edit it "
               "there (or run `framealloc init --stdout` to see the template)", file=sys.stderr)
         return EXIT_FINDINGS
-    sep = "" if not existing or existing.endswith("\n\n") else ("\n" if existing.endswith("\n")
-                                                                 else "\n\n")
+    if not existing or existing.endswith("\n\n"):
+        sep = ""
+    else:
+        sep = "\n" if existing.endswith("\n") else "\n\n"
     path.write_text(existing + sep + INIT_TEMPLATE, encoding="utf-8")
     print(f"framealloc init: wrote [tool.framealloc.lint] to {path}")
     return EXIT_OK

@@ -1,7 +1,7 @@
 """Static-analysis diagnostic codes (``FA2xx``, ``FA3xx``, ``FA6xx``, ``FA7xx``, ``FA8xx``).
 
-``CODES`` maps each code to a :class:`framealloc.errors.CodeInfo`; :mod:`framealloc.errors` merges it
-lazily so ``framealloc.explain("FA601")`` works for lint codes as well as runtime codes.
+``CODES`` maps each code to a :class:`framealloc.errors.CodeInfo`; :mod:`framealloc.errors`
+merges it lazily so ``framealloc.explain("FA601")`` works for lint codes as well as runtime codes.
 ``SEVERITY`` gives each code's default severity. Codes are stable: a code is never renumbered or
 reused, new checks only ever get new numbers.
 

@@ -32,7 +32,8 @@ from typing import Any
 from .codes import CODES, SEVERITY, Severity
 from .selectors import SelectorError, expand, normalize_selector
 
-__all__ = ["LintConfig", "ConfigFileError", "find_config", "load_config", "config_for", "toml_module"]
+__all__ = ["LintConfig", "ConfigFileError", "find_config", "load_config", "config_for",
+           "toml_module"]
 
 SECTION = ("tool", "framealloc", "lint")
 _KEYS = ("select", "ignore", "deny", "exclude", "severity", "tags", "tag-modules",
@@ -68,7 +69,7 @@ class LintConfig:
         return expand(self.select) - expand(self.ignore)
 
     def is_enabled(self, code: str, relpath: str | None = None) -> bool:
-        """Whether ``code`` is reported, taking ``per-file-ignores`` for ``relpath`` into account."""
+        """Whether ``code`` is reported, with ``per-file-ignores`` applied to ``relpath``."""
         if code not in self.enabled_codes():
             return False
         if relpath is not None:
@@ -102,7 +103,7 @@ def toml_module() -> ModuleType | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any] | None:
-    """Parse ``path``; ``None`` if it has no ``[tool.framealloc`` table (checked textually first)."""
+    """Parse ``path``; None if it has no ``[tool.framealloc`` table (checked textually first)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

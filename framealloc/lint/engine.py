@@ -61,7 +61,8 @@ def lint_source(text: str, path: str = "<string>", config: LintConfig | None = N
                 noqa: bool = True) -> list[Diagnostic]:
     """Lint Python source ``text``. Raises :class:`SyntaxError` if it does not parse.
 
-    >>> src = "def f(alloc):\\n    with alloc.frame():\\n        a = alloc.frame_array(3, 'f4')\\n    return a\\n"
+    >>> src = ("def f(alloc):\\n    with alloc.frame():\\n"
+    ...        "        a = alloc.frame_array(3, 'f4')\\n        return a\\n")
     >>> [d.code for d in lint_source(src)]
     ['FA604']
     """

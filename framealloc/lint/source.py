@@ -32,7 +32,7 @@ class SourceUnit:
     text: str
     module: str
     relpath: str
-    cell_of_line: list[tuple[int, int]] | None = None  # per joined line: (cell number, line in cell)
+    cell_of_line: list[tuple[int, int]] | None = None  # per joined line: (cell, line in cell)
     notes: list[str] = field(default_factory=list)
 
     def map_line(self, line: int) -> tuple[int | None, int]:

@@ -203,8 +203,8 @@ def test_return_of_closure_from_callers_frame_is_fine() -> None:
     ("alloc.begin_frame()\nif c:\n    return\nalloc.end_frame()", ["FA606"]),
     ("alloc.begin_frame()\nif c:\n    raise E\nalloc.end_frame()", ["FA606"]),
     ("alloc.begin_frame()\ntry:\n    if c:\n        return\nfinally:\n    alloc.end_frame()", []),
-    ("alloc.begin_frame()\ntry:\n    if c:\n        raise E\nexcept E:\n    pass\nalloc.end_frame()",
-     []),
+    ("alloc.begin_frame()\ntry:\n    if c:\n        raise E\nexcept E:\n    pass\n"
+     "alloc.end_frame()", []),
     ("while c:\n    alloc.begin_frame()\n    if c:\n        break\n    alloc.end_frame()",
      ["FA606"]),
     ("while c:\n    alloc.begin_frame()\n    if c:\n        continue\n    alloc.end_frame()",
@@ -338,5 +338,5 @@ def test_other_settings_do_not_count_as_budgets(not_a_budget: str) -> None:
 
 
 def test_fa301_reports_once_per_loop() -> None:
-    src = "def run(alloc):\n    while True:\n        alloc.frame_array(8)\n        alloc.frame_vec('i4', 4)\n"
+    src = LOOP + "        alloc.frame_vec('i4', 4)\n"
     assert lint(src) == [(3, "FA301")]

@@ -34,7 +34,8 @@ def odd_report() -> LintReport:
 
 def sarif_errors(text: str) -> list[str]:
     validator = jsonschema.Draft4Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
-    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(json.loads(text))]
+    errors = validator.iter_errors(json.loads(text))
+    return [f"{list(e.absolute_path)}: {e.message}" for e in errors]
 
 
 def test_sarif_validates(report: LintReport) -> None:
@@ -56,7 +57,8 @@ def test_sarif_content(report: LintReport) -> None:
     assert [r["id"] for r in rules] == sorted(CODES)
     for rule in rules:
         assert rule["shortDescription"]["text"] == CODES[rule["id"]].title
-        assert rule["fullDescription"]["text"] and "What to do" not in rule["fullDescription"]["text"]
+        full = rule["fullDescription"]["text"]
+        assert full and "What to do" not in full
         assert "What to do:" in rule["help"]["text"]
         assert rule["defaultConfiguration"]["level"] == SEVERITY[rule["id"]]
     assert len(run["results"]) == len(report.diagnostics)

@@ -43,7 +43,8 @@ def test_cli_finds_notebooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(tmp_path)
     notebook(tmp_path / "nb.ipynb", [("code", "sim.begin_frame()\n")])
     (tmp_path / ".ipynb_checkpoints").mkdir()
-    notebook(tmp_path / ".ipynb_checkpoints" / "nb-checkpoint.ipynb", [("code", "x.begin_frame()\n")])
+    notebook(tmp_path / ".ipynb_checkpoints" / "nb-checkpoint.ipynb",
+             [("code", "x.begin_frame()\n")])
     assert main(["lint", "."]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("nb.ipynb:cell_1:1:1: FA606")

@@ -16,7 +16,8 @@ def run(comment: str) -> list[str]:
 
 @pytest.mark.parametrize("comment", [
     "  # noqa", "  # noqa: FA601", "  # NOQA:FA601", "  # noqa: E501, FA601", "  # noqa: FA6",
-    "  # noqa: FA6xx", "  # framealloc: allow FA601", "  # framealloc: allow FA601 (kept on purpose)",
+    "  # noqa: FA6xx", "  # framealloc: allow FA601",
+    "  # framealloc: allow FA601 (kept on purpose)",
     "  # framealloc: allow", "  # type: ignore  # framealloc: allow FA6",
     "  # noqa FA601 (no colon: a bare noqa, as in flake8)",
 ])

@@ -125,7 +125,7 @@ class ModuleContext:
         return kinds
 
     def qualname(self, node: ast.expr) -> str | None:
-        """Dotted name of ``node`` with import aliases resolved (``np.empty`` -> ``numpy.empty``)."""
+        """Dotted name of ``node``, import aliases resolved: ``np.empty`` -> ``numpy.empty``."""
         parts: list[str] = []
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)

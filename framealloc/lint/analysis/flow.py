@@ -163,8 +163,8 @@ class _ScopeWalker:
         if (len(node.targets) == 1 and isinstance(node.targets[0], (ast.Tuple, ast.List))
                 and isinstance(value, (ast.Tuple, ast.List))
                 and len(value.elts) == len(node.targets[0].elts)
-                and not any(isinstance(e, ast.Starred) for e in (*value.elts,
-                                                                  *node.targets[0].elts))):
+                and not any(isinstance(e, ast.Starred)
+                            for e in (*value.elts, *node.targets[0].elts))):
             taints = [self.ev(e, st) for e in value.elts]
             for target, elt, taint in zip(node.targets[0].elts, value.elts, taints):
                 self.assign(target, taint, st, elt)
@@ -184,7 +184,8 @@ class _ScopeWalker:
         target = node.target
         if isinstance(target, ast.Name):
             self.check_load(target, st)
-            self.store_name(target, st.names.get(target.id, EMPTY) | taint, st, None, keep_kind=True)
+            self.store_name(target, st.names.get(target.id, EMPTY) | taint, st, None,
+                            keep_kind=True)
         else:
             self.assign(target, taint, st, None)
         return st
@@ -420,7 +421,8 @@ class _ScopeWalker:
         unmatched frame."""
         site = (node.lineno, node.col_offset)
         for prev in sorted(s for s in st.open.get(key, frozenset()) if s is not None):
-            again = " again on the next loop iteration" if prev == site else f" at line {node.lineno}"
+            again = (" again on the next loop iteration" if prev == site
+                     else f" at line {node.lineno}")
             self.report_leak(key, prev, f"`{key}.begin_frame()` runs{again} while it may still be "
                                         "open", exit=False)
         st.open[key] = frozenset({site})

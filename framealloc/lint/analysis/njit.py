@@ -55,7 +55,9 @@ def _loop_body_nodes(loop: ast.For | ast.While) -> list[ast.AST]:
 def check_njit_loops(ctx: ModuleContext, out: Emitter) -> None:
     """Report NumPy allocations and list growth inside loops of nopython functions."""
     for func in ast.walk(ctx.tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) or not is_nopython(func, ctx):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if not is_nopython(func, ctx):
             continue
         lists = _local_lists(func)
         for loop in scope_nodes(func.body):

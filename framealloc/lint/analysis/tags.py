@@ -64,7 +64,8 @@ def _declared(name: str, path: str, declared: Sequence[str]) -> bool:
                for pat in declared)
 
 
-def _rule_for(path: str, name: str, rules: dict[str, tuple[str, ...]]) -> tuple[str, tuple[str, ...]] | None:
+def _rule_for(path: str, name: str,
+              rules: dict[str, tuple[str, ...]]) -> tuple[str, tuple[str, ...]] | None:
     parts = path.split("::")
     for n in range(len(parts), 0, -1):
         key = "::".join(parts[:n])
