@@ -63,7 +63,9 @@ _add("FA202", "error", "frame data handed to an executor or worker pool", """
 A frame allocation is passed to `executor.submit(...)`, `executor.map(...)`, a multiprocessing
 pool (`apply_async`, `map_async`, `starmap`, `imap`, ...), `loop.run_in_executor(...)` or
 `asyncio.to_thread(...)`. The task runs on another thread at a time the frame does not control, so
-the memory may already be recycled when it runs.
+the memory may already be recycled when it runs. Work whose results the same expression collects
+(`pool.submit(f, arr).result()`, `list(pool.map(f, rows))`, `for r in pool.map(...)`) is not
+reported.
 What to do: pass `alloc.frame_box_for_transfer(arr)` and `receive()` it in the task, copy the data
 (`arr.copy()`), or wait for the result before the frame ends and allocate it from a pool.""")
 _add("FA203", "error", "frame data put on a queue", """

@@ -30,6 +30,9 @@ _THREAD_FUNCS = frozenset({"threading.Thread", "threading.Timer", "_thread.start
 _EXECUTOR_METHODS = frozenset({"map", "starmap", "imap", "imap_unordered", "map_async",
                                "starmap_async", "apply", "apply_async"})
 _PARTIAL_FUNCS = frozenset({"functools.partial", "partial"})
+#: Built-ins that consume an iterator completely (``list(pool.map(...))`` waits for all results).
+_CONSUMERS = frozenset({"list", "tuple", "set", "dict", "sorted", "sum", "min", "max", "any",
+                        "all"})
 _TRANSFER = "alloc.frame_box_for_transfer(arr)"
 #: Functions whose job is to leave a frame open (FA606 does not report their exits).
 _OPENER_NAMES = frozenset({"__enter__", "__aenter__", "setUp", "setup_method", "setup"})
@@ -59,6 +62,11 @@ def _in_frame_guard(test: ast.expr) -> tuple[str, bool] | None:
     if isinstance(test, ast.Attribute) and test.attr == "in_frame":
         return receiver_key(test.value), negated
     return None
+
+
+def _is_map_call(node: ast.expr) -> bool:
+    mc = method_call(node)
+    return bool(mc) and mc[1] in ("map", "starmap", "imap", "imap_unordered")  # type: ignore[index]
 
 
 def _value_names(expr: ast.expr) -> list[ast.Name]:
@@ -122,6 +130,7 @@ class _ScopeWalker:
         self.exit_stack: list[set[str]] = []
         self.finally_closers: list[set[str]] = []
         self.in_handled_try = 0
+        self.waited: set[int] = set()  # executor calls whose results are collected at once
         self.returned: set[int] = set()  # Name nodes whose value a `return` hands out
         self.where = "the module" if scope.is_module else "the function"
         name = "" if scope.is_module else scope.node.name  # type: ignore[union-attr]
@@ -304,6 +313,8 @@ class _ScopeWalker:
         return self.loop(node, st)
 
     def _s_For(self, node: ast.For | ast.AsyncFor, st: State) -> State | None:
+        if _is_map_call(node.iter):
+            self.waited.add(id(node.iter))
         self.ev(node.iter, st)
         return self.loop(node, st)
 
@@ -717,6 +728,7 @@ class _ScopeWalker:
     _e_ListComp = _e_SetComp = _e_GeneratorExp = _e_DictComp = _comprehension
 
     def _e_Call(self, node: ast.Call, st: State) -> Taint:
+        self.mark_waited(node)
         mc = method_call(node)
         recv_taint = self.ev(mc[0], st) if mc else self.ev(node.func, st)
         arg_taints = [self.ev(a, st) for a in node.args]
@@ -770,6 +782,8 @@ class _ScopeWalker:
         if meth in CONTAINER_MUTATORS and every:
             self.store_into(recv, every, node, st)
             return EMPTY
+        if id(node) in self.waited:
+            return None  # the results are collected right here, while the frame is open
         if meth == "submit" and every:
             self.sink("FA202", node, every, f"`{key}.submit(...)`")
             return EMPTY
@@ -783,6 +797,16 @@ class _ScopeWalker:
             self.sink("FA203", node, every, f"`{key}.{meth}(...)`")
             return EMPTY
         return None
+
+    def mark_waited(self, node: ast.Call) -> None:
+        """Executor work whose results this very expression collects: ``pool.submit(...)
+        .result()``, ``list(pool.map(...))`` (also tuple, sorted, sum, ...)."""
+        mc = method_call(node)
+        if mc and mc[1] == "result" and (inner := method_call(mc[0])) and inner[1] == "submit":
+            self.waited.add(id(mc[0]))
+        elif (isinstance(node.func, ast.Name) and node.func.id in _CONSUMERS and node.args
+              and _is_map_call(node.args[0])):
+            self.waited.add(id(node.args[0]))
 
     def new_origin(self, node: ast.Call, receiver: str, call: str, st: State) -> Taint:
         """A frame allocation: a fresh origin (live, not yet across an await)."""
