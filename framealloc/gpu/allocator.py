@@ -134,6 +134,7 @@ class GpuAllocator:
         self._imm_rec = None
         self._imm_outstanding = False
         self._zombies: list[tuple[Block, int, int]] = []
+        self._deferred_views: list = []     # weakrefs to mappings of released blocks
         try:
             self._recorders = [backend.create_recorder() for _ in range(n)]
             self._imm_rec = backend.create_recorder()
@@ -515,10 +516,17 @@ class GpuAllocator:
         return dump_json(self, detailed=detailed, indent=indent)
 
     # -- teardown -------------------------------------------------------------------------------
+    def deferred_blocks(self) -> int:
+        """Released blocks whose device memory waits for their last NumPy view to die."""
+        self._deferred_views = [r for r in self._deferred_views if r() is not None]
+        return len(self._deferred_views)
+
     def close(self) -> None:
         """Wait for the GPU, free every block and destroy every device object. Idempotent.
 
-        Host arrays that are still alive keep their block's memory mapped until they die.
+        Host arrays that are still alive keep their block mapped until they die (see
+        :meth:`deferred_blocks`); a context framealloc created waits for them before
+        destroying the device.
         """
         if self._closed:
             return
@@ -842,7 +850,9 @@ class GpuAllocator:
             elif block.kind == KIND_DEDICATED:
                 self._dedicated.pop(block.serial, None)
             self._rearm_soft(block.heap)
-        block.release(self._backend)
+        pending = block.release(self._backend)
+        if pending is not None:
+            self._deferred_views.append(pending)
 
     def _release_range(self, block: Block, offset: int) -> None:
         if block.kind == KIND_DEDICATED:

@@ -58,26 +58,27 @@ class Block:
         self.name: str | None = None
         self.meta: dict[int, Any] = {}     # offset -> AllocKind of live pooled allocations
 
-    def release(self, backend: GpuBackend) -> bool:
+    def release(self, backend: GpuBackend) -> weakref.ref | None:
         """Give the device memory back; deferred while NumPy views of its mapping live.
 
-        Returns True when freed now, False when deferred to the death of the last view.
+        Returns None when freed now, or a weak reference to the mapping array when the free
+        is deferred to the death of the last view.
         """
         handle, self.handle = self.handle, None
         if handle is None:
-            return True
+            return None
         array, self.array = self.array, None
         if array is None:
             backend.destroy_block(handle)
-            return True
+            return None
         ref = weakref.ref(array)
         del array
         live = ref()
         if live is None:
             backend.destroy_block(handle)
-            return True
+            return None
         weakref.finalize(live, backend.destroy_block, handle)
-        return False
+        return ref
 
     def __repr__(self) -> str:
         return (f"<Block #{self.serial} {self.kind} {self.size} B type={self.memory_type} "

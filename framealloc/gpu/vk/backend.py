@@ -61,8 +61,11 @@ class VulkanBlock:
 class VulkanBackend:
     """Implements :class:`~framealloc.gpu.GpuBackend` on a :class:`VulkanContext`.
 
-    ``owns_context``: destroy the context on :meth:`close` (deferred until blocks that still
-    have live host views are freed).
+    ``owns_context``: close the context in :meth:`close`. A context created by framealloc
+    destroys its device only once every block is freed, so a NumPy view of mapped memory never
+    outlives the mapping. With :meth:`VulkanContext.adopt` the device is yours: destroy it only
+    after ``GpuAllocator.close()`` and after the host views are gone
+    (``allocator.deferred_blocks() == 0``).
     """
 
     def __init__(self, context: VulkanContext, *, owns_context: bool = False) -> None:
@@ -75,7 +78,6 @@ class VulkanBackend:
         self._vk = vk = context._vk
         self._device = context.device
         self._live_blocks = 0
-        self._closing = False
         self.closed = False
         # Structures reused by every block creation / flush (never shared across threads).
         self._bci = ffi.new("VkBufferCreateInfo*")
@@ -190,6 +192,7 @@ class VulkanBackend:
             lib.vkFreeMemory(dev, memory, ffi.NULL)
             raise
         self._live_blocks += 1
+        self.context._block_created()
         return VulkanBlock(size, memory_type_index, buffer, memory, address, alloc_size)
 
     def destroy_block(self, block: VulkanBlock) -> None:
@@ -202,8 +205,8 @@ class VulkanBackend:
         lib.vkDestroyBuffer(dev, block.buffer, ffi.NULL)
         lib.vkFreeMemory(dev, block.memory, ffi.NULL)
         self._live_blocks -= 1
-        if self._closing and self._live_blocks == 0:
-            self._finish_close()
+        # The context may now destroy a device whose close() was waiting for this block.
+        self.context._block_destroyed()
 
     def host_view(self, block: VulkanBlock) -> np.ndarray:
         """uint8 array over the mapping; its base is a cffi buffer (not an ndarray), so every
@@ -241,15 +244,8 @@ class VulkanBackend:
             _api.check(self.lib.vkDeviceWaitIdle(self._device), "vkDeviceWaitIdle")
 
     def close(self) -> None:
-        """Give the device back once every block is freed (now, or when the last host view of a
-        released block dies)."""
-        if self._closing:
-            return
-        self._closing = True
-        if self._live_blocks == 0:
-            self._finish_close()
-
-    def _finish_close(self) -> None:
+        """Stop creating blocks and close an owned context (whose device is destroyed once the
+        last block is freed, possibly later when the last host view dies)."""
         if self.closed:
             return
         self.closed = True

@@ -88,6 +88,11 @@ class VulkanContext:
         self.lib = vk.lib
         self.owns_handles = True
         self._closed = False
+        self._destroyed = False
+        self._close_pending = False
+        self._live_blocks = 0
+        self._open_children = 0
+        self._parent: VulkanContext | None = None
         self.instance: Any = None
         self.device: Any = None
         self._messenger: Any = None
@@ -110,8 +115,10 @@ class VulkanContext:
               queue_family_index: int, *, memory_budget: bool = False,
               timeline_semaphores: bool = False) -> VulkanContext:
         """Wrap handles created elsewhere (e.g. by your renderer, through the ``vulkan``
-        package). framealloc never destroys them; close the allocator before destroying them.
-        ``memory_budget``: VK_EXT_memory_budget was enabled on ``device``."""
+        package). framealloc never destroys them. Before you destroy the device, close the
+        allocator and drop its host views (``gpu.deferred_blocks() == 0``), exactly as you
+        would wait for any other user of the device. ``memory_budget``: VK_EXT_memory_budget
+        was enabled on ``device``; ``timeline_semaphores``: that feature was enabled."""
         vk = _api.load()
         self = cls.__new__(cls)
         self._vk = vk
@@ -119,6 +126,11 @@ class VulkanContext:
         self.lib = vk.lib
         self.owns_handles = False
         self._closed = False
+        self._destroyed = False
+        self._close_pending = False
+        self._live_blocks = 0
+        self._open_children = 0
+        self._parent = None
         self._messenger = self._callback = self._destroy_messenger = None
         self._user_callback = None
         self._min_severity = SEVERITY_WARNING
@@ -375,26 +387,86 @@ class VulkanContext:
     # -- teardown ---------------------------------------------------------------------------------
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called (the objects may outlive it, see :meth:`close`)."""
         return self._closed
 
+    @property
+    def destroyed(self) -> bool:
+        """True once the Vulkan objects this context created are really destroyed."""
+        return self._destroyed
+
     def close(self) -> None:
-        """Destroy the device, messenger and instance (when created here). Idempotent."""
+        """Destroy what this context created: its device, and its messenger and instance unless
+        they belong to a parent context (:meth:`new_device`). Idempotent.
+
+        Safe with live host views: while device memory of this device is still alive (a NumPy
+        view of a released block), or a child device of :meth:`new_device` is open, destruction
+        waits until the last of them is gone.
+        """
         if self._closed:
             return
         self._closed = True
-        if not self.owns_handles:
+        if self.owns_handles:
+            self._close_pending = True
+            self._destroy_if_unused()
+
+    def _block_created(self) -> None:
+        self._live_blocks += 1
+
+    def _block_destroyed(self) -> None:
+        self._live_blocks -= 1
+        self._destroy_if_unused()
+
+    def _destroy_if_unused(self) -> None:
+        if not self._close_pending or self._live_blocks or self._open_children:
             return
+        self._close_pending = False
+        self._destroyed = True
         lib, ffi = self.lib, self.ffi
         if self.device is not None:
             lib.vkDeviceWaitIdle(self.device)
             lib.vkDestroyDevice(self.device, ffi.NULL)
             self.device = None
+        if self._parent is not None:
+            self._parent._open_children -= 1
+            self._parent._destroy_if_unused()
+            return
         if self._messenger is not None:
             self._destroy_messenger(self.instance, self._messenger, ffi.NULL)
             self._messenger = None
         if self.instance is not None:
             lib.vkDestroyInstance(self.instance, ffi.NULL)
             self.instance = None
+
+    def new_device(self, *, timeline_semaphores: bool = False,
+                   device_extensions: Sequence[str] = ()) -> VulkanContext:
+        """A context with a new logical device on this context's instance and physical device.
+
+        It shares the instance and debug messenger (so validation messages reach the same
+        callback) and destroys only its own device on close; close it before this context.
+        Useful to get the validation layer's leak report per device.
+        """
+        if self._closed or self._parent is not None or not self.owns_handles:
+            raise GpuUnavailableError("new_device() needs an open context that created its own "
+                                      "instance", code="FA414")
+        child = type(self).__new__(type(self))
+        child.__dict__.update({k: v for k, v in self.__dict__.items()
+                               if k in ("_vk", "ffi", "lib", "instance", "physical_device",
+                                        "validation", "api_version", "_min_severity",
+                                        "_user_callback")})
+        child.owns_handles = True
+        child._closed = False
+        child._destroyed = False
+        child._close_pending = False
+        child._live_blocks = 0
+        child._open_children = 0
+        child._parent = self
+        child._messenger = child._callback = child._destroy_messenger = None
+        child._keep = []
+        child.device = None
+        child._create_device(list(device_extensions), timeline_semaphores)
+        self._open_children += 1
+        return child
 
     def __enter__(self) -> VulkanContext:
         return self
