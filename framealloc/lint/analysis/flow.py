@@ -100,7 +100,9 @@ def _describe(origin: Origin) -> str:
 
 
 def _first(refs: Taint) -> Ref:
-    return min(refs, key=lambda r: (r.origin.line, r.origin.col, r.closure))
+    """The earliest reference, chosen deterministically (messages must not vary between runs)."""
+    return min(refs, key=lambda r: (r.origin.line, r.origin.col, r.closure, r.dead or "",
+                                    r.crossed or 0, r.origin.call, r.origin.receiver))
 
 
 class FlowChecker:
