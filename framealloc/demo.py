@@ -54,7 +54,7 @@ def _build_kernels():
         force = np.zeros((n, 3), np.float32)
         count = np.zeros(cells, np.int32)
         for i in range(n):
-            tmp = np.empty(3, np.float32)
+            tmp = np.empty(3, np.float32)  # noqa: FA607 - the baseline this demo compares against
             tmp[0] = -pos[i, 0]
             tmp[1] = -9.8
             tmp[2] = -pos[i, 2]

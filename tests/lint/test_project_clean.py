@@ -16,12 +16,7 @@ from .helpers import REPO
 DIRS = ("framealloc", "benchmarks", "examples", "notebooks")
 
 #: (repository-relative path glob, code, text in the message) -> why it is intended.
-DELIBERATE = {
-    ("framealloc/demo.py", "FA607", "step_frame_numpy"):
-        "the np.empty kernel the demo compares frame allocation against",
-    ("benchmarks/*", "FA607", "np.empty"):
-        "benchmarks time np.empty inside njit loops as the baseline of every ratio",
-}
+DELIBERATE: dict = {}  # empty: deliberate patterns carry inline noqa or per-file-ignores
 
 
 def _deliberate(relpath: str, code: str, message: str) -> bool:
@@ -44,4 +39,4 @@ def test_own_code_is_clean() -> None:
 
 def test_deliberate_entries_are_narrow() -> None:
     """The exemptions only ever cover the np.empty baseline warning, never an error code."""
-    assert {code for _, code, _ in DELIBERATE} == {"FA607"}
+    assert {code for _, code, _ in DELIBERATE} <= {"FA607"}
