@@ -31,7 +31,8 @@ from .intents import BufferUsage, GpuAllocRequirements, GpuLifetime, GpuMemoryIn
 from .memtypes import MemoryFlags, MemoryHeap, MemoryProperties, MemoryType, choose_memory_types
 from .null_backend import NullBackend, NullBackendMisuse
 from .protocol import BackendBlock, CommandRecorder, DeviceInfo, DeviceLimits, GpuBackend
-from .stats import GpuStats, HeapBudget
+from .budget import HeapBudget
+from .stats import GpuStats
 from .unified import StagingBuffer, UnifiedAllocator, UnifiedBudget
 from .virtual import LinearAllocator, VirtualAllocator
 

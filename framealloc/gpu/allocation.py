@@ -216,7 +216,7 @@ class GpuAllocation:
                 code="FA415")
         if block.coherent or n == 0:
             return
-        block.owner._flush_or_invalidate(block, self.offset + off, n, flush)
+        block.owner._mem.flush_or_invalidate(block, self.offset + off, n, flush)
 
     # -- release ------------------------------------------------------------------------------
     def free(self) -> None:

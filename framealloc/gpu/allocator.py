@@ -19,24 +19,23 @@ guard it with your own lock).
 from __future__ import annotations
 
 import contextlib
-import warnings
 from typing import Any, Iterator
 
 import numpy as np
 
 from .allocation import AllocKind, GpuAllocation
-from .blocks import KIND_BLOCK, KIND_CHUNK, KIND_DEDICATED, Block, FrameRing, TlsfPool
-from .config import BudgetEvent, GpuConfig
-from .errors import (GpuBudgetExceededError, GpuBudgetWarning, GpuDeviceError,
-                     GpuDoubleFreeError, GpuError, GpuFrameStateError, GpuOutOfMemoryError,
-                     GpuSizeError, GpuStaleAllocationError, GpuTimeoutError, GpuTransferError,
-                     GpuUnsupportedError, GpuUsageError)
+from .blocks import KIND_CHUNK, KIND_DEDICATED, Block, FrameRing
+from .budget import HeapBudget
+from .config import GpuConfig
+from .errors import (GpuBudgetExceededError, GpuDoubleFreeError, GpuError, GpuFrameStateError,
+                     GpuOutOfMemoryError, GpuSizeError, GpuStaleAllocationError, GpuTimeoutError,
+                     GpuTransferError, GpuUnsupportedError, GpuUsageError)
 from .intents import (BufferUsage, GpuAllocRequirements, GpuLifetime, GpuMemoryIntent,
                       check_alignment, check_size, check_usage, coerce_intent)
-from .memtypes import MemoryFlags, choose_memory_types
+from .memory import DeviceMemory, next_pow2
+from .memtypes import choose_memory_types
 from .protocol import DeviceInfo, GpuBackend
-from .transfer import HazardTracker
-from .virtual import align_up
+from .transfer import TransferEngine, as_bytes, check_offset
 
 __all__ = ["GpuAllocator"]
 
@@ -47,17 +46,12 @@ _TRANSIENT = GpuLifetime.TRANSIENT
 _DYNAMIC = GpuMemoryIntent.DYNAMIC
 _STAGING = GpuMemoryIntent.STAGING
 _READBACK = GpuMemoryIntent.READBACK
-_GiB = 1 << 30
 _EMPTY: dict = {}
 _UNIFORM = int(BufferUsage.UNIFORM)
 _STORAGE = int(BufferUsage.STORAGE)
 _TEXEL = int(BufferUsage.UNIFORM_TEXEL | BufferUsage.STORAGE_TEXEL)
 _TRANSFER_SRC = BufferUsage.TRANSFER_SRC
 _TRANSFER_DST = BufferUsage.TRANSFER_DST
-
-
-def _next_pow2(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
 
 
 class GpuAllocator:
@@ -88,12 +82,9 @@ class GpuAllocator:
         self._info = info
         self._props = info.memory
         self._limits = info.limits
-        self._atom = max(1, info.limits.non_coherent_atom_size)
         n = cfg.frames_in_flight
         self._types_for = {i: choose_memory_types(self._props, info.buffer_memory_type_bits, i)
                            for i in GpuMemoryIntent}
-        self._type_flags = [t.flags for t in self._props.types]
-        self._max_objects = min(cfg.max_memory_allocations, info.limits.max_memory_allocation_count)
         # Frames: frame numbers start at 1; frames <= _recycled_frame were finished by the GPU.
         self._frame_number = 0
         self._recycled_frame = 0
@@ -102,46 +93,23 @@ class GpuAllocator:
         self._frame_hot: dict = _EMPTY
         self._hot_table: dict = {}
         self._rings: dict[tuple[GpuMemoryIntent, int], FrameRing] = {}
-        self._pools: dict[tuple[int, GpuLifetime], TlsfPool] = {}
-        self._dedicated: dict[int, Block] = {}
         self._deferred: dict[int, list[tuple[Block, int, int]]] = {}
         self._kinds: dict[tuple, AllocKind] = {}
         self._align_cache: dict[tuple[int, int, int], int] = {}
+        self._mem = DeviceMemory(self, backend, cfg)
+        self._budget = self._mem.budget
         # Accounting.
-        nheaps = len(self._props.heaps)
-        self._heap_reserved = [0] * nheaps
-        self._heap_alloc = [0] * nheaps
         self._live_bytes = {_PERSISTENT: 0, _TRANSIENT: 0}
         self._live_count = 0
         self._pending_free = 0
         self._allocated_total = 0
         self._freed_total = 0
         self._peak = 0
-        self._objects_live = 0
-        self._objects_created = 0
         self._fallbacks = 0
-        self._oom_count = 0
-        self._budget_denials = 0
         self._frames_submitted = 0
-        self._copies_recorded = 0
         self._bytes_uploaded = 0
         self._bytes_read_back = 0
-        self._soft_over: set[str] = set()
-        self._serial = 0
-        self._recorders = []
-        self._trackers = [HazardTracker() for _ in range(n)]
-        self._imm_tracker = HazardTracker()
-        self._imm_rec = None
-        self._imm_outstanding = False
-        self._zombies: list[tuple[Block, int, int]] = []
-        self._deferred_views: list = []     # weakrefs to mappings of released blocks
-        try:
-            self._recorders = [backend.create_recorder() for _ in range(n)]
-            self._imm_rec = backend.create_recorder()
-        except BaseException:
-            for r in self._recorders:
-                r.destroy()
-            raise
+        self._xfer = TransferEngine(backend, n, cfg.fence_timeout_s, self._mem.release_range)
         self._closed = False
 
     @classmethod
@@ -225,22 +193,20 @@ class GpuAllocator:
                 "first (or use `with gpu.frame():`)", code="FA411")
         n = self._frame_number + 1
         slot = n % self._config.frames_in_flight
-        rec = self._recorders[slot]
-        if not rec.wait(self._config.fence_timeout_s):
+        if not self._xfer.wait(slot, self._config.fence_timeout_s):
             raise GpuTimeoutError(
                 f"the GPU has not finished frame {n - self._config.frames_in_flight} after "
                 f"{self._config.fence_timeout_s} s; its memory cannot be recycled yet. Check "
                 "that submitted work can complete, or raise GpuConfig.fence_timeout_s",
                 code="FA416")
-        rec.reset()
-        self._trackers[slot].clear()
+        self._xfer.reset(slot)
         self._recycled_frame = max(self._recycled_frame, n - self._config.frames_in_flight)
         self._release_deferred(self._recycled_frame)
         trim_after = self._config.frame_chunk_trim_frames * self._config.frames_in_flight
         for ring in self._rings.values():
             ring.activate(slot, n)
             for chunk in ring.trim(slot, n, trim_after):
-                self._release_block(chunk)
+                self._mem.release_block(chunk)
         self._slot = slot
         self._frame_number = n
         self._in_frame = True
@@ -272,7 +238,7 @@ class GpuAllocator:
         cur = self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT] + frame_bytes
         if cur > self._peak:
             self._peak = cur
-        self._submit(self._slot)
+        self._xfer.submit(self._slot)
         self._frames_submitted += 1
         return self._frame_number
 
@@ -289,14 +255,14 @@ class GpuAllocator:
     def wait_idle(self) -> None:
         """Submit pending copies and wait until the GPU has finished all work of this allocator."""
         self._check_open()
-        if self._recorders[self._slot].has_pending():
-            self._submit(self._slot)
-        for slot, rec in enumerate(self._recorders):
-            if not rec.wait(self._config.fence_timeout_s):
+        if self._xfer.has_pending(self._slot):
+            self._xfer.submit(self._slot)
+        for slot in range(self._config.frames_in_flight):
+            if not self._xfer.wait(slot, self._config.fence_timeout_s):
                 raise GpuTimeoutError(
                     f"the GPU did not finish within {self._config.fence_timeout_s} s",
                     code="FA416")
-        self._finish_immediate()
+        self._xfer.finish_immediate()
 
     # -- allocation ---------------------------------------------------------------------------
     def allocate(self, requirements: GpuAllocRequirements) -> GpuAllocation:
@@ -387,13 +353,13 @@ class GpuAllocator:
         self._live_bytes[allocation._kind.lifetime] -= size
         self._live_count -= 1
         self._freed_total += size
-        self._heap_alloc[block.heap] -= size
+        self._budget.allocated[block.heap] -= size
         if self._frame_number > 0:
             key = self._frame_number if self._in_frame else self._frame_number + 1
             self._deferred.setdefault(key, []).append((block, allocation.offset, size))
             self._pending_free += size
         else:
-            self._release_range(block, allocation.offset)
+            self._mem.release_range(block, allocation.offset)
 
     # -- transfers ------------------------------------------------------------------------------
     def upload(self, dst: GpuAllocation, array: Any, offset: int = 0) -> None:
@@ -405,21 +371,20 @@ class GpuAllocator:
         """
         self._check_open()
         dblock = self._transfer_target(dst, "upload destination", _TRANSFER_DST)
-        data = _as_bytes(array)
+        data = as_bytes(array)
         n = data.size
-        off = _transfer_offset(offset, n, dst.size, "upload")
+        off = check_offset(offset, n, dst.size, "upload")
         if n == 0:
             return
         if self._in_frame:
             sblock, soff = self._frame_bump(n, _STAGING, _TRANSFER_SRC, 0)
             self._write_staging(sblock, soff, data)
-            self._record(self._recorders[self._slot], self._trackers[self._slot],
-                         sblock, soff, dblock, dst.offset + off, n)
+            self._xfer.record(self._slot, sblock, soff, dblock, dst.offset + off, n)
         else:
             sblock, soff = self._internal_alloc(n, _STAGING, _TRANSFER_SRC)
             try:
                 self._write_staging(sblock, soff, data)
-                self._run_immediate(sblock, soff, dblock, dst.offset + off, n)
+                self._xfer.run_immediate(sblock, soff, dblock, dst.offset + off, n)
             finally:
                 self._free_internal(sblock, soff, n)
         self._bytes_uploaded += n
@@ -438,7 +403,7 @@ class GpuAllocator:
         dt = np.dtype(dtype)
         if dt.hasobject or dt.itemsize == 0:
             raise GpuTransferError(f"cannot read back into dtype {dt}", code="FA412")
-        off = _transfer_offset(offset, 0, src.size, "readback")
+        off = check_offset(offset, 0, src.size, "readback")
         if shape is not None:
             shape_t = (int(shape),) if not isinstance(shape, tuple) else tuple(map(int, shape))
             n = int(np.prod(shape_t, dtype=np.int64)) * dt.itemsize
@@ -452,13 +417,13 @@ class GpuAllocator:
                 "allocation", code="FA412")
         if n == 0:
             return np.empty(shape_t, dt)
-        if self._recorders[self._slot].has_pending():
-            self._submit(self._slot)
+        if self._xfer.has_pending(self._slot):
+            self._xfer.submit(self._slot)
         rblock, roff = self._internal_alloc(n, _READBACK, _TRANSFER_DST)
         try:
-            self._run_immediate(sblock, src.offset + off, rblock, roff, n)
+            self._xfer.run_immediate(sblock, src.offset + off, rblock, roff, n)
             if not rblock.coherent:
-                self._flush_or_invalidate(rblock, roff, n, flush=False)
+                self._mem.flush_or_invalidate(rblock, roff, n, flush=False)
             out = np.array(rblock.array[roff:roff + n])
         finally:
             self._free_internal(rblock, roff, n)
@@ -471,24 +436,23 @@ class GpuAllocator:
         self._check_open()
         sblock = self._transfer_target(src, "copy source", _TRANSFER_SRC)
         dblock = self._transfer_target(dst, "copy destination", _TRANSFER_DST)
-        so = _transfer_offset(src_offset, 0, src.size, "copy source")
-        do = _transfer_offset(dst_offset, 0, dst.size, "copy destination")
+        so = check_offset(src_offset, 0, src.size, "copy source")
+        do = check_offset(dst_offset, 0, dst.size, "copy destination")
         n = min(src.size - so, dst.size - do) if size is None else int(size)
         if n <= 0 or so + n > src.size or do + n > dst.size:
             raise GpuTransferError(
                 f"copy of {n} bytes from offset {so} of a {src.size}-byte source to offset {do} "
                 f"of a {dst.size}-byte destination does not fit", code="FA412")
         if self._in_frame:
-            self._record(self._recorders[self._slot], self._trackers[self._slot],
-                         sblock, src.offset + so, dblock, dst.offset + do, n)
+            self._xfer.record(self._slot, sblock, src.offset + so, dblock, dst.offset + do, n)
         else:
-            self._run_immediate(sblock, src.offset + so, dblock, dst.offset + do, n)
+            self._xfer.run_immediate(sblock, src.offset + so, dblock, dst.offset + do, n)
 
     def submit(self) -> None:
         """Submit the copies batched so far in this frame now (end_frame does it anyway)."""
         self._check_open()
-        if self._recorders[self._slot].has_pending():
-            self._submit(self._slot)
+        if self._xfer.has_pending(self._slot):
+            self._xfer.submit(self._slot)
 
     # -- statistics ---------------------------------------------------------------------------
     def current_bytes(self) -> int:
@@ -498,12 +462,11 @@ class GpuAllocator:
 
     def reserved_bytes(self) -> int:
         """Device memory held by the allocator (blocks, frame chunks, dedicated)."""
-        return sum(self._heap_reserved)
+        return self._budget.reserved_total
 
-    def budget(self) -> list:
-        """Cheap per-heap usage and budget (:class:`~framealloc.gpu.HeapBudget` list)."""
-        from .stats import heap_budgets
-        return heap_budgets(self)
+    def budget(self) -> list[HeapBudget]:
+        """Cheap per-heap usage and budget (one driver query at most): call it every frame."""
+        return self._budget.heap_budgets()
 
     def stats(self) -> Any:
         """Full statistics (:class:`~framealloc.gpu.GpuStats`); walks every block."""
@@ -518,8 +481,7 @@ class GpuAllocator:
     # -- teardown -------------------------------------------------------------------------------
     def deferred_blocks(self) -> int:
         """Released blocks whose device memory waits for their last NumPy view to die."""
-        self._deferred_views = [r for r in self._deferred_views if r() is not None]
-        return len(self._deferred_views)
+        return self._mem.deferred_blocks()
 
     def close(self) -> None:
         """Wait for the GPU, free every block and destroy every device object. Idempotent.
@@ -531,33 +493,23 @@ class GpuAllocator:
         if self._closed:
             return
         with contextlib.suppress(GpuError):
-            if self._recorders[self._slot].has_pending():
-                self._submit(self._slot)
+            if self._xfer.has_pending(self._slot):
+                self._xfer.submit(self._slot)
         with contextlib.suppress(GpuError):
             self._backend.wait_idle()
-        for rec in self._recorders:
-            rec.destroy()
-        if self._imm_rec is not None:
-            self._imm_rec.destroy()
-        blocks: list[Block] = []
-        for pool in self._pools.values():
-            blocks.extend(pool.blocks)
-            pool.blocks = []
+        self._xfer.destroy()
+        chunks: list[Block] = []
         for ring in self._rings.values():
             ring.deactivate()
-            blocks.extend(ring.chunks())
+            chunks.extend(ring.chunks())
             ring.slots = [[] for _ in ring.slots]
             ring.block = None
-        blocks.extend(self._dedicated.values())
-        self._dedicated.clear()
         self._deferred.clear()
-        self._zombies.clear()
         self._pending_free = 0
         self._frame_hot = _EMPTY
         self._in_frame = False
         self._closed = True
-        for block in blocks:
-            self._release_block(block, closing=True)
+        self._mem.release_all(chunks)
         if self._owns_backend:
             self._backend.close()
 
@@ -605,19 +557,11 @@ class GpuAllocator:
                 a = max(a, lim.min_storage_offset_alignment)
             if usage & _TEXEL:
                 a = max(a, lim.min_texel_offset_alignment)
-            if self._non_coherent(memory_type):
-                a = max(a, self._atom)
-            a = _next_pow2(a)
+            if self._mem.non_coherent(memory_type):
+                a = max(a, self._mem.atom)
+            a = next_pow2(a)
             self._align_cache[key] = a
         return a
-
-    def _non_coherent(self, memory_type: int) -> bool:
-        f = self._type_flags[memory_type]
-        return bool(f & MemoryFlags.HOST_VISIBLE) and not f & MemoryFlags.HOST_COHERENT
-
-    def _granularity(self, memory_type: int) -> int:
-        g = self._config.min_alignment
-        return max(g, self._atom) if self._non_coherent(memory_type) else g
 
     def _candidate_types(self, intent: GpuMemoryIntent, size: int) -> list[int]:
         types = self._types_for[intent]
@@ -694,9 +638,9 @@ class GpuAllocator:
             found = ring.allocate_existing(size, align, self._frame_number)
             if found is not None:
                 return found
-            chunk_size = max(self._config.frame_chunk_size, _next_pow2(size + align))
+            chunk_size = max(self._config.frame_chunk_size, next_pow2(size + align))
             try:
-                chunk = self._new_block(mt, chunk_size, KIND_CHUNK, min_size=size + align)
+                chunk = self._mem.new_block(mt, chunk_size, KIND_CHUNK, min_size=size + align)
             except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
                 errors.append(e)
                 continue
@@ -715,7 +659,7 @@ class GpuAllocator:
         for i, mt in enumerate(types):
             align = self._alignment(int(usage), alignment, mt)
             try:
-                block, off = self._pool_alloc(size, align, mt, lifetime)
+                block, off = self._mem.pool_alloc(size, align, mt, lifetime)
             except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
                 errors.append(e)
                 continue
@@ -734,39 +678,12 @@ class GpuAllocator:
             self._live_bytes[lifetime] += size
             self._live_count += 1
             self._allocated_total += size
-            self._heap_alloc[block.heap] += size
+            self._budget.allocated[block.heap] += size
             cur = self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT]
             if cur > self._peak:
                 self._peak = cur
             return a
         raise self._combine_errors(errors, size, intent)
-
-    def _pool_alloc(self, size: int, align: int, mt: int,
-                    lifetime: GpuLifetime) -> tuple[Block, int]:
-        if size >= self._config.dedicated_threshold:
-            block = self._new_block(mt, align_up(size, self._granularity(mt)), KIND_DEDICATED)
-            block.lifetime = lifetime
-            self._dedicated[block.serial] = block
-            return block, 0
-        pool = self._pools.get((mt, lifetime))
-        if pool is None:
-            pool = self._pools[(mt, lifetime)] = TlsfPool(mt, lifetime, self._granularity(mt))
-        found = pool.try_allocate(size, align)
-        if found is not None:
-            return found
-        block = self._new_block(mt, self._pool_block_size(mt, size + align), KIND_BLOCK,
-                                min_size=size + align)
-        pool.add_block(block)
-        off = block.va.allocate(size, align)  # type: ignore[union-attr]
-        assert off >= 0, "a fresh block must hold the request it was sized for"
-        return block, off
-
-    def _pool_block_size(self, mt: int, needed: int) -> int:
-        heap_size = self._props.heaps[self._props.types[mt].heap_index].size
-        base = self._config.block_size
-        if heap_size <= _GiB:
-            base = min(base, max(1 << 16, _next_pow2(heap_size // 8 + 1) >> 1))
-        return max(base, _next_pow2(needed))
 
     def _internal_alloc(self, size: int, intent: GpuMemoryIntent,
                         usage: BufferUsage) -> tuple[Block, int]:
@@ -774,171 +691,28 @@ class GpuAllocator:
         errors: list[GpuError] = []
         for mt in self._candidate_types(intent, size):
             try:
-                block, off = self._pool_alloc(size, self._alignment(int(usage), 0, mt), mt,
-                                              _TRANSIENT)
+                block, off = self._mem.pool_alloc(size, self._alignment(int(usage), 0, mt), mt,
+                                                  _TRANSIENT)
             except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
                 errors.append(e)
                 continue
-            self._heap_alloc[block.heap] += size
+            self._budget.allocated[block.heap] += size
             return block, off
         raise self._combine_errors(errors, size, intent)
 
     def _free_internal(self, block: Block, offset: int, size: int) -> None:
         if self._closed:
             return
-        self._heap_alloc[block.heap] -= size
-        if self._imm_outstanding:
-            # The GPU may still use it (a transfer that timed out): free it once that finished.
-            self._zombies.append((block, offset, size))
-            return
-        self._release_range(block, offset)
-
-    def _new_block(self, mt: int, size: int, kind: str, min_size: int | None = None) -> Block:
-        """Ask the backend for device memory, within budgets and the object-count cap."""
-        heap = self._props.types[mt].heap_index
-        if min_size is not None:
-            room = self._budget_room(heap)
-            while size > room and size // 2 >= min_size and size // 2 >= (1 << 16):
-                size //= 2
-        self._check_budget(heap, size)
-        if self._objects_live >= self._max_objects:
-            self._trim_empty_blocks()
-            if self._objects_live >= self._max_objects:
-                self._oom_count += 1
-                raise GpuOutOfMemoryError(
-                    f"{self._objects_live} live device-memory objects reached the cap of "
-                    f"{self._max_objects} (GpuConfig.max_memory_allocations / the device's "
-                    "maxMemoryAllocationCount); free memory or use larger blocks", code="FA405")
-        try:
-            handle = self._backend.create_block(mt, size)
-        except GpuOutOfMemoryError:
-            if not self._trim_empty_blocks():
-                self._oom_count += 1
-                raise
-            try:
-                handle = self._backend.create_block(mt, size)
-            except GpuOutOfMemoryError:
-                self._oom_count += 1
-                raise
-        flags = self._type_flags[mt]
-        self._serial += 1
-        block = Block(self, handle, size, mt, heap, kind,
-                      bool(flags & MemoryFlags.HOST_VISIBLE),
-                      not self._non_coherent(mt), self._serial)
-        if block.host_visible:
-            try:
-                block.array = self._backend.host_view(handle)
-            except BaseException:
-                self._backend.destroy_block(handle)
-                raise
-        self._heap_reserved[heap] += size
-        self._objects_live += 1
-        self._objects_created += 1
-        self._check_soft(heap)
-        return block
-
-    def _release_block(self, block: Block, closing: bool = False) -> None:
-        if block.handle is None:
-            return
-        self._heap_reserved[block.heap] -= block.size
-        self._objects_live -= 1
-        if not closing:
-            if block.kind == KIND_BLOCK:
-                pool = self._pools.get((block.memory_type, block.lifetime))
-                if pool is not None and block in pool.blocks:
-                    pool.blocks.remove(block)
-            elif block.kind == KIND_DEDICATED:
-                self._dedicated.pop(block.serial, None)
-            self._rearm_soft(block.heap)
-        pending = block.release(self._backend)
-        if pending is not None:
-            self._deferred_views.append(pending)
-
-    def _release_range(self, block: Block, offset: int) -> None:
-        if block.kind == KIND_DEDICATED:
-            self._release_block(block)
-            return
-        va = block.va
-        va.free(offset)  # type: ignore[union-attr]
-        if va.is_empty:  # type: ignore[union-attr]
-            pool = self._pools[(block.memory_type, block.lifetime)]
-            if len(pool.empty_blocks()) > self._config.keep_empty_blocks:
-                self._release_block(block)
+        self._budget.allocated[block.heap] -= size
+        # The GPU may still use it when a transfer timed out: then it is freed once that finished.
+        if not self._xfer.defer_while_busy(block, offset):
+            self._mem.release_range(block, offset)
 
     def _release_deferred(self, upto: int) -> None:
         for key in [k for k in self._deferred if k <= upto]:
             for block, offset, size in self._deferred.pop(key):
                 self._pending_free -= size
-                self._release_range(block, offset)
-
-    def _trim_empty_blocks(self) -> int:
-        freed = 0
-        for pool in list(self._pools.values()):
-            for block in pool.empty_blocks():
-                freed += block.size
-                self._release_block(block)
-        return freed
-
-    # -- budgets ------------------------------------------------------------------------------
-    def _device_budget(self, heap: int) -> tuple[int, int]:
-        """(usage, budget) of a heap: from VK_EXT_memory_budget, else our own accounting."""
-        budgets = self._backend.heap_budgets()
-        if budgets is not None and heap < len(budgets):
-            return budgets[heap]
-        size = self._props.heaps[heap].size
-        return self._heap_reserved[heap], int(size * self._config.device_budget_fraction)
-
-    def _budget_limits(self, heap: int) -> list[tuple[str, int]]:
-        """(description, bytes still available) of every hard limit on ``heap``."""
-        b = self._config.budget
-        out = []
-        if b.hard is not None:
-            out.append((f"GpuBudget.hard = {b.hard}", b.hard - sum(self._heap_reserved)))
-        if heap in b.heap_hard:
-            out.append((f"GpuBudget.heap_hard[{heap}] = {b.heap_hard[heap]}",
-                        b.heap_hard[heap] - self._heap_reserved[heap]))
-        if b.respect_device_budget:
-            usage, budget = self._device_budget(heap)
-            out.append((f"device budget of heap {heap} = {budget}", budget - usage))
-        return out
-
-    def _budget_room(self, heap: int) -> int:
-        limits = self._budget_limits(heap)
-        return min(r for _, r in limits) if limits else 1 << 62
-
-    def _check_budget(self, heap: int, size: int) -> None:
-        for what, room in self._budget_limits(heap):
-            if size > room:
-                self._budget_denials += 1
-                raise GpuBudgetExceededError(
-                    f"{size} more bytes of device memory on heap {heap} would pass {what} "
-                    f"({max(room, 0)} bytes left); free memory or raise the budget",
-                    code="FA406")
-
-    def _check_soft(self, heap: int) -> None:
-        b = self._config.budget
-        checks = []
-        if b.soft is not None:
-            checks.append(("total", sum(self._heap_reserved), b.soft))
-        if heap in b.heap_soft:
-            checks.append((f"heap {heap}", self._heap_reserved[heap], b.heap_soft[heap]))
-        for scope, usage, limit in checks:
-            if usage > limit and scope not in self._soft_over:
-                self._soft_over.add(scope)
-                if b.on_soft is not None:
-                    b.on_soft(BudgetEvent(scope, usage, limit))
-                warnings.warn(GpuBudgetWarning(
-                    f"GPU device memory ({scope}) is {usage} bytes, above the soft budget of "
-                    f"{limit}; free memory or raise GpuBudget.soft", code="FA407"), stacklevel=4)
-
-    def _rearm_soft(self, heap: int) -> None:
-        b = self._config.budget
-        if "total" in self._soft_over and b.soft is not None \
-                and sum(self._heap_reserved) <= b.soft:
-            self._soft_over.discard("total")
-        scope = f"heap {heap}"
-        if scope in self._soft_over and self._heap_reserved[heap] <= b.heap_soft.get(heap, 0):
-            self._soft_over.discard(scope)
+                self._mem.release_range(block, offset)
 
     def _combine_errors(self, errors: list[GpuError], size: int,
                         intent: GpuMemoryIntent) -> GpuError:
@@ -967,73 +741,4 @@ class GpuAllocator:
         n = data.size
         block.array[offset:offset + n] = data  # type: ignore[index]
         if not block.coherent:
-            self._flush_or_invalidate(block, offset, n, flush=True)
-
-    def _flush_or_invalidate(self, block: Block, start: int, n: int, flush: bool) -> None:
-        atom = self._atom
-        lo = start & -atom
-        hi = min(align_up(start + n, atom), block.size)
-        if flush:
-            self._backend.flush(block.handle, lo, hi - lo)
-        else:
-            self._backend.invalidate(block.handle, lo, hi - lo)
-
-    def _record(self, rec: Any, tracker: HazardTracker, sblock: Block, soff: int,
-                dblock: Block, doff: int, n: int) -> None:
-        src = (sblock.serial, soff, soff + n)
-        dst = (dblock.serial, doff, doff + n)
-        if tracker.needs_barrier(src, dst):
-            rec.barrier()
-            tracker.clear()
-        rec.copy(sblock.handle, soff, dblock.handle, doff, n)
-        tracker.add(src, dst)
-        self._copies_recorded += 1
-
-    def _submit(self, slot: int) -> None:
-        self._trackers[slot].clear()
-        self._recorders[slot].submit()
-
-    def _finish_immediate(self) -> None:
-        """Wait for an outstanding immediate submission and free what it held."""
-        if not self._imm_outstanding:
-            return
-        if not self._imm_rec.wait(self._config.fence_timeout_s):
-            raise GpuTimeoutError(
-                f"an earlier transfer has not finished after {self._config.fence_timeout_s} s",
-                code="FA416")
-        self._imm_rec.reset()
-        self._imm_outstanding = False
-        zombies, self._zombies = self._zombies, []
-        for block, offset, _ in zombies:
-            self._release_range(block, offset)
-
-    def _run_immediate(self, sblock: Block, soff: int, dblock: Block, doff: int, n: int) -> None:
-        self._finish_immediate()
-        self._imm_tracker.clear()
-        self._record(self._imm_rec, self._imm_tracker, sblock, soff, dblock, doff, n)
-        self._imm_rec.submit()
-        self._imm_outstanding = True
-        self._finish_immediate()
-
-
-def _as_bytes(array: Any) -> np.ndarray:
-    """A flat uint8 view (or contiguous copy) of ``array``'s bytes; FA412 for object arrays."""
-    if isinstance(array, (bytes, bytearray, memoryview)):
-        return np.frombuffer(array, np.uint8)
-    arr = np.asarray(array)
-    if arr.dtype.hasobject:
-        raise GpuTransferError("cannot upload an object array: its elements are Python "
-                               "references, not data", code="FA412")
-    arr = np.ascontiguousarray(arr)
-    return arr.reshape(-1).view(np.uint8)
-
-
-def _transfer_offset(offset: Any, n: int, size: int, what: str) -> int:
-    if isinstance(offset, bool) or not hasattr(type(offset), "__index__"):
-        raise GpuTransferError(f"{what} offset must be an integer, got {offset!r}", code="FA412")
-    off = int(offset)
-    if off < 0 or off + n > size:
-        raise GpuTransferError(
-            f"{what} of {n} bytes at offset {off} does not fit in the {size}-byte allocation",
-            code="FA412")
-    return off
+            self._mem.flush_or_invalidate(block, offset, n, flush=True)

@@ -93,7 +93,8 @@ _add("FA414", "no Vulkan device", """
 The Vulkan backend cannot start: the Python package `vulkan` is not installed
 (`pip install framealloc[vulkan]`), the Vulkan loader (libvulkan1) is missing, no driver exposes
 a device (install mesa-vulkan-drivers for the CPU device lavapipe: scripts/install-vulkan.sh),
-or a requested layer/extension is absent. `GpuAllocator.null()` runs the same API in host memory.""",
+or a requested layer/extension is absent. `GpuAllocator.null()` runs the same API in host
+memory.""",
      "gpu.GpuUnavailableError")
 _add("FA415", "bad host array view", """
 `allocation.host_array(shape, dtype, offset=)` does not fit: the view would pass the end of the

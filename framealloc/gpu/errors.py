@@ -47,7 +47,7 @@ class GpuError(FrameAllocError):
 
 
 class GpuSizeError(GpuError, ValueError):
-    """A GPU allocation size is zero, negative, not an integer or beyond the device's limits (FA401)."""
+    """A GPU allocation size is zero, negative, not an integer or beyond the device (FA401)."""
 
     default_code = "FA401"
 

@@ -134,8 +134,8 @@ class NullBackend:
     :class:`DeviceLimits`; ``buffer_memory_type_bits``: types a block buffer accepts (default
     all); ``memory_budget``: per heap ``(other_usage, budget)``, reported as
     VK_EXT_memory_budget would (usage = this backend's blocks + ``other_usage``, as if other
-    programs used memory too; ``None``: no budget extension); ``manual_completion``: submissions run only on
-    :meth:`complete`.
+    programs used memory too; ``None``: no budget extension); ``manual_completion``:
+    submissions run only on :meth:`complete`.
     """
 
     def __init__(self, memory: MemoryProperties | None = None, limits: DeviceLimits | None = None,

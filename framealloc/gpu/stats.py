@@ -18,39 +18,16 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from .blocks import KIND_DEDICATED
+from .budget import HeapBudget
 from .intents import GpuLifetime
 
 if TYPE_CHECKING:
     from .allocator import GpuAllocator
 
-__all__ = ["HeapBudget", "GpuStats", "heap_budgets", "collect_stats", "dump_json",
-           "DUMP_SCHEMA"]
+__all__ = ["HeapBudget", "GpuStats", "collect_stats", "dump_json", "DUMP_SCHEMA"]
 
 #: Name and version of the JSON dump layout; the version changes when fields change meaning.
 DUMP_SCHEMA = "framealloc.gpu.dump/1"
-
-
-@dataclass(frozen=True)
-class HeapBudget:
-    """Usage and budget of one memory heap (bytes).
-
-    ``block_bytes``: device memory this allocator holds on the heap; ``allocation_bytes``:
-    bytes of its live Persistent/Transient/dedicated allocations there (frame memory is in
-    ``block_bytes`` only); ``usage`` / ``budget``: the driver's numbers with
-    VK_EXT_memory_budget (whole process), otherwise ``block_bytes`` and
-    ``device_budget_fraction`` of ``size``.
-    """
-
-    heap_index: int
-    size: int
-    device_local: bool
-    block_bytes: int
-    allocation_bytes: int
-    usage: int
-    budget: int
-    soft_limit: int | None
-    hard_limit: int | None
-    from_driver: bool
 
 
 @dataclass(frozen=True)
@@ -96,29 +73,9 @@ class GpuStats:
         return asdict(self)
 
 
-def heap_budgets(gpu: GpuAllocator) -> list[HeapBudget]:
-    """Per-heap usage and budget; one driver query at most (cheap: call it every frame)."""
-    props = gpu._props
-    driver = gpu._backend.heap_budgets()
-    b = gpu._config.budget
-    out = []
-    for i, heap in enumerate(props.heaps):
-        if driver is not None and i < len(driver):
-            usage, budget = driver[i]
-            from_driver = True
-        else:
-            usage = gpu._heap_reserved[i]
-            budget = int(heap.size * gpu._config.device_budget_fraction)
-            from_driver = False
-        out.append(HeapBudget(i, heap.size, heap.device_local, gpu._heap_reserved[i],
-                              gpu._heap_alloc[i], usage, budget, b.heap_soft.get(i),
-                              b.heap_hard.get(i), from_driver))
-    return out
-
-
 def collect_stats(gpu: GpuAllocator) -> GpuStats:
     """Full statistics; walks every block (do not call it per allocation)."""
-    blocks = [blk for pool in gpu._pools.values() for blk in pool.blocks]
+    blocks = [blk for pool in gpu._mem.pools.values() for blk in pool.blocks]
     unused = sum(blk.va.free_bytes for blk in blocks)  # type: ignore[union-attr]
     largest_per_block = [blk.va.largest_free() for blk in blocks]  # type: ignore[union-attr]
     frame_bytes = in_flight = chunks = 0
@@ -143,25 +100,25 @@ def collect_stats(gpu: GpuAllocator) -> GpuStats:
         in_flight_frame_bytes=in_flight,
         pending_free_bytes=gpu._pending_free,
         allocation_count=gpu._live_count,
-        reserved_bytes=sum(gpu._heap_reserved),
+        reserved_bytes=gpu._budget.reserved_total,
         block_count=len(blocks),
         frame_chunk_count=chunks,
-        dedicated_count=len(gpu._dedicated),
-        device_memory_objects=gpu._objects_live,
-        device_memory_objects_created=gpu._objects_created,
+        dedicated_count=len(gpu._mem.dedicated),
+        device_memory_objects=gpu._mem.objects_live,
+        device_memory_objects_created=gpu._mem.objects_created,
         unused_block_bytes=unused,
         largest_free_range=max(largest_per_block, default=0),
         # Share of the free space of the blocks that is not in its block's largest free range.
         fragmentation=0.0 if unused == 0 else 1.0 - sum(largest_per_block) / unused,
         memory_type_fallbacks=gpu._fallbacks,
-        oom_count=gpu._oom_count,
-        budget_denials=gpu._budget_denials,
+        oom_count=gpu._mem.oom_count,
+        budget_denials=gpu._budget.denials,
         frame_number=gpu._frame_number,
         frames_submitted=gpu._frames_submitted,
-        copies_recorded=gpu._copies_recorded,
+        copies_recorded=gpu._xfer.copies_recorded,
         bytes_uploaded=gpu._bytes_uploaded,
         bytes_read_back=gpu._bytes_read_back,
-        heaps=tuple(heap_budgets(gpu)),
+        heaps=tuple(gpu._budget.heap_budgets()),
     )
 
 
@@ -180,7 +137,7 @@ def dump_json(gpu: GpuAllocator, detailed: bool = True, indent: int | None = 2) 
     totals = stats.as_dict()
     heaps = totals.pop("heaps")
     pools = []
-    for (mt, lifetime), pool in sorted(gpu._pools.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for (mt, lifetime), pool in sorted(gpu._mem.pools.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         pblocks = []
         for blk in pool.blocks:
             va = blk.va
@@ -214,7 +171,7 @@ def dump_json(gpu: GpuAllocator, detailed: bool = True, indent: int | None = 2) 
     dedicated = [{"serial": blk.serial, "size": blk.size, "memory_type": blk.memory_type,
                   "heap": blk.heap, "lifetime": GpuLifetime(blk.lifetime).name,
                   "name": blk.name, "pending_free": False}
-                 for blk in gpu._dedicated.values() if blk.kind == KIND_DEDICATED]
+                 for blk in gpu._mem.dedicated.values() if blk.kind == KIND_DEDICATED]
     pending = {(b.serial, off) for items in gpu._deferred.values() for b, off, _ in items}
     for d in dedicated:
         d["pending_free"] = (d["serial"], 0) in pending

@@ -1,6 +1,7 @@
 """GpuAllocator behaviour, run on the null backend and on Vulkan (lavapipe with validation)."""
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from framealloc.gpu import (BufferUsage as U, GpuAllocation, GpuAllocRequirements,
                             GpuDoubleFreeError, GpuFrameStateError, GpuLifetime as L,
-                            GpuMemoryIntent as I, GpuNotMappableError, GpuSizeError,
+                            GpuMemoryIntent as Intent, GpuNotMappableError, GpuSizeError,
                             GpuStaleAllocationError, GpuTransferError, GpuUsageError,
                             GpuViewError)
 
@@ -23,7 +24,7 @@ def test_frame_allocations_are_disjoint_and_aligned(any_gpu):
     lim = gpu.device_info().limits
     with gpu.frame():
         allocs = [gpu.allocate_frame(s) for s in (1, 7, 100, 4096, 3, 70000)]
-        allocs.append(gpu.allocate_frame(10, I.DEVICE_LOCAL, U.UNIFORM))
+        allocs.append(gpu.allocate_frame(10, Intent.DEVICE_LOCAL, U.UNIFORM))
         allocs.append(gpu.allocate_frame(10, alignment=1024))
         for i, a in enumerate(allocs):
             for b in allocs[i + 1:]:
@@ -31,7 +32,7 @@ def test_frame_allocations_are_disjoint_and_aligned(any_gpu):
         assert all(a.offset % 16 == 0 for a in allocs)
         assert allocs[-2].offset % lim.min_uniform_offset_alignment == 0
         assert allocs[-1].offset % 1024 == 0
-        assert allocs[0].lifetime is L.FRAME and allocs[0].intent is I.DYNAMIC
+        assert allocs[0].lifetime is L.FRAME and allocs[0].intent is Intent.DYNAMIC
 
 
 def test_frame_state_errors_leave_allocator_usable(any_gpu):
@@ -41,14 +42,14 @@ def test_frame_state_errors_leave_allocator_usable(any_gpu):
     assert ei.value.code == "FA411"
     with pytest.raises(GpuFrameStateError):
         gpu.end_frame()
-    n = gpu.begin_frame()
+    n = gpu.begin_frame()  # noqa: FA606 - the test checks state errors between the calls
     with pytest.raises(GpuFrameStateError):
         gpu.begin_frame()
     assert gpu.frame_number == n and gpu.in_frame
     gpu.allocate_frame(64)
     assert gpu.end_frame() == n
     with pytest.raises(GpuFrameStateError):
-        gpu.allocate(GpuAllocRequirements(64, I.STAGING, L.FRAME))
+        gpu.allocate(GpuAllocRequirements(64, Intent.STAGING, L.FRAME))
 
 
 def test_frame_allocation_goes_stale_after_frames_in_flight(any_gpu):
@@ -92,16 +93,16 @@ def test_hot_path_validates_like_slow_path(any_gpu):
         with pytest.raises(GpuUsageError):
             gpu.allocate_frame(8, "nope")
         with pytest.raises(GpuUsageError):
-            gpu.allocate_frame(8, I.STAGING, U.VERTEX)
+            gpu.allocate_frame(8, Intent.STAGING, U.VERTEX)
         a = gpu.allocate_frame(np.int32(8), "staging")
-        assert a.size == 8 and a.intent is I.STAGING
+        assert a.size == 8 and a.intent is Intent.STAGING
 
 
 # -- persistent ------------------------------------------------------------------------------
 def test_persistent_alloc_free_and_errors(any_gpu):
     gpu = any_gpu
     a = gpu.allocate_persistent(1000, name="a")
-    b = gpu.allocate_persistent(1000, I.DYNAMIC)
+    b = gpu.allocate_persistent(1000, Intent.DYNAMIC)
     assert not overlaps(a, b) and a.alive and a.name == "a" and not a.dedicated
     a.free()
     assert not a.alive
@@ -122,7 +123,7 @@ def test_persistent_alloc_free_and_errors(any_gpu):
 
 def test_try_allocate_and_requirements(any_gpu):
     gpu = any_gpu
-    a = gpu.try_allocate(GpuAllocRequirements(4096, I.READBACK, L.TRANSIENT))
+    a = gpu.try_allocate(GpuAllocRequirements(4096, Intent.READBACK, L.TRANSIENT))
     assert a is not None and a.lifetime is L.TRANSIENT and a.usage & U.TRANSFER_DST
     with pytest.raises(GpuUsageError):
         gpu.allocate({"size": 4})
@@ -142,7 +143,7 @@ def test_dedicated_allocation_for_big_requests(any_gpu):
     gpu = any_gpu
     threshold = gpu.config.dedicated_threshold
     before = gpu.stats().device_memory_objects
-    big = gpu.allocate_persistent(threshold + 100, I.DYNAMIC, name="big")
+    big = gpu.allocate_persistent(threshold + 100, Intent.DYNAMIC, name="big")
     assert big.dedicated and big.offset == 0
     assert gpu.stats().device_memory_objects == before + 1
     big.host_array(dtype=np.float32)[:] = 2.0
@@ -152,7 +153,7 @@ def test_dedicated_allocation_for_big_requests(any_gpu):
 
 def test_device_memory_objects_stay_few(any_gpu):
     gpu = any_gpu
-    allocs = [gpu.allocate_persistent(200 + (i % 7) * 64, I.DEVICE_LOCAL) for i in range(3000)]
+    allocs = [gpu.allocate_persistent(200 + (i % 7) * 64, Intent.DEVICE_LOCAL) for i in range(3000)]
     s = gpu.stats()
     # 3000 allocations of ~400 B in 1 MiB blocks: a couple of device allocations, not 3000.
     assert s.device_memory_objects <= 3 and s.allocation_count == 3000
@@ -199,7 +200,7 @@ def test_free_without_frames_is_immediate(any_gpu):
 # -- host access -----------------------------------------------------------------------------
 def test_host_array_views_and_errors(any_gpu):
     gpu = any_gpu
-    a = gpu.allocate_persistent(256, I.DYNAMIC)
+    a = gpu.allocate_persistent(256, Intent.DYNAMIC)
     v = a.host_array((8, 8), np.float32)
     assert v.shape == (8, 8) and v.flags.writeable and v.flags.c_contiguous
     v[:] = np.arange(64, dtype=np.float32).reshape(8, 8)
@@ -213,19 +214,19 @@ def test_host_array_views_and_errors(any_gpu):
             a.host_array(**kwargs)
         assert ei.value.code == "FA415"
     with pytest.raises(GpuNotMappableError) as ei:
-        gpu.allocate_persistent(64, I.DEVICE_LOCAL).host_array()
+        gpu.allocate_persistent(64, Intent.DEVICE_LOCAL).host_array()
     assert ei.value.code == "FA408"
     with pytest.raises(GpuNotMappableError):
-        gpu.allocate_persistent(64, I.DEVICE_LOCAL).flush()
+        gpu.allocate_persistent(64, Intent.DEVICE_LOCAL).flush()
 
 
 def test_host_writes_round_trip_through_gpu_copy(any_gpu):
     gpu = any_gpu
-    src = gpu.allocate_persistent(4096, I.DYNAMIC)
+    src = gpu.allocate_persistent(4096, Intent.DYNAMIC)
     data = np.random.default_rng(2).integers(0, 255, 4096, dtype=np.uint8)
     src.host_array()[:] = data
     src.flush()
-    dl = gpu.allocate_persistent(4096, I.DEVICE_LOCAL)
+    dl = gpu.allocate_persistent(4096, Intent.DEVICE_LOCAL)
     with gpu.frame():
         gpu.copy(src, dl)
     assert np.array_equal(gpu.readback(dl), data)
@@ -241,10 +242,10 @@ def test_njit_writes_into_mapped_memory(any_gpu):
 
     gpu = any_gpu
     with gpu.frame():
-        a = gpu.allocate_frame(400, I.DYNAMIC)
+        a = gpu.allocate_frame(400, Intent.DYNAMIC)
         fill(a.host_array(100, np.float32), np.float32(0.5))
         a.flush()
-        dl = gpu.allocate_persistent(400, I.DEVICE_LOCAL)
+        dl = gpu.allocate_persistent(400, Intent.DEVICE_LOCAL)
         gpu.copy(a, dl)
     assert np.array_equal(gpu.readback(dl, np.float32), np.arange(100, dtype=np.float32) * 0.5)
 
@@ -254,29 +255,26 @@ def test_njit_writes_into_mapped_memory(any_gpu):
 def test_upload_readback_round_trip(any_gpu, in_frame):
     gpu = any_gpu
     rng = np.random.default_rng(3)
-    dst = gpu.allocate_persistent(1 << 16, I.DEVICE_LOCAL)
+    dst = gpu.allocate_persistent(1 << 16, Intent.DEVICE_LOCAL)
     arrays = [rng.random(n).astype(np.float32) for n in (1, 33, 1000, 4096)]
     offsets = [0, 64, 1024, 40000]
-    if in_frame:
-        gpu.begin_frame()
-    for arr, off in zip(arrays, offsets):
-        gpu.upload(dst, arr, off)
-    for arr, off in zip(arrays, offsets):
-        back = gpu.readback(dst, np.float32, arr.shape, offset=off)
-        assert np.array_equal(back, arr)
-    if in_frame:
-        gpu.end_frame()
+    with gpu.frame() if in_frame else contextlib.nullcontext():
+        for arr, off in zip(arrays, offsets):
+            gpu.upload(dst, arr, off)
+        for arr, off in zip(arrays, offsets):
+            back = gpu.readback(dst, np.float32, arr.shape, offset=off)
+            assert np.array_equal(back, arr)
     assert gpu.stats().bytes_uploaded == sum(a.nbytes for a in arrays)
 
 
 def test_uploads_to_the_same_range_in_one_frame_keep_order(any_gpu):
     gpu = any_gpu
-    dst = gpu.allocate_persistent(256, I.DEVICE_LOCAL)
+    dst = gpu.allocate_persistent(256, Intent.DEVICE_LOCAL)
     with gpu.frame():
         for value in range(5):                         # write-after-write on one range
             gpu.upload(dst, np.full(64, value, np.float32))
         gpu.upload(dst, np.full(8, 9, np.float32), 32)  # overlapping partial write
-        other = gpu.allocate_frame(256, I.DEVICE_LOCAL)
+        other = gpu.allocate_frame(256, Intent.DEVICE_LOCAL)
         gpu.copy(dst, other)                           # read-after-write
         gpu.upload(dst, np.zeros(64, np.float32))      # write-after-read
     expected = np.full(64, 4, np.float32)
@@ -289,13 +287,13 @@ def test_uploads_to_the_same_range_in_one_frame_keep_order(any_gpu):
 
 def test_transfer_errors_are_raised_not_skipped(any_gpu):
     gpu = any_gpu
-    dst = gpu.allocate_persistent(64, I.DEVICE_LOCAL, U.STORAGE)       # no TRANSFER_DST
+    dst = gpu.allocate_persistent(64, Intent.DEVICE_LOCAL, U.STORAGE)       # no TRANSFER_DST
     with pytest.raises(GpuTransferError) as ei:
         gpu.upload(dst, np.zeros(4, np.uint8))
     assert ei.value.code == "FA412" and "TRANSFER_DST" in str(ei.value)
     with pytest.raises(GpuTransferError):
         gpu.readback(dst)                                               # no TRANSFER_SRC
-    ok = gpu.allocate_persistent(64, I.DEVICE_LOCAL)
+    ok = gpu.allocate_persistent(64, Intent.DEVICE_LOCAL)
     for args in ((np.zeros(65, np.uint8),), (np.zeros(8, np.uint8), 60),
                  (np.zeros(8, np.uint8), -1), (np.array([object()]),)):
         with pytest.raises(GpuTransferError):
@@ -316,7 +314,7 @@ def test_stats_match_a_recomputed_truth(any_gpu):
     allocs = [gpu.allocate_persistent(s) for s in sizes]
     s = gpu.stats()
     assert s.current == s.persistent_bytes == sum(sizes) and s.allocation_count == 4
-    gpu.begin_frame()
+    gpu.begin_frame()  # noqa: FA606 - ended below, after the frame's stats are checked
     gpu.allocate_frame(1000)
     assert gpu.stats().frame_bytes >= 1000
     assert gpu.current_bytes() >= sum(sizes) + 1000
@@ -331,7 +329,7 @@ def test_stats_match_a_recomputed_truth(any_gpu):
 def test_json_dump_describes_blocks_and_allocations(any_gpu):
     gpu = any_gpu
     a = gpu.allocate_persistent(100, name="mesh")
-    b = gpu.allocate_persistent(200, I.READBACK, name="results")
+    b = gpu.allocate_persistent(200, Intent.READBACK, name="results")
     with gpu.frame():
         gpu.allocate_frame(64)
         doc = json.loads(gpu.dump_json())
@@ -353,7 +351,7 @@ def test_json_dump_describes_blocks_and_allocations(any_gpu):
 
 def test_close_makes_everything_stale(any_gpu):
     gpu = any_gpu
-    a = gpu.allocate_persistent(64, I.DYNAMIC)
+    a = gpu.allocate_persistent(64, Intent.DYNAMIC)
     gpu.begin_frame()
     f = gpu.allocate_frame(64)
     gpu.close()

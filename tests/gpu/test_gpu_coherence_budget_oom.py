@@ -10,9 +10,10 @@ import warnings
 import numpy as np
 import pytest
 
-from framealloc.gpu import (BudgetEvent, DeviceLimits, GpuAllocator, GpuAllocRequirements, GpuBudget,
-                            GpuBudgetExceededError, GpuBudgetWarning, GpuConfig, GpuConfigError,
-                            GpuMemoryIntent as I, GpuOutOfMemoryError, NullBackend)
+from framealloc.gpu import (BudgetEvent, DeviceLimits, GpuAllocator, GpuAllocRequirements,
+                            GpuBudget, GpuBudgetExceededError, GpuBudgetWarning, GpuConfig,
+                            GpuConfigError,
+                            GpuMemoryIntent as Intent, GpuOutOfMemoryError, NullBackend)
 from framealloc.gpu.memtypes import MemoryFlags as F, MemoryProperties
 from framealloc.gpu.null_backend import integrated_memory
 
@@ -34,11 +35,11 @@ def nc_gpu():
 
 def test_non_coherent_needs_flush_and_allocations_never_share_an_atom(nc_gpu):
     gpu, backend = nc_gpu
-    a = gpu.allocate_persistent(100, I.DYNAMIC)
-    b = gpu.allocate_persistent(100, I.DYNAMIC)
+    a = gpu.allocate_persistent(100, Intent.DYNAMIC)
+    b = gpu.allocate_persistent(100, Intent.DYNAMIC)
     assert not a.coherent
     assert a.offset % ATOM == 0 and b.offset % ATOM == 0 and abs(a.offset - b.offset) >= ATOM
-    dl = gpu.allocate_persistent(100, I.DEVICE_LOCAL)
+    dl = gpu.allocate_persistent(100, Intent.DEVICE_LOCAL)
     a.host_array()[:] = 7
     gpu.copy(a, dl)                       # without a flush the GPU sees stale memory
     assert not gpu.readback(dl).any()
@@ -50,7 +51,7 @@ def test_non_coherent_needs_flush_and_allocations_never_share_an_atom(nc_gpu):
 
 def test_upload_and_readback_flush_and_invalidate_for_you(nc_gpu):
     gpu, backend = nc_gpu
-    dl = gpu.allocate_persistent(10_000, I.DEVICE_LOCAL)
+    dl = gpu.allocate_persistent(10_000, Intent.DEVICE_LOCAL)
     data = np.random.default_rng(4).random(1250)
     with gpu.frame():
         gpu.upload(dl, data)
@@ -60,9 +61,9 @@ def test_upload_and_readback_flush_and_invalidate_for_you(nc_gpu):
 
 def test_invalidate_makes_gpu_writes_visible(nc_gpu):
     gpu, backend = nc_gpu
-    rb = gpu.allocate_persistent(512, I.READBACK)
+    rb = gpu.allocate_persistent(512, Intent.READBACK)
     view = rb.host_array()
-    dl = gpu.allocate_persistent(512, I.DEVICE_LOCAL)
+    dl = gpu.allocate_persistent(512, Intent.DEVICE_LOCAL)
     gpu.upload(dl, np.full(512, 9, np.uint8))
     gpu.copy(dl, rb)
     assert not view.any()                 # host cache still holds the old bytes
@@ -104,12 +105,12 @@ def test_soft_budget_warns_once_and_calls_back():
     gpu, _ = _null(GpuBudget(soft=5 * MiB, on_soft=events.append))
     gpu.allocate_persistent(MiB)
     with pytest.warns(GpuBudgetWarning) as rec:
-        gpu.allocate_persistent(3 * MiB, I.DYNAMIC)       # 4 + 3 MiB > 5 MiB
+        gpu.allocate_persistent(3 * MiB, Intent.DYNAMIC)       # 4 + 3 MiB > 5 MiB
     assert rec[0].message.code == "FA407"
     assert len(events) == 1 and events[0].scope == "total" and events[0].limit == 5 * MiB
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        gpu.allocate_persistent(3 * MiB, I.DYNAMIC)       # still over: no second warning
+        gpu.allocate_persistent(3 * MiB, Intent.DYNAMIC)       # still over: no second warning
     assert len(events) == 1
     gpu.close()
 
@@ -119,19 +120,19 @@ def test_per_heap_limits_and_driver_budget():
         types=[(F.DEVICE_LOCAL, 0), (F.HOST_VISIBLE | F.HOST_COHERENT, 1)],
         heaps=[(64 * MiB, True), (64 * MiB, False)])
     gpu, _ = _null(GpuBudget(heap_hard={1: 4 * MiB}), memory=two_heaps)
-    gpu.allocate_persistent(MiB, I.STAGING)
+    gpu.allocate_persistent(MiB, Intent.STAGING)
     with pytest.raises(GpuBudgetExceededError, match="heap_hard"):
-        gpu.allocate_persistent(3 * MiB, I.STAGING)
-    assert gpu.allocate_persistent(3 * MiB, I.DEVICE_LOCAL).alive   # other heap unaffected
+        gpu.allocate_persistent(3 * MiB, Intent.STAGING)
+    assert gpu.allocate_persistent(3 * MiB, Intent.DEVICE_LOCAL).alive   # other heap unaffected
     gpu.close()
     # VK_EXT_memory_budget: others use 60 MiB of heap 0's 62 MiB budget, 63 of heap 1's 64.
     gpu, backend = _null(GpuBudget(), memory=two_heaps,
                          memory_budget=[(60 * MiB, 62 * MiB), (0, 64 * MiB)])
-    spilled = gpu.allocate_persistent(3 * MiB, I.DEVICE_LOCAL)
+    spilled = gpu.allocate_persistent(3 * MiB, Intent.DEVICE_LOCAL)
     assert spilled.memory_type_index == 1 and gpu.stats().memory_type_fallbacks == 1
     backend.memory_budget[1] = (63 * MiB, 64 * MiB)
     with pytest.raises(GpuBudgetExceededError, match="device budget"):
-        gpu.allocate_persistent(3 * MiB, I.DEVICE_LOCAL)
+        gpu.allocate_persistent(3 * MiB, Intent.DEVICE_LOCAL)
     heaps = gpu.budget()
     assert heaps[0].from_driver and heaps[0].budget == 62 * MiB
     assert heaps[1].usage == 63 * MiB + 3 * MiB

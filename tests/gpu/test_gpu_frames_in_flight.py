@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framealloc.gpu import GpuAllocator, GpuConfig, GpuMemoryIntent as I, GpuTimeoutError, NullBackend
+from framealloc.gpu import (GpuAllocator, GpuConfig, GpuMemoryIntent as Intent, GpuTimeoutError,
+                            NullBackend)
 
 CFG = dict(block_size=1 << 20, frame_chunk_size=1 << 16)
 
@@ -45,7 +46,7 @@ def test_staging_of_frames_in_flight_is_never_overwritten(frames_in_flight):
     for i, d in enumerate(dst):
         while True:
             try:
-                gpu.begin_frame()
+                gpu.begin_frame()  # noqa: FA606 - ended after the upload below
                 break
             except GpuTimeoutError:
                 backend.complete(1)         # let the GPU finish the oldest frame, then retry
@@ -93,14 +94,15 @@ def test_vulkan_frame_memory_waits_for_work_the_user_submitted(vk_context):
     pcmd = ffi.new("VkCommandBuffer[1]")
     assert lib.vkAllocateCommandBuffers(dev, ainfo, pcmd) == 0
     try:
-        result = gpu.allocate_persistent(1024, I.DEVICE_LOCAL)
+        result = gpu.allocate_persistent(1024, Intent.DEVICE_LOCAL)
         pattern_a = np.arange(256, dtype=np.float32)
         gpu.begin_frame()                                   # frame 1
-        src = gpu.allocate_frame(1024, I.DYNAMIC)
+        src = gpu.allocate_frame(1024, Intent.DYNAMIC)
         src.host_array(256, np.float32)[:] = pattern_a
         src_range = (src.buffer, src.offset)
         # The user's command buffer: copy src -> result, after a wait on the semaphore.
-        begin = new("VkCommandBufferBeginInfo", sType=vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO)
+        begin = new("VkCommandBufferBeginInfo",
+                    sType=vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO)
         assert lib.vkBeginCommandBuffer(pcmd[0], begin) == 0
         region = new("VkBufferCopy", srcOffset=src.offset, dstOffset=result.offset, size=1024)
         lib.vkCmdCopyBuffer(pcmd[0], src.buffer, result.buffer, 1, region)
@@ -119,14 +121,14 @@ def test_vulkan_frame_memory_waits_for_work_the_user_submitted(vk_context):
         with gpu.frame():                                   # frame 2, the other slot
             pass
         with pytest.raises(GpuTimeoutError):
-            gpu.begin_frame()                               # frame 3 needs frame 1's fence
+            gpu.begin_frame()  # noqa: FA606 - frame 3 needs frame 1's fence: times out
         assert gpu.frame_number == 2 and src.alive
         signal = new("VkSemaphoreSignalInfo", sType=vk.VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO,
                      semaphore=psem[0], value=1)
         assert lib.vkSignalSemaphore(dev, signal) == 0
         gpu.begin_frame()                                   # now frame 1 is recycled
         assert not src.alive
-        reuse = gpu.allocate_frame(1024, I.DYNAMIC)
+        reuse = gpu.allocate_frame(1024, Intent.DYNAMIC)
         assert (reuse.buffer, reuse.offset) == src_range  # the same memory, handed out again
         reuse.host_array(256, np.float32)[:] = -1.0
         gpu.end_frame()

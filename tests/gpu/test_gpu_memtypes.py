@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framealloc.gpu import (GpuAllocator, GpuConfig, GpuMemoryIntent as I, GpuNotMappableError,
+from framealloc.gpu import (GpuAllocator, GpuConfig, GpuMemoryIntent as Intent, GpuNotMappableError,
                             GpuUnsupportedError, NullBackend)
 from framealloc.gpu.memtypes import MemoryFlags as F, MemoryProperties, choose_memory_types
 
@@ -34,27 +34,27 @@ ALL = 0xFFFFFFFF
 
 
 @pytest.mark.parametrize("props,intent,expected", [
-    (DISCRETE, I.DEVICE_LOCAL, [0, 3, 1, 2]),
-    (DISCRETE, I.STAGING, [1, 2, 3]),        # system memory, write-combined before cached
-    (DISCRETE, I.READBACK, [2, 1, 3]),       # cached first: CPU reads are fast
-    (DISCRETE, I.DYNAMIC, [3, 1, 2]),        # BAR window first, then system memory
-    (REBAR, I.DEVICE_LOCAL, [0, 1, 2, 3]),
-    (REBAR, I.DYNAMIC, [1, 2, 3]),
-    (REBAR, I.STAGING, [2, 3, 1]),
-    (NON_COHERENT, I.STAGING, [1]),
-    (NON_COHERENT, I.READBACK, [1]),
-    (DEVICE_ONLY, I.DEVICE_LOCAL, [0]),
-    (DEVICE_ONLY, I.STAGING, []),
-    (WITH_SPECIAL, I.DEVICE_LOCAL, [2, 4]),
-    (WITH_SPECIAL, I.STAGING, [4]),
+    (DISCRETE, Intent.DEVICE_LOCAL, [0, 3, 1, 2]),
+    (DISCRETE, Intent.STAGING, [1, 2, 3]),        # system memory, write-combined before cached
+    (DISCRETE, Intent.READBACK, [2, 1, 3]),       # cached first: CPU reads are fast
+    (DISCRETE, Intent.DYNAMIC, [3, 1, 2]),        # BAR window first, then system memory
+    (REBAR, Intent.DEVICE_LOCAL, [0, 1, 2, 3]),
+    (REBAR, Intent.DYNAMIC, [1, 2, 3]),
+    (REBAR, Intent.STAGING, [2, 3, 1]),
+    (NON_COHERENT, Intent.STAGING, [1]),
+    (NON_COHERENT, Intent.READBACK, [1]),
+    (DEVICE_ONLY, Intent.DEVICE_LOCAL, [0]),
+    (DEVICE_ONLY, Intent.STAGING, []),
+    (WITH_SPECIAL, Intent.DEVICE_LOCAL, [2, 4]),
+    (WITH_SPECIAL, Intent.STAGING, [4]),
 ])
 def test_preference_order(props, intent, expected):
     assert choose_memory_types(props, ALL, intent) == expected
 
 
 def test_memory_type_bits_exclude_types():
-    assert choose_memory_types(DISCRETE, 0b0110, I.DEVICE_LOCAL) == [1, 2]
-    assert choose_memory_types(DISCRETE, 0b0001, I.READBACK) == []
+    assert choose_memory_types(DISCRETE, 0b0110, Intent.DEVICE_LOCAL) == [1, 2]
+    assert choose_memory_types(DISCRETE, 0b0001, Intent.READBACK) == []
 
 
 def test_from_lists_rejects_bad_heap_index():
@@ -69,14 +69,15 @@ def _gpu(props: MemoryProperties, **kw) -> GpuAllocator:
 
 def test_discrete_end_to_end_places_intents_in_expected_types():
     with _gpu(DISCRETE) as gpu:
-        placed = {i: gpu.allocate_persistent(256, i).memory_type_index for i in I}
-        assert placed == {I.DEVICE_LOCAL: 0, I.STAGING: 1, I.READBACK: 2, I.DYNAMIC: 3}
+        placed = {i: gpu.allocate_persistent(256, i).memory_type_index for i in Intent}
+        assert placed == {Intent.DEVICE_LOCAL: 0, Intent.STAGING: 1, Intent.READBACK: 2,
+                          Intent.DYNAMIC: 3}
         with gpu.frame():
-            assert gpu.allocate_frame(64, I.READBACK).memory_type_index == 2
+            assert gpu.allocate_frame(64, Intent.READBACK).memory_type_index == 2
         with pytest.raises(GpuNotMappableError):
-            gpu.allocate_persistent(64, I.DEVICE_LOCAL).host_array()
+            gpu.allocate_persistent(64, Intent.DEVICE_LOCAL).host_array()
         # Device-local data still round-trips through staging and readback memory.
-        dl = gpu.allocate_persistent(4096, I.DEVICE_LOCAL)
+        dl = gpu.allocate_persistent(4096, Intent.DEVICE_LOCAL)
         data = np.random.default_rng(1).random(512)
         gpu.upload(dl, data)
         assert np.array_equal(gpu.readback(dl, np.float64), data)
@@ -86,9 +87,9 @@ def test_full_heap_falls_back_to_next_type():
     small_vram = MemoryProperties.from_lists(
         types=[(DL, 0), (HV | HC, 1)], heaps=[(2 << 20, True), (64 << 20, False)])
     with _gpu(small_vram) as gpu:
-        first = gpu.allocate_persistent(1 << 19, I.DEVICE_LOCAL)
+        first = gpu.allocate_persistent(1 << 19, Intent.DEVICE_LOCAL)
         assert first.memory_type_index == 0
-        spilled = [gpu.allocate_persistent(1 << 19, I.DEVICE_LOCAL) for _ in range(6)]
+        spilled = [gpu.allocate_persistent(1 << 19, Intent.DEVICE_LOCAL) for _ in range(6)]
         assert {a.memory_type_index for a in spilled} == {0, 1}
         assert gpu.stats().memory_type_fallbacks >= 1
 
@@ -96,9 +97,9 @@ def test_full_heap_falls_back_to_next_type():
 def test_device_without_host_visible_memory_rejects_host_intents():
     with _gpu(DEVICE_ONLY) as gpu:
         with pytest.raises(GpuUnsupportedError) as ei:
-            gpu.allocate_persistent(64, I.DYNAMIC)
+            gpu.allocate_persistent(64, Intent.DYNAMIC)
         assert ei.value.code == "FA404"
-        dl = gpu.allocate_persistent(64, I.DEVICE_LOCAL)
+        dl = gpu.allocate_persistent(64, Intent.DEVICE_LOCAL)
         # upload needs staging memory, which this device cannot provide: a clear error.
         with pytest.raises(GpuUnsupportedError):
             gpu.upload(dl, np.zeros(16, np.float32))
@@ -107,7 +108,7 @@ def test_device_without_host_visible_memory_rejects_host_intents():
 def test_buffer_memory_type_bits_are_honoured():
     backend = NullBackend(memory=DISCRETE, buffer_memory_type_bits=0b0110)
     with GpuAllocator(backend, GpuConfig(block_size=1 << 20)) as gpu:
-        assert gpu.allocate_persistent(64, I.DEVICE_LOCAL).memory_type_index == 1
+        assert gpu.allocate_persistent(64, Intent.DEVICE_LOCAL).memory_type_index == 1
         assert gpu.memory_types_for("dynamic") == [1, 2]
 
 
@@ -116,7 +117,7 @@ def test_real_lavapipe_table(vk_gpu):
     info = vk_gpu.device_info()
     props = info.memory
     assert props.types, "the device reports no memory types"
-    for intent in I:
+    for intent in Intent:
         types = vk_gpu.memory_types_for(intent)
         assert types, f"no memory type for {intent.name}"
         flags = props.types[types[0]].flags
@@ -126,4 +127,4 @@ def test_real_lavapipe_table(vk_gpu):
     if info.device_type == "cpu":   # lavapipe: one heap, one type with every host flag
         assert len(props.types) == 1 and props.types[0].flags & (DL | HV | HC | CACHED) \
             == DL | HV | HC | CACHED
-        assert all(vk_gpu.memory_types_for(i) == [0] for i in I)
+        assert all(vk_gpu.memory_types_for(i) == [0] for i in Intent)

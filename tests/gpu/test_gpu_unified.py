@@ -8,7 +8,7 @@ import pytest
 
 import framealloc
 from framealloc.gpu import (GpuAllocRequirements, GpuConfigError, GpuFrameStateError,
-                            GpuMemoryIntent as I, GpuTransferError, StagingBuffer,
+                            GpuMemoryIntent as Intent, GpuTransferError, StagingBuffer,
                             UnifiedAllocator, UnifiedBudget, UnifiedBudgetExceededError,
                             UnifiedBudgetWarning)
 
@@ -63,14 +63,14 @@ def test_staging_transfer_is_a_real_copy(unified):
         assert isinstance(staging, StagingBuffer) and staging.size == verts.nbytes
         staging.host_array(verts.shape, verts.dtype)[:] = verts
         on_gpu = unified.transfer_to_gpu(staging)
-        assert on_gpu.intent is I.DEVICE_LOCAL and on_gpu.size == verts.nbytes
+        assert on_gpu.intent is Intent.DEVICE_LOCAL and on_gpu.size == verts.nbytes
         back = unified.gpu.readback(on_gpu, np.float32, verts.shape)
     assert np.array_equal(back, verts)
 
 
 def test_transfer_of_arrays_and_into_existing_destinations(unified):
     gpu = unified.gpu
-    dst = gpu.allocate_persistent(1024, I.DEVICE_LOCAL)
+    dst = gpu.allocate_persistent(1024, Intent.DEVICE_LOCAL)
     data = np.arange(128, dtype=np.float32)
     with unified.frame():
         assert unified.transfer_to_gpu(data, dst, dst_offset=512) is dst
@@ -85,7 +85,7 @@ def test_transfers_that_cannot_be_done_raise(unified):
     gpu = unified.gpu
     with unified.frame():
         staging = unified.create_staging_buffer(256)
-        small = gpu.allocate_persistent(128, I.DEVICE_LOCAL)
+        small = gpu.allocate_persistent(128, Intent.DEVICE_LOCAL)
         with pytest.raises(GpuTransferError, match="do not fit"):
             unified.transfer_to_gpu(staging, small)
         with pytest.raises(GpuTransferError):

@@ -6,7 +6,7 @@ import gc
 import numpy as np
 import pytest
 
-from framealloc.gpu import GpuAllocator, GpuConfig, GpuMemoryIntent as I
+from framealloc.gpu import GpuAllocator, GpuConfig, GpuMemoryIntent as Intent
 
 pytestmark = pytest.mark.gpu
 SMALL = GpuConfig(block_size=1 << 20, frame_chunk_size=1 << 16)
@@ -28,7 +28,7 @@ def test_device_info_and_limits(vk_gpu):
 
 def test_host_view_outlives_allocator_close(vk_context):
     gpu = GpuAllocator.vulkan(SMALL, context=vk_context)
-    a = gpu.allocate_persistent(4096, I.DYNAMIC)
+    a = gpu.allocate_persistent(4096, Intent.DYNAMIC)
     view = a.host_array(1024, np.float32)[10:20]        # a slice of a view of the mapping
     view[:] = 42.0
     gpu.close()
@@ -47,7 +47,7 @@ def test_owned_context_waits_for_views_before_destroying_the_device():
         pytest.skip(reason)
     gpu = GpuAllocator.vulkan(SMALL)                    # creates and owns its own device
     ctx = gpu.backend.context
-    view = gpu.allocate_persistent(256, I.STAGING).host_array(dtype=np.float64)
+    view = gpu.allocate_persistent(256, Intent.STAGING).host_array(dtype=np.float64)
     view[:] = 3.0
     gpu.close()
     assert ctx.closed and not ctx.destroyed             # the view still needs the device
@@ -102,7 +102,7 @@ def test_vulkan_available_reports_a_device():
 def test_block_buffers_accept_every_usage(vk_gpu):
     # One VkBuffer per block, created with every BufferUsage: a range can be bound as anything.
     from framealloc.gpu import BufferUsage
-    a = vk_gpu.allocate_persistent(256, I.DEVICE_LOCAL, BufferUsage.all())
+    a = vk_gpu.allocate_persistent(256, Intent.DEVICE_LOCAL, BufferUsage.all())
     lim = vk_gpu.device_info().limits
     assert a.offset % max(lim.min_uniform_offset_alignment, lim.min_storage_offset_alignment,
                           lim.min_texel_offset_alignment) == 0
@@ -113,7 +113,7 @@ def test_block_buffers_accept_every_usage(vk_gpu):
 def test_big_upload_through_a_dedicated_frame_chunk(vk_gpu):
     gpu = vk_gpu
     n = 3 << 20                                         # larger than block and chunk sizes
-    dst = gpu.allocate_persistent(n, I.DEVICE_LOCAL)
+    dst = gpu.allocate_persistent(n, Intent.DEVICE_LOCAL)
     assert dst.dedicated
     data = np.random.default_rng(5).integers(0, 255, n, dtype=np.uint8)
     with gpu.frame():

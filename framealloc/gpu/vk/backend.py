@@ -74,7 +74,7 @@ class VulkanBackend:
         self.context = context
         self._owns_context = owns_context
         self.ffi = ffi = context.ffi
-        self.lib = lib = context.lib
+        self.lib = context.lib
         self._vk = vk = context._vk
         self._device = context.device
         self._live_blocks = 0
