@@ -1,0 +1,272 @@
+"""Run the core benchmark suite and print the ratio table (Markdown, for the README).
+
+    python benchmarks/run.py                      # run everything, print machine info + tables
+    python benchmarks/run.py --quick              # shorter timing (noisier), same table
+    python benchmarks/run.py --json out.json      # also keep pytest-benchmark's JSON
+    python benchmarks/run.py --from-json out.json # only format an existing JSON
+    python benchmarks/run.py -- -k P1             # extra arguments go to pytest
+
+or run pytest yourself and format its JSON:
+
+    python -m pytest benchmarks --benchmark-json out.json
+    python benchmarks/run.py --from-json out.json
+
+Every ratio compares medians measured in the same run. ``benchmarks/gpu`` is left out unless
+``--include-gpu`` is given (its groups are then listed in the table of all medians).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+FRAME, EMPTY, CONTROL = "framealloc", "np.empty", "control"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the ratio table: ``subject`` compared with ``reference`` within ``group``.
+
+    kind "faster": ratio = reference / subject, PASS when >= target.
+    kind "within": ratio = subject / reference, PASS when <= target.
+    kind "seconds": the subject's median wall time, PASS when <= target.
+    kind "no-numba": PASS when ``import framealloc`` imported neither numba nor llvmlite.
+    A target of None makes a context row (no verdict).
+    """
+
+    id: str
+    what: str
+    group: str
+    subject: str
+    reference: str | None
+    kind: str
+    target: float | None
+
+
+P1 = "P1: 64 B array in @njit"
+P2 = "P2: 1000-particle batch in @njit"
+P3 = "P3: 64-68 B array per prange iteration, 2 threads"
+P5_PY = "P5: end_frame called from Python"
+P5_NJIT = "P5: end_frame called from @njit"
+P5_CONTROL = "control: after 1 allocation + 6.4 MB of other memory written"
+P6 = "P6: frame_array(16, float32) from Python"
+P7 = "P7: fresh process, warm numba cache"
+KIB4 = "ctx: 4 KiB array in @njit"
+TRAP = "ctx: 1024 x 64 KiB written arrays per frame"
+P3_STORE = "ctx: P3 with out[i] = a[0] instead of a reduction"
+P3_SMALL = "ctx: P3 with 1000 iterations per prange region"
+CALL = "ctx: Python -> @njit call with the allocator as argument"
+
+ROWS = [
+    Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
+    Row("P1", "64 B `frame_array` in @njit vs bare-loop control", P1, FRAME, CONTROL, "within", 3),
+    Row("P2", "1000-particle `frame_alloc_batch` in @njit vs `np.empty`", P2, FRAME, EMPTY,
+        "faster", 50),
+    Row("P3", "64-68 B `frame_array` per prange iteration (2 threads) vs `np.empty`", P3, FRAME,
+        EMPTY, "faster", 10),
+    Row("P5", "`end_frame` from Python: after 100 000 vs after 1 allocation", P5_PY,
+        "after 100000 allocations", "after 1 allocation", "within", 2),
+    Row("P5", "`end_frame` from @njit: after 100 000 vs after 1 allocation", P5_NJIT,
+        "after 100000 allocations", "after 1 allocation", "within", 2),
+    Row("P6", "`frame_array(16, np.float32)` from Python vs `np.empty`", P6, FRAME, EMPTY,
+        "within", 1.5),
+    Row("P7", "fresh process, warm cache: import + SmartAlloc + first @njit frame", P7,
+        "import + first frame", None, "seconds", 1.0),
+    Row("P7", "`import framealloc` imports no numba (nothing compiled)", P7, "import framealloc",
+        None, "no-numba", 0),
+    # Context: no targets.
+    Row("ctx", "P5 cache control: 1 allocation + 6.4 MB of unrelated writes, vs 1 allocation",
+        P5_PY, P5_CONTROL, "after 1 allocation", "within", None),
+    Row("ctx", "P3 vs control (same writes into a preallocated array)", P3, FRAME, CONTROL,
+        "within", None),
+    Row("ctx", "P3 storing `out[i]` instead of reducing", P3_STORE, FRAME, EMPTY, "faster", None),
+    Row("ctx", "P3 with 1000 iterations per prange region (launch-bound)", P3_SMALL, FRAME, EMPTY,
+        "faster", None),
+    Row("ctx", "4 KiB `frame_array` in @njit vs `np.empty` (a[0] written)", KIB4, FRAME, EMPTY,
+        "faster", None),
+    Row("ctx", "1024 fully written 64 KiB arrays per frame vs `np.empty` (fresh-memory trap)",
+        TRAP, FRAME, EMPTY, "faster", None),
+    Row("ctx", "the same with a checkpoint rollback after each array", TRAP,
+        FRAME + " + rollback", EMPTY, "faster", None),
+    Row("ctx", "`frame_array` from Python vs `np.empty` with a pre-made dtype", P6, FRAME,
+        EMPTY + " (pre-made dtype)", "within", None),
+    Row("ctx", "Python -> @njit call taking the SmartAlloc vs taking an int", CALL, FRAME,
+        CONTROL, "within", None),
+]
+
+
+def run_suite(json_path: Path, quick: bool, include_gpu: bool, extra: list[str]) -> int:
+    cmd = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider",
+           f"--benchmark-json={json_path}", "--benchmark-sort=name",
+           "--benchmark-columns=median,iqr,rounds"]
+    if not include_gpu:
+        cmd.append(f"--ignore={HERE / 'gpu'}")
+    if quick:
+        cmd += ["--benchmark-max-time=0.2", "--benchmark-min-rounds=5"]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]]
+                                                       if env.get("PYTHONPATH") else []))
+    print("$", " ".join(cmd), file=sys.stderr, flush=True)
+    return subprocess.call(cmd + extra, cwd=REPO, env=env, stdout=sys.stderr)
+
+
+# -- formatting ----------------------------------------------------------------------------------
+
+def fmt_time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale or unit == "ns":
+            v = seconds / scale
+            return f"{v:.3g} {unit}" if v < 1000 else f"{v:.0f} {unit}"
+    raise AssertionError
+
+
+def per_op(bench: dict) -> float:
+    """Median seconds per operation (an allocation, a batch, an end_frame, a process...)."""
+    return bench["stats"]["median"] / bench["extra_info"].get("ops", 1)
+
+
+def index(data: dict) -> dict:
+    out: dict = {}
+    for b in data["benchmarks"]:
+        comp = b["extra_info"].get("competitor", b["name"])
+        out[(b["group"], comp)] = b
+    return out
+
+
+def verdict(row: Row, idx: dict) -> list[str] | None:
+    subj = idx.get((row.group, row.subject))
+    ref = idx.get((row.group, row.reference)) if row.reference else None
+    if subj is None or (row.reference and ref is None):
+        return None
+    s = per_op(subj)
+    unit = subj["extra_info"].get("unit", "op")
+    if row.kind == "no-numba":
+        imported = subj["extra_info"].get("numba_at_import")
+        ok = imported is False
+        return [row.id, row.what, "numba imported" if imported else "numba not imported", "",
+                "", "no numba", "PASS" if ok else "MISS"]
+    if row.kind == "seconds":
+        ok = s <= row.target
+        return [row.id, row.what, fmt_time(s), "", "", f"≤ {row.target:g} s",
+                "PASS" if ok else "MISS"]
+    r = per_op(ref)
+    if row.kind == "faster":
+        ratio = r / s
+        text = f"{ratio:.3g}× faster" if ratio >= 1 else f"{1 / ratio:.3g}× slower"
+        target = f"≥ {row.target:g}× faster" if row.target is not None else "context"
+        ok = row.target is None or ratio >= row.target
+    else:
+        ratio = s / r
+        text = f"{ratio:.3g}× the reference"
+        target = f"≤ {row.target:g}×" if row.target is not None else "context"
+        ok = row.target is None or ratio <= row.target
+    result = "—" if row.target is None else ("PASS" if ok else "MISS")
+    return [row.id, row.what, f"{fmt_time(s)}/{unit}", f"{fmt_time(r)} ({row.reference})",
+            text, target, result]
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def machine_block(data: dict) -> str:
+    mi = data.get("machine_info", {})
+    fa = mi.get("framealloc", {})
+    cpu = fa.get("cpu_model") or mi.get("cpu", {}).get("brand_raw", "?")
+    commit = data.get("commit_info", {})
+    lines = [
+        f"* CPU: {cpu}; {fa.get('cpu_usable', '?')} usable of {fa.get('cpu_count', '?')} "
+        f"logical CPUs",
+        f"* Python {fa.get('python', mi.get('python_version', '?'))}, "
+        f"NumPy {fa.get('numpy', '?')}, "
+        f"Numba {fa.get('numba', '?')} (llvmlite {fa.get('llvmlite', '?')}), "
+        f"NUMBA_NUM_THREADS={fa.get('numba_num_threads', '?')}",
+        f"* {fa.get('platform', mi.get('system', '?'))}",
+        f"* load average at start / end: {fa.get('loadavg_start', '?')} / "
+        f"{fa.get('loadavg_end', '?')}",
+        f"* run: {data.get('datetime', '?')}, commit {str(commit.get('id', '?'))[:10]}"
+        f"{' (dirty tree)' if commit.get('dirty') else ''}",
+    ]
+    return "\n".join(lines)
+
+
+def render(data: dict) -> str:
+    idx = index(data)
+    rows = [v for v in (verdict(r, idx) for r in ROWS) if v is not None]
+    out = ["### Machine", "", machine_block(data), "",
+           "### Ratios (medians of one run)", "",
+           md_table(["#", "benchmark", "framealloc", "reference", "ratio", "target", "result"],
+                    rows), ""]
+    extras = []
+    p7 = idx.get((P7, "import + first frame"))
+    if p7:
+        ins = p7["extra_info"].get("inside_median_s", {})
+        if ins:
+            extras.append("P7 inside the process (medians): " + ", ".join(
+                f"{k} {fmt_time(v)}" for k, v in ins.items()))
+        cold = p7["extra_info"].get("cold_cache_total_inside_s")
+        if cold is not None:
+            extras.append(f"P7 first run with an empty cache (compiles): {fmt_time(cold)}")
+        comp = p7["extra_info"].get("compiled_with_warm_cache")
+        if comp is not None:
+            extras.append(f"P7 functions compiled in a warm-cache process: {len(comp)}"
+                          + (f" ({', '.join(comp)})" if comp else ""))
+    if extras:
+        out += ["\n".join(f"* {e}" for e in extras), ""]
+    all_rows = []
+    for b in sorted(data["benchmarks"], key=lambda b: (b["group"] or "", b["name"])):
+        ei = b["extra_info"]
+        all_rows.append([b["group"] or "", ei.get("competitor", b["name"]),
+                         f"{fmt_time(per_op(b))}/{ei.get('unit', 'op')}",
+                         f"{b['stats']['iqr'] / b['stats']['median'] * 100:.0f}%",
+                         str(b["stats"]["rounds"])])
+    out += ["### All medians", "",
+            md_table(["group", "competitor", "median", "IQR/median", "rounds"], all_rows), ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--json", type=Path, help="keep pytest-benchmark's JSON here")
+    p.add_argument("--from-json", type=Path, help="format this JSON instead of running")
+    p.add_argument("--quick", action="store_true", help="0.2 s per benchmark instead of 1 s")
+    p.add_argument("--include-gpu", action="store_true", help="also run benchmarks/gpu")
+    p.add_argument("--output", type=Path, help="also write the Markdown here")
+    args = p.parse_args(argv)
+
+    rc = 0
+    if args.from_json:
+        path = args.from_json
+    else:
+        path = args.json or Path(tempfile.mkstemp(prefix="framealloc-bench-", suffix=".json")[1])
+        rc = run_suite(path, args.quick, args.include_gpu, extra)
+        if not path.exists() or path.stat().st_size == 0:
+            print("no benchmark results were written", file=sys.stderr)
+            return rc or 1
+    data = json.loads(path.read_text())
+    text = render(data)
+    print(text)
+    if args.output:
+        args.output.write_text(text)
+    if not args.from_json and not args.json:
+        path.unlink()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
