@@ -47,6 +47,9 @@ _DYNAMIC = GpuMemoryIntent.DYNAMIC
 _STAGING = GpuMemoryIntent.STAGING
 _READBACK = GpuMemoryIntent.READBACK
 _EMPTY: dict = {}
+#: Piece size of large uploads: big enough that one submit per piece costs well under 1%,
+#: small enough that staging the next piece overlaps the GPU copying this one.
+_UPLOAD_PIECE = 4 << 20
 _UNIFORM = int(BufferUsage.UNIFORM)
 _STORAGE = int(BufferUsage.STORAGE)
 _TEXEL = int(BufferUsage.UNIFORM_TEXEL | BufferUsage.STORAGE_TEXEL)
@@ -376,17 +379,31 @@ class GpuAllocator:
         off = check_offset(offset, n, dst.size, "upload")
         if n == 0:
             return
+        dpos = dst.offset + off
+        # Large uploads go in pieces, each submitted as soon as it is staged: copying the next
+        # piece into staging overlaps the GPU copying the previous one.
+        pipelined = n > _UPLOAD_PIECE
+        pieces = [(s, min(_UPLOAD_PIECE, n - s)) for s in range(0, n, _UPLOAD_PIECE)]
         if self._in_frame:
-            sblock, soff = self._frame_bump(n, _STAGING, _TRANSFER_SRC, 0)
-            self._write_staging(sblock, soff, data)
-            self._xfer.record(self._slot, sblock, soff, dblock, dst.offset + off, n)
+            for start, m in pieces:
+                sblock, soff = self._frame_bump(m, _STAGING, _TRANSFER_SRC, 0)
+                self._write_staging(sblock, soff, data[start:start + m])
+                self._xfer.record(self._slot, sblock, soff, dblock, dpos + start, m)
+                if pipelined:
+                    self._xfer.submit(self._slot)
         else:
-            sblock, soff = self._internal_alloc(n, _STAGING, _TRANSFER_SRC)
+            staged: list[tuple[Block, int, int]] = []
             try:
-                self._write_staging(sblock, soff, data)
-                self._xfer.run_immediate(sblock, soff, dblock, dst.offset + off, n)
+                self._xfer.finish_immediate()
+                for start, m in pieces:
+                    sblock, soff = self._internal_alloc(m, _STAGING, _TRANSFER_SRC)
+                    staged.append((sblock, soff, m))
+                    self._write_staging(sblock, soff, data[start:start + m])
+                    self._xfer.submit_immediate(sblock, soff, dblock, dpos + start, m)
+                self._xfer.finish_immediate()
             finally:
-                self._free_internal(sblock, soff, n)
+                for sblock, soff, m in staged:
+                    self._free_internal(sblock, soff, m)
         self._bytes_uploaded += n
 
     def readback(self, src: GpuAllocation, dtype: Any = np.uint8,
@@ -638,9 +655,10 @@ class GpuAllocator:
             found = ring.allocate_existing(size, align, self._frame_number)
             if found is not None:
                 return found
-            chunk_size = max(self._config.frame_chunk_size, next_pow2(size + align))
+            # A new chunk is bumped from offset 0, so it needs no room for alignment padding.
+            chunk_size = max(self._config.frame_chunk_size, next_pow2(size))
             try:
-                chunk = self._mem.new_block(mt, chunk_size, KIND_CHUNK, min_size=size + align)
+                chunk = self._mem.new_block(mt, chunk_size, KIND_CHUNK, min_size=size)
             except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
                 errors.append(e)
                 continue

@@ -157,8 +157,8 @@ class DeviceMemory:
         found = pool.try_allocate(size, align)
         if found is not None:
             return found
-        block = self.new_block(mt, self.pool_block_size(mt, size + align), KIND_BLOCK,
-                               min_size=size + align)
+        # A fresh block's first range starts at offset 0: no room for padding is needed.
+        block = self.new_block(mt, self.pool_block_size(mt, size), KIND_BLOCK, min_size=size)
         pool.add_block(block)
         off = block.va.allocate(size, align)  # type: ignore[union-attr]
         assert off >= 0, "a fresh block must hold the request it was sized for"

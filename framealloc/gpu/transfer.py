@@ -165,11 +165,16 @@ class TransferEngine:
     def run_immediate(self, sblock: Block, soff: int, dblock: Block, doff: int, n: int) -> None:
         """Record, submit and wait for one copy (ordered after all earlier submissions)."""
         self.finish_immediate()
+        self.submit_immediate(sblock, soff, dblock, doff, n)
+        self.finish_immediate()
+
+    def submit_immediate(self, sblock: Block, soff: int, dblock: Block, doff: int,
+                         n: int) -> None:
+        """Record and submit one copy without waiting (:meth:`finish_immediate` waits)."""
         self._imm_tracker.clear()
         self._record(self._imm, self._imm_tracker, sblock, soff, dblock, doff, n)
         self._imm.submit()
         self._imm_outstanding = True
-        self.finish_immediate()
 
     def finish_immediate(self) -> None:
         """Wait for an outstanding immediate submission; release what waited for it."""

@@ -369,3 +369,17 @@ def test_context_manager_frees_persistent_allocation(any_gpu):
     with gpu.allocate_persistent(64) as a:
         assert a.alive
     assert not a.alive and gpu.stats().allocation_count == 0
+
+
+@pytest.mark.parametrize("in_frame", [False, True])
+def test_large_upload_is_pipelined_in_pieces(any_gpu, in_frame):
+    gpu = any_gpu
+    n = (9 << 20) + 4096                                # three 4 MiB pieces, the last partial
+    dst = gpu.allocate_persistent(n, Intent.DEVICE_LOCAL)
+    data = np.random.default_rng(7).integers(0, 255, n, dtype=np.uint8)
+    before = gpu.stats().copies_recorded
+    with gpu.frame() if in_frame else contextlib.nullcontext():
+        gpu.upload(dst, data)
+    assert gpu.stats().copies_recorded - before == 3
+    assert np.array_equal(gpu.readback(dst), data)
+    assert gpu.stats().pending_free_bytes == 0
