@@ -5,6 +5,7 @@
     python benchmarks/run.py --json out.json      # also keep pytest-benchmark's JSON
     python benchmarks/run.py --from-json out.json # only format an existing JSON
     python benchmarks/run.py -- -k P1             # extra arguments go to pytest
+    python benchmarks/run.py --update-docs docs/benchmarks.md   # paste the result into the docs
 
 or run pytest yourself and format its JSON:
 
@@ -235,6 +236,18 @@ def render(data: dict) -> str:
     return "\n".join(out)
 
 
+BEGIN = "<!-- BEGIN TABLE"
+END = "<!-- END TABLE -->"
+
+
+def update_docs(path: Path, text: str) -> None:
+    """Put ``text`` between the BEGIN/END TABLE markers of ``path`` (the markers stay)."""
+    doc = path.read_text()
+    start, stop = doc.index(BEGIN), doc.index(END)
+    start = doc.index("\n", start) + 1
+    path.write_text(doc[:start] + "\n" + text.strip() + "\n\n" + doc[stop:])
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -247,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="0.2 s per benchmark instead of 1 s")
     p.add_argument("--include-gpu", action="store_true", help="also run benchmarks/gpu")
     p.add_argument("--output", type=Path, help="also write the Markdown here")
+    p.add_argument("--update-docs", type=Path, metavar="MD",
+                   help=f"replace the text between {BEGIN!r} and {END!r} in this file")
     args = p.parse_args(argv)
 
     rc = 0
@@ -263,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.output:
         args.output.write_text(text)
+    if args.update_docs:
+        update_docs(args.update_docs, text)
     if not args.from_json and not args.json:
         path.unlink()
     return rc
