@@ -57,10 +57,21 @@ def _raise_status(status: int, detail: str = "") -> None:
     raise exc(f"{msg}{detail}", code=code)
 
 
+_arena_kernels = None
+
+
 def _kernels():
     """The njit kernels module (imports numba on first use, never at framealloc import)."""
-    from .kernels import arena
-    return arena
+    global _arena_kernels
+    if _arena_kernels is None:
+        from .kernels import arena
+        _arena_kernels = arena
+    return _arena_kernels
+
+
+# Plain-int word indices of the row fields the Python paths read (IntEnum indexing is slower).
+_BASE, _MEMINFO, _CAPACITY = int(F.base), int(F.meminfo), int(F.capacity)
+_FRAME_OPEN, _FRAME_NUMBER = int(F.frame_open), int(F.frame_number)
 
 
 def _numba_workers() -> int:
@@ -105,15 +116,15 @@ class _ThreadArena:
 
         m = self.m
         self.views = {}
-        self.base = m[F.base]
-        if m[F.meminfo] == 0:
+        self.base = m[_BASE]
+        if m[_MEMINFO] == 0:
             self.chunk = None
             return
-        owner = nrt.MemInfo(m[F.meminfo])   # takes over one reference...
+        owner = nrt.MemInfo(m[_MEMINFO])   # takes over one reference...
         owner.acquire()                     # ...so give the row its own back
         raw = np.frombuffer(owner, np.uint8)
-        off = m[F.base] - raw.ctypes.data
-        self.chunk = raw[off:off + m[F.capacity]]
+        off = m[_BASE] - raw.ctypes.data
+        self.chunk = raw[off:off + m[_CAPACITY]]
 
     def view_spec(self, dtype) -> tuple:
         """Resolve ``dtype`` and cache a typed view of the current chunk for it."""
@@ -252,8 +263,12 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
     # -- numba -------------------------------------------------------------------------------
     @property
     def _numba_type_(self):
+        # First contact with numba: register the typing, then make this a plain class attribute
+        # (numba's dispatcher reads it on every call).
         from .kernels import ensure_registered
-        return ensure_registered()
+        t = ensure_registered()
+        SmartAlloc._numba_type_ = t
+        return t
 
     def _native_handle(self) -> tuple:
         """Addresses of the calling thread's slot, read when this object is passed to @njit code."""
@@ -303,7 +318,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         if not self._finalizer.alive:
             self._raise_closed()
         ta = self._arena()
-        if ta.m[F.frame_open]:
+        if ta.m[_FRAME_OPEN]:
             _raise_status(2)
         _kernels().begin_frame(ta.handle[0], self._workers)
 
@@ -318,7 +333,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         False
         """
         ta = self._arena()
-        if not ta.m[F.frame_open]:
+        if not ta.m[_FRAME_OPEN]:
             _raise_status(3)
         _kernels().end_frame(ta.handle[0], self._workers)
 
@@ -342,12 +357,12 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
     @property
     def frame_number(self) -> int:
         """Frames begun on the calling thread with this allocator."""
-        return self._arena().m[F.frame_number]
+        return self._arena().m[_FRAME_NUMBER]
 
     @property
     def in_frame(self) -> bool:
         """Whether the calling thread has an open frame."""
-        return bool(self._arena().m[F.frame_open])
+        return bool(self._arena().m[_FRAME_OPEN])
 
     # -- frame allocation ----------------------------------------------------------------------
     def frame_array(self, shape, dtype=np.float64, *, align: int | None = None,
@@ -534,7 +549,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
             if status == 8 and try_:
                 return None
             _raise_status(status, f" (requested {nbytes} bytes)" if status == 8 else "")
-        if ta.base != ta.m[F.base]:
+        if ta.base != ta.m[_BASE]:
             ta.refresh_chunk()
         off = data - ta.base
         out = ta.chunk[off:off + nbytes].view(dt)
@@ -575,7 +590,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
 
     def _forget_checkpoint(self, cp: FrameCheckpoint) -> None:
         ta = self._arena()
-        if cp.owner == self._id and cp.thread == ta.tid and cp.frame == ta.m[F.frame_number]:
+        if cp.owner == self._id and cp.thread == ta.tid and cp.frame == ta.m[_FRAME_NUMBER]:
             _kernels().release_checkpoint(ta.row_addr, cp.serial, cp.index)
 
     def checkpoint_guard(self) -> CheckpointGuard:

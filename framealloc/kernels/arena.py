@@ -124,14 +124,13 @@ def _bump(r, nbytes, align):
     """Try the bump in the current chunk; the data address, or 0 when it does not fit."""
     if r[F.meminfo] == 0:
         return 0
-    base = r[F.base]
-    start = _round_up(base + r[F.cursor], align)
-    end = start - base + nbytes
+    off = _round_up(r[F.cursor], align)  # chunk bases are CHUNK_ALIGN-aligned
+    end = off + nbytes
     if end > r[F.capacity]:
         return 0
     r[F.cursor] = end
     r[F.count] += 1
-    return start
+    return r[F.base] + off
 
 
 @njit(cache=True)

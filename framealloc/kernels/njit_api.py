@@ -285,9 +285,11 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
         cursor = _load_field(builder, row, F.cursor)
         limit = _load_field(builder, row, F.limit)
         base = _load_field(builder, row, F.base)
-        start = builder.and_(builder.add(builder.add(base, cursor), builder.sub(a, ir.Constant(intp, 1))),
-                             builder.neg(a))
-        end = builder.add(builder.sub(start, base), nbytes)
+        # Chunk bases are CHUNK_ALIGN-aligned, so aligning the offset aligns the address; the
+        # loop-carried chain is then just cursor -> align -> + nbytes.
+        off = builder.and_(builder.add(cursor, builder.sub(a, ir.Constant(intp, 1))), builder.neg(a))
+        end = builder.add(off, nbytes)
+        start = builder.add(base, off)
         cold = builder.or_(bad, builder.icmp_signed(">", end, limit))
 
         data_slot = cgutils.alloca_once(builder, intp)
