@@ -88,6 +88,9 @@ class GpuAllocator:
         n = cfg.frames_in_flight
         self._types_for = {i: choose_memory_types(self._props, info.buffer_memory_type_bits, i)
                            for i in GpuMemoryIntent}
+        self._biggest_heap = {i: max((self._props.heaps[self._props.types[t].heap_index].size
+                                      for t in types), default=0)
+                              for i, types in self._types_for.items()}
         # Frames: frame numbers start at 1; frames <= _recycled_frame were finished by the GPU.
         self._frame_number = 0
         self._recycled_frame = 0
@@ -295,15 +298,25 @@ class GpuAllocator:
                             GpuMemoryIntent.DEVICE_LOCAL, usage: BufferUsage | None = None,
                             alignment: int = 0, name: str | None = None) -> GpuAllocation:
         """Allocate memory that lives until :meth:`free` (default intent DEVICE_LOCAL)."""
-        return self.allocate(GpuAllocRequirements(size, intent, _PERSISTENT, usage, alignment,
-                                                  name))
+        return self._allocate_lifetime(size, intent, _PERSISTENT, usage, alignment, name)
 
     def allocate_transient(self, size: int, intent: GpuMemoryIntent | str =
                            GpuMemoryIntent.STAGING, usage: BufferUsage | None = None,
                            alignment: int = 0, name: str | None = None) -> GpuAllocation:
         """Allocate short-lived memory (freed within a few frames); default intent STAGING."""
-        return self.allocate(GpuAllocRequirements(size, intent, _TRANSIENT, usage, alignment,
-                                                  name))
+        return self._allocate_lifetime(size, intent, _TRANSIENT, usage, alignment, name)
+
+    def _allocate_lifetime(self, size: Any, intent: Any, lifetime: GpuLifetime, usage: Any,
+                           alignment: Any, name: Any) -> GpuAllocation:
+        """Validate like GpuAllocRequirements does (without building one), then allocate."""
+        self._check_open()
+        intent = coerce_intent(intent)
+        size = check_size(size)
+        usage = check_usage(usage, intent)
+        alignment = check_alignment(alignment)
+        if name is not None and not isinstance(name, str):
+            raise GpuUsageError(f"name must be a str or None, got {name!r}", code="FA403")
+        return self._allocate_pooled(size, intent, lifetime, usage, alignment, name)
 
     def allocate_frame(self, size: int, intent: GpuMemoryIntent | str = _DYNAMIC,
                        usage: BufferUsage | None = None, alignment: int = 0,
@@ -313,15 +326,18 @@ class GpuAllocator:
         The hot path bumps an offset in the frame ring: no device call, no lock.
         Raises FA411 outside a frame.
         """
-        if usage is None and alignment == 0 and name is None and type(size) is int \
-                and 0 < size < 0x10000000000:
-            ring = self._frame_hot.get(intent)
+        # Hot path: the ring's cursor is always aligned for the intent's default usage.
+        if type(size) is int and usage is None and not alignment and name is None:
+            try:
+                ring = self._frame_hot[intent]      # empty outside a frame: KeyError
+            except (KeyError, TypeError):
+                ring = None
             if ring is not None:
-                off = (ring.cursor + ring.mask) & ~ring.mask
+                off = ring.cursor
                 end = off + size
-                if end <= ring.limit:
-                    ring.cursor = end
-                    a = _new(GpuAllocation)
+                if off < end <= ring.limit:             # size > 0 and the chunk has room
+                    ring.cursor = (end + ring.mask) & ring.nmask
+                    a = GpuAllocation()                 # no __init__: the fastest way to make one
                     a._block = ring.block
                     a.offset = off
                     a.size = size
@@ -593,7 +609,7 @@ class GpuAllocator:
                 f"{size} bytes is more than this device allows in one buffer "
                 f"(maxBufferSize {lim.max_buffer_size}, maxMemoryAllocationSize "
                 f"{lim.max_memory_allocation_size}); split the data", code="FA401")
-        biggest = max(self._props.heaps[self._props.types[t].heap_index].size for t in types)
+        biggest = self._biggest_heap[intent]
         if size > biggest:
             raise GpuSizeError(
                 f"{size} bytes is larger than every heap usable for {intent.name} "
@@ -650,7 +666,7 @@ class GpuAllocator:
             if ring.block is not None:
                 off = (ring.cursor + align - 1) & -align
                 if off + size <= ring.limit:
-                    ring.cursor = off + size
+                    ring.cursor = (off + size + ring.mask) & ring.nmask
                     return ring.block, off
             found = ring.allocate_existing(size, align, self._frame_number)
             if found is not None:
@@ -663,8 +679,8 @@ class GpuAllocator:
                 errors.append(e)
                 continue
             ring.add_chunk(chunk, self._frame_number)
-            off = (ring.cursor + align - 1) & -align
-            ring.cursor = off + size
+            off = 0
+            ring.cursor = (size + ring.mask) & ring.nmask
             if i:
                 self._fallbacks += 1
             return chunk, off

@@ -119,7 +119,7 @@ class FrameRing:
     """Frame allocations of one (intent, memory type): a chunk list per frame in flight."""
 
     __slots__ = ("intent", "memory_type", "granularity", "slots", "slot", "block", "cursor",
-                 "limit", "mask", "kind")
+                 "limit", "mask", "nmask", "kind")
 
     def __init__(self, intent: Any, memory_type: int, frames_in_flight: int, alignment: int,
                  kind: Any) -> None:
@@ -127,11 +127,13 @@ class FrameRing:
         self.memory_type = memory_type
         self.slots: list[list[Block]] = [[] for _ in range(frames_in_flight)]
         self.slot = 0
-        # Hot-path state: the chunk being bumped through, its cursor and end.
+        # Hot-path state: the chunk being bumped through, its end, and its cursor, which is
+        # always a multiple of ``alignment`` (the alignment of the intent's default usage).
         self.block: Block | None = None
         self.cursor = 0
         self.limit = 0
         self.mask = alignment - 1
+        self.nmask = ~self.mask
         self.kind = kind
 
     def _sync(self) -> None:
@@ -145,7 +147,7 @@ class FrameRing:
 
     def _use(self, block: Block) -> None:
         self.block = block
-        self.cursor = block.va.cursor  # type: ignore[union-attr]
+        self.cursor = (block.va.cursor + self.mask) & self.nmask  # type: ignore[union-attr]
         self.limit = block.size
 
     def activate(self, slot: int, frame: int) -> None:

@@ -120,9 +120,19 @@ _DEFAULT_USAGE = {
 }
 
 
+def _valid_usages(intent: GpuMemoryIntent) -> frozenset[BufferUsage]:
+    """Every non-empty usage combination that is possible for ``intent`` (cached per intent)."""
+    need = {GpuMemoryIntent.STAGING: BufferUsage.TRANSFER_SRC,
+            GpuMemoryIntent.READBACK: BufferUsage.TRANSFER_DST}.get(intent, BufferUsage(0))
+    return frozenset(BufferUsage(u) for u in range(1, int(_ALL_USAGE) + 1) if u & need == need)
+
+
+_VALID_USAGE_BY_INTENT = {i: _valid_usages(i) for i in GpuMemoryIntent}
+
+
 def _coerce_enum(enum_cls: type[enum.IntEnum], value: object, what: str) -> enum.IntEnum:
-    if isinstance(value, enum_cls):
-        return value
+    if type(value) is enum_cls:
+        return value  # type: ignore[return-value]
     if isinstance(value, str):
         key = value.strip().upper().replace("-", "_").replace(" ", "_")
         if key == "DEVICELOCAL":
@@ -171,8 +181,11 @@ def check_alignment(alignment: object) -> int:
 
 def check_usage(usage: object, intent: GpuMemoryIntent) -> BufferUsage:
     """Validate ``usage`` for ``intent``; ``None`` gives the intent's default."""
+    _VALID_USAGE = _VALID_USAGE_BY_INTENT[intent]
     if usage is None:
         return _DEFAULT_USAGE[intent]
+    if type(usage) is BufferUsage and usage in _VALID_USAGE:
+        return usage
     if isinstance(usage, bool) or not hasattr(type(usage), "__index__"):
         raise GpuUsageError(f"usage must be BufferUsage flags, got {usage!r}", code="FA403")
     u = operator.index(usage)

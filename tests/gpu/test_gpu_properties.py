@@ -3,7 +3,6 @@ transient and frame allocations, frees and frames never overlap live memory, kee
 never clobber contents, and keep stats equal to a recomputed truth."""
 from __future__ import annotations
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -377,17 +377,21 @@ class VulkanRecorder:
 
     def submit(self) -> None:
         lib, si = self._lib, self._submit_info
+        count = 0
         if self._recording is not None:
             self._flush_regions()
             # Make the copies visible to later work on the queue and to the host.
             self._barrier(_STAGE_TRANSFER, _STAGE_ALL_COMMANDS | _STAGE_HOST, self._barrier_out)
             _api.check(lib.vkEndCommandBuffer(self._recording), "vkEndCommandBuffer")
             self._pcmd[0] = self._recording
-            si.commandBufferCount = 1
             si.pCommandBuffers = self._pcmd
-        else:
-            si.commandBufferCount = 0
+            count = 1
+        si.commandBufferCount = count
+        if not count:
             si.pCommandBuffers = self._ffi.NULL
+        # One batch (possibly without command buffers) and a fence: the fence signals once all
+        # work submitted earlier to the queue has completed. (submitCount 0 would do too, but
+        # lavapipe handles it several times slower.)
         self._recording = None
         self._pair = None
         fence = self._fence(self._used)
