@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
 from .checkpoints import FrameCheckpoint
 from .config import AllocConfig, GiB, KiB, MiB
+from .coordination import FrameBarrier
 from .stats import AllocStats, FrameStats, ThreadFrameStats
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "SpeculativeResult", "FAILED", "AllocStats", "FrameStats", "ThreadFrameStats", "explain",
     "FrameAllocError", "FrameStateError", "AllocSizeError", "UnsupportedDtypeError",
     "AlignmentError", "ArenaExhaustedError", "CheckpointError", "WrongThreadError", "ConfigError",
+    "FrameBarrier",
 ]

@@ -204,7 +204,8 @@ valid; create a new SmartAlloc for new frames.""", FrameStateError)
 # Other code families live next to the code that raises them; each module exposes a ``CODES``
 # mapping of the same form and is merged here on first use, so importing framealloc stays light.
 _EXTRA_CODE_MODULES = ("framealloc.gpu.codes", "framealloc.lint.codes",
-                       "framealloc.pool_codes", "framealloc.collection_codes")
+                       "framealloc.pool_codes", "framealloc.collection_codes",
+                       "framealloc.org_codes")
 _extra_loaded = False
 
 

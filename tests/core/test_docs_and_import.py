@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-MODULES = ["framealloc.alloc", "framealloc.config", "framealloc.errors", "framealloc.checkpoints"]
+MODULES = ["framealloc.alloc", "framealloc.config", "framealloc.errors", "framealloc.checkpoints",
+           "framealloc.coordination"]
 
 
 @pytest.mark.parametrize("name", MODULES)

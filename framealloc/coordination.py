@@ -1,0 +1,146 @@
+"""Thread coordination: a frame barrier that re-arms itself every frame."""
+from __future__ import annotations
+
+import threading
+import time
+
+from .errors import FrameAllocError
+
+__all__ = ["FrameBarrier", "BarrierError", "BarrierTimeoutError", "BrokenFrameBarrierError"]
+
+
+class BarrierError(FrameAllocError, RuntimeError):
+    """Misuse of a :class:`FrameBarrier` (FA171 broken, FA172 double signal, FA175 bad parties)."""
+
+    default_code = "FA171"
+
+
+class BarrierTimeoutError(BarrierError, TimeoutError):
+    """``wait_all`` timed out (FA170); the barrier is broken for every waiter until ``reset()``."""
+
+    default_code = "FA170"
+
+
+class BrokenFrameBarrierError(BarrierError):
+    """The barrier was broken by a timeout or ``abort()`` (FA171)."""
+
+    default_code = "FA171"
+
+
+class FrameBarrier:
+    """``parties`` threads meet at the end of every frame; the barrier re-arms itself each frame.
+
+    Each thread calls :meth:`signal_frame_complete` when its frame's work is done, then
+    :meth:`wait_all`, which returns once all ``parties`` threads signalled that frame (or use
+    :meth:`arrive_and_wait` for both). Frame ``k+1`` starts counting as soon as frame ``k`` is
+    complete, so the same barrier serves every frame. A timeout breaks the barrier for everyone
+    (each waiter gets an error instead of hanging) until :meth:`reset`.
+
+    Example
+    -------
+    >>> import threading, framealloc as fa
+    >>> barrier = fa.FrameBarrier(2)
+    >>> def worker():
+    ...     for _ in range(3):
+    ...         barrier.arrive_and_wait(timeout=10)
+    >>> t = threading.Thread(target=worker); t.start()
+    >>> for _ in range(3):
+    ...     barrier.arrive_and_wait(timeout=10)
+    >>> t.join(); barrier.frame
+    3
+    """
+
+    def __init__(self, parties: int, *, timeout: float | None = None):
+        if isinstance(parties, bool) or not isinstance(parties, int) or parties < 1:
+            raise BarrierError(f"parties must be an int >= 1, got {parties!r}", code="FA175")
+        self.parties = parties
+        self.timeout = timeout
+        self._cond = threading.Condition(threading.Lock())
+        self._frame = 0          # frames completed
+        self._arrived = 0        # signals counted for frame self._frame
+        self._broken = False
+        self._signalled = threading.local()
+
+    @property
+    def frame(self) -> int:
+        """Frames completed so far (all parties signalled)."""
+        return self._frame
+
+    @property
+    def broken(self) -> bool:
+        """Whether a timeout or :meth:`abort` broke the barrier (cleared by :meth:`reset`)."""
+        return self._broken
+
+    @property
+    def n_waiting(self) -> int:
+        """Signals counted for the frame in progress."""
+        return self._arrived
+
+    def signal_frame_complete(self) -> int:
+        """Count the calling thread as done with the current frame; returns that frame's index.
+
+        Raises FA172 if this thread already signalled the frame in progress, FA171 if broken.
+        """
+        with self._cond:
+            if self._broken:
+                raise BrokenFrameBarrierError("the frame barrier is broken (a wait timed out or "
+                                              "abort() was called); call reset()", code="FA171")
+            if getattr(self._signalled, "frame", -1) == self._frame:
+                raise BarrierError(f"this thread already signalled frame {self._frame}; call "
+                                   "wait_all() before signalling the next frame", code="FA172")
+            frame = self._frame
+            self._signalled.frame = frame
+            self._arrived += 1
+            if self._arrived == self.parties:
+                self._arrived = 0
+                self._frame += 1
+                self._cond.notify_all()
+            return frame
+
+    def wait_all(self, timeout: float | None = None) -> int:
+        """Block until every party signalled the frame this thread signalled (or, if it did not
+        signal, the frame in progress); returns the number of completed frames.
+
+        On timeout the barrier breaks: this call raises :class:`BarrierTimeoutError` (FA170) and
+        every other waiter :class:`BrokenFrameBarrierError` (FA171).
+        """
+        if timeout is None:
+            timeout = self.timeout
+        with self._cond:
+            target = getattr(self._signalled, "frame", self._frame)
+            if target < self._frame - 1 or target > self._frame:
+                target = self._frame
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self._frame <= target:
+                if self._broken:
+                    raise BrokenFrameBarrierError("the frame barrier was broken while waiting; "
+                                                  "call reset()", code="FA171")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    self._broken = True
+                    self._cond.notify_all()
+                    raise BarrierTimeoutError(
+                        f"frame {target}: only {self._arrived} of {self.parties} parties "
+                        f"signalled within {timeout} s; the barrier is now broken (reset() to "
+                        "reuse it)", code="FA170")
+                self._cond.wait(remaining)
+            return self._frame
+
+    def arrive_and_wait(self, timeout: float | None = None) -> int:
+        """:meth:`signal_frame_complete` then :meth:`wait_all`."""
+        self.signal_frame_complete()
+        return self.wait_all(timeout)
+
+    def abort(self) -> None:
+        """Break the barrier: every waiter raises FA171 instead of waiting."""
+        with self._cond:
+            self._broken = True
+            self._cond.notify_all()
+
+    def reset(self) -> None:
+        """Repair a broken barrier; the frame in progress starts counting again from zero."""
+        with self._cond:
+            self._broken = False
+            self._arrived = 0
+            self._frame += 1          # signals of the aborted frame no longer count
+            self._cond.notify_all()
