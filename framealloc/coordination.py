@@ -42,10 +42,10 @@ class FrameBarrier:
     >>> barrier = fa.FrameBarrier(2)
     >>> def worker():
     ...     for _ in range(3):
-    ...         barrier.arrive_and_wait(timeout=10)
+    ...         _ = barrier.arrive_and_wait(timeout=10)
     >>> t = threading.Thread(target=worker); t.start()
     >>> for _ in range(3):
-    ...     barrier.arrive_and_wait(timeout=10)
+    ...     _ = barrier.arrive_and_wait(timeout=10)
     >>> t.join(); barrier.frame
     3
     """
