@@ -337,11 +337,10 @@ class GpuAllocator:
                 end = off + size
                 if off < end <= ring.limit:             # size > 0 and the chunk has room
                     ring.cursor = (end + ring.mask) & ring.nmask
-                    a = GpuAllocation()                 # no __init__: the fastest way to make one
+                    a = ring.alloc_class()              # no __init__: the fastest way to make one
                     a._block = ring.block
                     a.offset = off
                     a.size = size
-                    a._kind = ring.kind
                     a._frame = self._frame_number
                     return a
         return self._allocate_frame_checked(size, intent, usage, alignment, name)

@@ -119,7 +119,7 @@ class FrameRing:
     """Frame allocations of one (intent, memory type): a chunk list per frame in flight."""
 
     __slots__ = ("intent", "memory_type", "granularity", "slots", "slot", "block", "cursor",
-                 "limit", "mask", "nmask", "kind")
+                 "limit", "mask", "nmask", "kind", "alloc_class")
 
     def __init__(self, intent: Any, memory_type: int, frames_in_flight: int, alignment: int,
                  kind: Any) -> None:
@@ -135,6 +135,8 @@ class FrameRing:
         self.mask = alignment - 1
         self.nmask = ~self.mask
         self.kind = kind
+        from .allocation import frame_allocation_class   # (allocation imports this module)
+        self.alloc_class = frame_allocation_class(kind)   # hot-path allocations: _kind built in
 
     def _sync(self) -> None:
         """Write the hot cursor back into the current chunk's LinearAllocator."""

@@ -278,6 +278,7 @@ class VulkanRecorder:
         self._fences = ffi.new("VkFence[]", 64)
         self._fence_count = 0
         self._used = 0               # submissions since the last reset
+        self._recorded = False       # a command buffer was begun since the last reset
         self._recording: Any = None  # command buffer being recorded, or None
         self._pair: tuple[Any, Any] | None = None
         self._regions: list[tuple[int, int, int]] = []
@@ -324,6 +325,7 @@ class VulkanRecorder:
             self._cmds.append(p[0])
         cmd = self._cmds[self._used]
         _api.check(lib.vkBeginCommandBuffer(cmd, self._begin_info), "vkBeginCommandBuffer")
+        self._recorded = True
         self._recording = cmd
         # Order this batch after all earlier work on the queue (uploads and user shaders).
         self._barrier(_STAGE_ALL_COMMANDS, _STAGE_TRANSFER, self._barrier_in)
@@ -415,8 +417,10 @@ class VulkanRecorder:
         if self._used:
             _api.check(self._lib.vkResetFences(self._device, self._used, self._fences),
                        "vkResetFences")
-            _api.check(self._lib.vkResetCommandPool(self._device, self._pool, 0),
-                       "vkResetCommandPool")
+            if self._recorded:
+                _api.check(self._lib.vkResetCommandPool(self._device, self._pool, 0),
+                           "vkResetCommandPool")
+                self._recorded = False
             self._used = 0
 
     def destroy(self) -> None:
