@@ -327,7 +327,7 @@ class GpuAllocator:
         Raises FA411 outside a frame.
         """
         # Hot path: the ring's cursor is always aligned for the intent's default usage.
-        if type(size) is int and usage is None and not alignment and name is None:
+        if type(size) is int and usage is name is None and not alignment:
             try:
                 ring = self._frame_hot[intent]      # empty outside a frame: KeyError
             except (KeyError, TypeError):
