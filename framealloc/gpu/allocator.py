@@ -259,7 +259,9 @@ class GpuAllocator:
                 self.end_frame()
 
     def wait_idle(self) -> None:
-        """Submit pending copies and wait until the GPU has finished all work of this allocator."""
+        """Submit pending copies, wait until the GPU has finished all work of this allocator,
+        and reclaim the ranges whose frees were waiting for it (except those freed in the open
+        frame, whose work may still be submitted)."""
         self._check_open()
         if self._xfer.has_pending(self._slot):
             self._xfer.submit(self._slot)
@@ -269,6 +271,7 @@ class GpuAllocator:
                     f"the GPU did not finish within {self._config.fence_timeout_s} s",
                     code="FA416")
         self._xfer.finish_immediate()
+        self._release_deferred(self._frame_number - 1 if self._in_frame else self._frame_number + 1)
 
     # -- allocation ---------------------------------------------------------------------------
     def allocate(self, requirements: GpuAllocRequirements) -> GpuAllocation:
@@ -349,7 +352,8 @@ class GpuAllocator:
         """Free a Persistent/Transient allocation (same as ``allocation.free()``).
 
         When frames are in use, the range is reused only after the GPU finished the frame in
-        which it was freed (it may still be read by work in flight).
+        which it was freed (it may still be read by work in flight); :meth:`wait_idle`
+        reclaims such ranges at once when you stop running frames.
         """
         if not isinstance(allocation, GpuAllocation):
             raise GpuDoubleFreeError(f"free() takes a GpuAllocation, got "

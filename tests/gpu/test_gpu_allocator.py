@@ -383,3 +383,19 @@ def test_large_upload_is_pipelined_in_pieces(any_gpu, in_frame):
     assert gpu.stats().copies_recorded - before == 3
     assert np.array_equal(gpu.readback(dst), data)
     assert gpu.stats().pending_free_bytes == 0
+
+
+def test_wait_idle_reclaims_deferred_frees(any_gpu):
+    gpu = any_gpu
+    with gpu.frame():
+        pass
+    a = gpu.allocate_persistent(512)
+    a.free()                                   # frames in use: deferred
+    assert gpu.stats().pending_free_bytes == 512
+    gpu.wait_idle()                            # no more frames: reclaimed once the GPU is idle
+    assert gpu.stats().pending_free_bytes == 0
+    with gpu.frame():
+        b = gpu.allocate_persistent(256)
+        b.free()
+        gpu.wait_idle()                        # freed in the open frame: must still wait
+        assert gpu.stats().pending_free_bytes == 256
