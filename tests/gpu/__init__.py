@@ -1,0 +1,1 @@
+"""GPU tests (Vulkan on lavapipe with validation, and the null backend)."""
