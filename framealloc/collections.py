@@ -1,6 +1,829 @@
-"""Frame collections (FrameVec, FrameMap) and frame layouts (SmartAlloc methods)."""
+"""Frame collections (FrameVec, FrameMap) and frame layouts (SmartAlloc methods).
+
+Everything here lives in the calling thread's frame arena: a :class:`FrameVec` or
+:class:`FrameMap` is *one* frame allocation (header, then storage), made through the same bump as
+``frame_array`` (from Python) or the allocation intrinsic (inside ``@njit``), and a
+:class:`FrameLayout` is a fixed list of frame allocations whose views are reused when they land
+where they landed last frame.
+
+Aliasing (the same rule as every frame allocation): after ``end_frame()`` or a rollback past its
+creation, a collection's memory (its length too) belongs to whatever is allocated there next.
+Using it then is never unsafe in memory terms -- its views keep the arena chunk alive and every
+index is checked against the storage's own bounds -- but it reads and writes someone else's
+data. Create collections in each frame; keep nothing from one frame to the next.
+
+The numba side (typing, boxing, the njit methods) is :mod:`framealloc.kernels.collections_njit`.
+"""
 from __future__ import annotations
 
+import keyword
+import operator
+import struct
+from _thread import get_ident
+from collections import namedtuple
+from typing import Any, Iterator
+
+import numpy as np
+
+from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
+from .collection_codes import (
+    CollectionCapacityError,
+    CollectionDtypeError,
+    CollectionEmptyError,
+    CollectionFullError,
+    CollectionIndexError,
+    CollectionKeyError,
+    CollectionValueError,
+    FrameMapKeyError,
+    LayoutError,
+)
+from .errors import ArenaExhaustedError
+from .kernels.state import F
+
+__all__ = ["FrameVec", "FrameMap", "FrameLayout", "FrameCollectionsMixin"]
+
+#: Bytes before a FrameVec's elements: one int64, the length.
+VEC_HEADER = 8
+#: Bytes before a FrameMap's slot states: the length and one spare int64.
+MAP_HEADER = 16
+#: Fibonacci-hashing multiplier (2**64 / golden ratio), shared with the njit implementation.
+HASH_MUL = 0x9E3779B97F4A7C15
+#: Right shift folding the well-mixed high bits of the product into the slot bits.
+HASH_FOLD = 29
+_M64 = (1 << 64) - 1
+#: Policy code of on_frame_exhausted="error" in the arena rows (framealloc.kernels.arena).
+_POLICY_ERROR = 1
+
+
+def _round_up(n: int, a: int) -> int:
+    return (n + a - 1) & -a
+
+
+# ---------------------------------------------------------------------------------------------
+# Block layouts, shared with framealloc.kernels.collections_njit (both sides must agree)
+
+def element_dtype(dtype, role: str = "element") -> tuple[np.dtype, int, int]:
+    """``(dtype, itemsize, natural alignment)`` of a collection element/value dtype.
+
+    FA006 for object/unsized dtypes (as for ``frame_array``), FA136 for subarray dtypes.
+    """
+    dt, isz, nat = resolve_dtype(dtype)
+    if dt.subdtype is not None:
+        raise CollectionDtypeError(
+            f"{role} dtype {dt} is a subarray dtype; use a record dtype with a subarray field, "
+            f"e.g. [('v', {dt.subdtype[0].str!r}, {dt.subdtype[1]})]", code="FA136")
+    return dt, isz, nat
+
+
+def key_dtype_of(dtype) -> np.dtype:
+    """The native-byte-order integer dtype of FrameMap keys; FA136 for anything else."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind not in "iu" or dt.fields is not None or dt.subdtype is not None:
+        raise CollectionDtypeError(f"FrameMap keys must have an integer dtype (int8 ... uint64), "
+                                   f"got {dtype!r}; map other keys to integers first",
+                                   code="FA136")
+    return np.dtype(f"{dt.kind}{dt.itemsize}")
+
+
+def vec_block(itemsize: int, natural: int) -> tuple[int, int]:
+    """``(offset of the elements, alignment of the block)`` of a FrameVec's one allocation."""
+    return _round_up(VEC_HEADER, natural), max(8, natural)
+
+
+def map_slots(capacity: int) -> int:
+    """Table size of a FrameMap: a power of two above ``1.5 * capacity`` (load <= 2/3), >= 2.
+
+    Always more slots than keys, so a probe always ends at an empty slot.
+    """
+    need = capacity + capacity // 2 + 1
+    return max(2, 1 << (need - 1).bit_length())
+
+
+def map_block(capacity: int, ksize: int, vsize: int, valign: int) -> tuple[int, int, int, int, int]:
+    """``(slots, keys offset, values offset, total bytes, block alignment)`` of a FrameMap.
+
+    The block is ``[len, spare][slot states: slots x uint8][keys][values]``.
+    """
+    slots = map_slots(capacity)
+    keys_off = _round_up(MAP_HEADER + slots, ksize)
+    vals_off = _round_up(keys_off + slots * ksize, valign)
+    return slots, keys_off, vals_off, vals_off + slots * vsize, max(8, ksize, valign)
+
+
+def _check_capacity(capacity, fixed: int, per_item: int) -> int:
+    if isinstance(capacity, bool):
+        capacity = None  # bools are ints to Python, never a capacity
+    try:
+        cap = operator.index(capacity)
+    except TypeError:
+        raise CollectionCapacityError(f"capacity must be a non-negative integer, got {capacity!r}",
+                                      code="FA130") from None
+    if cap < 0:
+        raise CollectionCapacityError(f"capacity must be >= 0, got {cap}", code="FA130")
+    if fixed + cap * per_item > MAX_BYTES:
+        raise CollectionCapacityError(f"capacity {cap} needs more than the {MAX_BYTES}-byte limit "
+                                      "of one frame allocation", code="FA130")
+    return cap
+
+
+def _slot(k: int, mask: int) -> int:
+    h = (k & _M64) * HASH_MUL & _M64
+    return (h ^ (h >> HASH_FOLD)) & mask
+
+
+# ---------------------------------------------------------------------------------------------
+# FrameVec
+
+def _vec_from_parts(hdr: np.ndarray, data: np.ndarray) -> "FrameVec":
+    """Wrap a header (int64[1]) and storage view; also how njit code boxes a FrameVec."""
+    v = object.__new__(FrameVec)
+    v._hdr = hdr
+    v._data = data
+    v._m = memoryview(hdr)
+    v._cap = data.shape[0]
+    return v
+
+
+class FrameVec:
+    """A bounded vector in the frame arena, from ``alloc.frame_vec(dtype, capacity)``.
+
+    Push/pop/len/clear/index/as-array, in Python and inside ``@njit`` code with the same names
+    (pass it in, or make it there with ``alloc.frame_vec``; it can be returned to Python). Its
+    length and elements live in frame memory, so both worlds see every change.
+
+    It never grows: ``push`` on a full vec raises :class:`CollectionFullError` (FA131),
+    ``try_push`` returns False. ``pop`` on an empty vec raises :class:`CollectionEmptyError`
+    (FA132), ``try_pop`` returns None. Like any frame allocation it dies with its frame (see the
+    module docstring for the aliasing rule).
+
+    Example
+    -------
+    >>> import numpy as np, framealloc as fa
+    >>> alloc = fa.SmartAlloc()
+    >>> with alloc.frame():
+    ...     v = alloc.frame_vec(np.int32, 4)
+    ...     for i in range(4):
+    ...         v.push(i * i)
+    ...     full = v.try_push(99)
+    ...     (len(v), int(v.pop()), v.as_array().tolist(), full)
+    (4, 9, [0, 1, 4], False)
+    """
+
+    __slots__ = ("_hdr", "_data", "_m", "_cap", "__weakref__")
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("create a FrameVec with alloc.frame_vec(dtype, capacity)")
+
+    @property
+    def _numba_type_(self):
+        from .kernels import ensure_registered
+
+        ensure_registered()
+        from .kernels.collections_njit import vec_type
+
+        return vec_type(self._data.dtype)
+
+    # -- size ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        n = self._m[0]
+        # A stale header (the frame ended) may hold anything; report a length within bounds.
+        return n if 0 <= n <= self._cap else (0 if n < 0 else self._cap)
+
+    @property
+    def capacity(self) -> int:
+        """The most elements the vec holds."""
+        return self._cap
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The element dtype."""
+        return self._data.dtype
+
+    # -- push / pop ------------------------------------------------------------------------
+    def push(self, value) -> None:
+        """Append ``value``; :class:`CollectionFullError` (FA131) when the vec is full."""
+        if not self.try_push(value):
+            raise CollectionFullError(f"FrameVec is full (capacity {self._cap}); create it with "
+                                      "a larger capacity or use try_push", code="FA131")
+
+    def try_push(self, value) -> bool:
+        """Append ``value``; False (and no change) when the vec is full."""
+        m = self._m
+        n = m[0]
+        if not 0 <= n < self._cap:
+            return False
+        try:
+            self._data[n] = value
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise CollectionValueError(f"cannot store {value!r} as {self._data.dtype}: {exc}",
+                                       code="FA139") from None
+        m[0] = n + 1
+        return True
+
+    def extend(self, values) -> None:
+        """Append every element of ``values`` (array-like); FA131 and no change if they do not fit."""
+        if not self.try_extend(values):
+            raise CollectionFullError(f"FrameVec has room for {self._cap - len(self)} more "
+                                      f"elements, not {len(np.asarray(values).reshape(-1))}; "
+                                      "create it with a larger capacity or use try_extend",
+                                      code="FA131")
+
+    def try_extend(self, values) -> bool:
+        """Append every element of ``values``; False (and no change) if they do not all fit."""
+        try:
+            src = np.asarray(values, dtype=self._data.dtype).reshape(-1)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise CollectionValueError(f"cannot store {values!r} as {self._data.dtype}: {exc}",
+                                       code="FA139") from None
+        m = self._m
+        n = m[0]
+        k = src.shape[0]
+        if not 0 <= n <= self._cap or k > self._cap - n:
+            return False
+        self._data[n:n + k] = src
+        m[0] = n + k
+        return True
+
+    def pop(self):
+        """Remove and return the last element; :class:`CollectionEmptyError` (FA132) if empty."""
+        m = self._m
+        n = m[0] - 1
+        if not 0 <= n < self._cap:
+            raise CollectionEmptyError("pop from an empty FrameVec; check len(vec) or use try_pop",
+                                       code="FA132")
+        m[0] = n
+        return self._item(n)
+
+    def try_pop(self):
+        """Remove and return the last element, or None when the vec is empty."""
+        m = self._m
+        n = m[0] - 1
+        if not 0 <= n < self._cap:
+            return None
+        m[0] = n
+        return self._item(n)
+
+    def _item(self, i: int):
+        x = self._data[i]
+        # A record is a view into the slot, which the next push overwrites: hand out a copy.
+        return x.copy() if isinstance(x, np.void) else x
+
+    def clear(self) -> None:
+        """Remove every element (O(1))."""
+        self._m[0] = 0
+
+    # -- access ----------------------------------------------------------------------------
+    def as_array(self) -> np.ndarray:
+        """The ``len(vec)`` elements as an array view (writes go to the vec; it does not follow
+        later pushes)."""
+        return self._data[:len(self)]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        a = self.as_array()
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def _index(self, i) -> int:
+        if isinstance(i, bool):
+            i = None
+        try:
+            i = operator.index(i)
+        except TypeError:
+            raise CollectionIndexError(f"FrameVec indices must be integers, got {i!r}",
+                                       code="FA133") from None
+        n = len(self)
+        j = i + n if i < 0 else i
+        if not 0 <= j < n:
+            raise CollectionIndexError(f"index {i} out of range for a FrameVec of length {n}",
+                                       code="FA133")
+        return j
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.as_array()[i]
+        return self._item(self._index(i))
+
+    def __setitem__(self, i, value) -> None:
+        if isinstance(i, slice):
+            self.as_array()[i] = value
+            return
+        j = self._index(i)
+        try:
+            self._data[j] = value
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise CollectionValueError(f"cannot store {value!r} as {self._data.dtype}: {exc}",
+                                       code="FA139") from None
+
+    def __iter__(self) -> Iterator:
+        return iter(self.as_array())
+
+    def __repr__(self) -> str:
+        return f"FrameVec(dtype={self._data.dtype}, len={len(self)}, capacity={self._cap})"
+
+
+# ---------------------------------------------------------------------------------------------
+# FrameMap
+
+def _map_from_parts(hdr: np.ndarray, state: np.ndarray, keys: np.ndarray, vals: np.ndarray,
+                    capacity: int) -> "FrameMap":
+    """Wrap a FrameMap's views; also how njit code boxes a FrameMap."""
+    m = object.__new__(FrameMap)
+    m._hdr, m._state, m._keys, m._vals = hdr, state, keys, vals
+    m._m = memoryview(hdr)
+    m._st = memoryview(state)
+    m._ks = memoryview(keys)
+    m._cap = int(capacity)
+    m._mask = state.shape[0] - 1
+    info = np.iinfo(keys.dtype)
+    m._lo, m._hi = int(info.min), int(info.max)
+    return m
+
+
+class FrameMap:
+    """A bounded hash map with integer keys in the frame arena, from
+    ``alloc.frame_map(key_dtype, value_dtype, capacity)``.
+
+    Open addressing (linear probing, deletion by backward shift, so no tombstones build up) over
+    a power-of-two table with more than ``1.5 * capacity`` slots. Python and ``@njit`` code use
+    the same names and share the table: insert/get/contains/remove/len/items, ``m[k]``,
+    ``m[k] = v``, ``k in m``.
+
+    Updating a key the map holds never fails. Inserting a new key when ``len(m) == capacity``
+    raises :class:`CollectionFullError` (FA134); ``try_insert`` returns False. ``m[k]`` and
+    ``remove(k)`` of a missing key raise :class:`FrameMapKeyError` (FA135, a KeyError);
+    ``get(k, default)`` and ``try_remove`` do not. Keys must be integers that fit the key dtype
+    (FA137). Like any frame allocation it dies with its frame (see the module docstring).
+
+    Example
+    -------
+    >>> import numpy as np, framealloc as fa
+    >>> alloc = fa.SmartAlloc()
+    >>> with alloc.frame():
+    ...     m = alloc.frame_map(np.int64, np.float32, 3)
+    ...     m[10] = 1.5
+    ...     m.insert(-4, 2.0)
+    ...     m[10] = 3.0                      # an update: never fails
+    ...     (len(m), float(m[10]), 7 in m, m.get(7, -1.0), m.try_insert(1, 0) and m.try_insert(2, 0))
+    (2, 3.0, False, -1.0, False)
+    """
+
+    __slots__ = ("_hdr", "_state", "_keys", "_vals", "_m", "_st", "_ks", "_cap", "_mask", "_lo",
+                 "_hi", "__weakref__")
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("create a FrameMap with alloc.frame_map(key_dtype, value_dtype, capacity)")
+
+    @property
+    def _numba_type_(self):
+        from .kernels import ensure_registered
+
+        ensure_registered()
+        from .kernels.collections_njit import map_type
+
+        return map_type(self._keys.dtype, self._vals.dtype)
+
+    # -- size ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        n = self._m[0]
+        return n if 0 <= n <= self._cap else (0 if n < 0 else self._cap)
+
+    @property
+    def capacity(self) -> int:
+        """The most keys the map holds."""
+        return self._cap
+
+    @property
+    def key_dtype(self) -> np.dtype:
+        return self._keys.dtype
+
+    @property
+    def value_dtype(self) -> np.dtype:
+        return self._vals.dtype
+
+    # -- probing ---------------------------------------------------------------------------
+    def _key(self, key) -> int:
+        if isinstance(key, (bool, np.bool_)):
+            k = None
+        else:
+            try:
+                k = operator.index(key)
+            except TypeError:
+                k = None
+        if k is None:
+            raise CollectionKeyError(f"FrameMap keys are integers, got {key!r}", code="FA137")
+        if not self._lo <= k <= self._hi:
+            raise CollectionKeyError(f"key {k} does not fit the map's key dtype "
+                                     f"{self._keys.dtype}", code="FA137")
+        return k
+
+    def _find(self, k: int) -> tuple[int, bool]:
+        """(slot, found): the key's slot, or the empty slot where it would go (-1: no empty
+        slot, which only a stale table can show)."""
+        st, ks, mask = self._st, self._ks, self._mask
+        i = _slot(k, mask)
+        for _ in range(mask + 1):
+            if not st[i]:
+                return i, False
+            if ks[i] == k:
+                return i, True
+            i = (i + 1) & mask
+        return -1, False
+
+    def _store(self, i: int, value) -> None:
+        try:
+            self._vals[i] = value
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise CollectionValueError(f"cannot store {value!r} as {self._vals.dtype}: {exc}",
+                                       code="FA139") from None
+
+    def _value(self, i: int):
+        x = self._vals[i]
+        return x.copy() if isinstance(x, np.void) else x
+
+    # -- insert / get / remove -------------------------------------------------------------
+    def try_insert(self, key, value) -> bool:
+        """Insert or update ``key``; False (and no change) when it is new and the map is full."""
+        k = self._key(key)
+        i, found = self._find(k)
+        if found:
+            self._store(i, value)
+            return True
+        m = self._m
+        n = m[0]
+        if i < 0 or not 0 <= n < self._cap:
+            return False
+        self._store(i, value)
+        self._ks[i] = k
+        self._st[i] = 1
+        m[0] = n + 1
+        return True
+
+    def insert(self, key, value) -> None:
+        """Insert or update ``key``; :class:`CollectionFullError` (FA134) when it is new and the
+        map holds ``capacity`` keys."""
+        if not self.try_insert(key, value):
+            raise CollectionFullError(f"FrameMap is full ({self._cap} keys) and {key!r} is a new "
+                                      "key; create it with a larger capacity or use try_insert",
+                                      code="FA134")
+
+    __setitem__ = insert
+
+    def get(self, key, default=None):
+        """The value of ``key``, or ``default`` when the map does not hold it."""
+        i, found = self._find(self._key(key))
+        return self._value(i) if found else default
+
+    def __getitem__(self, key):
+        i, found = self._find(self._key(key))
+        if not found:
+            raise FrameMapKeyError(f"key {key!r} is not in the FrameMap; use get(key, default) "
+                                   "or `key in m`", code="FA135")
+        return self._value(i)
+
+    def contains(self, key) -> bool:
+        """Whether the map holds ``key``."""
+        return self._find(self._key(key))[1]
+
+    __contains__ = contains
+
+    def try_remove(self, key) -> bool:
+        """Remove ``key``; False when the map does not hold it."""
+        i, found = self._find(self._key(key))
+        if not found:
+            return False
+        st, ks, vs, mask = self._st, self._ks, self._vals, self._mask
+        # Backward-shift deletion: pull later entries of the probe run into the gap when their
+        # home slot is not inside (gap, entry], so every lookup still ends at an empty slot.
+        j = i
+        for _ in range(mask):
+            j = (j + 1) & mask
+            if not st[j]:
+                break
+            if (j - _slot(ks[j], mask)) & mask >= (j - i) & mask:
+                ks[i] = ks[j]
+                vs[i] = vs[j]
+                i = j
+        st[i] = 0
+        m = self._m
+        m[0] = max(m[0] - 1, 0)
+        return True
+
+    def remove(self, key) -> None:
+        """Remove ``key``; :class:`FrameMapKeyError` (FA135) when the map does not hold it."""
+        if not self.try_remove(key):
+            raise FrameMapKeyError(f"key {key!r} is not in the FrameMap; use try_remove",
+                                   code="FA135")
+
+    def __delitem__(self, key) -> None:
+        self.remove(key)
+
+    def clear(self) -> None:
+        """Remove every key (O(slots))."""
+        self._state[...] = 0
+        self._m[0] = 0
+
+    # -- bulk ------------------------------------------------------------------------------
+    def items(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys, values)``: two new arrays (copies) in table order, not insertion order."""
+        live = self._state != 0
+        return self._keys[live], self._vals[live]
+
+    def keys(self) -> np.ndarray:
+        """The keys, a new array in table order."""
+        return self._keys[self._state != 0]
+
+    def values(self) -> np.ndarray:
+        """The values, a new array in table order (the same order as :meth:`keys`)."""
+        return self._vals[self._state != 0]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.keys().tolist())
+
+    def __repr__(self) -> str:
+        return (f"FrameMap(key_dtype={self._keys.dtype}, value_dtype={self._vals.dtype}, "
+                f"len={len(self)}, capacity={self._cap})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Frame layouts
+
+_NO_CACHE = (None, 0, -1, None, 0, 0, None)
+
+
+class FrameLayout:
+    """A fixed set of named frame arrays, declared once with ``alloc.frame_layout(...)``.
+
+    ``layout.alloc()`` makes the arrays in the current frame, exactly as the same sequence of
+    ``alloc.frame_array(shape, dtype, align=...)`` calls would (same offsets, same cursor and
+    allocation count afterwards, so ``stats()`` cannot tell the difference), and returns them as
+    a named tuple. When they land where they landed the previous time -- same thread, same arena
+    chunk, same starting offset, frame open -- the views made then are returned again: the
+    per-frame cost is a few word compares and two stores instead of building numpy arrays.
+
+    Aliasing is the same as for any frame allocation: after ``end_frame()`` the arrays belong to
+    the next frame's allocations. A reused view is the *same object* as last frame's (old
+    references see the new frame's data, as they would see whatever was allocated there), so do
+    not change views in place (``v.shape = ...``, ``v.dtype = ...``, ``v.flags.writeable = ...``):
+    reshape into new arrays instead.
+
+    Example
+    -------
+    >>> import numpy as np, framealloc as fa
+    >>> alloc = fa.SmartAlloc()
+    >>> N = 1000
+    >>> layout = alloc.frame_layout(pos=((N, 3), np.float32), vel=((N, 3), np.float32),
+    ...                             ids=(N, np.int32))
+    >>> for frame in range(3):
+    ...     with alloc.frame():
+    ...         s = layout.alloc()
+    ...         s.pos[:] = 0.0
+    ...         s.ids[:] = np.arange(N)
+    >>> (s.pos.shape, s.ids.dtype.name, alloc.stats().frame.allocations)
+    ((1000, 3), 'int32', 9)
+    """
+
+    __slots__ = ("_c", "_owner", "_fields", "_names", "_type", "_reuse", "__weakref__")
+
+    def __init__(self, owner, fields: dict):
+        if not fields:
+            raise LayoutError("a frame layout needs at least one field: "
+                              "alloc.frame_layout(pos=((n, 3), np.float32), ...)", code="FA138")
+        specs = []
+        for name, spec in fields.items():
+            if (not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name)
+                    or name.startswith("_")):
+                raise LayoutError(f"layout field name {name!r} must be an identifier that does "
+                                  "not start with an underscore", code="FA138")
+            if not isinstance(spec, tuple) or len(spec) not in (2, 3):
+                raise LayoutError(f"layout field {name}={spec!r} must be (shape, dtype) or "
+                                  "(shape, dtype, align)", code="FA138")
+            shape, dtype = spec[0], spec[1]
+            dims, count = normalize_shape(shape)
+            dt, isz, natural = resolve_dtype(dtype)
+            align = check_align(spec[2], natural) if len(spec) == 3 else natural
+            specs.append((dims, dt, align, check_nbytes(count, isz)))
+        self._owner = owner
+        self._fields = tuple(specs)
+        self._names = tuple(fields)
+        self._type = namedtuple("FrameLayoutViews", self._names)
+        self._c = _NO_CACHE
+        self._reuse = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The field names, in declaration order."""
+        return self._names
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the layout takes from a frame starting at offset 0 (alignment padding included)."""
+        c = 0
+        for _, _, a, nb in self._fields:
+            c = _round_up(c, a) + nb
+        return c
+
+    def alloc(self):
+        """Allocate the layout's arrays in the current frame; returns them as a named tuple.
+
+        Raises what ``frame_array`` raises: :class:`~framealloc.FrameStateError` (FA001) outside
+        a frame, :class:`~framealloc.ArenaExhaustedError` (FA008) under the "error" policy (then
+        nothing is allocated).
+        """
+        # The fast path: this thread's row words [cursor, limit, base, count] are exactly what
+        # they were after the last allocation here (the cached views keep that chunk alive, so
+        # no other chunk can have its base; limit == capacity means the frame is open).
+        head, key, ident, m, end, count, views = self._c
+        if head == key and get_ident() == ident:
+            m[0] = end
+            m[3] = count
+            return views
+        return self._alloc_miss()
+
+    def _alloc_miss(self):
+        owner = self._owner
+        try:
+            ta = owner._tls.arena
+        except AttributeError:
+            ta = owner._attach()
+        m = ta.m
+        if m[F.base] != ta.base:
+            ta.refresh_chunk()
+        start, limit, base, count = m[0], m[1], m[2], m[3]
+        offsets = []
+        c = start
+        for _, _, a, nb in self._fields:
+            off = (c + a - 1) & -a
+            offsets.append(off)
+            c = off + nb
+        end = c
+        if end > limit or ta.chunk is None:
+            # Not in a frame, no chunk yet, or the layout does not fit the chunk: the
+            # allocations one by one (growth, heap fallback, errors) and nothing cached.
+            return self._alloc_each(owner, ta)
+        mi = m[F.meminfo]
+        reuse = self._reuse
+        if (reuse is not None and reuse[0] is ta and reuse[1] == base and reuse[2] == mi
+                and reuse[3] == start):
+            views = reuse[4]
+        else:
+            chunk = ta.chunk
+            views = self._type(*[chunk[off:off + nb].view(dt).reshape(dims)
+                                 for off, (dims, dt, _, nb) in zip(offsets, self._fields)])
+            self._reuse = (ta, base, mi, start, views)
+        n = count + len(self._fields)
+        m[0] = end
+        m[3] = n
+        # One tuple, assigned at once: another thread never sees half of a cache.
+        self._c = (m[0:4], memoryview(struct.pack("4q", start, limit, base, count)).cast("q"),
+                   get_ident(), m, end, n, views)
+        return views
+
+    def _alloc_each(self, owner, ta):
+        m = ta.m
+        if m[F.frame_open] and m[F.policy] == _POLICY_ERROR:
+            # Refuse up front what the one-by-one path would refuse half-way.
+            has_chunk = m[F.meminfo] != 0
+            c = m[0] if has_chunk else 0
+            cap = m[F.capacity] if has_chunk else m[F.chunk_size]
+            for _, _, a, nb in self._fields:
+                c = _round_up(c, a) + nb
+            if c > cap:
+                raise ArenaExhaustedError(
+                    f"frame arena exhausted: the layout needs {self.nbytes} bytes and "
+                    f"{cap - (m[0] if has_chunk else 0)} are left; raise "
+                    "AllocConfig.frame_capacity, use on_frame_exhausted='grow', or end frames "
+                    "more often", code="FA008")
+        saved = m.tobytes()
+        seq, mi = m[F.chunk_seq], m[F.meminfo]
+        views = []
+        try:
+            for dims, dt, a, _ in self._fields:
+                views.append(owner._alloc(dims, dt, a, False, False))
+        except BaseException:
+            # Undo the allocations made before the failure (possible while the chunk is the
+            # same one; a failed growth leaves the row as it was).
+            if m[F.chunk_seq] == seq and m[F.meminfo] == mi:
+                m.cast("B")[:] = saved
+            raise
+        return self._type(*views)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}=({d}, {dt})" for n, (d, dt, _, _) in zip(self._names, self._fields))
+        return f"FrameLayout({fields})"
+
+
+# ---------------------------------------------------------------------------------------------
+# SmartAlloc methods
 
 class FrameCollectionsMixin:
     """SmartAlloc methods for bounded collections and layouts in the frame arena."""
+
+    def _alloc(self, shape, dtype, align, zero, try_):  # provided by SmartAlloc
+        raise NotImplementedError
+
+    def frame_vec(self, dtype, capacity: int) -> FrameVec:
+        """A :class:`FrameVec` of up to ``capacity`` elements of ``dtype`` in the current frame.
+
+        Parameters
+        ----------
+        dtype: any fixed-size NumPy dtype (numeric, bool, datetime, record); not object,
+            unsized (FA006) or subarray dtypes (FA136).
+        capacity: the most elements it will hold (FA130 if negative or not an integer).
+
+        One frame allocation (an 8-byte length, then the elements), so FA001 outside a frame
+        and FA008 under the "error" policy, as for ``frame_array``. Also ``alloc.frame_vec`` in
+        ``@njit`` code.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     v = alloc.frame_vec(np.float64, 100)
+        ...     v.push(1.5); v.push(2.5)
+        ...     float(v.as_array().sum())
+        4.0
+        """
+        return self._frame_vec(dtype, capacity, False)
+
+    def try_frame_vec(self, dtype, capacity: int) -> FrameVec | None:
+        """:meth:`frame_vec`, or None when the frame arena runs out of memory."""
+        return self._frame_vec(dtype, capacity, True)
+
+    def _frame_vec(self, dtype, capacity, try_):
+        dt, isz, natural = element_dtype(dtype)
+        data_off, align = vec_block(isz, natural)
+        cap = _check_capacity(capacity, data_off, isz)
+        raw = self._alloc(data_off + cap * isz, np.uint8, align, False, try_)
+        if raw is None:
+            return None
+        hdr = raw[:VEC_HEADER].view(np.int64)
+        hdr[0] = 0
+        return _vec_from_parts(hdr, raw[data_off:].view(dt))
+
+    def frame_map(self, key_dtype, value_dtype, capacity: int) -> FrameMap:
+        """A :class:`FrameMap` of up to ``capacity`` integer keys in the current frame.
+
+        Parameters
+        ----------
+        key_dtype: an integer dtype (int8 ... uint64), FA136 otherwise.
+        value_dtype: any fixed-size NumPy dtype (numeric, bool, datetime, record).
+        capacity: the most keys it will hold (FA130 if negative or not an integer). The table
+            has a power of two of slots above ``1.5 * capacity``.
+
+        One frame allocation (header, slot states, keys, values), so FA001 outside a frame and
+        FA008 under the "error" policy. Also ``alloc.frame_map`` in ``@njit`` code.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     cells = alloc.frame_map(np.int64, np.int32, 64)
+        ...     for cell in (3, 5, 3, 3):
+        ...         cells[cell] = cells.get(cell, 0) + 1
+        ...     sorted(zip(cells.keys().tolist(), cells.values().tolist()))
+        [(3, 3), (5, 1)]
+        """
+        return self._frame_map(key_dtype, value_dtype, capacity, False)
+
+    def try_frame_map(self, key_dtype, value_dtype, capacity: int) -> FrameMap | None:
+        """:meth:`frame_map`, or None when the frame arena runs out of memory."""
+        return self._frame_map(key_dtype, value_dtype, capacity, True)
+
+    def _frame_map(self, key_dtype, value_dtype, capacity, try_):
+        kdt = key_dtype_of(key_dtype)
+        vdt, vsz, valign = element_dtype(value_dtype, "value")
+        ksz = kdt.itemsize
+        cap = _check_capacity(capacity, MAP_HEADER, 3 * (1 + ksz + vsz))
+        slots, keys_off, vals_off, total, align = map_block(cap, ksz, vsz, valign)
+        raw = self._alloc(total, np.uint8, align, False, try_)
+        if raw is None:
+            return None
+        raw[:MAP_HEADER + slots] = 0
+        return _map_from_parts(raw[:MAP_HEADER].view(np.int64)[:1],
+                               raw[MAP_HEADER:MAP_HEADER + slots],
+                               raw[keys_off:keys_off + slots * ksz].view(kdt),
+                               raw[vals_off:total].view(vdt), cap)
+
+    def frame_layout(self, fields: dict | None = None, /, **kwfields) -> FrameLayout:
+        """Declare a :class:`FrameLayout`: named arrays made together in each frame.
+
+        Parameters
+        ----------
+        fields, **kwfields: ``name=(shape, dtype)`` or ``name=(shape, dtype, align)``, in the
+            order they are laid out (a mapping may be passed first, e.g. for names that are not
+            keywords). Shapes, dtypes and alignments are validated now, as ``frame_array``
+            would (FA004-FA007, FA014); malformed declarations raise FA138.
+
+        Declaring allocates nothing; ``layout.alloc()`` does, in the current frame.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> layout = alloc.frame_layout(grid=((64, 64), np.int32), mass=(500, np.float64, 64))
+        >>> layout.names, layout.nbytes
+        (('grid', 'mass'), 20384)
+        """
+        merged = dict(fields) if fields is not None else {}
+        merged.update(kwfields)
+        return FrameLayout(self, merged)

@@ -1,0 +1,894 @@
+"""FrameVec and FrameMap inside @njit: numba types, boxing, constructors and methods.
+
+A collection is a small struct of array views into its one frame allocation (FrameVec: the
+length word and the elements; FrameMap: the length word, slot states, keys, values, plus the
+capacity), all sharing the arena chunk's NRT meminfo. It crosses the Python/njit boundary by
+unboxing those views from the Python object's attributes and boxing them back through
+:func:`framealloc.collections._vec_from_parts` / ``_map_from_parts``: no copies, and both sides
+see the same length word.
+
+Constructors (``alloc.frame_vec``, ``alloc.frame_map``) make one bump through the allocation
+intrinsic and carve the views with :func:`_vec_from_block` / :func:`_map_from_block`. Methods
+are ``inline='always'`` overloads, so their array accesses are compiled into the caller where
+numba's refcount pruning removes the reference counting of the views; every index is checked
+against the storage's own length (never against the length word alone, which a stale
+collection may have overwritten), so no call can read or write outside the collection.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.core.imputils import impl_ret_borrowed
+from numba.core.ir_utils import _add_alias, alias_func_extensions
+from numba.extending import (
+    NativeValue,
+    box,
+    intrinsic,
+    models,
+    overload,
+    overload_attribute,
+    overload_method,
+    register_jitable,
+    register_model,
+    unbox,
+)
+from numba.np import numpy_support
+from numba.np.arrayobj import make_array, populate_array
+
+from .._dtypes import MAX_BYTES, natural_alignment
+from ..collection_codes import (
+    CollectionCapacityError,
+    CollectionEmptyError,
+    CollectionFullError,
+    CollectionIndexError,
+    CollectionKeyError,
+    FrameMapKeyError,
+)
+from ..collections import (
+    HASH_FOLD,
+    HASH_MUL,
+    MAP_HEADER,
+    VEC_HEADER,
+    _map_from_parts,
+    _vec_from_parts,
+    vec_block,
+)
+from .njit_api import FLAG_TRY, SmartAllocType, _frame_view, resolve_numba_dtype
+
+__all__ = ["FrameVecType", "FrameMapType", "vec_type", "map_type"]
+
+_HDR = types.Array(types.int64, 1, "C")
+_STATE = types.Array(types.uint8, 1, "C")
+
+# Messages raised inside njit code (constant strings, starting with the code).
+_MSG_CAP = ("FA130: collection capacity must be >= 0 and fit the 2**47-byte limit of one frame "
+            "allocation")
+_MSG_VEC_FULL = "FA131: FrameVec is full; create it with a larger capacity or use try_push"
+_MSG_EXTEND_FULL = ("FA131: the values do not fit in the FrameVec; create it with a larger "
+                    "capacity or use try_extend")
+_MSG_EMPTY = "FA132: pop from an empty FrameVec; check len(vec) or use try_pop"
+_MSG_INDEX = "FA133: FrameVec index out of range"
+_MSG_MAP_FULL = ("FA134: FrameMap is full and the key is new; create it with a larger capacity "
+                 "or use try_insert")
+_MSG_MISSING = "FA135: key is not in the FrameMap; use get(key, default), `key in m` or try_remove"
+_MSG_KEY_RANGE = "FA137: key does not fit the FrameMap's key dtype"
+
+_MUL = np.uint64(HASH_MUL)
+_FOLD = np.uint64(HASH_FOLD)
+
+
+# ---------------------------------------------------------------------------------------------
+# Types and data models
+
+class FrameVecType(types.Type):
+    """numba type of :class:`framealloc.FrameVec` of one element type."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.data_type = types.Array(dtype, 1, "C")
+        super().__init__(name=f"FrameVec({dtype})")
+
+
+class FrameMapType(types.Type):
+    """numba type of :class:`framealloc.FrameMap` of one key and value type."""
+
+    def __init__(self, key_type, value_type):
+        self.key_type = key_type
+        self.value_type = value_type
+        self.keys_type = types.Array(key_type, 1, "C")
+        self.vals_type = types.Array(value_type, 1, "C")
+        super().__init__(name=f"FrameMap({key_type}, {value_type})")
+
+
+def _members(t):
+    if isinstance(t, FrameVecType):
+        return [("hdr", _HDR), ("data", t.data_type)]
+    return [("hdr", _HDR), ("state", _STATE), ("keys", t.keys_type), ("vals", t.vals_type),
+            ("cap", types.intp)]
+
+
+@register_model(FrameVecType)
+@register_model(FrameMapType)
+class _CollectionModel(models.StructModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _members(fe_type))
+
+
+
+
+@intrinsic
+def _field(typingctx, obj, name):
+    """Member ``name`` (a literal) of a FrameVec/FrameMap struct: a new reference to the view.
+
+    Methods use this instead of attribute access because numba's dead-code elimination treats
+    ``data = vec.data`` of a *local* struct as unrelated to ``vec`` and would drop a later
+    ``data[i] = x``; the alias rule registered below ties the result to the struct.
+    """
+    if not isinstance(obj, (FrameVecType, FrameMapType)) or not isinstance(name,
+                                                                         types.StringLiteral):
+        return None
+    field = name.literal_value
+    fty = dict(_members(obj))[field]
+    sig = fty(obj, name)
+
+    def codegen(context, builder, signature, args):
+        proxy = cgutils.create_struct_proxy(obj)(context, builder, value=args[0])
+        return impl_ret_borrowed(context, builder, fty, getattr(proxy, field))
+
+    return sig, codegen
+
+
+def _alias_first_arg(lhs, args, alias_map, arg_aliases):
+    _add_alias(lhs, args[0].name, alias_map, arg_aliases)
+
+
+@intrinsic
+def _raw(typingctx, obj, name):
+    """Member ``name`` of a FrameVec/FrameMap struct as a view that owns no reference.
+
+    No NRT reference counting at all (its meminfo is NULL), which keeps probe loops free of
+    atomic operations that numba's refcount pruning cannot pair across loops. Only valid while
+    the struct is alive: every method that uses it ends with :func:`_keep` on the struct, so
+    numba cannot release the struct (possibly the last owner of a retired chunk) before the
+    method's last access. It never escapes a method.
+    """
+    if not isinstance(obj, (FrameVecType, FrameMapType)) or not isinstance(name,
+                                                                         types.StringLiteral):
+        return None
+    field = name.literal_value
+    fty = dict(_members(obj))[field]
+    sig = fty(obj, name)
+
+    def codegen(context, builder, signature, args):
+        proxy = cgutils.create_struct_proxy(obj)(context, builder, value=args[0])
+        value = getattr(proxy, field)
+        if not isinstance(fty, types.Array):
+            return value
+        ary = make_array(fty)(context, builder, value=value)
+        ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+        ary.parent = cgutils.get_null_value(ary.parent.type)
+        return ary._getvalue()
+
+    return sig, codegen
+
+
+@intrinsic
+def _keep(typingctx, obj):
+    """A use of ``obj`` that generates no code: keeps it alive up to this point."""
+    sig = types.void(obj)
+
+    def codegen(context, builder, signature, args):
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+alias_func_extensions[("_field", __name__)] = _alias_first_arg
+alias_func_extensions[("_raw", __name__)] = _alias_first_arg
+
+_vec_types: dict = {}
+_map_types: dict = {}
+
+
+def vec_type(dt: np.dtype) -> FrameVecType:
+    """The numba type of a FrameVec of NumPy dtype ``dt`` (cached)."""
+    t = _vec_types.get(dt)
+    if t is None:
+        t = _vec_types[dt] = FrameVecType(numpy_support.from_dtype(dt))
+    return t
+
+
+def map_type(kdt: np.dtype, vdt: np.dtype) -> FrameMapType:
+    """The numba type of a FrameMap with NumPy key/value dtypes (cached)."""
+    t = _map_types.get((kdt, vdt))
+    if t is None:
+        t = _map_types[(kdt, vdt)] = FrameMapType(numpy_support.from_dtype(kdt),
+                                                  numpy_support.from_dtype(vdt))
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+# Boxing: the Python objects hold the same views
+
+def _unbox_members(typ, obj, c, members):
+    proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder)
+    is_error = cgutils.false_bit
+    for name, ty in members:
+        attr = c.pyapi.object_getattr_string(obj, "_" + name)
+        native = c.unbox(ty, attr)
+        c.pyapi.decref(attr)
+        setattr(proxy, name, native.value)
+        is_error = c.builder.or_(is_error, native.is_error)
+    return proxy, is_error
+
+
+@unbox(FrameVecType)
+def _unbox_vec(typ, obj, c):
+    proxy, is_error = _unbox_members(typ, obj, c, [("hdr", _HDR), ("data", typ.data_type)])
+    return NativeValue(proxy._getvalue(), is_error=is_error)
+
+
+@unbox(FrameMapType)
+def _unbox_map(typ, obj, c):
+    proxy, is_error = _unbox_members(typ, obj, c, [("hdr", _HDR), ("state", _STATE),
+                                                   ("keys", typ.keys_type),
+                                                   ("vals", typ.vals_type)])
+    cap = c.pyapi.object_getattr_string(obj, "_cap")
+    proxy.cap = c.pyapi.long_as_longlong(cap)
+    c.pyapi.decref(cap)
+    return NativeValue(proxy._getvalue(), is_error=is_error)
+
+
+def _box_call(c, fn, objs):
+    """``fn(*objs)`` (stealing the references of ``objs``); NULL if any of them is NULL."""
+    ok = cgutils.true_bit
+    for o in objs:
+        ok = c.builder.and_(ok, cgutils.is_not_null(c.builder, o))
+    out = cgutils.alloca_once_value(c.builder, cgutils.get_null_value(c.pyapi.pyobj))
+    with c.builder.if_then(ok, likely=True):
+        fnobj = c.pyapi.unserialize(c.pyapi.serialize_object(fn))
+        c.builder.store(c.pyapi.call_function_objargs(fnobj, objs), out)
+        c.pyapi.decref(fnobj)
+    for o in objs:
+        c.pyapi.decref(o)  # Py_XDECREF: NULL-safe
+    return c.builder.load(out)
+
+
+@box(FrameVecType)
+def _box_vec(typ, val, c):
+    proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder, value=val)
+    # Boxing an array steals its reference: the struct's two references go to the Python views.
+    return _box_call(c, _vec_from_parts, [c.box(_HDR, proxy.hdr), c.box(typ.data_type, proxy.data)])
+
+
+@box(FrameMapType)
+def _box_map(typ, val, c):
+    proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder, value=val)
+    return _box_call(c, _map_from_parts, [
+        c.box(_HDR, proxy.hdr), c.box(_STATE, proxy.state), c.box(typ.keys_type, proxy.keys),
+        c.box(typ.vals_type, proxy.vals), c.pyapi.long_from_ssize_t(proxy.cap)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Constructors: one frame allocation, carved into views that share its meminfo
+
+def _carve(context, builder, arrty, addr, n, itemsize, meminfo):
+    """A 1-D C view of ``n`` items at address ``addr``, holding a new reference to ``meminfo``."""
+    intp = cgutils.intp_t
+    ary = make_array(arrty)(context, builder)
+    data = builder.inttoptr(addr, context.get_data_type(arrty.dtype).as_pointer())
+    populate_array(ary, data=data, shape=[n], strides=[ir.Constant(intp, itemsize)],
+                   itemsize=ir.Constant(intp, itemsize), meminfo=meminfo)
+    value = ary._getvalue()
+    context.nrt.incref(builder, arrty, value)
+    return value
+
+
+def _element(dtype):
+    nb, npdt = resolve_numba_dtype(dtype)
+    if npdt.subdtype is not None:
+        raise TypingError(f"FA136: {npdt} is a subarray dtype; use a record dtype with a "
+                          "subarray field")
+    return nb, npdt
+
+
+def _key_element(dtype):
+    try:
+        nb, npdt = resolve_numba_dtype(dtype)
+    except TypingError:
+        nb = npdt = None
+    if npdt is None or npdt.kind not in "iu":
+        raise TypingError(f"FA136: FrameMap keys must have an integer dtype, got {dtype}")
+    return nb, np.dtype(f"{npdt.kind}{npdt.itemsize}")
+
+
+@intrinsic
+def _vec_from_block(typingctx, raw, capacity, dtype):
+    """The FrameVec over a fresh uint8 block: length word zeroed, ``capacity`` elements after."""
+    nb, npdt = _element(dtype)
+    vecty = FrameVecType(nb)
+    data_off, _ = vec_block(npdt.itemsize, natural_alignment(npdt))
+    sig = vecty(raw, capacity, dtype)
+
+    def codegen(context, builder, signature, args):
+        intp = cgutils.intp_t
+        src = make_array(signature.args[0])(context, builder, value=args[0])
+        cap = context.cast(builder, args[1], signature.args[1], types.intp)
+        addr = builder.ptrtoint(src.data, intp)
+        builder.store(ir.Constant(intp, 0), builder.inttoptr(addr, intp.as_pointer()))
+        vec = cgutils.create_struct_proxy(vecty)(context, builder)
+        vec.hdr = _carve(context, builder, _HDR, addr, ir.Constant(intp, 1), 8, src.meminfo)
+        vec.data = _carve(context, builder, vecty.data_type,
+                          builder.add(addr, ir.Constant(intp, data_off)), cap, npdt.itemsize,
+                          src.meminfo)
+        return vec._getvalue()
+
+    return sig, codegen
+
+
+@intrinsic
+def _map_from_block(typingctx, raw, capacity, slots, keys_off, vals_off, key_dtype, value_dtype):
+    """The FrameMap over a fresh uint8 block: header and slot states zeroed."""
+    knb, kdt = _key_element(key_dtype)
+    vnb, vdt = _element(value_dtype)
+    mapty = FrameMapType(knb, vnb)
+    sig = mapty(raw, capacity, slots, keys_off, vals_off, key_dtype, value_dtype)
+
+    def codegen(context, builder, signature, args):
+        intp = cgutils.intp_t
+        src = make_array(signature.args[0])(context, builder, value=args[0])
+        cap, nslots, koff, voff = [context.cast(builder, v, t, types.intp)
+                                   for v, t in zip(args[1:5], signature.args[1:5])]
+        addr = builder.ptrtoint(src.data, intp)
+        cgutils.memset(builder, src.data, builder.add(nslots, ir.Constant(intp, MAP_HEADER)), 0)
+        m = cgutils.create_struct_proxy(mapty)(context, builder)
+        m.hdr = _carve(context, builder, _HDR, addr, ir.Constant(intp, 1), 8, src.meminfo)
+        m.state = _carve(context, builder, _STATE, builder.add(addr, ir.Constant(intp, MAP_HEADER)),
+                         nslots, 1, src.meminfo)
+        m.keys = _carve(context, builder, mapty.keys_type, builder.add(addr, koff), nslots,
+                        kdt.itemsize, src.meminfo)
+        m.vals = _carve(context, builder, mapty.vals_type, builder.add(addr, voff), nslots,
+                        vdt.itemsize, src.meminfo)
+        m.cap = cap
+        return m._getvalue()
+
+    return sig, codegen
+
+
+def _capacity_arg(capacity):
+    if not isinstance(capacity, types.Integer):
+        raise TypingError(f"FA130: capacity must be an integer, got {capacity}")
+
+
+@register_jitable(inline="always")
+def _map_geometry(cap, ksz, vsz, valign):
+    """(slots, keys offset, values offset, total bytes): ``collections.map_block`` in njit."""
+    need = cap + cap // 2 + 1
+    slots = 2
+    while slots < need:
+        slots <<= 1
+    keys_off = (MAP_HEADER + slots + ksz - 1) & -ksz
+    vals_off = (keys_off + slots * ksz + valign - 1) & -valign
+    return slots, keys_off, vals_off, vals_off + slots * vsz
+
+
+def _register_vec_ctor(name, try_):
+    @overload_method(SmartAllocType, name, inline="always")
+    def _ol(alloc, dtype, capacity):
+        nb, npdt = _element(dtype)
+        _capacity_arg(capacity)
+        isz = npdt.itemsize
+        data_off, align = vec_block(isz, natural_alignment(npdt))
+        maxcap = (MAX_BYTES - data_off) // isz
+        if try_:
+            def impl(alloc, dtype, capacity):
+                cap = np.int64(capacity)
+                if cap < 0 or cap > maxcap:
+                    raise CollectionCapacityError(_MSG_CAP)
+                raw = _frame_view(alloc, data_off + cap * isz, np.uint8, align, FLAG_TRY)
+                if raw is None:
+                    return None
+                return _vec_from_block(raw, cap, dtype)
+        else:
+            def impl(alloc, dtype, capacity):
+                cap = np.int64(capacity)
+                if cap < 0 or cap > maxcap:
+                    raise CollectionCapacityError(_MSG_CAP)
+                return _vec_from_block(_frame_view(alloc, data_off + cap * isz, np.uint8, align, 0),
+                                       cap, dtype)
+        return impl
+
+
+def _register_map_ctor(name, try_):
+    @overload_method(SmartAllocType, name, inline="always")
+    def _ol(alloc, key_dtype, value_dtype, capacity):
+        _, kdt = _key_element(key_dtype)
+        _, vdt = _element(value_dtype)
+        _capacity_arg(capacity)
+        ksz, vsz, valign = kdt.itemsize, vdt.itemsize, natural_alignment(vdt)
+        align = max(8, ksz, valign)
+        maxcap = (MAX_BYTES - MAP_HEADER) // (3 * (1 + ksz + vsz))
+        fl = FLAG_TRY if try_ else 0
+
+        def impl(alloc, key_dtype, value_dtype, capacity):
+            cap = np.int64(capacity)
+            if cap < 0 or cap > maxcap:
+                raise CollectionCapacityError(_MSG_CAP)
+            slots, keys_off, vals_off, total = _map_geometry(cap, ksz, vsz, valign)
+            raw = _frame_view(alloc, total, np.uint8, align, fl)
+            if raw is None:
+                return None
+            return _map_from_block(raw, cap, slots, keys_off, vals_off, key_dtype, value_dtype)
+        return impl
+
+
+_register_vec_ctor("frame_vec", False)
+_register_vec_ctor("try_frame_vec", True)
+_register_map_ctor("frame_map", False)
+_register_map_ctor("try_frame_map", True)
+
+
+# ---------------------------------------------------------------------------------------------
+# FrameVec methods
+#
+# Each method reads the struct's views with _raw (no reference counting) and ends with _keep(v).
+# Bounds come from the storage's own length, never from the length word alone.
+
+@register_jitable(inline="always")
+def _below(i, n):
+    """``0 <= i < n`` for ``n >= 0`` in one unsigned compare."""
+    return np.uint64(i) < np.uint64(n)
+
+
+@register_jitable(inline="always")
+def _clamped_len(hdr, cap):
+    n = hdr[0]
+    if n < 0:
+        return 0
+    return n if n <= cap else cap
+
+
+def _check_store(elem, value, what):
+    """Typing-time check that ``value`` can be stored as ``elem`` (FA139 otherwise)."""
+    if isinstance(elem, types.Record):
+        ok = value == elem
+    elif isinstance(elem, (types.NPDatetime, types.NPTimedelta)):
+        ok = type(value) is type(elem)
+    else:
+        ok = isinstance(value, (types.Number, types.Boolean))
+    if not ok:
+        raise TypingError(f"FA139: cannot store a {value} in a {what} of {elem}")
+
+
+def _vec(v):
+    return isinstance(v, FrameVecType)
+
+
+def _map(m):
+    return isinstance(m, FrameMapType)
+
+
+@overload(len, inline="always")
+def _ol_len(v):
+    if _vec(v):
+        def impl(v):
+            n = _clamped_len(_raw(v, "hdr"), len(_raw(v, "data")))
+            _keep(v)
+            return n
+        return impl
+    if _map(v):
+        def impl(v):
+            n = _clamped_len(_raw(v, "hdr"), _raw(v, "cap"))
+            _keep(v)
+            return n
+        return impl
+
+
+@overload_attribute(FrameVecType, "capacity", inline="always")
+def _ol_vec_capacity(v):
+    def impl(v):
+        return len(_raw(v, "data"))
+    return impl
+
+
+@register_jitable(inline="always")
+def _try_push(v, value):
+    hdr = _raw(v, "hdr")
+    data = _raw(v, "data")
+    n = hdr[0]
+    if not _below(n, len(data)):
+        return False
+    data[n] = value
+    hdr[0] = n + 1
+    _keep(v)
+    return True
+
+
+@overload_method(FrameVecType, "try_push", inline="always")
+def _ol_try_push(v, value):
+    _check_store(v.dtype, value, "FrameVec")
+
+    def impl(v, value):
+        return _try_push(v, value)
+    return impl
+
+
+@overload_method(FrameVecType, "push", inline="always")
+def _ol_push(v, value):
+    _check_store(v.dtype, value, "FrameVec")
+
+    def impl(v, value):
+        if not _try_push(v, value):
+            raise CollectionFullError(_MSG_VEC_FULL)
+    return impl
+
+
+@overload_method(FrameVecType, "pop", inline="always")
+def _ol_pop(v):
+    def impl(v):
+        hdr = _raw(v, "hdr")
+        data = _raw(v, "data")
+        n = hdr[0] - 1
+        if not _below(n, len(data)):
+            raise CollectionEmptyError(_MSG_EMPTY)
+        hdr[0] = n
+        x = data[n]
+        _keep(v)
+        return x
+    return impl
+
+
+@overload_method(FrameVecType, "try_pop", inline="always")
+def _ol_try_pop(v):
+    def impl(v):
+        hdr = _raw(v, "hdr")
+        data = _raw(v, "data")
+        n = hdr[0] - 1
+        if not _below(n, len(data)):
+            return None
+        hdr[0] = n
+        x = data[n]
+        _keep(v)
+        return x
+    return impl
+
+
+def _extend_check(v, values):
+    if not (isinstance(values, types.Array) and values.ndim == 1):
+        raise TypingError(f"FA139: extend takes a 1-D array, got {values}")
+    _check_store(v.dtype, values.dtype, "FrameVec")
+
+
+@register_jitable(inline="always")
+def _try_extend(v, values):
+    hdr = _raw(v, "hdr")
+    data = _raw(v, "data")
+    n = hdr[0]
+    k = len(values)
+    if n < 0 or n > len(data) or k > len(data) - n:
+        return False
+    data[n:n + k] = values
+    hdr[0] = n + k
+    _keep(v)
+    return True
+
+
+@overload_method(FrameVecType, "try_extend", inline="always")
+def _ol_try_extend(v, values):
+    _extend_check(v, values)
+
+    def impl(v, values):
+        return _try_extend(v, values)
+    return impl
+
+
+@overload_method(FrameVecType, "extend", inline="always")
+def _ol_extend(v, values):
+    _extend_check(v, values)
+
+    def impl(v, values):
+        if not _try_extend(v, values):
+            raise CollectionFullError(_MSG_EXTEND_FULL)
+    return impl
+
+
+@overload_method(FrameVecType, "clear", inline="always")
+def _ol_vec_clear(v):
+    def impl(v):
+        _raw(v, "hdr")[0] = 0
+        _keep(v)
+    return impl
+
+
+@overload_method(FrameVecType, "as_array", inline="always")
+def _ol_as_array(v):
+    def impl(v):
+        data = _field(v, "data")        # a real view: it owns a reference and may escape
+        return data[:_clamped_len(_raw(v, "hdr"), len(data))]
+    return impl
+
+
+@register_jitable(inline="always")
+def _vec_index(hdr, cap, i):
+    n = _clamped_len(hdr, cap)
+    j = i + n if i < 0 else i
+    if not _below(j, n):
+        raise CollectionIndexError(_MSG_INDEX)
+    return j
+
+
+@overload(operator.getitem, inline="always")
+def _ol_vec_getitem(v, i):
+    if _vec(v) and isinstance(i, types.Integer):
+        def impl(v, i):
+            data = _raw(v, "data")
+            x = data[_vec_index(_raw(v, "hdr"), len(data), i)]
+            _keep(v)
+            return x
+        return impl
+
+
+@overload(operator.setitem)
+def _ol_vec_setitem(v, i, value):
+    if _vec(v) and isinstance(i, types.Integer):
+        _check_store(v.dtype, value, "FrameVec")
+
+        def impl(v, i, value):
+            data = _raw(v, "data")
+            data[_vec_index(_raw(v, "hdr"), len(data), i)] = value
+            _keep(v)
+        return impl
+
+
+# ---------------------------------------------------------------------------------------------
+# FrameMap methods (the same algorithm as framealloc.collections.FrameMap)
+
+def _cast_key(m, key):
+    """``key`` in the map's key type (njit only); FA137 when it does not fit."""
+
+
+@overload(_cast_key, inline="always")
+def _ol_cast_key(m, key):
+    # Checked in the key's own signedness, so there are no mixed-sign comparisons.
+    if not isinstance(key, types.Integer):
+        raise TypingError(f"FA137: FrameMap keys are integers, got {key}")
+    kt = m.key_type
+    dst = np.iinfo(numpy_support.as_dtype(kt))
+    src = np.iinfo(numpy_support.as_dtype(key))
+    if src.min >= dst.min and src.max <= dst.max:
+        def impl(m, key):
+            return kt(key)
+    elif key.signed:
+        lo, hi = np.int64(max(src.min, dst.min)), np.int64(min(src.max, dst.max))
+
+        def impl(m, key):
+            if np.int64(key) < lo or np.int64(key) > hi:
+                raise CollectionKeyError(_MSG_KEY_RANGE)
+            return kt(key)
+    else:
+        hi = np.uint64(min(src.max, dst.max))
+
+        def impl(m, key):
+            if np.uint64(key) > hi:
+                raise CollectionKeyError(_MSG_KEY_RANGE)
+            return kt(key)
+    return impl
+
+
+@register_jitable(inline="always")
+def _home(k, mask):
+    h = np.uint64(k) * _MUL
+    return np.intp((h ^ (h >> _FOLD)) & np.uint64(mask))
+
+
+@register_jitable(inline="always")
+def _find(state, keys, k):
+    """(slot, found): the key's slot, or the empty slot where it would go (-1: none)."""
+    mask = len(state) - 1
+    i = _home(k, mask)
+    for _ in range(mask + 1):
+        if state[i] == 0:
+            return i, False
+        if keys[i] == k:
+            return i, True
+        i = (i + 1) & mask
+    return -1, False
+
+
+@register_jitable(inline="always")
+def _try_insert(m, k, value):
+    state = _raw(m, "state")
+    keys = _raw(m, "keys")
+    vals = _raw(m, "vals")
+    i, found = _find(state, keys, k)
+    if found:
+        vals[i] = value
+        _keep(m)
+        return True
+    hdr = _raw(m, "hdr")
+    n = hdr[0]
+    if i < 0 or not _below(n, _raw(m, "cap")):
+        return False
+    vals[i] = value
+    keys[i] = k
+    state[i] = 1
+    hdr[0] = n + 1
+    _keep(m)
+    return True
+
+
+@overload_method(FrameMapType, "try_insert", inline="always")
+def _ol_try_insert(m, key, value):
+    _check_store(m.value_type, value, "FrameMap")
+
+    def impl(m, key, value):
+        return _try_insert(m, _cast_key(m, key), value)
+    return impl
+
+
+def _insert(m, key, value):
+    _check_store(m.value_type, value, "FrameMap")
+
+    def impl(m, key, value):
+        if not _try_insert(m, _cast_key(m, key), value):
+            raise CollectionFullError(_MSG_MAP_FULL)
+    return impl
+
+
+overload_method(FrameMapType, "insert", inline="always")(_insert)
+
+
+@overload(operator.setitem)
+def _ol_map_setitem(m, key, value):
+    if _map(m):
+        return _insert(m, key, value)
+
+
+@register_jitable(inline="always")
+def _lookup(m, k):
+    """(found, value): the value of slot 0 when the key is missing (slots >= 2, always there)."""
+    i, found = _find(_raw(m, "state"), _raw(m, "keys"), k)
+    x = _raw(m, "vals")[i if found else 0]
+    _keep(m)
+    return found, x
+
+
+@overload_method(FrameMapType, "get", inline="always")
+def _ol_get(m, key, default=None):
+    if default is None or isinstance(default, (types.NoneType, types.Omitted)):
+        def impl(m, key, default=None):
+            found, x = _lookup(m, _cast_key(m, key))
+            return x if found else None
+    else:
+        def impl(m, key, default=None):
+            found, x = _lookup(m, _cast_key(m, key))
+            return x if found else default
+    return impl
+
+
+@overload(operator.getitem, inline="always")
+def _ol_map_getitem(m, key):
+    if _map(m):
+        def impl(m, key):
+            found, x = _lookup(m, _cast_key(m, key))
+            if not found:
+                raise FrameMapKeyError(_MSG_MISSING)
+            return x
+        return impl
+
+
+def _contains(m, key):
+    def impl(m, key):
+        i, found = _find(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
+        _keep(m)
+        return found
+    return impl
+
+
+overload_method(FrameMapType, "contains", inline="always")(_contains)
+
+
+@overload(operator.contains, inline="always")
+def _ol_in(m, key):
+    if _map(m):
+        return _contains(m, key)
+
+
+@register_jitable(inline="always")
+def _try_remove(m, k):
+    state = _raw(m, "state")
+    keys = _raw(m, "keys")
+    vals = _raw(m, "vals")
+    i, found = _find(state, keys, k)
+    if not found:
+        return False
+    # Backward-shift deletion: pull later entries of the probe run into the gap when their home
+    # slot is not inside (gap, entry], so every lookup still ends at an empty slot.
+    mask = len(state) - 1
+    j = i
+    for _ in range(mask):
+        j = (j + 1) & mask
+        if state[j] == 0:
+            break
+        if ((j - _home(keys[j], mask)) & mask) >= ((j - i) & mask):
+            keys[i] = keys[j]
+            vals[i] = vals[j]
+            i = j
+    state[i] = 0
+    hdr = _raw(m, "hdr")
+    hdr[0] = max(hdr[0] - 1, 0)
+    _keep(m)
+    return True
+
+
+@overload_method(FrameMapType, "try_remove", inline="always")
+def _ol_try_remove(m, key):
+    def impl(m, key):
+        return _try_remove(m, _cast_key(m, key))
+    return impl
+
+
+@overload_method(FrameMapType, "remove", inline="always")
+def _ol_remove(m, key):
+    def impl(m, key):
+        if not _try_remove(m, _cast_key(m, key)):
+            raise FrameMapKeyError(_MSG_MISSING)
+    return impl
+
+
+@overload_method(FrameMapType, "clear", inline="always")
+def _ol_map_clear(m):
+    def impl(m):
+        _raw(m, "state")[:] = 0
+        _raw(m, "hdr")[0] = 0
+        _keep(m)
+    return impl
+
+
+@overload_attribute(FrameMapType, "capacity", inline="always")
+def _ol_map_capacity(m):
+    def impl(m):
+        return _raw(m, "cap")
+    return impl
+
+
+@register_jitable
+def _gather(state, src):
+    n = 0
+    for i in range(len(state)):
+        if state[i] != 0:
+            n += 1
+    out = np.empty(n, src.dtype)
+    j = 0
+    for i in range(len(state)):
+        if state[i] != 0 and j < n:
+            out[j] = src[i]
+            j += 1
+    return out
+
+
+@overload_method(FrameMapType, "keys")
+def _ol_keys(m):
+    def impl(m):
+        return _gather(_field(m, "state"), _field(m, "keys"))
+    return impl
+
+
+@overload_method(FrameMapType, "values")
+def _ol_values(m):
+    def impl(m):
+        return _gather(_field(m, "state"), _field(m, "vals"))
+    return impl
+
+
+@overload_method(FrameMapType, "items")
+def _ol_items(m):
+    def impl(m):
+        state = _field(m, "state")
+        return _gather(state, _field(m, "keys")), _gather(state, _field(m, "vals"))
+    return impl
