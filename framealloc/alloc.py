@@ -638,7 +638,8 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
             ta = self._arenas.get(slot)
             threads.append(ThreadFrameStats.from_rows(
                 slot, ta.ident if ta else None, ta.name if ta else "", rows[slot]))
-        return AllocStats(frame=FrameStats.from_rows(rows), threads=threads)
+        return AllocStats(frame=FrameStats.from_rows(rows), threads=threads,
+                          **self._pool_sections())
 
     def close(self) -> None:
         """Release the arena chunks now (views handed out stay valid: they own their chunk).

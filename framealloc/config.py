@@ -51,6 +51,13 @@ class AllocConfig:
         Python threads that may hold a frame arena of this allocator at once.
     max_checkpoints:
         Checkpoints of one frame whose validity is tracked exactly; older ones raise FA010.
+    pool_size_classes:
+        Block sizes of the size-class pools (``pool_alloc``/``pool_box``/``alloc.pools``) in
+        bytes: increasing multiples of 16, at most 32 of them, none above ``pool_page_size``.
+        Larger requests go to the tracked heap.
+    pool_page_size:
+        Bytes of each page of a size class (a multiple of 4096); pages are added when a class
+        runs dry and given back by ``trim()``.
 
     Example
     -------
@@ -65,6 +72,8 @@ class AllocConfig:
     on_frame_exhausted: str = "grow"
     max_threads: int = 64
     max_checkpoints: int = 64
+    pool_size_classes: tuple = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+    pool_page_size: int = KiB(64)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -79,11 +88,36 @@ class AllocConfig:
         _check_range("frame_capacity", self.frame_capacity, 64, 1 << 46)
         _check_range("max_threads", self.max_threads, 1, 4096)
         _check_range("max_checkpoints", self.max_checkpoints, 1, 1 << 20)
+        _check_range("pool_page_size", self.pool_page_size, 4096, 1 << 30)
+        if self.pool_page_size % 4096:
+            raise ConfigError(f"AllocConfig.pool_page_size must be a multiple of 4096, got "
+                              f"{self.pool_page_size}", code="FA013")
+        object.__setattr__(self, "pool_size_classes", _check_classes(self.pool_size_classes,
+                                                                     self.pool_page_size))
 
     @property
     def policy_code(self) -> int:
         """The exhaustion policy as the integer stored in the arena state."""
         return FRAME_POLICIES.index(self.on_frame_exhausted)
+
+
+def _check_classes(classes, page_size: int) -> tuple:
+    """``pool_size_classes`` as a tuple of increasing multiples of 16 within a page."""
+    bad = ConfigError(f"AllocConfig.pool_size_classes must be 1 to 32 increasing multiples of 16 "
+                      f"between 16 and pool_page_size ({page_size}), got {classes!r}",
+                      code="FA013")
+    if isinstance(classes, (str, bytes)):
+        raise bad
+    try:
+        out = tuple(classes)
+    except TypeError:
+        raise bad from None
+    if not 1 <= len(out) <= 32 or any(isinstance(c, bool) or not isinstance(c, int)
+                                      for c in out):
+        raise bad
+    if any(c < 16 or c % 16 or c > page_size for c in out) or list(out) != sorted(set(out)):
+        raise bad
+    return out
 
 
 def _check_range(name: str, value: int, lo: int, hi: int) -> None:

@@ -1,6 +1,297 @@
-"""Pools, typed pools, heap arrays, groups, handles and streaming (SmartAlloc methods)."""
+"""Pools, typed pools, heap arrays, groups, handles and streaming (SmartAlloc methods).
+
+Memory that outlives frames. Each feature lives in its own module; this mixin gives SmartAlloc
+the methods and creates their state on first use (nothing here imports numba until a pool needs
+its kernels):
+
+========================  =========================================  ==========================
+method                    module                                     @njit
+========================  =========================================  ==========================
+``pool_alloc/pool_box``   :mod:`framealloc.pool` (PoolBox)           ``alloc.pools`` slot keys
+``pools``                 :mod:`framealloc.pool` (SizeClassPools)    yes: acquire/release/view
+``typed_pool``            :mod:`framealloc.typed_pool` (TypedPool)   yes: every method
+``heap_array/heap_box``   :mod:`framealloc.heap`                     no (use ``np.empty``)
+``create_group`` ...      :mod:`framealloc.groups`                   no (pass the arrays)
+``handles``, ``compact``  :mod:`framealloc.handles`                  no (pass resolved views)
+``streaming``             :mod:`framealloc.streaming`                no (pass ``access()`` views)
+========================  =========================================  ==========================
+"""
 from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import asdict
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["PoolsMixin"]
+
+_init_lock = threading.Lock()
+
+
+class _PoolState:
+    """Per-SmartAlloc state of the pool family (created on first use)."""
+
+    def __init__(self, alloc):
+        from .groups import GroupRegistry
+        from .heap import HeapTracker
+        from .pool import SizeClassPools
+
+        cfg = alloc.config
+        self.heap = HeapTracker()
+        self.pools = SizeClassPools(cfg.pool_size_classes, cfg.pool_page_size, owner=alloc._id,
+                                    heap=self.heap)
+        self.groups = GroupRegistry(self.heap)
+        self.handles = None
+        self.typed: list = []                   # weak references to TypedPools
+        # acquired, released, peak bytes, grows, allocated bytes of closed typed pools
+        self.typed_retired = np.zeros(5, np.int64)
+        self.streams: weakref.WeakSet = weakref.WeakSet()
+        self.lock = threading.Lock()
 
 
 class PoolsMixin:
     """SmartAlloc methods for memory that outlives frames."""
+
+    def _pstate(self) -> _PoolState:
+        try:
+            return self.__dict__["_pool_state"]
+        except KeyError:
+            with _init_lock:
+                st = self.__dict__.get("_pool_state")
+                if st is None:
+                    st = self.__dict__["_pool_state"] = _PoolState(self)
+            return st
+
+    # -- size-class pools --------------------------------------------------------------------
+    @property
+    def pools(self):
+        """The size-class pools (:class:`~framealloc.SizeClassPools`); pass them into @njit
+        code for slot-level ``acquire(nbytes)`` / ``view(key, dtype, n)`` / ``release(key)``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> alloc.pools.size_classes[:3]
+        (16, 32, 64)
+        """
+        return self._pstate().pools
+
+    def pool_alloc(self, dtype=np.float64, shape=(), *, zero: bool = False):
+        """A :class:`~framealloc.PoolBox` holding an array of ``shape``/``dtype`` (one element
+        by default) in the smallest size class that fits; beyond the largest class (4 KiB by
+        default) the array comes from the tracked heap instead.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> box = alloc.pool_alloc(np.float32, 10, zero=True)
+        >>> box.array.shape, box.size_class, float(box.array.sum())
+        ((10,), 64, 0.0)
+        >>> box.free()
+        """
+        return self._pstate().pools.box(dtype, shape, zero)
+
+    def pool_box(self, value):
+        """A :class:`~framealloc.PoolBox` holding a copy of a scalar, record or array.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.pool_box(np.float64(2.5)) as b:
+        ...     float(b.array)
+        2.5
+        """
+        src = np.asarray(value)
+        box = self._pstate().pools.box(src.dtype, src.shape)
+        box.array[...] = src
+        return box
+
+    def pool_free(self, box) -> None:
+        """Free a PoolBox of this allocator (FA102 for another allocator's, FA101 if freed)."""
+        from .pool import PoolBox
+        from .pool_codes import ForeignFreeError
+
+        if not isinstance(box, PoolBox) or box._pools is not self._pstate().pools:
+            raise ForeignFreeError("this PoolBox belongs to another allocator; free it with "
+                                   "box.free() or its own SmartAlloc", code="FA102")
+        box.free()
+
+    def trim(self) -> int:
+        """Give empty size-class pages back; returns the bytes released."""
+        return self._pstate().pools.trim()
+
+    # -- typed pools -------------------------------------------------------------------------
+    def typed_pool(self, dtype, capacity: int = 1024, *, policy: str = "grow", name: str = ""):
+        """A :class:`~framealloc.TypedPool` of ``capacity`` records, counted in ``stats()``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> P = np.dtype([("pos", "f4", 3), ("life", "f4")])
+        >>> alloc = fa.SmartAlloc()
+        >>> pool = alloc.typed_pool(P, 100)
+        >>> i = pool.acquire(); alloc.stats().typed_pools.current_allocations
+        1
+        """
+        from .typed_pool import TypedPool
+
+        st = self._pstate()
+        pool = TypedPool(dtype, capacity, policy=policy, name=name, _retired=st.typed_retired)
+        with st.lock:
+            st.typed = [r for r in st.typed if r() is not None]
+            st.typed.append(weakref.ref(pool))
+        return pool
+
+    # -- heap --------------------------------------------------------------------------------
+    def heap_array(self, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
+        """A tracked ``np.empty(shape, dtype)`` (``zero=True``: ``np.zeros``): counted in
+        ``stats().heap`` until it and its views are garbage-collected."""
+        return self._pstate().heap.array(shape, dtype, zero=zero)
+
+    def heap_vec(self, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
+        """Alias of :meth:`heap_array`."""
+        return self._pstate().heap.array(shape, dtype, zero=zero)
+
+    def heap_box(self, value) -> np.ndarray:
+        """A tracked heap copy of a scalar, record or array.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> b = alloc.heap_box([1, 2, 3]); b.tolist(), alloc.stats().heap.current
+        ([1, 2, 3], 24)
+        """
+        return self._pstate().heap.box(value)
+
+    # -- groups ------------------------------------------------------------------------------
+    def create_group(self, name: str = "") -> int:
+        """A new allocation group id (see :mod:`framealloc.groups`)."""
+        return self._pstate().groups.create(name)
+
+    def group_alloc(self, group: int, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
+        """A tracked heap array owned by ``group`` (FA112 unknown, FA113 freed group)."""
+        return self._pstate().groups.alloc(group, shape, dtype, zero=zero)
+
+    def group_box(self, group: int, value) -> np.ndarray:
+        """A tracked heap copy of ``value`` owned by ``group``."""
+        return self._pstate().groups.box(group, value)
+
+    def free_group(self, group: int) -> int:
+        """Drop every array of ``group`` at once; returns the bytes it held."""
+        return self._pstate().groups.free(group)
+
+    def group_stats(self, group: int):
+        """:class:`~framealloc.groups.GroupInfo` of one group."""
+        return self._pstate().groups.info(group)
+
+    # -- relocatable handles -----------------------------------------------------------------
+    @property
+    def handles(self):
+        """This allocator's :class:`~framealloc.HandleHeap` of relocatable blocks."""
+        st = self._pstate()
+        if st.handles is None:
+            from .handles import HandleHeap
+
+            with st.lock:
+                if st.handles is None:
+                    st.handles = HandleHeap()
+        return st.handles
+
+    def compact(self) -> int:
+        """Compact the relocatable handles (``alloc.handles.compact()``); returns bytes moved."""
+        return self.handles.compact()
+
+    # -- streaming ---------------------------------------------------------------------------
+    def streaming(self, budget: int, *, on_evict: Callable[[int], None] | None = None,
+                  name: str = ""):
+        """A :class:`~framealloc.StreamingAllocator` of ``budget`` bytes, counted in stats."""
+        from .streaming import StreamingAllocator
+
+        s = StreamingAllocator(budget, on_evict=on_evict, name=name)
+        st = self._pstate()
+        with st.lock:
+            st.streams.add(s)
+        return s
+
+    # -- stats -------------------------------------------------------------------------------
+    def _pool_sections(self) -> dict:
+        """The pool-family sections of :class:`~framealloc.AllocStats` (empty until used)."""
+        from .stats import (
+            GroupStats,
+            HandleStats,
+            HeapStats,
+            PoolStats,
+            StreamingStats,
+            TypedPoolStats,
+        )
+
+        st = self.__dict__.get("_pool_state")
+        if st is None:
+            return {}
+        pools = st.pools
+        infos = pools.info()
+        cur = sum(i.live * i.size for i in infos)
+        alloc_b = sum(i.acquired * i.size for i in infos)
+        pool = PoolStats(
+            current=cur, peak=sum(i.peak * i.size for i in infos), allocated=alloc_b,
+            freed=alloc_b - cur, allocations=sum(i.acquired for i in infos),
+            current_allocations=sum(i.live for i in infos),
+            reserved=sum(i.pages * i.page_bytes for i in infos),
+            pages=sum(i.pages for i in infos), pages_trimmed=sum(i.pages_trimmed for i in infos),
+            heap_fallbacks=pools.heap_fallbacks, heap_fallback_bytes=pools.heap_fallback_bytes,
+            deferred_frees=pools.deferred_frees,
+            classes=[{"size": i.size, "live": i.live, "peak": i.peak, "acquired": i.acquired,
+                      "pages": i.pages} for i in infos])
+
+        with st.lock:
+            live_pools = [p for p in (r() for r in st.typed) if p is not None and not p.closed]
+        tinfo = [p.info() for p in live_pools]
+        isz = [p.dtype.itemsize for p in live_pools]
+        r = st.typed_retired.tolist()
+        tcur = sum(i.live * s for i, s in zip(tinfo, isz))
+        talloc = sum(i.acquired * s for i, s in zip(tinfo, isz)) + r[4]
+        typed = TypedPoolStats(
+            current=tcur, peak=sum(i.peak * s for i, s in zip(tinfo, isz)) + r[2],
+            allocated=talloc, freed=talloc - tcur,
+            allocations=sum(i.acquired for i in tinfo) + r[0],
+            current_allocations=sum(i.live for i in tinfo),
+            reserved=sum(i.reserved for i in tinfo), capacity=sum(i.capacity for i in tinfo),
+            grows=sum(i.grows for i in tinfo) + r[3], pools=len(tinfo),
+            per_pool=[asdict(i) for i in tinfo])
+
+        h = st.heap.snapshot()
+        heap = HeapStats(current=h.current, peak=h.peak, allocated=h.allocated, freed=h.freed,
+                         allocations=h.allocations, current_allocations=h.current_allocations)
+
+        g = st.groups
+        live_groups = g.live()
+        held = sum(i.bytes for i in live_groups)
+        groups = GroupStats(groups=len(live_groups), created=g.created,
+                            freed_groups=g.freed_groups,
+                            allocations=sum(i.allocations for i in live_groups), current=held,
+                            freed=g.freed_bytes)
+
+        handles = HandleStats()
+        if st.handles is not None:
+            hi = st.handles.info()
+            handles = HandleStats(live=hi.live, current=hi.bytes, pinned=hi.pinned,
+                                  reserved=hi.reserved, segments=hi.segments,
+                                  compactions=hi.compactions, moved_bytes=hi.moved_bytes,
+                                  allocations=hi.allocations, frees=hi.frees)
+
+        sinfo = [s.info() for s in list(st.streams)]
+        streaming = StreamingStats(
+            allocators=len(sinfo), budget=sum(i.budget for i in sinfo),
+            current=sum(i.used for i in sinfo), peak=sum(i.peak for i in sinfo),
+            allocated=sum(i.reserved_total for i in sinfo), assets=sum(i.assets for i in sinfo),
+            ready=sum(i.ready for i in sinfo), evictions=sum(i.evictions for i in sinfo),
+            evicted_bytes=sum(i.evicted_bytes for i in sinfo))
+        return dict(pool=pool, typed_pools=typed, heap=heap, groups=groups, handles=handles,
+                    streaming=streaming)
+
+    def _close_pools(self) -> None:
+        """Release the size-class pages and typed-pool storage now (for ``close()``)."""
+        st = self.__dict__.get("_pool_state")
+        if st is None:
+            return
+        st.pools.close()
+        for r in st.typed:
+            p = r()
+            if p is not None:
+                p.close()

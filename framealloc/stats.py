@@ -5,7 +5,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["FrameStats", "ThreadFrameStats", "AllocStats"]
+__all__ = ["FrameStats", "ThreadFrameStats", "AllocStats", "PoolStats", "TypedPoolStats",
+           "HeapStats", "GroupStats", "HandleStats", "StreamingStats"]
 
 
 def _positions(rows: np.ndarray) -> np.ndarray:
@@ -84,17 +85,134 @@ class ThreadFrameStats:
 
 
 @dataclass(frozen=True)
+class PoolStats:
+    """Size-class pools (``pool_alloc``, ``pool_box``, ``alloc.pools``); bytes are block bytes.
+
+    Attributes
+    ----------
+    current / peak: bytes of blocks in use now / at most (peak summed over classes).
+    allocated / freed: bytes of blocks ever handed out / given back.
+    allocations / current_allocations: blocks ever handed out / in use now.
+    reserved: bytes of pages held; pages / pages_trimmed: pages held / returned by ``trim()``.
+    heap_fallbacks / heap_fallback_bytes: requests above the largest class (served by the heap,
+    counted in ``heap``). deferred_frees: freed boxes whose block waits for a view to go.
+    classes: per class ``{size, live, peak, acquired, pages}``.
+    """
+
+    current: int = 0
+    peak: int = 0
+    allocated: int = 0
+    freed: int = 0
+    allocations: int = 0
+    current_allocations: int = 0
+    reserved: int = 0
+    pages: int = 0
+    pages_trimmed: int = 0
+    heap_fallbacks: int = 0
+    heap_fallback_bytes: int = 0
+    deferred_frees: int = 0
+    classes: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TypedPoolStats:
+    """Typed pools made by ``alloc.typed_pool`` (closed ones included in the totals).
+
+    current / peak: bytes of live records now / each pool's peak summed; allocated / freed:
+    bytes of records acquired / released; allocations / current_allocations: records acquired
+    ever / live now; reserved: bytes of storage held (records + generations + free stacks);
+    capacity: slots held; grows: storage growths; pools: open pools; per_pool: their counters.
+    """
+
+    current: int = 0
+    peak: int = 0
+    allocated: int = 0
+    freed: int = 0
+    allocations: int = 0
+    current_allocations: int = 0
+    reserved: int = 0
+    capacity: int = 0
+    grows: int = 0
+    pools: int = 0
+    per_pool: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HeapStats:
+    """Tracked heap arrays (``heap_array``/``heap_vec``/``heap_box``, groups, pool fallbacks):
+    bytes count until the array and all its views are garbage-collected."""
+
+    current: int = 0
+    peak: int = 0
+    allocated: int = 0
+    freed: int = 0
+    allocations: int = 0
+    current_allocations: int = 0
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Allocation groups: groups alive, their arrays and bytes (also counted in ``heap``)."""
+
+    groups: int = 0
+    created: int = 0
+    freed_groups: int = 0
+    allocations: int = 0
+    current: int = 0
+    freed: int = 0
+
+
+@dataclass(frozen=True)
+class HandleStats:
+    """Relocatable handles (``alloc.handles``)."""
+
+    live: int = 0
+    current: int = 0
+    pinned: int = 0
+    reserved: int = 0
+    segments: int = 0
+    compactions: int = 0
+    moved_bytes: int = 0
+    allocations: int = 0
+    frees: int = 0
+
+
+@dataclass(frozen=True)
+class StreamingStats:
+    """Streaming allocators of this SmartAlloc, summed: budget, bytes reserved now (current),
+    peak (summed per allocator), evictions."""
+
+    allocators: int = 0
+    budget: int = 0
+    current: int = 0
+    peak: int = 0
+    allocated: int = 0
+    assets: int = 0
+    ready: int = 0
+    evictions: int = 0
+    evicted_bytes: int = 0
+
+
+@dataclass(frozen=True)
 class AllocStats:
     """What :meth:`SmartAlloc.stats` returns; ``to_dict()`` is JSON-serialisable."""
 
     frame: FrameStats
     threads: list = field(default_factory=list)
+    pool: PoolStats = field(default_factory=PoolStats)
+    typed_pools: TypedPoolStats = field(default_factory=TypedPoolStats)
+    heap: HeapStats = field(default_factory=HeapStats)
+    groups: GroupStats = field(default_factory=GroupStats)
+    handles: HandleStats = field(default_factory=HandleStats)
+    streaming: StreamingStats = field(default_factory=StreamingStats)
 
     @property
     def total_current(self) -> int:
-        """Bytes of CPU memory the allocator holds now (arena chunks reserved + heap fallbacks
-        are not tracked after release, so: reserved chunk bytes)."""
-        return self.frame.reserved
+        """Bytes of CPU memory the allocator holds now: frame chunks, pool pages, typed-pool
+        storage, live tracked heap arrays, handle segments and streaming reservations (frame
+        heap fallbacks are not tracked after release)."""
+        return (self.frame.reserved + self.pool.reserved + self.typed_pools.reserved
+                + self.heap.current + self.handles.reserved + self.streaming.current)
 
     def to_dict(self) -> dict:
         d = asdict(self)

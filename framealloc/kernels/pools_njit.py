@@ -1,0 +1,485 @@
+"""TypedPool and SizeClassPools inside @njit: numba types, unboxing and the methods.
+
+Both objects unbox to the address of their header row(s) (plus the Python object for boxing), so
+passing them costs one attribute read, and every method is an ``inline="always"`` overload over
+the slot-table intrinsics of :mod:`framealloc.kernels.pool_kernels`: ``pool.acquire()`` +
+``pool.release(i)`` compile to a few loads and stores, with growth and raises in cold blocks.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.extending import (
+    NativeValue,
+    register_jitable,
+    box,
+    make_attribute_wrapper,
+    models,
+    overload,
+    overload_attribute,
+    overload_method,
+    register_model,
+    unbox,
+)
+from numba.np import numpy_support
+
+from ..errors import AllocSizeError
+from ..pool_codes import (
+    DoubleFreeError,
+    ForeignFreeError,
+    PoolError,
+    PoolExhaustedError,
+    PoolIndexError,
+    StaleHandleError,
+)
+from .pool_kernels import (
+    acquire_many_into,
+    i32s,
+    i64s,
+    make_view,
+    resolve_nb_dtype,
+    release_many_keys,
+    slot_acquire,
+    slot_release,
+    slot_status,
+    words,
+)
+from .pool_state import (
+    CLASS_SHIFT,
+    HDR_BYTES,
+    MAX_CLASSES,
+    SLOT_MASK,
+    ST_CLOSED,
+    ST_NOT_LIVE,
+    ST_OK,
+    ST_RANGE,
+    H,
+)
+
+__all__ = ["TypedPoolType", "typed_pool_type", "SizeClassPoolsType", "size_class_pools_type"]
+
+_CLASS_MASK = (MAX_CLASSES * 2 - 1) << CLASS_SHIFT   # 6 bits of class index in a key
+_LOCAL_MASK = ~_CLASS_MASK
+
+
+# ---------------------------------------------------------------------------------------------
+# Types and models
+
+class TypedPoolType(types.Type):
+    """numba type of a :class:`framealloc.TypedPool` of records/scalars of ``dtype``."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        super().__init__(name=f"TypedPool[{dtype}]")
+
+
+class SizeClassPoolsType(types.Type):
+    """numba type of :class:`framealloc.SizeClassPools` (``alloc.pools``)."""
+
+    def __init__(self):
+        super().__init__(name="SizeClassPools")
+
+
+size_class_pools_type = SizeClassPoolsType()
+_typed_types: dict = {}
+
+
+def typed_pool_type(dtype: np.dtype) -> TypedPoolType:
+    """The numba type of a TypedPool of ``dtype`` (one per dtype)."""
+    try:
+        return _typed_types[dtype]
+    except KeyError:
+        t = _typed_types[dtype] = TypedPoolType(numpy_support.from_dtype(dtype))
+        return t
+
+
+@register_model(TypedPoolType)
+class _TypedPoolModel(models.StructModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, [("hdr", types.intp), ("parent", types.pyobject)])
+
+
+@register_model(SizeClassPoolsType)
+class _SizeClassPoolsModel(models.StructModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, [("hdr", types.intp), ("n", types.intp),
+                                        ("parent", types.pyobject)])
+
+
+make_attribute_wrapper(TypedPoolType, "hdr", "_hdr")
+make_attribute_wrapper(SizeClassPoolsType, "hdr", "_hdr")
+make_attribute_wrapper(SizeClassPoolsType, "n", "_n")
+
+
+def _unbox_ints(typ, obj, c, names):
+    """Unbox ``obj`` into the struct of ``typ``: int attributes ``names`` (Python attribute
+    ``_<name>_addr`` / ``_<name>``), plus the object itself."""
+    proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder)
+    is_error = cgutils.alloca_once_value(c.builder, cgutils.false_bit)
+    for field, attr in names:
+        val = c.pyapi.object_getattr_string(obj, attr)
+        with c.builder.if_else(cgutils.is_null(c.builder, val)) as (fail, ok):
+            with fail:
+                c.builder.store(cgutils.true_bit, is_error)
+            with ok:
+                setattr(proxy, field, c.pyapi.long_as_longlong(val))
+                c.pyapi.decref(val)
+    proxy.parent = obj
+    return NativeValue(proxy._getvalue(), is_error=c.builder.load(is_error))
+
+
+@unbox(TypedPoolType)
+def _unbox_typed(typ, obj, c):
+    return _unbox_ints(typ, obj, c, [("hdr", "_hdr_addr")])
+
+
+@unbox(SizeClassPoolsType)
+def _unbox_classes(typ, obj, c):
+    return _unbox_ints(typ, obj, c, [("hdr", "_hdr_addr"), ("n", "_nclasses")])
+
+
+def _box_parent(typ, val, c):
+    proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder, value=val)
+    c.pyapi.incref(proxy.parent)
+    return proxy.parent
+
+
+box(TypedPoolType)(_box_parent)
+box(SizeClassPoolsType)(_box_parent)
+
+
+# ---------------------------------------------------------------------------------------------
+# Raising by status: inline overloads, so the ``raise`` lands in the user's function, where numba
+# releases the live arrays (a raise in a callee or an intrinsic would leak them).
+
+_M_FULL = ("FA105: pool exhausted (policy 'error' or slot limit) or out of memory; create it "
+           "larger, call pool.reserve(n) from Python, or use try_acquire()")
+_M_CLOSED = "FA109: the pool was closed"
+_M_RANGE = "FA104: slot index out of range of the pool"
+_M_NOT_LIVE = ("FA101: double release: the slot is not live (released already or never "
+               "acquired)")
+_M_NOT_LIVE_LOOKUP = "FA103: the slot is not live (released, or never acquired)"
+_M_STALE = "FA103: stale handle: the slot was released and reused since"
+
+
+def raise_acquire(status):
+    """Raise the FA error of a failed acquire/grow ``status`` (no-op for ST_OK)."""
+
+
+def raise_release(status):
+    """Raise the FA error of a failed release ``status`` (no-op for ST_OK)."""
+
+
+def raise_lookup(status):
+    """Raise the FA error of a failed index/handle lookup ``status`` (no-op for ST_OK)."""
+
+
+@overload(raise_acquire, inline="always")
+def _ol_raise_acquire(status):
+    def impl(status):
+        if status != ST_OK:
+            if status == ST_CLOSED:
+                raise PoolError(_M_CLOSED)
+            raise PoolExhaustedError(_M_FULL)
+    return impl
+
+
+def _release_raiser(not_live_exc, not_live_msg):
+    def impl(status):
+        if status != ST_OK:
+            if status == ST_CLOSED:
+                raise PoolError(_M_CLOSED)
+            if status == ST_RANGE:
+                raise PoolIndexError(_M_RANGE)
+            if status == ST_NOT_LIVE:
+                raise not_live_exc(not_live_msg)
+            raise StaleHandleError(_M_STALE)
+    return impl
+
+
+@overload(raise_release, inline="always")
+def _ol_raise_release(status):
+    return _release_raiser(DoubleFreeError, _M_NOT_LIVE)
+
+
+@overload(raise_lookup, inline="always")
+def _ol_raise_lookup(status):
+    return _release_raiser(StaleHandleError, _M_NOT_LIVE_LOOKUP)
+
+
+# ---------------------------------------------------------------------------------------------
+# TypedPool methods
+
+def _typed(name, **kw):
+    return overload_method(TypedPoolType, name, inline="always", **kw)
+
+
+def _check_int(ty, what):
+    if not isinstance(ty, types.Integer):
+        raise TypingError(f"FA104: {what} must be an integer, got {ty}")
+
+
+@_typed("acquire")
+def _tp_acquire(pool):
+    def impl(pool):
+        h = slot_acquire(pool._hdr, 0)
+        if h < 0:
+            raise_acquire(-h)
+        return h & SLOT_MASK
+    return impl
+
+
+@_typed("acquire_handle")
+def _tp_acquire_handle(pool):
+    def impl(pool):
+        h = slot_acquire(pool._hdr, 0)
+        if h < 0:
+            raise_acquire(-h)
+        return h
+    return impl
+
+
+@_typed("try_acquire")
+def _tp_try_acquire(pool):
+    def impl(pool):
+        h = slot_acquire(pool._hdr, 0)
+        if h < 0:
+            if h == -ST_CLOSED:
+                raise PoolError(_M_CLOSED)
+            return None
+        return h & SLOT_MASK
+    return impl
+
+
+@_typed("release")
+def _tp_release(pool, key):
+    _check_int(key, "the index or handle")
+
+    def impl(pool, key):
+        st = slot_release(pool._hdr, key)
+        if st != ST_OK:
+            raise_release(st)
+    return impl
+
+
+@_typed("acquire_many")
+def _tp_acquire_many(pool, n):
+    _check_int(n, "n")
+
+    def impl(pool, n):
+        if n < 0:
+            raise AllocSizeError("FA106: acquire_many(n) needs n >= 0")
+        out = np.empty(n, np.int64)
+        st = acquire_many_into(pool._hdr, out)
+        if st != ST_OK:
+            raise_acquire(st)
+        return out
+    return impl
+
+
+@_typed("release_many")
+def _tp_release_many(pool, keys):
+    if not (isinstance(keys, types.Array) and keys.ndim == 1
+            and isinstance(keys.dtype, types.Integer)):
+        raise TypingError(f"FA104: release_many takes a 1-D integer array, got {keys}")
+
+    def impl(pool, keys):
+        st = release_many_keys(pool._hdr, keys)[0]
+        if st != ST_OK:
+            raise_release(st)
+    return impl
+
+
+@_typed("is_alive")
+def _tp_is_alive(pool, key):
+    _check_int(key, "the index or handle")
+
+    def impl(pool, key):
+        return slot_status(pool._hdr, key) == ST_OK
+    return impl
+
+
+@_typed("index")
+def _tp_index(pool, key):
+    _check_int(key, "the index or handle")
+
+    def impl(pool, key):
+        st = slot_status(pool._hdr, key)
+        if st != ST_OK:
+            raise_lookup(st)
+        return key & SLOT_MASK
+    return impl
+
+
+@_typed("handle")
+def _tp_handle(pool, key):
+    _check_int(key, "the index")
+
+    def impl(pool, key):
+        st = slot_status(pool._hdr, key)
+        if st != ST_OK:
+            raise_lookup(st)
+        h = words(pool._hdr)
+        i = key & SLOT_MASK
+        return (np.int64(i32s(h[H.GEN], h[H.CAP])[i]) << 32) | i
+    return impl
+
+
+@_typed("generation")
+def _tp_generation(pool, key):
+    _check_int(key, "the index")
+
+    def impl(pool, key):
+        h = words(pool._hdr)
+        i = key & SLOT_MASK
+        if key < 0 or i >= h[H.CAP]:
+            raise PoolIndexError(_M_RANGE)
+        return np.int64(i32s(h[H.GEN], h[H.CAP])[i])
+    return impl
+
+
+@_typed("live_indices")
+def _tp_live_indices(pool):
+    def impl(pool):
+        h = words(pool._hdr)
+        n = h[H.SLOTS] - h[H.TOP]
+        out = np.empty(n, np.int64)
+        gens = i32s(h[H.GEN], h[H.CAP])
+        k = 0
+        for i in range(h[H.CAP]):
+            if gens[i] & 1:
+                out[k] = i
+                k += 1
+        return out
+    return impl
+
+
+@overload_attribute(TypedPoolType, "data", inline="always")
+def _tp_data(pool):
+    dt = numpy_support.as_dtype(pool.dtype)
+
+    def impl(pool):
+        h = words(pool._hdr)
+        return make_view(h[H.DATA], h[H.MI], h[H.CAP], dt)
+    return impl
+
+
+@overload_attribute(TypedPoolType, "alive")
+def _tp_alive(pool):
+    def impl(pool):
+        h = words(pool._hdr)
+        gens = i32s(h[H.GEN], h[H.CAP])
+        out = np.empty(h[H.CAP], np.bool_)
+        for i in range(h[H.CAP]):
+            out[i] = (gens[i] & 1) != 0
+        return out
+    return impl
+
+
+@overload_attribute(TypedPoolType, "capacity", inline="always")
+def _tp_capacity(pool):
+    def impl(pool):
+        return words(pool._hdr)[H.CAP]
+    return impl
+
+
+@overload(len)
+def _tp_len(pool):
+    if isinstance(pool, TypedPoolType):
+        def impl(pool):
+            h = words(pool._hdr)
+            return h[H.SLOTS] - h[H.TOP]
+        return impl
+
+
+# ---------------------------------------------------------------------------------------------
+# SizeClassPools methods: slot keys are (generation << 32) | (class << 26) | slot
+
+def _classes(name, **kw):
+    return overload_method(SizeClassPoolsType, name, inline="always", **kw)
+
+
+@register_jitable
+def _class_for(hdr, n, nbytes):
+    """Index of the smallest class of at least ``nbytes`` bytes, or -1."""
+    for c in range(n):
+        if nbytes <= words(hdr + c * HDR_BYTES)[H.ITEMSIZE]:
+            return c
+    return -1
+
+
+_M_NEG = "FA106: nbytes must be >= 0"
+_M_TOO_BIG = ("FA111: request larger than the largest size class; use np.empty in @njit code "
+              "(or add a class to AllocConfig.pool_size_classes)")
+_M_FOREIGN = "FA102: not a slot key of these size-class pools"
+_M_FIT = "FA107: the view does not fit the slot's size class (or count < 0)"
+
+
+def _acquire_impl(try_):
+    def impl(pools, nbytes):
+        if nbytes < 0:
+            raise AllocSizeError(_M_NEG)
+        c = _class_for(pools._hdr, pools._n, nbytes)
+        if c < 0:
+            raise AllocSizeError(_M_TOO_BIG)
+        h = slot_acquire(pools._hdr + c * HDR_BYTES, 1)
+        if h < 0:
+            if try_ and h != -ST_CLOSED:
+                return None
+            raise_acquire(-h)
+        return h | (c << CLASS_SHIFT)
+    return impl
+
+
+@_classes("acquire")
+def _sc_acquire(pools, nbytes):
+    _check_int(nbytes, "nbytes")
+    return _acquire_impl(False)
+
+
+@_classes("try_acquire")
+def _sc_try_acquire(pools, nbytes):
+    _check_int(nbytes, "nbytes")
+    return _acquire_impl(True)
+
+
+@_classes("release")
+def _sc_release(pools, key):
+    _check_int(key, "the slot key")
+
+    def impl(pools, key):
+        c = (key >> CLASS_SHIFT) & (MAX_CLASSES * 2 - 1)
+        if key < 0 or c >= pools._n:
+            raise ForeignFreeError(_M_FOREIGN)
+        st = slot_release(pools._hdr + c * HDR_BYTES, key & _LOCAL_MASK)
+        if st != ST_OK:
+            raise_release(st)
+    return impl
+
+
+@_classes("view")
+def _sc_view(pools, key, dtype, count=1):
+    _check_int(key, "the slot key")
+    isz = numpy_support.as_dtype(resolve_nb_dtype(dtype)).itemsize
+
+    def impl(pools, key, dtype, count=1):
+        c = (key >> CLASS_SHIFT) & (MAX_CLASSES * 2 - 1)
+        if key < 0 or c >= pools._n:
+            raise ForeignFreeError(_M_FOREIGN)
+        row = pools._hdr + c * HDR_BYTES
+        local = key & _LOCAL_MASK
+        st = slot_status(row, local)
+        if st != ST_OK:
+            raise_lookup(st)
+        h = words(row)
+        csize = h[H.ITEMSIZE]
+        if count < 0 or count * isz > csize:
+            raise AllocSizeError(_M_FIT)
+        slot = local & SLOT_MASK
+        page = slot // h[H.BPP]
+        pt = i64s(h[H.PT], 2 * h[H.PT_CAP])
+        return make_view(pt[2 * page] + (slot - page * h[H.BPP]) * csize, pt[2 * page + 1], count,
+                         dtype)
+    return impl

@@ -1,0 +1,411 @@
+"""TypedPool: fixed-dtype record storage with a free-list stack and generations (particle systems).
+
+A typed pool is a *slot table* (:mod:`framealloc.kernels.pool_state`): ``capacity`` records of one
+dtype in ``pool.data``, a free-list stack of slot indices and a generation per slot, all in one
+NRT buffer whose address lives in a numpy header row. Python and ``@njit`` code use the same
+object and the same methods; inside @njit, ``acquire()`` + ``release(i)`` are a few loads and
+stores (no call, no refcounting).
+
+Indices and handles
+-------------------
+``acquire()`` returns a slot **index** ``i`` (``pool.data[i]`` is the record). An index is what a
+particle kernel uses. To keep a reference across frames, take a **handle**: ``pool.handle(i)``
+(or ``acquire_handle()``) returns ``(generation << 32) | i``, a positive Python/NumPy int. A slot's
+generation is odd while it is live and steps on every acquire and release, so a handle of a slot
+that was released (and maybe reused) since is detected: ``is_alive(h)`` is False, ``index(h)`` and
+``release(h)`` raise :class:`~framealloc.StaleHandleError` (FA103). Every method that takes a slot
+accepts either form: a handle is always ``>= 2**32``, an index always below. ``pool.index(h)``
+turns a handle back into the index. Generations wrap after 2**30 reuses of one slot.
+
+Growth
+------
+Under ``policy="grow"`` (default) an acquire on a full pool doubles the storage — also inside
+@njit code (a cold call allocates the new buffer, copies records and generations, and releases the
+old one). The records then live at a new address: **re-read** ``pool.data`` **after anything that
+may grow the pool** (``acquire``, ``acquire_many``, ``reserve``). An array you took before keeps
+the old buffer alive, so it never dangles, but it no longer is the pool's storage (writes to it are
+lost). For storage that never moves use ``policy="error"`` (an acquire on a full pool raises
+:class:`~framealloc.PoolExhaustedError`, FA105; ``try_acquire()`` returns None) with a capacity
+that fits, or call ``reserve(n)`` up front.
+
+Threads: a pool is not synchronised. Use it from one thread at a time (or one pool per thread).
+
+Example
+-------
+>>> import numpy as np
+>>> from framealloc.typed_pool import TypedPool
+>>> P = np.dtype([("pos", "f4", 3), ("vel", "f4", 3), ("life", "f4")])
+>>> pool = TypedPool(P, 1000)
+>>> i = pool.acquire(); pool.data[i]["life"] = 2.0
+>>> h = pool.handle(i); len(pool), pool.is_alive(h)
+(1, True)
+>>> pool.release(h); pool.is_alive(h)
+False
+>>> j = pool.acquire(); j == i, pool.is_alive(h)      # the slot is reused; the old handle is stale
+(True, False)
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._dtypes import resolve_dtype
+from ._slots import (
+    check_count,
+    check_key,
+    check_policy,
+    kernels,
+    nrt_bytes,
+    nrt_drop,
+    raise_acquire,
+    raise_release,
+)
+from .kernels.pool_state import (
+    MAX_TYPED_SLOTS,
+    POLICY_CLOSED,
+    POOL_POLICIES,
+    SLOT_MASK,
+    ST_CLOSED,
+    ST_FULL,
+    ST_NOT_LIVE,
+    ST_OK,
+    ST_OOM,
+    ST_RANGE,
+    ST_STALE,
+    H,
+    gen_offset,
+    new_headers,
+    stack_offset,
+    typed_buffer_bytes,
+)
+from .pool_codes import PoolIndexError
+
+__all__ = ["TypedPool", "TypedPoolInfo"]
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class TypedPoolInfo:
+    """Counters of one typed pool (``pool.info()``); bytes are ``records * itemsize``."""
+
+    name: str
+    dtype: str
+    capacity: int
+    live: int
+    peak: int
+    acquired: int
+    released: int
+    grows: int
+    reserved: int
+    closed: bool
+
+
+def _close_header(hdr: np.ndarray, retired: np.ndarray | None) -> None:
+    """Finalizer: retire the pool's counters, drop its buffer, mark the header closed."""
+    h = hdr[0]
+    if h[H.POLICY] == POLICY_CLOSED:
+        return
+    if retired is not None:
+        live = int(h[H.SLOTS] - h[H.TOP])
+        isz = int(h[H.ITEMSIZE])
+        retired += np.array([h[H.ACQ], h[H.ACQ] - live, h[H.PEAK] * isz, h[H.GROWS],
+                             h[H.ACQ] * isz], np.int64)
+    mi = int(h[H.MI])
+    hdr[0, :] = 0
+    h[H.POLICY] = POLICY_CLOSED
+    nrt_drop(mi)
+
+
+class TypedPool:
+    """``capacity`` records of ``dtype`` with O(1) acquire/release, usable from Python and @njit.
+
+    Parameters
+    ----------
+    dtype:
+        Any fixed-size NumPy dtype; typically a structured (record) dtype.
+    capacity:
+        Slots allocated up front (0 allocates on the first acquire).
+    policy:
+        ``"grow"`` (default): a full pool doubles (see the module doc about re-reading
+        ``data``); ``"error"``: a full pool raises FA105 and the storage never moves.
+    name:
+        Shown in stats.
+
+    Storage is record-wise (array of structures): ``pool.data["pos"]`` is a strided view of one
+    field, ``pool.data[i].pos`` a record's field inside @njit. The records of free slots keep
+    whatever was last written (zeros before first use): check ``alive`` / ``live_indices()``.
+
+    >>> import numpy as np
+>>> from framealloc.typed_pool import TypedPool
+    >>> pool = TypedPool(np.float64, 4, policy="error")
+    >>> idx = pool.acquire_many(3); idx.tolist()
+    [0, 1, 2]
+    >>> pool.data[idx] = [1.0, 2.0, 3.0]; pool.release_many(idx[:2])
+    >>> pool.live_indices().tolist(), len(pool)
+    ([2], 1)
+    """
+
+    def __init__(self, dtype, capacity: int = 1024, *, policy: str = "grow", name: str = "",
+                 _retired: np.ndarray | None = None):
+        dt, isz, _ = resolve_dtype(dtype)
+        cap = check_count(capacity, "capacity", MAX_TYPED_SLOTS)
+        pol = check_policy(policy)
+        self._dtype = dt
+        self._itemsize = isz
+        self._id = next(_ids)
+        self.name = str(name) if name else f"TypedPool#{self._id}"
+        self._hdr = new_headers(1)
+        h = self._hdr[0]
+        h[H.ITEMSIZE] = isz
+        h[H.POLICY] = pol
+        h[H.MAXCAP] = MAX_TYPED_SLOTS
+        h[H.OWNER] = self._id
+        self._hdr_addr = int(self._hdr.ctypes.data)
+        self._m = memoryview(self._hdr[0])
+        self._serial = -1
+        self._data = self._gens = self._stack = None
+        self._nbtype = None
+        self._finalizer = weakref.finalize(self, _close_header, self._hdr, _retired)
+        if cap:
+            st = kernels().typed_grow(self._hdr_addr, cap)
+            if st != ST_OK:
+                self._finalizer()
+                raise_acquire(st, self._what)
+
+    # -- numba -----------------------------------------------------------------------------
+    @property
+    def _numba_type_(self):
+        t = self._nbtype
+        if t is None:
+            from .kernels import ensure_registered
+
+            ensure_registered()
+            from .kernels.pools_njit import typed_pool_type
+
+            t = self._nbtype = typed_pool_type(self._dtype)
+        return t
+
+    # -- storage ---------------------------------------------------------------------------
+    @property
+    def _what(self) -> str:
+        return f"typed pool {self.name!r}"
+
+    def _refresh(self) -> None:
+        m = self._m
+        cap, isz = m[H.CAP], self._itemsize
+        if m[H.MI] == 0:
+            self._data = np.empty(0, self._dtype)
+            self._gens = self._stack = np.empty(0, np.int32)
+        else:
+            buf = nrt_bytes(m[H.MI], m[H.DATA], typed_buffer_bytes(cap, isz))
+            self._data = buf[:cap * isz].view(self._dtype)
+            self._gens = buf[gen_offset(cap, isz):gen_offset(cap, isz) + 4 * cap].view(np.int32)
+            self._stack = buf[stack_offset(cap, isz):].view(np.int32)
+        self._serial = m[H.SERIAL]
+
+    @property
+    def data(self) -> np.ndarray:
+        """The records, ``capacity`` of them (live and free): index it with slot indices.
+
+        Re-read it after anything that may grow the pool (the storage moves on growth).
+        """
+        if self._m[H.SERIAL] != self._serial:
+            self._refresh()
+        return self._data
+
+    def _gen_view(self) -> np.ndarray:
+        if self._m[H.SERIAL] != self._serial:
+            self._refresh()
+        return self._gens
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The record dtype."""
+        return self._dtype
+
+    @property
+    def policy(self) -> str:
+        """``"grow"`` or ``"error"`` (``"closed"`` once closed)."""
+        p = self._m[H.POLICY]
+        return "closed" if p == POLICY_CLOSED else POOL_POLICIES[p]
+
+    @property
+    def capacity(self) -> int:
+        """Slots the storage holds now."""
+        return self._m[H.CAP]
+
+    @property
+    def closed(self) -> bool:
+        return self._m[H.POLICY] == POLICY_CLOSED
+
+    def __len__(self) -> int:
+        """Live slots."""
+        m = self._m
+        return m[H.SLOTS] - m[H.TOP]
+
+    # -- acquire / release -------------------------------------------------------------------
+    def acquire(self) -> int:
+        """A free slot's index (``pool.data[i]``); grows or raises FA105 when full (policy).
+
+        >>> import numpy as np
+>>> from framealloc.typed_pool import TypedPool
+        >>> pool = TypedPool(np.int32, 2)
+        >>> pool.acquire(), pool.acquire(), pool.acquire(), pool.capacity
+        (0, 1, 2, 16)
+        """
+        h = kernels().py_typed_acquire(self._hdr_addr)
+        if h < 0:
+            raise_acquire(-h, self._what)
+        return h & SLOT_MASK
+
+    def try_acquire(self) -> int | None:
+        """:meth:`acquire`, or None when the pool is full under policy "error" (or memory ran out).
+
+        >>> import numpy as np
+>>> from framealloc.typed_pool import TypedPool
+        >>> pool = TypedPool(np.int32, 1, policy="error")
+        >>> pool.try_acquire(), pool.try_acquire()
+        (0, None)
+        """
+        h = kernels().py_typed_acquire(self._hdr_addr)
+        if h < 0:
+            if -h in (ST_FULL, ST_OOM):
+                return None
+            raise_acquire(-h, self._what)
+        return h & SLOT_MASK
+
+    def acquire_handle(self) -> int:
+        """Acquire a slot and return its handle ``(generation << 32) | index``."""
+        h = kernels().py_typed_acquire(self._hdr_addr)
+        if h < 0:
+            raise_acquire(-h, self._what)
+        return h
+
+    def acquire_many(self, n: int) -> np.ndarray:
+        """``n`` slot indices (int64 array), all or nothing: under policy "error" FA105 when
+        fewer than ``n`` are free (nothing acquired); under "grow" the pool grows once."""
+        n = check_count(n, "n", MAX_TYPED_SLOTS)
+        out = np.empty(n, np.int64)
+        st = kernels().py_acquire_many(self._hdr_addr, out)
+        if st != ST_OK:
+            raise_acquire(st, self._what)
+        return out
+
+    def release(self, key: int) -> None:
+        """Give slot ``key`` (an index or a handle) back.
+
+        FA101 if the slot is not live (double release), FA103 for a stale handle, FA104 for an
+        index out of range. Nothing changes on error.
+        """
+        k = check_key(key)
+        st = kernels().py_release(self._hdr_addr, k)
+        if st != ST_OK:
+            raise_release(st, k, self._what)
+
+    def release_many(self, keys) -> None:
+        """Release every index/handle in ``keys`` (an int array-like), all or nothing: if one is
+        bad (double release, duplicate, stale, out of range), nothing is released."""
+        arr = np.asarray(keys)
+        if arr.size and (arr.dtype.kind not in "iu" or arr.dtype == np.uint64):
+            raise PoolIndexError(f"indices must be an integer array, got dtype {arr.dtype}",
+                                 code="FA104")
+        arr = np.ascontiguousarray(arr.reshape(-1), np.int64)
+        st, pos = kernels().py_release_many(self._hdr_addr, arr)
+        if st != ST_OK:
+            raise_release(st, int(arr[pos]), self._what + f" (keys[{pos}]; nothing was released)")
+
+    def clear(self) -> None:
+        """Release every live slot."""
+        self.release_many(self.live_indices())
+
+    def reserve(self, capacity: int) -> None:
+        """Grow the storage to hold at least ``capacity`` slots now (any policy).
+
+        >>> import numpy as np
+>>> from framealloc.typed_pool import TypedPool
+        >>> pool = TypedPool(np.float32, 0, policy="error"); pool.reserve(100); pool.capacity
+        100
+        """
+        cap = check_count(capacity, "capacity", MAX_TYPED_SLOTS)
+        st = kernels().typed_grow(self._hdr_addr, cap)
+        if st != ST_OK:
+            raise_acquire(st, self._what)
+
+    # -- lookups ----------------------------------------------------------------------------
+    def _status(self, k: int) -> int:
+        m = self._m
+        slot = k & SLOT_MASK
+        if k < 0 or slot >= m[H.CAP]:
+            return ST_CLOSED if m[H.POLICY] == POLICY_CLOSED else ST_RANGE
+        g = int(self._gen_view()[slot])
+        if not g & 1:
+            return ST_NOT_LIVE
+        kg = k >> 32
+        if kg and kg != g:
+            return ST_STALE
+        return ST_OK
+
+    def is_alive(self, key: int) -> bool:
+        """Whether ``key`` (index or handle) names a live slot (a stale handle: False)."""
+        return self._status(check_key(key)) == ST_OK
+
+    def index(self, key: int) -> int:
+        """The slot index of a live handle (or index); FA103 if stale or not live, FA104 if out
+        of range."""
+        k = check_key(key)
+        st = self._status(k)
+        if st != ST_OK:
+            raise_release(st, k, self._what, lookup=True)
+        return k & SLOT_MASK
+
+    def handle(self, index: int) -> int:
+        """The handle ``(generation << 32) | index`` of a live slot (FA103 if not live)."""
+        i = self.index(index)
+        return (int(self._gens[i]) << 32) | i
+
+    def generation(self, index: int) -> int:
+        """The slot's generation (odd: live). FA104 if out of range."""
+        k = check_key(index)
+        slot = k & SLOT_MASK
+        if k < 0 or slot >= self.capacity:
+            raise_release(ST_RANGE, k, self._what)
+        return int(self._gen_view()[slot])
+
+    @property
+    def alive(self) -> np.ndarray:
+        """Bool mask over ``data``: True where the slot is live (a new array each call)."""
+        return (self._gen_view() & 1).astype(bool)
+
+    def live_indices(self) -> np.ndarray:
+        """Indices of the live slots, ascending (int64)."""
+        return np.flatnonzero(self._gen_view() & 1).astype(np.int64)
+
+    def info(self) -> TypedPoolInfo:
+        """This pool's counters."""
+        m = self._m
+        live = m[H.SLOTS] - m[H.TOP]
+        return TypedPoolInfo(
+            name=self.name, dtype=str(self._dtype), capacity=m[H.CAP], live=live,
+            peak=m[H.PEAK], acquired=m[H.ACQ], released=m[H.ACQ] - live, grows=m[H.GROWS],
+            reserved=typed_buffer_bytes(m[H.CAP], self._itemsize) if m[H.MI] else 0,
+            closed=self.closed)
+
+    def close(self) -> None:
+        """Release the storage now. Arrays taken from ``data`` stay valid (they own a reference);
+        later calls raise FA109."""
+        self._finalizer()
+        self._serial = -1
+
+    def __enter__(self) -> "TypedPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"TypedPool({self.name!r}, dtype={self._dtype}, live={len(self)}, "
+                f"capacity={self.capacity}, policy={self.policy!r})")
