@@ -307,13 +307,18 @@ def _key_element(dtype):
     return nb, np.dtype(f"{npdt.kind}{npdt.itemsize}")
 
 
+def _block_type(raw):
+    """The uint8 block argument (an Optional one is unwrapped by numba at the call)."""
+    return raw.type if isinstance(raw, types.Optional) else raw
+
+
 @intrinsic
 def _vec_from_block(typingctx, raw, capacity, dtype):
     """The FrameVec over a fresh uint8 block: length word zeroed, ``capacity`` elements after."""
     nb, npdt = _element(dtype)
     vecty = FrameVecType(nb)
     data_off, _ = vec_block(npdt.itemsize, natural_alignment(npdt))
-    sig = vecty(raw, capacity, dtype)
+    sig = vecty(_block_type(raw), capacity, dtype)
 
     def codegen(context, builder, signature, args):
         intp = cgutils.intp_t
@@ -337,7 +342,7 @@ def _map_from_block(typingctx, raw, capacity, slots, keys_off, vals_off, key_dty
     knb, kdt = _key_element(key_dtype)
     vnb, vdt = _element(value_dtype)
     mapty = FrameMapType(knb, vnb)
-    sig = mapty(raw, capacity, slots, keys_off, vals_off, key_dtype, value_dtype)
+    sig = mapty(_block_type(raw), capacity, slots, keys_off, vals_off, key_dtype, value_dtype)
 
     def codegen(context, builder, signature, args):
         intp = cgutils.intp_t
@@ -365,7 +370,7 @@ def _capacity_arg(capacity):
         raise TypingError(f"FA130: capacity must be an integer, got {capacity}")
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _map_geometry(cap, ksz, vsz, valign):
     """(slots, keys offset, values offset, total bytes): ``collections.map_block`` in njit."""
     need = cap + cap // 2 + 1
@@ -385,22 +390,16 @@ def _register_vec_ctor(name, try_):
         isz = npdt.itemsize
         data_off, align = vec_block(isz, natural_alignment(npdt))
         maxcap = (MAX_BYTES - data_off) // isz
-        if try_:
-            def impl(alloc, dtype, capacity):
-                cap = np.int64(capacity)
-                if cap < 0 or cap > maxcap:
-                    raise CollectionCapacityError(_MSG_CAP)
-                raw = _frame_view(alloc, data_off + cap * isz, np.uint8, align, FLAG_TRY)
-                if raw is None:
-                    return None
-                return _vec_from_block(raw, cap, dtype)
-        else:
-            def impl(alloc, dtype, capacity):
-                cap = np.int64(capacity)
-                if cap < 0 or cap > maxcap:
-                    raise CollectionCapacityError(_MSG_CAP)
-                return _vec_from_block(_frame_view(alloc, data_off + cap * isz, np.uint8, align, 0),
-                                       cap, dtype)
+        fl = FLAG_TRY if try_ else 0
+
+        def impl(alloc, dtype, capacity):
+            cap = np.int64(capacity)
+            if cap < 0 or cap > maxcap:
+                raise CollectionCapacityError(_MSG_CAP)
+            raw = _frame_view(alloc, data_off + cap * isz, np.uint8, align, fl)
+            if raw is None:
+                return None
+            return _vec_from_block(raw, cap, dtype)
         return impl
 
 
@@ -434,24 +433,15 @@ _register_map_ctor("try_frame_map", True)
 
 
 # ---------------------------------------------------------------------------------------------
-# FrameVec methods
+# Methods
 #
-# Each method reads the struct's views with _raw (no reference counting) and ends with _keep(v).
+# Split for speed of compilation and execution, and for leak-free errors:
+# * workers: plain jitted functions over _raw views (no reference counting; compiled once per
+#   element type, not once per call site) that return a status instead of raising;
+# * methods: tiny inline='always' overloads that take the views, call the worker, _keep the
+#   struct alive past the last access, and raise. numba releases the caller's references only
+#   for a `raise` in the caller's own code, so raising must not happen inside a called function.
 # Bounds come from the storage's own length, never from the length word alone.
-
-@register_jitable(inline="always")
-def _below(i, n):
-    """``0 <= i < n`` for ``n >= 0`` in one unsigned compare."""
-    return np.uint64(i) < np.uint64(n)
-
-
-@register_jitable(inline="always")
-def _clamped_len(hdr, cap):
-    n = hdr[0]
-    if n < 0:
-        return 0
-    return n if n <= cap else cap
-
 
 def _check_store(elem, value, what):
     """Typing-time check that ``value`` can be stored as ``elem`` (FA139 otherwise)."""
@@ -471,6 +461,53 @@ def _vec(v):
 
 def _map(m):
     return isinstance(m, FrameMapType)
+
+
+@register_jitable
+def _clamped_len(hdr, cap):
+    n = hdr[0]
+    if n < 0:
+        return 0
+    return n if n <= cap else cap
+
+
+@register_jitable
+def _vpush(hdr, data, value):
+    n = hdr[0]
+    if not np.uint64(n) < np.uint64(len(data)):
+        return False
+    data[n] = value
+    hdr[0] = n + 1
+    return True
+
+
+@register_jitable
+def _vpop(hdr, cap):
+    """The index of the last element, which is removed; -1 when empty."""
+    n = hdr[0] - 1
+    if not np.uint64(n) < np.uint64(cap):
+        return -1
+    hdr[0] = n
+    return n
+
+
+@register_jitable
+def _vextend(hdr, data, values):
+    n = hdr[0]
+    k = len(values)
+    if n < 0 or n > len(data) or k > len(data) - n:
+        return False
+    data[n:n + k] = values
+    hdr[0] = n + k
+    return True
+
+
+@register_jitable
+def _vindex(hdr, cap, i):
+    """``i`` (negative: from the end) as an index below the length; -1 when out of range."""
+    n = _clamped_len(hdr, cap)
+    j = i + n if i < 0 else i
+    return j if np.uint64(j) < np.uint64(n) else -1
 
 
 @overload(len, inline="always")
@@ -496,25 +533,14 @@ def _ol_vec_capacity(v):
     return impl
 
 
-@register_jitable(inline="always")
-def _try_push(v, value):
-    hdr = _raw(v, "hdr")
-    data = _raw(v, "data")
-    n = hdr[0]
-    if not _below(n, len(data)):
-        return False
-    data[n] = value
-    hdr[0] = n + 1
-    _keep(v)
-    return True
-
-
 @overload_method(FrameVecType, "try_push", inline="always")
 def _ol_try_push(v, value):
     _check_store(v.dtype, value, "FrameVec")
 
     def impl(v, value):
-        return _try_push(v, value)
+        ok = _vpush(_raw(v, "hdr"), _raw(v, "data"), value)
+        _keep(v)
+        return ok
     return impl
 
 
@@ -523,7 +549,9 @@ def _ol_push(v, value):
     _check_store(v.dtype, value, "FrameVec")
 
     def impl(v, value):
-        if not _try_push(v, value):
+        ok = _vpush(_raw(v, "hdr"), _raw(v, "data"), value)
+        _keep(v)
+        if not ok:
             raise CollectionFullError(_MSG_VEC_FULL)
     return impl
 
@@ -531,13 +559,11 @@ def _ol_push(v, value):
 @overload_method(FrameVecType, "pop", inline="always")
 def _ol_pop(v):
     def impl(v):
-        hdr = _raw(v, "hdr")
         data = _raw(v, "data")
-        n = hdr[0] - 1
-        if not _below(n, len(data)):
+        i = _vpop(_raw(v, "hdr"), len(data))
+        if i < 0:
             raise CollectionEmptyError(_MSG_EMPTY)
-        hdr[0] = n
-        x = data[n]
+        x = data[i]
         _keep(v)
         return x
     return impl
@@ -546,13 +572,11 @@ def _ol_pop(v):
 @overload_method(FrameVecType, "try_pop", inline="always")
 def _ol_try_pop(v):
     def impl(v):
-        hdr = _raw(v, "hdr")
         data = _raw(v, "data")
-        n = hdr[0] - 1
-        if not _below(n, len(data)):
+        i = _vpop(_raw(v, "hdr"), len(data))
+        if i < 0:
             return None
-        hdr[0] = n
-        x = data[n]
+        x = data[i]
         _keep(v)
         return x
     return impl
@@ -564,26 +588,14 @@ def _extend_check(v, values):
     _check_store(v.dtype, values.dtype, "FrameVec")
 
 
-@register_jitable(inline="always")
-def _try_extend(v, values):
-    hdr = _raw(v, "hdr")
-    data = _raw(v, "data")
-    n = hdr[0]
-    k = len(values)
-    if n < 0 or n > len(data) or k > len(data) - n:
-        return False
-    data[n:n + k] = values
-    hdr[0] = n + k
-    _keep(v)
-    return True
-
-
 @overload_method(FrameVecType, "try_extend", inline="always")
 def _ol_try_extend(v, values):
     _extend_check(v, values)
 
     def impl(v, values):
-        return _try_extend(v, values)
+        ok = _vextend(_raw(v, "hdr"), _raw(v, "data"), values)
+        _keep(v)
+        return ok
     return impl
 
 
@@ -592,7 +604,9 @@ def _ol_extend(v, values):
     _extend_check(v, values)
 
     def impl(v, values):
-        if not _try_extend(v, values):
+        ok = _vextend(_raw(v, "hdr"), _raw(v, "data"), values)
+        _keep(v)
+        if not ok:
             raise CollectionFullError(_MSG_EXTEND_FULL)
     return impl
 
@@ -613,21 +627,15 @@ def _ol_as_array(v):
     return impl
 
 
-@register_jitable(inline="always")
-def _vec_index(hdr, cap, i):
-    n = _clamped_len(hdr, cap)
-    j = i + n if i < 0 else i
-    if not _below(j, n):
-        raise CollectionIndexError(_MSG_INDEX)
-    return j
-
-
 @overload(operator.getitem, inline="always")
 def _ol_vec_getitem(v, i):
     if _vec(v) and isinstance(i, types.Integer):
         def impl(v, i):
             data = _raw(v, "data")
-            x = data[_vec_index(_raw(v, "hdr"), len(data), i)]
+            j = _vindex(_raw(v, "hdr"), len(data), i)
+            if j < 0:
+                raise CollectionIndexError(_MSG_INDEX)
+            x = data[j]
             _keep(v)
             return x
         return impl
@@ -635,18 +643,22 @@ def _ol_vec_getitem(v, i):
 
 @overload(operator.setitem)
 def _ol_vec_setitem(v, i, value):
+    # numba inlines no setitem: this raise goes through a call (see docs/collections.md).
     if _vec(v) and isinstance(i, types.Integer):
         _check_store(v.dtype, value, "FrameVec")
 
         def impl(v, i, value):
             data = _raw(v, "data")
-            data[_vec_index(_raw(v, "hdr"), len(data), i)] = value
+            j = _vindex(_raw(v, "hdr"), len(data), i)
+            if j < 0:
+                raise CollectionIndexError(_MSG_INDEX)
+            data[j] = value
             _keep(v)
         return impl
 
 
 # ---------------------------------------------------------------------------------------------
-# FrameMap methods (the same algorithm as framealloc.collections.FrameMap)
+# FrameMap (the same algorithm as framealloc.collections.FrameMap)
 
 def _cast_key(m, key):
     """``key`` in the map's key type (njit only); FA137 when it does not fit."""
@@ -680,15 +692,16 @@ def _ol_cast_key(m, key):
     return impl
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _home(k, mask):
     h = np.uint64(k) * _MUL
     return np.intp((h ^ (h >> _FOLD)) & np.uint64(mask))
 
 
-@register_jitable(inline="always")
-def _find(state, keys, k):
-    """(slot, found): the key's slot, or the empty slot where it would go (-1: none)."""
+@register_jitable
+def _mfind(state, keys, k):
+    """(slot, found): the key's slot, or the empty slot where it would go (-1: none, which only
+    a stale table can show)."""
     mask = len(state) - 1
     i = _home(k, mask)
     for _ in range(mask + 1):
@@ -700,111 +713,25 @@ def _find(state, keys, k):
     return -1, False
 
 
-@register_jitable(inline="always")
-def _try_insert(m, k, value):
-    state = _raw(m, "state")
-    keys = _raw(m, "keys")
-    vals = _raw(m, "vals")
-    i, found = _find(state, keys, k)
+@register_jitable
+def _minsert(state, keys, vals, hdr, cap, k, value):
+    i, found = _mfind(state, keys, k)
     if found:
         vals[i] = value
-        _keep(m)
         return True
-    hdr = _raw(m, "hdr")
     n = hdr[0]
-    if i < 0 or not _below(n, _raw(m, "cap")):
+    if i < 0 or not np.uint64(n) < np.uint64(cap):
         return False
     vals[i] = value
     keys[i] = k
     state[i] = 1
     hdr[0] = n + 1
-    _keep(m)
     return True
 
 
-@overload_method(FrameMapType, "try_insert", inline="always")
-def _ol_try_insert(m, key, value):
-    _check_store(m.value_type, value, "FrameMap")
-
-    def impl(m, key, value):
-        return _try_insert(m, _cast_key(m, key), value)
-    return impl
-
-
-def _insert(m, key, value):
-    _check_store(m.value_type, value, "FrameMap")
-
-    def impl(m, key, value):
-        if not _try_insert(m, _cast_key(m, key), value):
-            raise CollectionFullError(_MSG_MAP_FULL)
-    return impl
-
-
-overload_method(FrameMapType, "insert", inline="always")(_insert)
-
-
-@overload(operator.setitem)
-def _ol_map_setitem(m, key, value):
-    if _map(m):
-        return _insert(m, key, value)
-
-
-@register_jitable(inline="always")
-def _lookup(m, k):
-    """(found, value): the value of slot 0 when the key is missing (slots >= 2, always there)."""
-    i, found = _find(_raw(m, "state"), _raw(m, "keys"), k)
-    x = _raw(m, "vals")[i if found else 0]
-    _keep(m)
-    return found, x
-
-
-@overload_method(FrameMapType, "get", inline="always")
-def _ol_get(m, key, default=None):
-    if default is None or isinstance(default, (types.NoneType, types.Omitted)):
-        def impl(m, key, default=None):
-            found, x = _lookup(m, _cast_key(m, key))
-            return x if found else None
-    else:
-        def impl(m, key, default=None):
-            found, x = _lookup(m, _cast_key(m, key))
-            return x if found else default
-    return impl
-
-
-@overload(operator.getitem, inline="always")
-def _ol_map_getitem(m, key):
-    if _map(m):
-        def impl(m, key):
-            found, x = _lookup(m, _cast_key(m, key))
-            if not found:
-                raise FrameMapKeyError(_MSG_MISSING)
-            return x
-        return impl
-
-
-def _contains(m, key):
-    def impl(m, key):
-        i, found = _find(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
-        _keep(m)
-        return found
-    return impl
-
-
-overload_method(FrameMapType, "contains", inline="always")(_contains)
-
-
-@overload(operator.contains, inline="always")
-def _ol_in(m, key):
-    if _map(m):
-        return _contains(m, key)
-
-
-@register_jitable(inline="always")
-def _try_remove(m, k):
-    state = _raw(m, "state")
-    keys = _raw(m, "keys")
-    vals = _raw(m, "vals")
-    i, found = _find(state, keys, k)
+@register_jitable
+def _mremove(state, keys, vals, hdr, k):
+    i, found = _mfind(state, keys, k)
     if not found:
         return False
     # Backward-shift deletion: pull later entries of the probe run into the gap when their home
@@ -820,23 +747,105 @@ def _try_remove(m, k):
             vals[i] = vals[j]
             i = j
     state[i] = 0
-    hdr = _raw(m, "hdr")
     hdr[0] = max(hdr[0] - 1, 0)
-    _keep(m)
     return True
+
+
+@overload_method(FrameMapType, "try_insert", inline="always")
+def _ol_try_insert(m, key, value):
+    _check_store(m.value_type, value, "FrameMap")
+
+    def impl(m, key, value):
+        ok = _minsert(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
+                      _raw(m, "cap"), _cast_key(m, key), value)
+        _keep(m)
+        return ok
+    return impl
+
+
+def _insert(m, key, value):
+    _check_store(m.value_type, value, "FrameMap")
+
+    def impl(m, key, value):
+        ok = _minsert(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
+                      _raw(m, "cap"), _cast_key(m, key), value)
+        _keep(m)
+        if not ok:
+            raise CollectionFullError(_MSG_MAP_FULL)
+    return impl
+
+
+overload_method(FrameMapType, "insert", inline="always")(_insert)
+
+
+@overload(operator.setitem)
+def _ol_map_setitem(m, key, value):
+    # numba inlines no setitem: this raise goes through a call (see docs/collections.md).
+    if _map(m):
+        return _insert(m, key, value)
+
+
+@overload_method(FrameMapType, "get", inline="always")
+def _ol_get(m, key, default=None):
+    no_default = default is None or isinstance(default, (types.NoneType, types.Omitted))
+
+    def impl(m, key, default=None):
+        i, found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
+        x = _raw(m, "vals")[i if found else 0]       # slot 0 always exists (slots >= 2)
+        _keep(m)
+        if found:
+            return x
+        return None if no_default else default
+    return impl
+
+
+@overload(operator.getitem, inline="always")
+def _ol_map_getitem(m, key):
+    if _map(m):
+        def impl(m, key):
+            i, found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
+            x = _raw(m, "vals")[i if found else 0]       # slot 0 always exists (slots >= 2)
+            _keep(m)
+            if not found:
+                raise FrameMapKeyError(_MSG_MISSING)
+            return x
+        return impl
+
+
+def _contains(m, key):
+    def impl(m, key):
+        found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))[1]
+        _keep(m)
+        return found
+    return impl
+
+
+overload_method(FrameMapType, "contains", inline="always")(_contains)
+
+
+@overload(operator.contains, inline="always")
+def _ol_in(m, key):
+    if _map(m):
+        return _contains(m, key)
 
 
 @overload_method(FrameMapType, "try_remove", inline="always")
 def _ol_try_remove(m, key):
     def impl(m, key):
-        return _try_remove(m, _cast_key(m, key))
+        ok = _mremove(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
+                      _cast_key(m, key))
+        _keep(m)
+        return ok
     return impl
 
 
 @overload_method(FrameMapType, "remove", inline="always")
 def _ol_remove(m, key):
     def impl(m, key):
-        if not _try_remove(m, _cast_key(m, key)):
+        ok = _mremove(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
+                      _cast_key(m, key))
+        _keep(m)
+        if not ok:
             raise FrameMapKeyError(_MSG_MISSING)
     return impl
 
@@ -866,7 +875,7 @@ def _gather(state, src):
     out = np.empty(n, src.dtype)
     j = 0
     for i in range(len(state)):
-        if state[i] != 0 and j < n:
+        if state[i] != 0:
             out[j] = src[i]
             j += 1
     return out
