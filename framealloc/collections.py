@@ -19,6 +19,7 @@ from __future__ import annotations
 import keyword
 import operator
 import struct
+import weakref
 from _thread import get_ident
 from collections import namedtuple
 from typing import Any, Iterator
@@ -666,14 +667,15 @@ class FrameLayout:
             return self._alloc_each(owner, ta)
         mi = m[F.meminfo]
         reuse = self._reuse
-        if (reuse is not None and reuse[0] is ta and reuse[1] == base and reuse[2] == mi
+        if (reuse is not None and reuse[0]() is ta and reuse[1] == base and reuse[2] == mi
                 and reuse[3] == start):
             views = reuse[4]
         else:
             chunk = ta.chunk
             views = self._type(*[chunk[off:off + nb].view(dt).reshape(dims)
                                  for off, (dims, dt, _, nb) in zip(offsets, self._fields)])
-            self._reuse = (ta, base, mi, start, views)
+            # A weak reference: a thread's arena slot is released when the thread ends.
+            self._reuse = (weakref.ref(ta), base, mi, start, views)
         n = count + len(self._fields)
         m[0] = end
         m[3] = n
