@@ -26,10 +26,16 @@ from .pool_codes import (
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
+_kernels = None
+
+
 def kernels():
     """The pool kernels (imports numba on first use, never at framealloc import)."""
-    from .kernels import pool_kernels
-    return pool_kernels
+    global _kernels
+    if _kernels is None:
+        from .kernels import pool_kernels
+        _kernels = pool_kernels
+    return _kernels
 
 
 def check_count(value, name: str, limit: int = _INT64_MAX) -> int:

@@ -1,6 +1,6 @@
 """Exceptions and diagnostic codes of pools, typed pools, heap, groups, handles and streaming.
 
-Codes FA101–FA129 (``framealloc.explain("FA103")``). Every exception here is a
+Codes FA101–FA120 (FA121–FA129 reserved), ``framealloc.explain("FA103")``. Every exception is a
 :class:`~framealloc.FrameAllocError` carrying its code in ``.code`` and, like every framealloc
 error, also a fitting builtin (``except MemoryError`` catches an exhausted pool). Errors raised
 inside ``@njit`` code carry the same codes (their message starts with ``"FAnnn: "``).
@@ -11,7 +11,7 @@ FA101 double free
 """
 from __future__ import annotations
 
-from .errors import AllocSizeError, CodeInfo, ConfigError, FrameAllocError, UnsupportedDtypeError
+from .errors import AllocSizeError, CodeInfo, ConfigError, FrameAllocError
 
 __all__ = [
     "CODES", "PoolError", "DoubleFreeError", "ForeignFreeError", "StaleHandleError",
@@ -164,6 +164,3 @@ callback told you). Reserve and load it again.""", StreamingError)
 _add("FA120", "too much streaming data", """
 `feed()` got more bytes than the asset reserved. Reserve the full size up front.""",
      StreamingError)
-_add("FA121", "wrong dtype for the pool", """
-A value given to a typed pool or box does not have the pool's dtype and cannot be converted.""",
-     UnsupportedDtypeError)

@@ -28,7 +28,9 @@ lost). For storage that never moves use ``policy="error"`` (an acquire on a full
 :class:`~framealloc.PoolExhaustedError`, FA105; ``try_acquire()`` returns None) with a capacity
 that fits, or call ``reserve(n)`` up front.
 
-Threads: a pool is not synchronised. Use it from one thread at a time (or one pool per thread).
+Threads: each Python-level call is atomic (one compiled call under the GIL); compiled code is not
+synchronised, so do not use one pool from ``nogil`` kernels in several threads at once, nor in
+``prange`` bodies: use one pool per thread.
 
 Example
 -------

@@ -215,3 +215,25 @@ def test_typed_pool_type_is_registered_without_a_smartalloc():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=300).stdout.strip()
     assert out == "0"
+
+
+@njit(cache=True)
+def _raise_with_live_arrays(pool, pools, key):
+    d = pool.data                          # NRT-owned views alive when the error is raised
+    tmp = np.empty(8)
+    tmp[:] = d.size
+    blk = pools.view(pools.acquire(16), np.uint8, 16)
+    pool.release(key)
+    return tmp.sum() + blk.size
+
+
+def test_errors_raised_with_live_arrays_do_not_leak(alloc):
+    # The errors are raised by `raise` statements inlined into the caller, which numba cleans
+    # up after (a raise inside an intrinsic or a callee would leak `d`, `tmp` and `blk`).
+    pool = TypedPool(np.float64, 4)
+    for key, exc in [(3, DoubleFreeError), (9, PoolIndexError), ((7 << 32) | 0, StaleHandleError)]:
+        if key == (7 << 32):
+            pool.acquire()
+        with pytest.raises(exc):
+            _raise_with_live_arrays(pool, alloc.pools, key)
+    pool.close()
