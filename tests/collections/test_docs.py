@@ -1,0 +1,27 @@
+"""Docstring examples of the collection modules run; importing them imports no numba."""
+from __future__ import annotations
+
+import doctest
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+MODULES = ["framealloc.collections", "framealloc.collection_codes"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    mod = importlib.import_module(name)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_importing_the_collections_imports_no_numba():
+    code = ("import sys, framealloc, framealloc.collections, framealloc.collection_codes\n"
+            "framealloc.explain('FA131')\n"
+            "print('numba' in sys.modules, 'llvmlite' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.strip()
+    assert out == "False False"
