@@ -289,3 +289,39 @@ def test_njit_slot_errors_carry_codes(alloc):
 
 def test_box_type():
     assert PoolBox.__slots__
+
+
+def test_boxes_from_many_threads_never_overlap(alloc):
+    import threading
+
+    kept: list = []
+    errors: list = []
+
+    def work(seed):
+        try:
+            mine = []
+            for i in range(400):
+                b = alloc.pool_alloc(np.int32, (seed + i) % 30 + 1)
+                b.array[:] = seed
+                mine.append(b)
+                if i % 3 == 0:
+                    mine.pop(0).free()
+                if i % 5 == 0 and mine:
+                    mine.pop(0)           # dropped: released by garbage collection
+            assert all((b.array == seed).all() for b in mine)
+            kept.extend(mine)
+        except BaseException as exc:      # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    spans = sorted((b.array.ctypes.data, b.array.ctypes.data + b.size_class) for b in kept)
+    assert all(x[1] <= y[0] for x, y in zip(spans, spans[1:]))
+    assert alloc.stats().pool.current_allocations == len(kept)
+    kept.clear()
+    gc.collect()
+    assert alloc.stats().pool.current_allocations == 0

@@ -235,3 +235,26 @@ def test_typed_pool_in_alloc_stats(alloc):
     s = alloc.stats().typed_pools
     assert s.pools == 0 and s.current == 0 and s.allocations == 4 and s.reserved == 0
     assert alloc.stats().to_dict()["typed_pools"]["allocations"] == 4
+
+
+def test_python_calls_from_many_threads_never_hand_out_a_slot_twice():
+    import threading
+
+    pool = TypedPool(np.int64, 8)
+    got: list = [[] for _ in range(4)]
+
+    def work(k):
+        for j in range(300):
+            i = pool.acquire()
+            got[k].append(i)
+            if j % 2:
+                pool.release(got[k].pop())
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    held = [i for g in got for i in g]
+    assert len(held) == len(set(held)) == len(pool) == 600
+    pool.close()
