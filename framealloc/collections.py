@@ -553,6 +553,9 @@ class FrameMap:
 # Frame layouts
 
 _NO_CACHE = (None, 0, -1, None, 0, 0, None)
+#: Landing places (thread, offset) whose views a layout keeps for reuse; a layout allocated
+#: several times per frame, or by several threads, finds each one's views again.
+_REUSE_SLOTS = 8
 
 
 class FrameLayout:
@@ -564,6 +567,8 @@ class FrameLayout:
     a named tuple. When they land where they landed the previous time -- same thread, same arena
     chunk, same starting offset, frame open -- the views made then are returned again: the
     per-frame cost is a few word compares and two stores instead of building numpy arrays.
+    Views made at other landing places (a layout allocated twice per frame, or by several
+    threads) are kept too, up to 8, and found again by a slower lookup.
 
     Aliasing is the same as for any frame allocation: after ``end_frame()`` the arrays belong to
     the next frame's allocations. A reused view is the *same object* as last frame's (old
@@ -612,7 +617,7 @@ class FrameLayout:
         self._names = tuple(fields)
         self._type = namedtuple("FrameLayoutViews", self._names)
         self._c = _NO_CACHE
-        self._reuse = None
+        self._reuse: dict = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -667,15 +672,17 @@ class FrameLayout:
             return self._alloc_each(owner, ta)
         mi = m[F.meminfo]
         reuse = self._reuse
-        if (reuse is not None and reuse[0]() is ta and reuse[1] == base and reuse[2] == mi
-                and reuse[3] == start):
-            views = reuse[4]
+        hit = reuse.get((ta.tid, start))
+        if hit is not None and hit[0]() is ta and hit[1] == base and hit[2] == mi:
+            views = hit[3]
         else:
             chunk = ta.chunk
             views = self._type(*[chunk[off:off + nb].view(dt).reshape(dims)
                                  for off, (dims, dt, _, nb) in zip(offsets, self._fields)])
+            if len(reuse) >= _REUSE_SLOTS:
+                reuse.clear()
             # A weak reference: a thread's arena slot is released when the thread ends.
-            self._reuse = (weakref.ref(ta), base, mi, start, views)
+            reuse[(ta.tid, start)] = (weakref.ref(ta), base, mi, views)
         n = count + len(self._fields)
         m[0] = end
         m[3] = n

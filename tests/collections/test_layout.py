@@ -86,6 +86,22 @@ def test_cached_and_uncached_paths_keep_identical_rows(alloc):
     twin.close()
 
 
+def test_a_layout_allocated_twice_per_frame_reuses_both(alloc):
+    twin = fa.SmartAlloc()
+    layout = alloc.frame_layout(**FIELDS)
+    seen = []
+    for _ in range(4):
+        with alloc.frame(), twin.frame():
+            seen.append((layout.alloc(), layout.alloc()))
+            _by_hand(twin)
+            _by_hand(twin)
+            assert _row(alloc) == _row(twin)
+            assert seen[-1][0].pos.ctypes.data < seen[-1][1].pos.ctypes.data
+    assert all(a is seen[1][0] and b is seen[1][1] for a, b in seen[1:])
+    assert alloc.stats().frame == twin.stats().frame
+    twin.close()
+
+
 def test_same_offset_but_other_count_still_reuses_views(alloc):
     layout = alloc.frame_layout(a=(10, np.float64))
     for _ in range(2):                     # the first frame makes the chunk; the second caches
