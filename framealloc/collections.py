@@ -399,10 +399,12 @@ class FrameMap:
 
     @property
     def key_dtype(self) -> np.dtype:
+        """The key dtype (an integer dtype in native byte order)."""
         return self._keys.dtype
 
     @property
     def value_dtype(self) -> np.dtype:
+        """The value dtype."""
         return self._vals.dtype
 
     # -- probing ---------------------------------------------------------------------------
