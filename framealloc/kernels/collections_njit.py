@@ -58,7 +58,7 @@ from ..collections import (
     _vec_from_parts,
     vec_block,
 )
-from .njit_api import FLAG_TRY, SmartAllocType, _frame_view, resolve_numba_dtype
+from .njit_api import SmartAllocType, frame_new, resolve_numba_dtype
 
 __all__ = ["FrameVecType", "FrameMapType", "vec_type", "map_type"]
 
@@ -390,13 +390,12 @@ def _register_vec_ctor(name, try_):
         isz = npdt.itemsize
         data_off, align = vec_block(isz, natural_alignment(npdt))
         maxcap = (MAX_BYTES - data_off) // isz
-        fl = FLAG_TRY if try_ else 0
 
         def impl(alloc, dtype, capacity):
             cap = np.int64(capacity)
             if cap < 0 or cap > maxcap:
                 raise CollectionCapacityError(_MSG_CAP)
-            raw = _frame_view(alloc, data_off + cap * isz, np.uint8, align, fl)
+            raw = frame_new(alloc, data_off + cap * isz, np.uint8, align, False, try_)
             if raw is None:
                 return None
             return _vec_from_block(raw, cap, dtype)
@@ -412,14 +411,13 @@ def _register_map_ctor(name, try_):
         ksz, vsz, valign = kdt.itemsize, vdt.itemsize, natural_alignment(vdt)
         align = max(8, ksz, valign)
         maxcap = (MAX_BYTES - MAP_HEADER) // (3 * (1 + ksz + vsz))
-        fl = FLAG_TRY if try_ else 0
 
         def impl(alloc, key_dtype, value_dtype, capacity):
             cap = np.int64(capacity)
             if cap < 0 or cap > maxcap:
                 raise CollectionCapacityError(_MSG_CAP)
             slots, keys_off, vals_off, total = _map_geometry(cap, ksz, vsz, valign)
-            raw = _frame_view(alloc, total, np.uint8, align, fl)
+            raw = frame_new(alloc, total, np.uint8, align, False, try_)
             if raw is None:
                 return None
             return _map_from_block(raw, cap, slots, keys_off, vals_off, key_dtype, value_dtype)

@@ -24,6 +24,7 @@ from numba.extending import (
     intrinsic,
     make_attribute_wrapper,
     models,
+    overload,
     overload_attribute,
     overload_method,
     register_model,
@@ -146,15 +147,6 @@ def _worker_row(context, builder, alloc_val):
     return row, tid
 
 
-def _raise_for_status(context, builder, status, statuses):
-    """In the current (cold) block: raise the exception of ``status`` (one of ``statuses``)."""
-    for st in statuses:
-        exc, msg = _STATUS_ERRORS[st]
-        with builder.if_then(builder.icmp_signed("==", status, ir.Constant(status.type, st))):
-            context.call_conv.return_user_exc(builder, exc, (msg,))
-    context.call_conv.return_user_exc(builder, FrameAllocError, ("FA000: internal allocator error",))
-
-
 def _load_field(builder, row_addr, field):
     ptr = builder.inttoptr(builder.add(row_addr, ir.Constant(cgutils.intp_t, 8 * int(field))),
                            cgutils.intp_t.as_pointer())
@@ -224,15 +216,16 @@ def _literal_align(align, natural):
 # The allocation intrinsic
 
 FLAG_ZERO = 1
-FLAG_TRY = 2
 
 
 @intrinsic
 def _frame_view(typingctx, alloc, shape, dtype, align, flags):
-    """Bump-allocate an array of ``shape``/``dtype`` in the current frame and return the view.
+    """Bump-allocate an array of ``shape``/``dtype`` in the current frame: ``(status, view)``.
 
-    ``align`` is 0 for the dtype's natural alignment; ``flags`` (a literal) holds FLAG_ZERO and
-    FLAG_TRY (return None instead of raising when memory runs out).
+    ``align`` is 0 for the dtype's natural alignment; ``flags`` (a literal) holds FLAG_ZERO.
+    On a non-zero status (an ``ST_*`` code) the view is a null array and the caller raises with a
+    plain ``raise`` (see :func:`raise_status`): raising from inside codegen would skip numba's
+    clean-up of the caller's live arrays and leak them.
     """
     if not isinstance(alloc, SmartAllocType):
         return None
@@ -244,9 +237,8 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
     const_align = natural if (isinstance(align, types.IntegerLiteral)
                               and align.literal_value == 0) else _literal_align(align, natural)
     zero = bool(flags.literal_value & FLAG_ZERO)
-    try_ = bool(flags.literal_value & FLAG_TRY)
     arrty = types.Array(nb, ndim, "C")
-    retty = types.Optional(arrty) if try_ else arrty
+    retty = types.Tuple((types.intp, arrty))
     sig = retty(alloc, shape, dtype, align, flags)
     itemsize = npdt.itemsize
 
@@ -294,7 +286,7 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
 
         data_slot = cgutils.alloca_once(builder, intp)
         mi_slot = cgutils.alloca_once(builder, intp)
-        none_slot = cgutils.alloca_once_value(builder, ir.Constant(i1, 0))
+        status_slot = cgutils.alloca_once_value(builder, zero_c)
         with builder.if_else(cold, likely=False) as (slow, fast):
             with fast:
                 _store_field(builder, row, F.cursor, end)
@@ -320,17 +312,9 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
                 res = context.compile_internal(builder, _call_slow_alloc, slow_sig,
                                                [row, nbytes, a, size_status])
                 status, data, mi = cgutils.unpack_tuple(builder, res, 3)
-                ok = builder.or_(builder.icmp_signed("==", status, ir.Constant(intp, K.ST_OK)),
-                                 builder.icmp_signed("==", status, ir.Constant(intp, K.ST_HEAP)))
-                failed = builder.not_(ok)
-                if try_:
-                    exhausted = builder.icmp_signed("==", status, ir.Constant(intp, K.ST_EXHAUSTED))
-                    builder.store(exhausted, none_slot)
-                    failed = builder.and_(failed, builder.not_(exhausted))
-                with builder.if_then(failed, likely=False):
-                    _raise_for_status(context, builder, status,
-                                      [K.ST_NO_FRAME, K.ST_NEGATIVE, K.ST_OVERFLOW, K.ST_BAD_ALIGN,
-                                       K.ST_EXHAUSTED])
+                # ST_HEAP is a success whose meminfo the view takes over (refcount 0 until then).
+                is_heap = builder.icmp_signed("==", status, ir.Constant(intp, K.ST_HEAP))
+                builder.store(builder.select(is_heap, zero_c, status), status_slot)
                 builder.store(data, data_slot)
                 builder.store(mi, mi_slot)
 
@@ -354,15 +338,14 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
                                nbytes, 0)
             return value
 
-        if not try_:
-            return build_view()
-        out = cgutils.alloca_once(builder, context.get_value_type(retty))
-        with builder.if_else(builder.load(none_slot), likely=False) as (is_none, has_value):
-            with is_none:
-                builder.store(context.make_optional_none(builder, arrty), out)
-            with has_value:
-                builder.store(context.make_optional_value(builder, arrty, build_view()), out)
-        return builder.load(out)
+        status = builder.load(status_slot)
+        out = cgutils.alloca_once(builder, context.get_value_type(arrty))
+        with builder.if_else(builder.icmp_signed("==", status, zero_c), likely=True) as (ok, bad):
+            with ok:
+                builder.store(build_view(), out)
+            with bad:
+                builder.store(cgutils.get_null_value(context.get_value_type(arrty)), out)
+        return context.make_tuple(builder, retty, [status, builder.load(out)])
 
     return sig, codegen
 
@@ -383,26 +366,62 @@ def _native(typingctx, alloc):
     return sig, codegen
 
 
-@intrinsic
-def _raise_status(typingctx, status):
-    """Raise the FA error of a non-zero kernel status (no-op for ST_OK)."""
-    sig = types.void(status)
+def raise_status(status):
+    """Raise the FA error of a non-zero kernel status (no-op for ST_OK); njit only.
 
-    def codegen(context, builder, signature, args):
-        st = context.cast(builder, args[0], signature.args[0], types.intp)
-        with builder.if_then(builder.icmp_signed("!=", st, ir.Constant(cgutils.intp_t, K.ST_OK)),
-                             likely=False):
-            _raise_for_status(context, builder, st, list(_STATUS_ERRORS))
-        return context.get_dummy_value()
+    Inlined into the caller as plain ``raise`` statements, so numba releases the caller's live
+    arrays on the way out (a raise from inside a callee or from codegen would leak them).
+    """
 
-    return sig, codegen
+
+def _build_raise_impl():
+    lines = ["def impl(status):", "    if status == 0:", "        return"]
+    glb = {}
+    for st, (exc, msg) in _STATUS_ERRORS.items():
+        glb[f"E{st}"], glb[f"M{st}"] = exc, msg
+        lines += [f"    if status == {st}:", f"        raise E{st}(M{st})"]
+    lines.append("    raise FrameAllocError(MX)")
+    glb.update(FrameAllocError=FrameAllocError, MX="FA000: internal allocator error")
+    exec("\n".join(lines), glb)  # one `if` per status, with constant messages
+    return glb["impl"]
+
+
+_raise_impl = _build_raise_impl()
+
+
+@overload(raise_status, inline="always")
+def _ol_raise_status(status):
+    return _raise_impl
 
 
 # ---------------------------------------------------------------------------------------------
 # Methods (same names and meaning as the Python API)
 
-def _flags(zero, try_):
-    return (FLAG_ZERO if zero else 0) | (FLAG_TRY if try_ else 0)
+def frame_new(alloc, shape, dtype, align, zero, try_):
+    """njit only: the allocation behind every frame_* method (raises, or None for try_ forms)."""
+
+
+@overload(frame_new, inline="always", prefer_literal=True)
+def _ol_frame_new(alloc, shape, dtype, align, zero, try_):
+    if not (isinstance(zero, types.BooleanLiteral) and isinstance(try_, types.BooleanLiteral)):
+        return None
+    fl = FLAG_ZERO if zero.literal_value else 0
+    exhausted = K.ST_EXHAUSTED
+    if try_.literal_value:
+        def impl(alloc, shape, dtype, align, zero, try_):
+            status, out = _frame_view(alloc, shape, dtype, align, fl)
+            if status == exhausted:
+                return None
+            if status != 0:
+                raise_status(status)
+            return out
+    else:
+        def impl(alloc, shape, dtype, align, zero, try_):
+            status, out = _frame_view(alloc, shape, dtype, align, fl)
+            if status != 0:
+                raise_status(status)
+            return out
+    return impl
 
 
 def _literal_bool(v, name):
@@ -417,30 +436,28 @@ def _literal_bool(v, name):
     raise TypingError(f"{name}= must be a constant True/False inside @njit")
 
 
-def _align_arg(align):
-    """The ``align`` value to pass the intrinsic: 0 (natural) when omitted."""
-    return align is None or isinstance(align, (types.Omitted, types.NoneType))
+def _omitted(arg):
+    return arg is None or isinstance(arg, (types.Omitted, types.NoneType))
 
 
 def _register_array_method(name, zero_default, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, shape, dtype=None, align=None, zero=False):
-        zero_v = zero_default or _literal_bool(zero, "zero")
-        fl = _flags(zero_v, try_)
-        if dtype is None or isinstance(dtype, (types.Omitted, types.NoneType)):
-            if _align_arg(align):
+        z = zero_default or _literal_bool(zero, "zero")
+        default_dtype = _omitted(dtype)
+        if _omitted(align):
+            if default_dtype:
                 def impl(alloc, shape, dtype=None, align=None, zero=False):
-                    return _frame_view(alloc, shape, np.float64, 0, fl)
+                    return frame_new(alloc, shape, np.float64, 0, z, try_)
             else:
                 def impl(alloc, shape, dtype=None, align=None, zero=False):
-                    return _frame_view(alloc, shape, np.float64, align, fl)
-            return impl
-        if _align_arg(align):
+                    return frame_new(alloc, shape, dtype, 0, z, try_)
+        elif default_dtype:
             def impl(alloc, shape, dtype=None, align=None, zero=False):
-                return _frame_view(alloc, shape, dtype, 0, fl)
+                return frame_new(alloc, shape, np.float64, align, z, try_)
         else:
             def impl(alloc, shape, dtype=None, align=None, zero=False):
-                return _frame_view(alloc, shape, dtype, align, fl)
+                return frame_new(alloc, shape, dtype, align, z, try_)
         return impl
 
 
@@ -452,10 +469,8 @@ for _n, _z, _t in (("frame_array", False, False), ("frame_zeros", True, False),
 def _register_count_method(name, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, dtype, n):
-        fl = _flags(False, try_)
-
         def impl(alloc, dtype, n):
-            return _frame_view(alloc, n, dtype, 0, fl)
+            return frame_new(alloc, n, dtype, 0, False, try_)
         return impl
 
 
@@ -467,10 +482,8 @@ for _n in ("frame_slice", "frame_alloc_batch"):
 def _register_fixed_method(name, count, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, dtype):
-        fl = _flags(False, try_)
-
         def impl(alloc, dtype):
-            return _frame_view(alloc, count, dtype, 0, fl)
+            return frame_new(alloc, count, dtype, 0, False, try_)
         return impl
 
 
@@ -482,10 +495,8 @@ for _k in (2, 4, 8):
 def _register_scalar_method(name, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, dtype):
-        fl = _flags(False, try_)
-
         def impl(alloc, dtype):
-            return _frame_view(alloc, (), dtype, 0, fl)
+            return frame_new(alloc, (), dtype, 0, False, try_)
         return impl
 
 
@@ -499,7 +510,7 @@ def _ol_frame_box(alloc, value):
         dt = value.dtype
 
         def impl(alloc, value):
-            out = _frame_view(alloc, value.shape, dt, 0, 0)
+            out = frame_new(alloc, value.shape, dt, 0, False, False)
             out[...] = value
             return out
         return impl
@@ -507,7 +518,7 @@ def _ol_frame_box(alloc, value):
         dt = value
 
         def impl(alloc, value):
-            out = _frame_view(alloc, (), dt, 0, 0)
+            out = frame_new(alloc, (), dt, 0, False, False)
             out[()] = value
             return out
         return impl
@@ -518,7 +529,7 @@ def _ol_frame_box(alloc, value):
 def _ol_begin(alloc):
     def impl(alloc):
         nat = _native(alloc)
-        _raise_status(K.begin_frame(nat[0], nat[2]))
+        raise_status(K.begin_frame(nat[0], nat[2]))
     return impl
 
 
@@ -526,7 +537,7 @@ def _ol_begin(alloc):
 def _ol_end(alloc):
     def impl(alloc):
         nat = _native(alloc)
-        _raise_status(K.end_frame(nat[0], nat[2]))
+        raise_status(K.end_frame(nat[0], nat[2]))
     return impl
 
 
@@ -550,7 +561,7 @@ def _ol_checkpoint(alloc):
         nat = _native(alloc)
         depth = nat[3]
         res = K.checkpoint(nat[6], nat[1] + nat[7] * depth * 16, depth)
-        _raise_status(res[0])
+        raise_status(res[0])
         return FrameCheckpoint(nat[4], nat[5], nat[7], res[1], res[2], res[3], res[4], res[5],
                                res[6])
     return impl
@@ -561,10 +572,10 @@ def _ol_rollback(alloc, cp):
     def impl(alloc, cp):
         nat = _native(alloc)
         if cp.owner != nat[4]:
-            _raise_status(K.ST_FOREIGN_CP)
+            raise_status(K.ST_FOREIGN_CP)
         if cp.thread != nat[5] or cp.worker != nat[7]:
-            _raise_status(K.ST_WRONG_THREAD)
-        _raise_status(K.rollback(nat[6], nat[1] + nat[7] * nat[3] * 16, nat[3], cp.frame,
+            raise_status(K.ST_WRONG_THREAD)
+        raise_status(K.rollback(nat[6], nat[1] + nat[7] * nat[3] * 16, nat[3], cp.frame,
                                  cp.serial, cp.position, cp.chunk_seq, cp.cursor, cp.index))
     return impl
 

@@ -265,3 +265,20 @@ def test_returning_the_allocator_gives_the_same_object(alloc):
 
     assert ident(alloc) is alloc
     alloc.close()
+
+
+@njit(cache=True)
+def _raise_with_live_arrays(alloc, n):
+    held = np.ones(100)                       # an NRT array live across the failing allocation
+    view = alloc.frame_array(10, np.float32)  # and a frame view
+    bad = alloc.frame_array(n, np.float32)
+    return held.sum() + view.size + bad.size
+
+
+def test_errors_in_njit_release_the_callers_live_arrays(alloc):
+    # The autouse leakcheck fixture asserts NRT allocations == frees after this test.
+    with alloc.frame():
+        for _ in range(3):
+            with pytest.raises(fa.AllocSizeError, match="FA004"):
+                _raise_with_live_arrays(alloc, -1)
+    alloc.close()
