@@ -40,7 +40,7 @@ class CollectionEmptyError(FrameAllocError, IndexError):
 
 
 class CollectionIndexError(FrameAllocError, IndexError):
-    """A FrameVec index outside ``0 <= i < len(vec)`` (negative indices count from the end) (FA133)."""
+    """A FrameVec index outside ``0 <= i < len(vec)``; negative ones count from the end (FA133)."""
 
     default_code = "FA133"
 

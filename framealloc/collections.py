@@ -22,7 +22,7 @@ import struct
 import weakref
 from _thread import get_ident
 from collections import namedtuple
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -225,7 +225,8 @@ class FrameVec:
         return True
 
     def extend(self, values) -> None:
-        """Append every element of ``values`` (array-like); FA131 and no change if they do not fit."""
+        """Append every element of ``values`` (array-like); FA131, and no change, if they do not
+        all fit."""
         if not self.try_extend(values):
             raise CollectionFullError(f"FrameVec has room for {self._cap - len(self)} more "
                                       f"elements, not {len(np.asarray(values).reshape(-1))}; "
@@ -368,8 +369,9 @@ class FrameMap:
     ...     m[10] = 1.5
     ...     m.insert(-4, 2.0)
     ...     m[10] = 3.0                      # an update: never fails
-    ...     (len(m), float(m[10]), 7 in m, m.get(7, -1.0), m.try_insert(1, 0) and m.try_insert(2, 0))
-    (2, 3.0, False, -1.0, False)
+    ...     full = not (m.try_insert(1, 0) and m.try_insert(2, 0))
+    ...     (len(m), float(m[10]), 7 in m, m.get(7, -1.0), full)
+    (3, 3.0, False, -1.0, True)
     """
 
     __slots__ = ("_hdr", "_state", "_keys", "_vals", "_m", "_st", "_ks", "_cap", "_mask", "_lo",
@@ -723,7 +725,8 @@ class FrameLayout:
         return self._type(*views)
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{n}=({d}, {dt})" for n, (d, dt, _, _) in zip(self._names, self._fields))
+        fields = ", ".join(f"{n}=({d}, {dt})"
+                           for n, (d, dt, _, _) in zip(self._names, self._fields))
         return f"FrameLayout({fields})"
 
 
