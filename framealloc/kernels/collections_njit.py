@@ -53,7 +53,6 @@ from ..collections import (
     HASH_FOLD,
     HASH_MUL,
     MAP_HEADER,
-    VEC_HEADER,
     _map_from_parts,
     _vec_from_parts,
     vec_block,
@@ -119,6 +118,8 @@ class _CollectionModel(models.StructModel):
         super().__init__(dmm, fe_type, _members(fe_type))
 
 
+def _collection_field(obj, name):
+    return isinstance(obj, (FrameVecType, FrameMapType)) and isinstance(name, types.StringLiteral)
 
 
 @intrinsic
@@ -129,8 +130,7 @@ def _field(typingctx, obj, name):
     ``data = vec.data`` of a *local* struct as unrelated to ``vec`` and would drop a later
     ``data[i] = x``; the alias rule registered below ties the result to the struct.
     """
-    if not isinstance(obj, (FrameVecType, FrameMapType)) or not isinstance(name,
-                                                                         types.StringLiteral):
+    if not _collection_field(obj, name):
         return None
     field = name.literal_value
     fty = dict(_members(obj))[field]
@@ -157,8 +157,7 @@ def _raw(typingctx, obj, name):
     numba cannot release the struct (possibly the last owner of a retired chunk) before the
     method's last access. It never escapes a method.
     """
-    if not isinstance(obj, (FrameVecType, FrameMapType)) or not isinstance(name,
-                                                                         types.StringLiteral):
+    if not _collection_field(obj, name):
         return None
     field = name.literal_value
     fty = dict(_members(obj))[field]
