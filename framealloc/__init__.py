@@ -20,7 +20,35 @@ from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
 from .checkpoints import FrameCheckpoint
 from .config import AllocConfig, GiB, KiB, MiB
 from .coordination import FrameBarrier
-from .stats import AllocStats, FrameStats, ThreadFrameStats
+from .groups import GroupInfo
+from .handles import HandleHeap
+from .pool import PoolBox, SizeClassInfo, SizeClassPools
+from .pool_codes import (
+    DoubleFreeError,
+    ForeignFreeError,
+    GroupError,
+    HandleError,
+    PoolError,
+    PoolExhaustedError,
+    PoolIndexError,
+    StaleHandleError,
+    StreamingBudgetError,
+    StreamingError,
+    UseAfterFreeError,
+)
+from .stats import (
+    AllocStats,
+    FrameStats,
+    GroupStats,
+    HandleStats,
+    HeapStats,
+    PoolStats,
+    StreamingStats,
+    ThreadFrameStats,
+    TypedPoolStats,
+)
+from .streaming import StreamingAllocator
+from .typed_pool import TypedPool, TypedPoolInfo
 
 __all__ = [
     "SmartAlloc", "AllocConfig", "KiB", "MiB", "GiB", "FrameCheckpoint", "CheckpointGuard",
@@ -28,4 +56,9 @@ __all__ = [
     "FrameAllocError", "FrameStateError", "AllocSizeError", "UnsupportedDtypeError",
     "AlignmentError", "ArenaExhaustedError", "CheckpointError", "WrongThreadError", "ConfigError",
     "FrameBarrier",
+    "TypedPool", "TypedPoolInfo", "SizeClassPools", "SizeClassInfo", "PoolBox", "HandleHeap",
+    "StreamingAllocator", "GroupInfo", "PoolError", "DoubleFreeError", "ForeignFreeError",
+    "StaleHandleError", "PoolIndexError", "PoolExhaustedError", "UseAfterFreeError", "GroupError",
+    "HandleError", "StreamingError", "StreamingBudgetError", "PoolStats", "TypedPoolStats",
+    "HeapStats", "GroupStats", "HandleStats", "StreamingStats",
 ]

@@ -644,8 +644,10 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
     def close(self) -> None:
         """Release the arena chunks now (views handed out stay valid: they own their chunk).
 
-        Afterwards ``begin_frame`` and passing the allocator to @njit code raise FA015.
+        Also closes the allocator's pools. Afterwards ``begin_frame`` and passing the allocator
+        to @njit code raise FA015.
         """
+        self._close_pools()
         self._finalizer()
         for ta in list(self._arenas.values()):
             ta.chunk, ta.views, ta.base = None, {}, 0

@@ -208,13 +208,22 @@ class AllocStats:
 
     @property
     def total_current(self) -> int:
-        """Bytes of CPU memory the allocator holds now: frame chunks, pool pages, typed-pool
-        storage, live tracked heap arrays, handle segments and streaming reservations (frame
-        heap fallbacks are not tracked after release)."""
+        """Bytes in live allocations now (PyTorch's "allocated" sense): open frames, pool blocks,
+        live typed-pool records, tracked heap arrays, live handles and streaming reservations.
+        It falls when frames end and when memory is freed."""
+        return (self.frame.current + self.pool.current + self.typed_pools.current
+                + self.heap.current + self.handles.current + self.streaming.current)
+
+    @property
+    def total_reserved(self) -> int:
+        """Bytes of CPU memory the allocator holds (PyTorch's "reserved"): frame chunks, pool
+        pages, typed-pool storage, live heap arrays, handle segments and streaming reservations
+        (frame heap fallbacks are not tracked after release)."""
         return (self.frame.reserved + self.pool.reserved + self.typed_pools.reserved
                 + self.heap.current + self.handles.reserved + self.streaming.current)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["total_current"] = self.total_current
+        d["total_reserved"] = self.total_reserved
         return d

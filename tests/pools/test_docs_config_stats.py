@@ -72,7 +72,8 @@ def test_pool_config_is_used_and_normalised():
 
 def test_stats_sections_are_json_and_total_current_counts_cpu_bytes(alloc):
     empty = alloc.stats()
-    assert empty.pool.current == 0 and empty.total_current == empty.frame.reserved
+    assert empty.pool.current == 0 and empty.total_current == 0
+    assert empty.total_reserved == empty.frame.reserved
     box = alloc.pool_alloc(np.float64, 3)
     pool = alloc.typed_pool(np.float32, 100)
     pool.acquire()
@@ -88,10 +89,12 @@ def test_stats_sections_are_json_and_total_current_counts_cpu_bytes(alloc):
     for section in ("pool", "typed_pools", "heap"):
         for key in ("current", "peak", "allocated", "freed", "allocations", "current_allocations"):
             assert key in d[section], (section, key)
-    assert s.total_current == (s.frame.reserved + s.pool.reserved + s.typed_pools.reserved
-                               + s.heap.current + s.handles.reserved + s.streaming.current)
+    assert s.total_reserved == (s.frame.reserved + s.pool.reserved + s.typed_pools.reserved
+                                + s.heap.current + s.handles.reserved + s.streaming.current)
+    assert s.total_current == (s.frame.current + s.pool.current + s.typed_pools.current
+                               + s.heap.current + s.handles.current + s.streaming.current)
     assert s.pool.reserved == KiB(64) and s.heap.current == 1000 and s.streaming.current == 200
-    assert d["total_current"] == s.total_current
+    assert d["total_current"] == s.total_current and d["total_reserved"] == s.total_reserved
     box.free()
     del arr, h, stream
     pool.close()
