@@ -18,8 +18,20 @@ __version__ = "0.1.0"
 
 from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
 from .checkpoints import FrameCheckpoint
+from .collection_codes import (
+    CollectionCapacityError,
+    CollectionDtypeError,
+    CollectionEmptyError,
+    CollectionFullError,
+    CollectionIndexError,
+    CollectionKeyError,
+    CollectionValueError,
+    FrameMapKeyError,
+    LayoutError,
+)
+from .collections import FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, GiB, KiB, MiB
-from .coordination import FrameBarrier
+from .coordination import BarrierError, BarrierTimeoutError, BrokenFrameBarrierError, FrameBarrier
 from .groups import GroupInfo
 from .handles import HandleHeap
 from .pool import PoolBox, SizeClassInfo, SizeClassPools
@@ -55,10 +67,13 @@ __all__ = [
     "SpeculativeResult", "FAILED", "AllocStats", "FrameStats", "ThreadFrameStats", "explain",
     "FrameAllocError", "FrameStateError", "AllocSizeError", "UnsupportedDtypeError",
     "AlignmentError", "ArenaExhaustedError", "CheckpointError", "WrongThreadError", "ConfigError",
-    "FrameBarrier",
+    "FrameBarrier", "BarrierError", "BarrierTimeoutError", "BrokenFrameBarrierError",
     "TypedPool", "TypedPoolInfo", "SizeClassPools", "SizeClassInfo", "PoolBox", "HandleHeap",
     "StreamingAllocator", "GroupInfo", "PoolError", "DoubleFreeError", "ForeignFreeError",
     "StaleHandleError", "PoolIndexError", "PoolExhaustedError", "UseAfterFreeError", "GroupError",
     "HandleError", "StreamingError", "StreamingBudgetError", "PoolStats", "TypedPoolStats",
     "HeapStats", "GroupStats", "HandleStats", "StreamingStats",
+    "FrameVec", "FrameMap", "FrameLayout", "CollectionCapacityError", "CollectionFullError",
+    "CollectionEmptyError", "CollectionIndexError", "FrameMapKeyError", "CollectionDtypeError",
+    "CollectionKeyError", "CollectionValueError", "LayoutError",
 ]

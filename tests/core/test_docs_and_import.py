@@ -80,3 +80,12 @@ def test_user_functions_with_cache_true_reload_from_cache(tmp_path):
                            check=True, timeout=300).stdout.split() for _ in range(2)]
     assert runs[0] == ["12.0", "0"]          # compiled and written to the cache
     assert runs[1] == ["12.0", "1"]          # a fresh process loads it
+
+
+def test_every_runtime_exception_named_by_explain_is_exported():
+    import framealloc as fa
+    from framealloc.errors import all_codes
+
+    for info in all_codes().values():
+        if info.exception and info.code[2] in "0115":   # FA0xx, FA1xx, FA5xx runtime families
+            assert hasattr(fa, info.exception), f"{info.code}: framealloc.{info.exception}"
