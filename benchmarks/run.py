@@ -65,6 +65,10 @@ TRAP = "ctx: 1024 x 64 KiB written arrays per frame"
 P3_STORE = "ctx: P3 with out[i] = a[0] instead of a reduction"
 P3_SMALL = "ctx: P3 with 1000 iterations per prange region"
 CALL = "ctx: Python -> @njit call with the allocator as argument"
+P4 = "P4: typed-pool acquire+release in @njit"
+P4_POOL = "ctx: size-class pool acquire+view+release (64 B) in @njit"
+P6_LAYOUT = "P6: frame_layout of 8 arrays (N=1000) from Python"
+P6_LAYOUT_FRAME = "ctx: one frame with one 8-array layout (N=1000), frame included"
 
 ROWS = [
     Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
@@ -73,12 +77,19 @@ ROWS = [
         "faster", 50),
     Row("P3", "64-68 B `frame_array` per prange iteration (2 threads) vs `np.empty`", P3, FRAME,
         EMPTY, "faster", 10),
+    Row("P4", "typed-pool `acquire()` + `release(i)` in @njit", P4, FRAME, None, "seconds", 5e-9),
+    Row("P4", "typed-pool acquire+release vs hand-written free-list control", P4, FRAME, CONTROL,
+        "within", None),
+    Row("P4", "typed-pool acquire+release vs `np.empty(1, PARTICLE)`", P4, FRAME, EMPTY, "faster",
+        None),
     Row("P5", "`end_frame` from Python: after 100 000 vs after 1 allocation", P5_PY,
         "after 100000 allocations", "after 1 allocation", "within", 2),
     Row("P5", "`end_frame` from @njit: after 100 000 vs after 1 allocation", P5_NJIT,
         "after 100000 allocations", "after 1 allocation", "within", 2),
     Row("P6", "`frame_array(16, np.float32)` from Python vs `np.empty`", P6, FRAME, EMPTY,
         "within", 1.5),
+    Row("P6", "repeated `frame_layout(...).alloc()` of 8 arrays vs 8 `np.empty`", P6_LAYOUT,
+        FRAME, EMPTY, "faster", 20),
     Row("P7", "fresh process, warm cache: import + SmartAlloc + first @njit frame", P7,
         "import + first frame", None, "seconds", 1.0),
     Row("P7", "`import framealloc` imports no numba (nothing compiled)", P7, "import framealloc",
@@ -156,8 +167,8 @@ def verdict(row: Row, idx: dict) -> list[str] | None:
                 "", "no numba", "PASS" if ok else "MISS"]
     if row.kind == "seconds":
         ok = s <= row.target
-        return [row.id, row.what, fmt_time(s), "", "", f"≤ {row.target:g} s",
-                "PASS" if ok else "MISS"]
+        return [row.id, row.what, f"{fmt_time(s)}/{unit}" if s < 1e-3 else fmt_time(s), "", "",
+                f"≤ {fmt_time(row.target)}", "PASS" if ok else "MISS"]
     r = per_op(ref)
     if row.kind == "faster":
         ratio = r / s
