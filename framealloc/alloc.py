@@ -15,16 +15,18 @@ from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, reso
 from .checkpoints import FrameCheckpoint
 from .collections import FrameCollectionsMixin
 from .config import AllocConfig
-from .errors import (
-    AlignmentError,
-    AllocSizeError,
-    ArenaExhaustedError,
-    CheckpointError,
-    ConfigError,
-    FrameStateError,
-    WrongThreadError,
-)
+from .errors import CheckpointError, ConfigError, FrameStateError
 from .kernels.state import F, new_arena_block, new_checkpoint_block
+from .kernels.status import (
+    ST_BEGIN_TWICE,
+    ST_END_NO_BEGIN,
+    ST_EXHAUSTED,
+    ST_FOREIGN_CP,
+    ST_HEAP,
+    ST_OK,
+    ST_WRONG_THREAD,
+    raise_for_status,
+)
 from .pools import PoolsMixin
 from .stats import AllocStats, FrameStats, ThreadFrameStats
 
@@ -32,29 +34,7 @@ __all__ = ["SmartAlloc", "CheckpointGuard", "SpeculativeResult", "FAILED"]
 
 _ids = itertools.count(1)
 
-# Kernel status codes (mirrors framealloc.kernels.arena, which imports numba: kept lazy).
-_ST_OK, _ST_HEAP = 0, 100
-_STATUS_EXC: dict[int, tuple[type, str, str]] = {
-    1: (FrameStateError, "FA001", "frame allocation outside a frame; call alloc.begin_frame() "
-        "first or use `with alloc.frame():`"),
-    2: (FrameStateError, "FA002", "begin_frame() while a frame is open on this thread; call "
-        "end_frame() first"),
-    3: (FrameStateError, "FA003", "end_frame() without begin_frame() on this thread"),
-    4: (AllocSizeError, "FA004", "negative size"),
-    5: (AllocSizeError, "FA005", "size overflows"),
-    7: (AlignmentError, "FA007", "align must be a power of two between 1 and 4096"),
-    8: (ArenaExhaustedError, "FA008", "frame arena exhausted; raise AllocConfig.frame_capacity, "
-        "use on_frame_exhausted='grow', or use a try_ form"),
-    9: (CheckpointError, "FA009", "checkpoint belongs to another SmartAlloc"),
-    10: (CheckpointError, "FA010", "stale checkpoint: taken in an older frame, already rolled "
-         "past, or pushed out by newer checkpoints"),
-    11: (WrongThreadError, "FA011", "checkpoint was made on another thread"),
-}
-
-
-def _raise_status(status: int, detail: str = "") -> None:
-    exc, code, msg = _STATUS_EXC[status]
-    raise exc(f"{msg}{detail}", code=code)
+_raise_status = raise_for_status
 
 
 _arena_kernels = None
@@ -319,7 +299,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
             self._raise_closed()
         ta = self._arena()
         if ta.m[_FRAME_OPEN]:
-            _raise_status(2)
+            _raise_status(ST_BEGIN_TWICE)
         _kernels().begin_frame(ta.handle[0], self._workers)
 
     def end_frame(self) -> None:
@@ -334,7 +314,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         """
         ta = self._arena()
         if not ta.m[_FRAME_OPEN]:
-            _raise_status(3)
+            _raise_status(ST_END_NO_BEGIN)
         _kernels().end_frame(ta.handle[0], self._workers)
 
     @contextmanager
@@ -535,7 +515,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         from numba.core.runtime import nrt
 
         status, data, mi = _kernels().slow_alloc(ta.row_addr, nbytes, a, 0)
-        if status == _ST_HEAP:
+        if status == ST_HEAP:
             owner = nrt.MemInfo(mi)  # the heap fallback has refcount 0: take the first reference
             owner.acquire()
             raw = np.frombuffer(owner, np.uint8)
@@ -545,10 +525,10 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
             if zero:
                 out[...] = np.zeros((), dt)
             return out
-        if status != _ST_OK:
-            if status == 8 and try_:
+        if status != ST_OK:
+            if status == ST_EXHAUSTED and try_:
                 return None
-            _raise_status(status, f" (requested {nbytes} bytes)" if status == 8 else "")
+            _raise_status(status, f" (requested {nbytes} bytes)" if status == ST_EXHAUSTED else "")
         if ta.base != ta.m[_BASE]:
             ta.refresh_chunk()
         off = data - ta.base
@@ -564,7 +544,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         """Remember the current point of this thread's frame (see :meth:`rollback_to`)."""
         ta = self._arena()
         res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.max_checkpoints)
-        if res[0] != _ST_OK:
+        if res[0] != ST_OK:
             _raise_status(res[0])
         return FrameCheckpoint(self._id, ta.tid, 0, *res[1:])
 
@@ -579,13 +559,13 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
                                   code="FA010")
         ta = self._arena()
         if cp.owner != self._id:
-            _raise_status(9)
+            _raise_status(ST_FOREIGN_CP)
         if cp.thread != ta.tid or cp.worker != 0:
-            _raise_status(11)
+            _raise_status(ST_WRONG_THREAD)
         status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.max_checkpoints,
                                      cp.frame, cp.serial, cp.position, cp.chunk_seq, cp.cursor,
                                      cp.index)
-        if status != _ST_OK:
+        if status != ST_OK:
             _raise_status(status)
 
     def _forget_checkpoint(self, cp: FrameCheckpoint) -> None:

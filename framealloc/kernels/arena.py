@@ -19,20 +19,20 @@ from numba.extending import intrinsic
 
 from .state import CHUNK_ALIGN, F, ROW_BYTES, ROW_WORDS
 
-# Status codes shared with the Python layer (framealloc.alloc) and the intrinsic.
-ST_OK = 0
-ST_NO_FRAME = 1        # FA001
-ST_BEGIN_TWICE = 2     # FA002
-ST_END_NO_BEGIN = 3    # FA003
-ST_NEGATIVE = 4        # FA004
-ST_OVERFLOW = 5        # FA005
-ST_BAD_ALIGN = 7       # FA007
-ST_EXHAUSTED = 8       # FA008
-ST_FOREIGN_CP = 9      # FA009
-ST_STALE_CP = 10       # FA010
-ST_WRONG_THREAD = 11   # FA011
-ST_HEAP = 100          # success, served from the heap: the returned meminfo has refcount 0
-                       # and belongs to the view the caller builds (which takes a reference)
+from .status import (  # noqa: F401 - re-exported: the kernels' status vocabulary
+    ST_BAD_ALIGN,
+    ST_BEGIN_TWICE,
+    ST_END_NO_BEGIN,
+    ST_EXHAUSTED,
+    ST_FOREIGN_CP,
+    ST_HEAP,
+    ST_NEGATIVE,
+    ST_NO_FRAME,
+    ST_OK,
+    ST_OVERFLOW,
+    ST_STALE_CP,
+    ST_WRONG_THREAD,
+)
 
 POLICY_GROW = 0
 POLICY_ERROR = 1

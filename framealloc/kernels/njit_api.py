@@ -35,40 +35,16 @@ from numba.np.arrayobj import make_array, populate_array
 
 from .._dtypes import MAX_ALIGN, natural_alignment
 from ..checkpoints import FrameCheckpoint
-from ..errors import (
-    AlignmentError,
-    AllocSizeError,
-    ArenaExhaustedError,
-    CheckpointError,
-    FrameAllocError,
-    FrameStateError,
-    WrongThreadError,
-)
+from ..errors import FrameAllocError
 from . import arena as K
 from .state import F, ROW_BYTES
+from .status import STATUS_ERRORS
 
 __all__ = ["SmartAllocType", "smart_alloc_type"]
 
 _MAX_NJIT_NDIM = 8
 
-# Status -> (exception, message) raised by njit code; messages start with the FA code.
-_STATUS_ERRORS = {
-    K.ST_NO_FRAME: (FrameStateError, "FA001: frame allocation outside a frame; call "
-                    "alloc.begin_frame() first (or use `with alloc.frame():` in Python)"),
-    K.ST_BEGIN_TWICE: (FrameStateError, "FA002: begin_frame() while a frame is open on this "
-                       "thread; call end_frame() first"),
-    K.ST_END_NO_BEGIN: (FrameStateError, "FA003: end_frame() without begin_frame() on this thread"),
-    K.ST_NEGATIVE: (AllocSizeError, "FA004: negative size or shape entry in a frame allocation"),
-    K.ST_OVERFLOW: (AllocSizeError, "FA005: frame allocation size overflows (over 2**47 bytes)"),
-    K.ST_BAD_ALIGN: (AlignmentError, "FA007: align must be a power of two between 1 and 4096"),
-    K.ST_EXHAUSTED: (ArenaExhaustedError, "FA008: frame arena exhausted (on_frame_exhausted="
-                     "'error' or out of memory); raise AllocConfig.frame_capacity, use the 'grow' "
-                     "policy, or use a try_ form"),
-    K.ST_FOREIGN_CP: (CheckpointError, "FA009: checkpoint belongs to another SmartAlloc"),
-    K.ST_STALE_CP: (CheckpointError, "FA010: stale checkpoint (older frame, already rolled past, "
-                    "or pushed out by newer checkpoints)"),
-    K.ST_WRONG_THREAD: (WrongThreadError, "FA011: checkpoint made on another thread or worker"),
-}
+_STATUS_ERRORS = STATUS_ERRORS  # status -> (exception, message); messages start with the code
 
 
 class SmartAllocType(types.Type):
