@@ -281,9 +281,13 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
     slot = index % depth
     if stack[slot, 0] != serial or stack[slot, 1] != pos:
         return ST_STALE_CP
-    now = _settle_peak(r)
-    if pos > now:
+    now = r[F.used_before] + r[F.cursor]
+    if pos > now or pos < 0:
         return ST_STALE_CP
+    if chunk_seq == r[F.chunk_seq] and (cursor < 0 or cursor > r[F.cursor]
+                                        or pos - cursor != r[F.used_before]):
+        return ST_STALE_CP  # fields that disagree with the row: never move the cursor outside
+    _settle_peak(r)
     r[F.allocated_total] += now - pos
     if chunk_seq == r[F.chunk_seq]:
         r[F.cursor] = cursor

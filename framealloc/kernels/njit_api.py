@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import (
@@ -377,6 +377,20 @@ def frame_new(alloc, shape, dtype, align, zero, try_):
     """njit only: the allocation behind every frame_* method (raises, or None for try_ forms)."""
 
 
+@njit(cache=True)
+def _fail(status):
+    """Raise the allocation error of ``status``, out of line.
+
+    A ``raise`` written in the caller's own code would give every loop that allocates a second
+    exit, and numba's parfor pass then refuses to parallelise ``prange`` loops that allocate. Out
+    of line, the loop keeps one exit. The price is numba's usual one for errors propagated from a
+    callee (its own bounds checks included): NRT arrays the calling function holds at that moment
+    are not released. Allocation errors are bugs to fix, not control flow: use the ``try_`` forms
+    where running out of memory is expected.
+    """
+    raise_status(status)
+
+
 @overload(frame_new, inline="always", prefer_literal=True)
 def _ol_frame_new(alloc, shape, dtype, align, zero, try_):
     if not (isinstance(zero, types.BooleanLiteral) and isinstance(try_, types.BooleanLiteral)):
@@ -389,13 +403,13 @@ def _ol_frame_new(alloc, shape, dtype, align, zero, try_):
             if status == exhausted:
                 return None
             if status != 0:
-                raise_status(status)
+                _fail(status)
             return out
     else:
         def impl(alloc, shape, dtype, align, zero, try_):
             status, out = _frame_view(alloc, shape, dtype, align, fl)
             if status != 0:
-                raise_status(status)
+                _fail(status)
             return out
     return impl
 

@@ -208,3 +208,20 @@ def test_checkpoints_cross_between_python_and_njit(alloc):
         alloc.frame_array(80)
         with pytest.raises(fa.CheckpointError, match="FA010"):
             _njit_rollback(alloc, cp2._replace(serial=999))
+
+
+def test_tampered_checkpoints_are_refused_not_trusted(alloc):
+    # A checkpoint is plain data; one edited by hand must never move the cursor outside the chunk.
+    with alloc.frame():
+        alloc.frame_array(10)
+        cp = alloc.frame_checkpoint()
+        alloc.frame_array(10)
+        before = snapshot(alloc)
+        for bad in (cp._replace(cursor=-4096), cp._replace(cursor=1 << 40),
+                    cp._replace(cursor=cp.cursor - 8), cp._replace(position=-8),
+                    cp._replace(index=-1), cp._replace(index=1 << 40)):
+            with pytest.raises(fa.CheckpointError) as ei:
+                alloc.rollback_to(bad)
+            assert ei.value.code == "FA010" and snapshot(alloc) == before
+        alloc.rollback_to(cp)
+        assert alloc.stats().frame.current == 80
