@@ -31,7 +31,14 @@ from .collection_codes import (
 )
 from .collections import FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, GiB, KiB, MiB
-from .coordination import BarrierError, BarrierTimeoutError, BrokenFrameBarrierError, FrameBarrier
+from .coordination import (
+    BarrierError,
+    BarrierTimeoutError,
+    BrokenFrameBarrierError,
+    FrameBarrier,
+    TransferError,
+    TransferHandle,
+)
 from .groups import GroupInfo
 from .handles import HandleHeap
 from .pool import PoolBox, SizeClassInfo, SizeClassPools
@@ -68,6 +75,7 @@ __all__ = [
     "FrameAllocError", "FrameStateError", "AllocSizeError", "UnsupportedDtypeError",
     "AlignmentError", "ArenaExhaustedError", "CheckpointError", "WrongThreadError", "ConfigError",
     "FrameBarrier", "BarrierError", "BarrierTimeoutError", "BrokenFrameBarrierError",
+    "TransferHandle", "TransferError",
     "TypedPool", "TypedPoolInfo", "SizeClassPools", "SizeClassInfo", "PoolBox", "HandleHeap",
     "StreamingAllocator", "GroupInfo", "PoolError", "DoubleFreeError", "ForeignFreeError",
     "StaleHandleError", "PoolIndexError", "PoolExhaustedError", "UseAfterFreeError", "GroupError",

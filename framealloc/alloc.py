@@ -7,7 +7,7 @@ import sys
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from .kernels.status import (
 )
 from .pools import PoolsMixin
 from .stats import AllocStats, FrameStats, ThreadFrameStats
+
+if TYPE_CHECKING:
+    from .coordination import TransferHandle
 
 __all__ = ["SmartAlloc", "CheckpointGuard", "SpeculativeResult", "FAILED"]
 
@@ -608,6 +611,22 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
             return SpeculativeResult(False, None)
         self._forget_checkpoint(cp)
         return SpeculativeResult(True, value)
+
+    # -- thread coordination -------------------------------------------------------------------
+    def frame_box_for_transfer(self, value) -> "TransferHandle":
+        """Copy frame data (any array-like) into a tracked heap array another thread can
+        :meth:`~framealloc.TransferHandle.receive` exactly once, after this frame has ended.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     h = alloc.frame_box_for_transfer(alloc.frame_zeros(3, np.int8))
+        >>> h.receive().tolist(), h.received
+        ([0, 0, 0], True)
+        """
+        from .coordination import TransferHandle
+
+        return TransferHandle(self.heap_box(value), threading.get_ident())
 
     # -- stats -------------------------------------------------------------------------------
     def stats(self) -> AllocStats:

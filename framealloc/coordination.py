@@ -4,9 +4,12 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
+
 from .errors import FrameAllocError
 
-__all__ = ["FrameBarrier", "BarrierError", "BarrierTimeoutError", "BrokenFrameBarrierError"]
+__all__ = ["FrameBarrier", "BarrierError", "BarrierTimeoutError", "BrokenFrameBarrierError",
+           "TransferHandle", "TransferError"]
 
 
 class BarrierError(FrameAllocError, RuntimeError):
@@ -144,3 +147,77 @@ class FrameBarrier:
             self._arrived = 0
             self._frame += 1          # signals of the aborted frame no longer count
             self._cond.notify_all()
+
+
+class TransferError(FrameAllocError, RuntimeError):
+    """A :class:`TransferHandle` was received twice (FA173) or after it was dropped (FA174)."""
+
+    default_code = "FA173"
+
+
+class TransferHandle:
+    """Frame data handed to another thread, received exactly once.
+
+    Made by :meth:`SmartAlloc.frame_box_for_transfer`, which copies the data out of the sending
+    thread's frame into a tracked heap array (it shows in ``stats().heap`` until released), so it
+    stays valid after the sender's ``end_frame`` and can cross threads, queues and executors.
+    :meth:`receive` returns that array once; a second ``receive`` raises FA173. :meth:`drop`
+    releases an unwanted transfer; ``receive`` afterwards raises FA174.
+
+    Example
+    -------
+    >>> import queue, threading, numpy as np, framealloc as fa
+    >>> alloc, q, out = fa.SmartAlloc(), queue.Queue(), []
+    >>> with alloc.frame():
+    ...     contacts = alloc.frame_array(4, np.int32); contacts[:] = 7
+    ...     q.put(alloc.frame_box_for_transfer(contacts))
+    >>> t = threading.Thread(target=lambda: out.append(q.get().receive())); t.start(); t.join()
+    >>> out[0].tolist()
+    [7, 7, 7, 7]
+    """
+
+    __slots__ = ("_data", "_state", "_lock", "source_thread", "nbytes")
+
+    _PENDING, _RECEIVED, _DROPPED = 0, 1, 2
+
+    def __init__(self, data: np.ndarray, source_thread: int):
+        self._data = data
+        self._state = self._PENDING
+        self._lock = threading.Lock()
+        self.source_thread = source_thread
+        self.nbytes = int(data.nbytes)
+
+    @property
+    def received(self) -> bool:
+        """Whether :meth:`receive` has been called."""
+        return self._state == self._RECEIVED
+
+    @property
+    def dropped(self) -> bool:
+        """Whether :meth:`drop` released the data unreceived."""
+        return self._state == self._DROPPED
+
+    def receive(self) -> np.ndarray:
+        """The transferred array (an owned, tracked copy); exactly once, from any thread."""
+        with self._lock:
+            if self._state == self._RECEIVED:
+                raise TransferError("this TransferHandle was already received; a transfer is "
+                                    "received exactly once (send a new handle per receiver)",
+                                    code="FA173")
+            if self._state == self._DROPPED:
+                raise TransferError("this TransferHandle was dropped before it was received; "
+                                    "its data is gone", code="FA174")
+            self._state = self._RECEIVED
+            data, self._data = self._data, None
+            return data
+
+    def drop(self) -> None:
+        """Release the data of a transfer nobody will receive (no-op once received or dropped)."""
+        with self._lock:
+            if self._state == self._PENDING:
+                self._state = self._DROPPED
+                self._data = None
+
+    def __repr__(self) -> str:
+        state = ("pending", "received", "dropped")[self._state]
+        return f"TransferHandle({self.nbytes} bytes, {state})"

@@ -17,6 +17,13 @@ never finish. Call `barrier.reset()` once every party has stopped waiting.""".st
     "FA172": CodeInfo("FA172", "frame signalled twice", """
 A thread called `signal_frame_complete()` twice for the same frame. Call `wait_all()` (or use
 `arrive_and_wait()`) before signalling the next frame.""".strip(), "BarrierError"),
+    "FA173": CodeInfo("FA173", "transfer received twice", """
+`TransferHandle.receive()` was called a second time. A transfer moves data to exactly one
+receiver; make one handle per receiver with `alloc.frame_box_for_transfer(arr)`.""".strip(),
+                      "TransferError"),
+    "FA174": CodeInfo("FA174", "transfer dropped", """
+`TransferHandle.receive()` was called after `drop()` released the data. Receive before dropping,
+or do not drop a handle another thread still expects.""".strip(), "TransferError"),
     "FA175": CodeInfo("FA175", "bad barrier size", """
 `FrameBarrier(parties)` needs an int >= 1: the number of threads that meet every frame.""".strip(),
                       "BarrierError"),
