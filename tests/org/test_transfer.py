@@ -47,7 +47,7 @@ def test_transfers_between_threads_under_load():
     assert not any(t.is_alive() for t in threads) and errors == []
     expected = sorted(p * 10_000 + f for p in range(producers) for f in range(frames))
     assert sorted(received) == expected
-    del received
+    received.clear()
     gc.collect()
     assert alloc.stats().heap.current == 0      # every transfer was released after use
     alloc.close()
