@@ -475,7 +475,7 @@ def _sc_view(pools, key, dtype, count=1):
             raise_lookup(st)
         h = words(row)
         csize = h[H.ITEMSIZE]
-        if count < 0 or count * isz > csize:
+        if count < 0 or count > csize // isz:      # no count * isz: it would wrap
             raise AllocSizeError(_M_FIT)
         slot = local & SLOT_MASK
         page = slot // h[H.BPP]

@@ -287,6 +287,22 @@ def test_njit_slot_errors_carry_codes(alloc):
     del v
 
 
+def test_njit_view_count_that_would_overflow_bytes_raises_fa107(alloc):
+    # count * itemsize wraps in int64 (2**61 * 8 == 0): the check must not multiply
+    pools = alloc.pools
+    k = pools.acquire(16)
+    before = classes_snapshot(pools)
+    for n in (2 ** 61, 2 ** 62, 2 ** 63 - 1, 2 ** 60 + 1, 5, -1):
+        with pytest.raises(fa.AllocSizeError) as ei:
+            _njit_view(pools, k, n)
+        assert ei.value.code == "FA107" if n > 0 else ei.value.code in ("FA106", "FA107")
+        assert classes_snapshot(pools) == before
+        with pytest.raises(fa.AllocSizeError):
+            pools.view(k, np.float32, n)
+    assert _njit_view(pools, k, 4).shape == (4,)
+    pools.release(k)
+
+
 def test_box_type():
     assert PoolBox.__slots__
 
