@@ -55,7 +55,7 @@ from ._slots import (
     raise_acquire,
     raise_release,
 )
-from .errors import AllocSizeError
+from .errors import AllocSizeError, ConfigError
 from .kernels.pool_state import (
     CLASS_SHIFT,
     HDR_BYTES,
@@ -226,6 +226,32 @@ class _ClassState:
         return arr
 
 
+def _check_pool_classes(classes, page_bytes) -> tuple[tuple[int, ...], int]:
+    """``classes``/``page_bytes`` of :class:`SizeClassPools`, validated like ``AllocConfig``:
+    1 to 32 increasing multiples of 16, each fitting a page (FA110 otherwise, nothing made)."""
+    if isinstance(page_bytes, bool) or not isinstance(page_bytes, (int, np.integer)) \
+            or not 16 <= int(page_bytes) <= 1 << 30:
+        raise ConfigError(f"page_bytes must be an int between 16 and {1 << 30}, got "
+                              f"{page_bytes!r}", code="FA110")
+    page_bytes = int(page_bytes)
+    bad = ConfigError(f"classes must be 1 to 32 increasing multiples of 16 between 16 and "
+                          f"page_bytes ({page_bytes}), got {classes!r}: use a larger page_bytes "
+                          "or smaller classes", code="FA110")
+    if isinstance(classes, (str, bytes)):
+        raise bad
+    try:
+        out = tuple(classes)
+    except TypeError:
+        raise bad from None
+    if not 1 <= len(out) <= 32 or any(isinstance(c, bool) or not isinstance(c, (int, np.integer))
+                                      for c in out):
+        raise bad
+    out = tuple(int(c) for c in out)
+    if any(c < 16 or c % 16 or c > page_bytes for c in out) or list(out) != sorted(set(out)):
+        raise bad
+    return out, page_bytes
+
+
 class SizeClassPools:
     """The size-class pools of one SmartAlloc (``alloc.pools``); usable in @njit code.
 
@@ -245,7 +271,7 @@ class SizeClassPools:
 
     def __init__(self, classes=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
                  page_bytes: int = 65536, *, owner: int = 0, heap=None):
-        self._classes = tuple(int(c) for c in classes)
+        self._classes, page_bytes = _check_pool_classes(classes, page_bytes)
         n = len(self._classes)
         self._hdr = new_headers(n)
         for c, size in enumerate(self._classes):

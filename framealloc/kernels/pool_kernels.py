@@ -345,6 +345,8 @@ def class_grow(addr):
     if h[H.POLICY] == POLICY_CLOSED:
         return ST_CLOSED
     bpp = h[H.BPP]
+    if bpp <= 0:                       # a page smaller than the class: no block fits
+        return ST_FULL
     npages = h[H.NPAGES]
     page = -1
     if h[H.PT_CAP] > 0:

@@ -303,6 +303,30 @@ def test_njit_view_count_that_would_overflow_bytes_raises_fa107(alloc):
     pools.release(k)
 
 
+@pytest.mark.parametrize("classes, page", [
+    ((16, 8192), 4096), ((16,), 0), ((16,), -4096), ((16,), 8), ((16, 32), 16),
+    ((), 4096), ((24,), 4096), ((32, 16), 4096), ((16, 16), 4096), ("16", 4096),
+    ((16,), 4096.0), ((True,), 4096), (tuple(range(16, 16 * 34, 16)), 1 << 20),
+])
+def test_size_class_pools_refuse_pages_smaller_than_a_class(classes, page):
+    with pytest.raises(fa.ConfigError) as ei:
+        fa.SizeClassPools(classes=classes, page_bytes=page)
+    assert ei.value.code == "FA110" and "page_bytes" in str(ei.value)
+
+
+def test_class_grow_refuses_zero_blocks_per_page():
+    from framealloc.kernels.pool_state import H
+    from framealloc.pool_codes import PoolExhaustedError
+    p = fa.SizeClassPools(classes=(16, 4096), page_bytes=4096)
+    assert p.view(p.acquire(4096), np.uint8, 4096).size == 4096
+    p._hdr[0][H.BPP] = 0                       # as if the page held no block of the class
+    before = classes_snapshot(p)
+    with pytest.raises(PoolExhaustedError) as ei:
+        p.acquire(16)
+    assert ei.value.code == "FA105" and classes_snapshot(p) == before
+    assert p.try_acquire(16) is None
+
+
 def test_box_type():
     assert PoolBox.__slots__
 
