@@ -77,6 +77,7 @@ from .pool_codes import DoubleFreeError, ForeignFreeError, UseAfterFreeError
 __all__ = ["SizeClassPools", "PoolBox", "SizeClassInfo"]
 
 _CLASS_BITS = 0x3F << CLASS_SHIFT
+_BLOCK_BITS = (1 << 32) - 1   # class and block of a key without its generation: the block
 
 
 @dataclass(frozen=True)
@@ -373,7 +374,9 @@ class SizeClassPools:
         k, c, local = self._split(key)
         with self._lock:
             self._drain()
-            if k in self._refs:
+            # By block, not by exact key: a bare key (generation 0 = unchecked) or any other
+            # spelling of a box's block must not release it under the box.
+            if k & _BLOCK_BITS in self._refs:
                 raise ForeignFreeError("this block belongs to a PoolBox; free the box instead",
                                        code="FA102")
             st = kernels().py_release(self._row(c), local)
@@ -456,8 +459,8 @@ class SizeClassPools:
             # A ctypes array over the block: numpy keeps it as the array's base (every view of
             # the array keeps it alive), it keeps the page alive, and it can be weakly referenced.
             owner = self._ctypes[c].from_buffer(self._block(c, key & ~_CLASS_BITS))
-            self._refs[key] = _SlotRef(owner, self._on_dead)
-            self._refs[key].key = key
+            ref = self._refs[key & _BLOCK_BITS] = _SlotRef(owner, self._on_dead)
+            ref.key = key
         arr = np.frombuffer(owner, dt, count).reshape(dims)
         del owner
         if zero:
@@ -467,7 +470,7 @@ class SizeClassPools:
     def _box_freed(self, key: int) -> None:
         with self._lock:
             self._drain()
-            if key in self._refs:      # a view of the block is still alive somewhere
+            if key & _BLOCK_BITS in self._refs:   # a view of the block is still alive somewhere
                 self._deferred.add(key)
 
     def _drain(self) -> None:
@@ -476,8 +479,8 @@ class SizeClassPools:
         while pending:
             ref = pending.popleft()
             key = ref.key
-            if self._refs.get(key) is ref:
-                del self._refs[key]
+            if self._refs.get(key & _BLOCK_BITS) is ref:
+                del self._refs[key & _BLOCK_BITS]
                 self._deferred.discard(key)
                 if self._finalizer.alive:
                     c = (key >> CLASS_SHIFT) & 0x3F

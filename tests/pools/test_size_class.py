@@ -327,6 +327,26 @@ def test_class_grow_refuses_zero_blocks_per_page():
     assert p.try_acquire(16) is None
 
 
+def test_a_box_block_cannot_be_released_through_any_key_spelling(alloc):
+    pools = alloc.pools
+    box = alloc.pool_alloc(np.float64, 2)
+    box.array[:] = 1.0
+    bare = box.key & 0xFFFFFFFF                   # generation 0: an unchecked key
+    before = classes_snapshot(pools)
+    for key in (box.key, bare):
+        with pytest.raises(ForeignFreeError) as ei:
+            pools.release(key)
+        assert ei.value.code == "FA102" and "free the box" in str(ei.value)
+        assert classes_snapshot(pools) == before
+    k = pools.acquire(16)                         # never the box's block
+    pools.view(k, np.float64, 2)[:] = 99.0
+    assert box.array.tolist() == [1.0, 1.0]
+    box.free()
+    keys = {pools.acquire(16) & 0xFFFFFFFF for _ in range(3)}
+    assert len(keys) == 3 and k & 0xFFFFFFFF not in keys
+    assert alloc.stats().pool.current_allocations == 4
+
+
 def test_box_type():
     assert PoolBox.__slots__
 
