@@ -101,8 +101,11 @@ A PoolBox was freed twice, or a pool slot / typed-pool index was released while 
 PoolBox also frees itself when it is garbage-collected, so never free it in `__del__`.""",
      DoubleFreeError)
 _add("FA102", "foreign free", """
-A PoolBox or slot key was given to an allocator (or pool) that did not hand it out. Free a box
-with `box.free()` or with the SmartAlloc that made it.""", ForeignFreeError)
+A PoolBox or slot key was given to an allocator (or pool) that did not hand it out, or a
+PoolBox's block was released through a slot key. Free a box with `box.free()` or with the
+SmartAlloc that made it; give slot keys back to the pools that made them (keys carry no owner:
+another allocator's key is caught only when it names no class here, FA101/FA103 when its block is
+not live here).""", ForeignFreeError)
 _add("FA103", "stale index or handle", """
 The handle's generation does not match the slot: the slot was released (and possibly acquired
 again) after the handle was taken. Typed-pool handles (`pool.handle(i)`, `pool.acquire_handle()`)

@@ -347,6 +347,37 @@ def test_a_box_block_cannot_be_released_through_any_key_spelling(alloc):
     assert alloc.stats().pool.current_allocations == 4
 
 
+def test_foreign_slot_keys_are_caught_as_documented():
+    # docs/pools.md "Slot keys": keys carry no owner; what another allocator's key can be
+    # caught by is its class (FA102), its block not live here (FA101) or its generation (FA103)
+    a1 = fa.SmartAlloc(AllocConfig(pool_size_classes=(16, 32, 64)))
+    a2 = fa.SmartAlloc(AllocConfig(pool_size_classes=(16,)))
+    k64 = a1.pools.acquire(64)
+    k16 = a1.pools.acquire(16)
+    with pytest.raises(PoolIndexError) as ei:
+        a2.pools.release(k16)                     # a2 has no block yet
+    assert ei.value.code == "FA104"
+    a2.pools.release(a2.pools.acquire(16))        # slot 0 of a2: not live now
+    before = classes_snapshot(a2.pools)
+    with pytest.raises(ForeignFreeError) as ei:
+        a2.pools.release(k64)                     # class 2: a2 has one class
+    assert ei.value.code == "FA102"
+    with pytest.raises(DoubleFreeError) as ei:
+        a2.pools.release(k16)                     # names a block not live in a2
+    assert ei.value.code == "FA101"
+    assert classes_snapshot(a2.pools) == before
+    mine = a2.pools.acquire(16)
+    a2.pools.release(mine)
+    again = a2.pools.acquire(16)                  # same block, next generation
+    with pytest.raises(StaleHandleError):
+        a2.pools.release(mine)
+    a2.pools.release(again)
+    a1.pools.release(k64)
+    a1.pools.release(k16)
+    a1.close()
+    a2.close()
+
+
 def test_box_type():
     assert PoolBox.__slots__
 
