@@ -30,6 +30,7 @@ from .config import BudgetEvent
 from .errors import (GpuConfigError, GpuStaleAllocationError, GpuTransferError,
                      UnifiedBudgetExceededError, UnifiedBudgetWarning)
 from .intents import BufferUsage, GpuAllocRequirements, GpuLifetime, GpuMemoryIntent, check_size
+from .transfer import as_bytes
 
 __all__ = ["UnifiedAllocator", "UnifiedBudget", "StagingBuffer"]
 
@@ -119,14 +120,17 @@ class UnifiedAllocator:
 
     # -- frames -----------------------------------------------------------------------------
     def begin_frame(self) -> int:
-        """Begin a GPU frame (may wait for the GPU) and a CPU frame; returns the GPU frame."""
-        n = self.gpu.begin_frame()
+        """Begin a CPU frame and a GPU frame (may wait for the GPU); returns the GPU frame.
+
+        The CPU frame begins first: when it cannot (a CPU frame already open, FA002; a closed
+        allocator) nothing changes, and the GPU frames, whose recycling frees frame memory,
+        do not advance. If the GPU frame then cannot begin, the CPU frame is ended again."""
+        self.cpu.begin_frame()
         try:
-            self.cpu.begin_frame()
+            return self.gpu.begin_frame()
         except BaseException:
-            self.gpu.end_frame()
+            self.cpu.end_frame()
             raise
-        return n
 
     def end_frame(self) -> int:
         """End both frames (GPU first: its batched copies are submitted). Both are always
@@ -181,7 +185,9 @@ class UnifiedAllocator:
         (uploaded through the staging ring). Without ``destination`` a DEVICE_LOCAL
         allocation of the source's size and ``lifetime`` is made. Raises FA412 when the copy
         cannot be done (stale staging buffer, destination too small, missing usage flags);
-        never skips it.
+        never skips it. Everything is checked before a destination is made, and a destination
+        made here is freed again when the copy then fails (Frame memory is recycled with its
+        frame).
         """
         if isinstance(source, StagingBuffer):
             source = source.allocation
@@ -192,28 +198,41 @@ class UnifiedAllocator:
                     "create and fill a new one in the current frame", code="FA412")
             nbytes = source.size
         else:
-            arr = np.asarray(source)
-            nbytes = arr.nbytes
+            data = as_bytes(source)              # FA412 for object arrays, before allocating
+            nbytes = data.size
             if nbytes == 0:
                 raise GpuTransferError("nothing to transfer: the array is empty", code="FA412")
-        if destination is None:
+        if destination is not None and not isinstance(destination, GpuAllocation):
+            raise GpuTransferError(f"destination must be a GpuAllocation, got "
+                                   f"{type(destination).__name__}", code="FA412")
+        dsize = nbytes if destination is None else destination.size
+        if isinstance(dst_offset, bool) or not hasattr(type(dst_offset), "__index__"):
+            raise GpuTransferError(f"dst_offset must be an integer, got {dst_offset!r}",
+                                   code="FA412")
+        dst_offset = int(dst_offset)
+        if dst_offset < 0 or dst_offset + nbytes > dsize:
+            raise GpuTransferError(
+                f"{nbytes} bytes at offset {dst_offset} do not fit the {dsize}-byte "
+                "destination; pass a larger destination or a smaller offset", code="FA412")
+        made = destination is None
+        if made:
             self._check_budget(nbytes)
             destination = self.gpu.allocate(GpuAllocRequirements(
                 nbytes, GpuMemoryIntent.DEVICE_LOCAL, lifetime))
-        elif not isinstance(destination, GpuAllocation):
-            raise GpuTransferError(f"destination must be a GpuAllocation, got "
-                                   f"{type(destination).__name__}", code="FA412")
-        if dst_offset < 0 or dst_offset + nbytes > destination.size:
-            raise GpuTransferError(
-                f"{nbytes} bytes at offset {dst_offset} do not fit the {destination.size}-byte "
-                "destination", code="FA412")
         try:
-            if isinstance(source, GpuAllocation):
-                self.gpu.copy(source, destination, nbytes, dst_offset=dst_offset)
-            else:
-                self.gpu.upload(destination, arr, dst_offset)
-        except GpuStaleAllocationError as e:
-            raise GpuTransferError(f"cannot transfer: {e}", code="FA412") from e
+            try:
+                if isinstance(source, GpuAllocation):
+                    self.gpu.copy(source, destination, nbytes, dst_offset=dst_offset)
+                else:
+                    self.gpu.upload(destination, data, dst_offset)
+            except GpuStaleAllocationError as e:
+                raise GpuTransferError(f"cannot transfer: {e}", code="FA412") from e
+        except BaseException:
+            # The destination made here is not handed out: give it back (Frame memory is not
+            # freed one by one; it is recycled with its frame).
+            if made and destination.alive and destination.lifetime is not GpuLifetime.FRAME:
+                self.gpu.free(destination)
+            raise
         return destination
 
     # -- usage and budget -----------------------------------------------------------------------

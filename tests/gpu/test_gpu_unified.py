@@ -173,3 +173,61 @@ def test_with_the_real_smartalloc(any_gpu):
         back = unified.gpu.readback(on_gpu, np.float32, (100, 3))
     assert (back == 1.25).all()
     assert unified.get_usage()[1] == 0
+
+
+def test_failed_transfers_free_the_destination_they_made(any_gpu):
+    from framealloc.gpu import GpuLifetime
+    unified = UnifiedAllocator(FakeCpu(), any_gpu)
+    gpu = any_gpu
+    src = np.zeros(100, np.float32)
+    no_src = gpu.allocate_persistent(64, Intent.DEVICE_LOCAL,
+                                     usage=framealloc.gpu.BufferUsage.STORAGE)
+    before = gpu.stats().allocation_count, gpu.current_bytes()
+    for call in (
+        lambda: unified.transfer_to_gpu(src, lifetime=GpuLifetime.PERSISTENT, dst_offset=-1),
+        lambda: unified.transfer_to_gpu(src, lifetime=GpuLifetime.PERSISTENT, dst_offset=10**6),
+        lambda: unified.transfer_to_gpu(src, lifetime=GpuLifetime.PERSISTENT, dst_offset=1.5),
+        lambda: unified.transfer_to_gpu(np.array([object(), object()]),
+                                        lifetime=GpuLifetime.PERSISTENT),
+        lambda: unified.transfer_to_gpu(no_src, lifetime=GpuLifetime.PERSISTENT),  # no TRANSFER_SRC
+    ):
+        with pytest.raises(GpuTransferError) as ei:
+            call()
+        assert ei.value.code == "FA412"
+        assert (gpu.stats().allocation_count, gpu.current_bytes()) == before
+    ok = unified.transfer_to_gpu(src, lifetime=GpuLifetime.PERSISTENT)
+    assert gpu.current_bytes() == before[1] + src.nbytes
+    ok.free()
+    no_src.free()
+
+
+def test_a_failed_begin_frame_does_not_advance_gpu_frames():
+    from framealloc.gpu import GpuAllocator, GpuConfig
+    cpu = framealloc.SmartAlloc()
+    gpu = GpuAllocator.null(GpuConfig(frames_in_flight=2))
+    unified = UnifiedAllocator(cpu, gpu)
+    with unified.frame():
+        ubo = gpu.allocate_frame(64)
+    frame = gpu.frame_number
+    cpu.begin_frame()                               # a CPU frame left open by mistake
+    for _ in range(3):
+        with pytest.raises(framealloc.FrameStateError) as ei:
+            unified.begin_frame()
+        assert ei.value.code == "FA002"
+        assert gpu.frame_number == frame and not gpu.in_frame and ubo.alive
+    cpu.end_frame()
+    with unified.frame():
+        assert gpu.in_frame and cpu.in_frame
+    assert gpu.frame_number == frame + 1
+    cpu.close()
+    gpu.close()
+
+
+def test_a_failed_gpu_begin_frame_ends_the_cpu_frame(any_gpu):
+    cpu = FakeCpu()
+    unified = UnifiedAllocator(cpu, any_gpu)
+    any_gpu.begin_frame()                           # GPU frame already open: FA40x
+    with pytest.raises(GpuFrameStateError):
+        unified.begin_frame()
+    assert not cpu.in_frame
+    any_gpu.end_frame()
