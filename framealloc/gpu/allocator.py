@@ -468,7 +468,9 @@ class GpuAllocator:
 
     def copy(self, src: GpuAllocation, dst: GpuAllocation, size: int | None = None, *,
              src_offset: int = 0, dst_offset: int = 0) -> None:
-        """GPU-to-GPU copy between two allocations (batched in a frame, else immediate)."""
+        """GPU-to-GPU copy between two allocations (batched in a frame, else immediate).
+
+        FA412 when the ranges do not fit or overlap in the same buffer (a GPU copy cannot)."""
         self._check_open()
         sblock = self._transfer_target(src, "copy source", _TRANSFER_SRC)
         dblock = self._transfer_target(dst, "copy destination", _TRANSFER_DST)
@@ -479,6 +481,13 @@ class GpuAllocator:
             raise GpuTransferError(
                 f"copy of {n} bytes from offset {so} of a {src.size}-byte source to offset {do} "
                 f"of a {dst.size}-byte destination does not fit", code="FA412")
+        s0, d0 = src.offset + so, dst.offset + do
+        if sblock is dblock and s0 < d0 + n and d0 < s0 + n:
+            # vkCmdCopyBuffer forbids overlapping regions (VUID-vkCmdCopyBuffer-pRegions-00117)
+            raise GpuTransferError(
+                f"copy of {n} bytes from offset {so} to offset {do} overlaps itself in the "
+                "same buffer, which a GPU copy cannot do; copy into a separate allocation first "
+                "(two copies) or choose ranges that do not overlap", code="FA412")
         if self._in_frame:
             self._xfer.record(self._slot, sblock, src.offset + so, dblock, dst.offset + do, n)
         else:
