@@ -124,12 +124,21 @@ class _ThreadArena:
 
 
 def _release_rows(rows: np.ndarray) -> None:
-    """Finalizer: drop the references the arena rows hold on their chunks."""
+    """Finalizer: drop the references the arena rows hold on their chunks and heap fallbacks."""
+    import ctypes
+
     from numba.core.runtime import nrt
 
     mis = rows["meminfo"].ravel()
     for mi in mis[mis != 0].tolist():
         nrt.MemInfo(int(mi))  # takes over the row's reference and drops it
+    heads = rows["heap_list"].ravel()
+    for mi in heads[heads != 0].tolist():
+        while mi:  # each fallback's first word links to the previous one
+            owner = nrt.MemInfo(int(mi))
+            mi = ctypes.c_int64.from_address(owner.data).value
+            del owner
+    rows["heap_list"] = 0
     rows["meminfo"] = 0
     rows["base"] = 0
     rows["capacity"] = 0
@@ -519,8 +528,8 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
 
         status, data, mi = _kernels().slow_alloc(ta.row_addr, nbytes, a, 0)
         if status == ST_HEAP:
-            owner = nrt.MemInfo(mi)  # the heap fallback has refcount 0: take the first reference
-            owner.acquire()
+            owner = nrt.MemInfo(mi)  # a wrapper over the row's reference...
+            owner.acquire()          # ...plus one of its own (the row drops its own at end_frame)
             raw = np.frombuffer(owner, np.uint8)
             off = data - raw.ctypes.data
             out = raw[off:off + nbytes].view(dt)

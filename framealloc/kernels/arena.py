@@ -83,11 +83,47 @@ def nrt_release(typingctx, meminfo):
     return sig, codegen
 
 
+@intrinsic
+def nrt_data(typingctx, meminfo):
+    """Data address of the NRT meminfo at address ``meminfo``."""
+    sig = types.intp(types.intp)
+
+    def codegen(context, builder, signature, args):
+        ptr = builder.inttoptr(args[0], cgutils.voidptr_t)
+        return builder.ptrtoint(context.nrt.meminfo_data(builder, ptr), cgutils.intp_t)
+
+    return sig, codegen
+
+
 @njit(cache=True)
-def _disown(mi):
-    """Drop the allocating reference of a fresh heap-fallback meminfo without freeing it: the
-    view built over it takes the only reference (NRT keeps the refcount in the first word)."""
-    carray(_as_i64_ptr(mi), (1,))[0] = 0
+def _heap_fallback(r, nbytes, align):
+    """Serve a request from its own NRT allocation ("heap" policy), owned by the row until
+    end_frame (views take their own references, so they outlive it as any frame view does).
+
+    The row's fallbacks form a list through the first word of each allocation (the data starts
+    ``max(8, align)`` bytes in), so end_frame releases them all without any other storage.
+    """
+    head = max(8, align)
+    mi, base = nrt_alloc_aligned(nbytes + head)
+    if mi == 0:
+        return ST_EXHAUSTED, 0, 0
+    carray(_as_i64_ptr(base), (1,))[0] = r[F.heap_list]
+    r[F.heap_list] = mi
+    r[F.heap_fallbacks] += 1
+    r[F.heap_fallback_bytes] += nbytes
+    r[F.count] += 1
+    return ST_HEAP, base + head, mi
+
+
+@njit(cache=True)
+def release_heap_list(r):
+    """Drop the row's references to this frame's heap fallbacks."""
+    mi = r[F.heap_list]
+    while mi != 0:
+        nxt = carray(_as_i64_ptr(nrt_data(mi)), (1,))[0]
+        nrt_release(mi)
+        mi = nxt
+    r[F.heap_list] = 0
 
 
 @njit(cache=True)
@@ -160,8 +196,10 @@ def slow_alloc(addr, nbytes, align, size_status):
         size = r[F.chunk_size]
         if policy == POLICY_GROW:
             size = max(size, _round_up(nbytes, CHUNK_ALIGN))
-        elif policy == POLICY_ERROR and nbytes > size:
-            return ST_EXHAUSTED, 0, 0
+        elif nbytes > size:
+            if policy == POLICY_ERROR:
+                return ST_EXHAUSTED, 0, 0
+            return _heap_fallback(r, nbytes, align)   # no chunk could serve it: none installed
         if not _install_chunk(r, size):
             return ST_EXHAUSTED, 0, 0
     elif policy == POLICY_GROW:
@@ -175,14 +213,7 @@ def slow_alloc(addr, nbytes, align, size_status):
     if data != 0:
         return ST_OK, data, r[F.meminfo]
     if policy == POLICY_HEAP:
-        mi, hdata = nrt_alloc_aligned(max(nbytes, 1))
-        if mi == 0:
-            return ST_EXHAUSTED, 0, 0
-        r[F.heap_fallbacks] += 1
-        r[F.heap_fallback_bytes] += nbytes
-        r[F.count] += 1
-        _disown(mi)
-        return ST_HEAP, hdata, mi
+        return _heap_fallback(r, nbytes, align)
     return ST_EXHAUSTED, 0, 0
 
 
@@ -232,6 +263,7 @@ def end_frame(addr, workers):
         r[F.last_frame_peak] = r[F.peak_frame]
         r[F.frame_open] = 0
         r[F.limit] = -1
+        release_heap_list(r)
         if r[F.policy] == POLICY_GROW and r[F.capacity] < r[F.peak_frame]:
             if _install_chunk(r, _round_up(r[F.peak_frame], CHUNK_ALIGN)):
                 r[F.chunks_grown] += 1
@@ -284,9 +316,11 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
     now = r[F.used_before] + r[F.cursor]
     if pos > now or pos < 0:
         return ST_STALE_CP
-    if chunk_seq == r[F.chunk_seq] and (cursor < 0 or cursor > r[F.cursor]
-                                        or pos - cursor != r[F.used_before]):
-        return ST_STALE_CP  # fields that disagree with the row: never move the cursor outside
+    if chunk_seq == r[F.chunk_seq]:
+        if cursor < 0 or cursor > r[F.cursor] or pos - cursor != r[F.used_before]:
+            return ST_STALE_CP  # fields that disagree with the row: never move the cursor outside
+    elif chunk_seq > r[F.chunk_seq] or chunk_seq < 0 or pos > r[F.used_before]:
+        return ST_STALE_CP      # a checkpoint in a retired chunk lies before the current chunk
     _settle_peak(r)
     r[F.allocated_total] += now - pos
     if chunk_seq == r[F.chunk_seq]:

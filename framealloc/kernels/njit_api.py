@@ -235,6 +235,11 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
             nbytes = builder.extract_value(res, 0)
             ovf = builder.or_(ovf, builder.extract_value(res, 1))
         bad = builder.or_(ovf, builder.icmp_unsigned(">", nbytes, ir.Constant(intp, K.MAX_BYTES)))
+        if len(dims) > 1:  # a zero dimension hides a negative one from the size checks
+            any_dim = dims[0]
+            for d in dims[1:]:
+                any_dim = builder.or_(any_dim, d)
+            bad = builder.or_(bad, builder.icmp_signed("<", any_dim, zero_c))
         if const_align is not None:
             a = ir.Constant(intp, const_align)
         else:
@@ -288,7 +293,7 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
                 res = context.compile_internal(builder, _call_slow_alloc, slow_sig,
                                                [row, nbytes, a, size_status])
                 status, data, mi = cgutils.unpack_tuple(builder, res, 3)
-                # ST_HEAP is a success whose meminfo the view takes over (refcount 0 until then).
+                # ST_HEAP is a success too: the row owns the fallback until end_frame.
                 is_heap = builder.icmp_signed("==", status, ir.Constant(intp, K.ST_HEAP))
                 builder.store(builder.select(is_heap, zero_c, status), status_slot)
                 builder.store(data, data_slot)

@@ -38,6 +38,8 @@ policy            0 grow, 1 error, 2 heap (``AllocConfig.on_frame_exhausted``)
 chunk_size        first chunk size for "grow"; the fixed chunk size for "error"/"heap"
 owner             id of the Python thread arena using this row (0: slot free)
 reserved_bytes    bytes of arena chunks held by this row (current chunk)
+heap_list         NRT meminfo of the newest "heap" fallback of this frame (a list through each
+                  fallback's first word), released at end_frame; 0: none
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ ARENA_FIELDS = (
     "frame_number", "chunk_seq", "peak_frame", "peak", "allocated_total", "count_total",
     "chunks_grown", "heap_fallbacks", "heap_fallback_bytes", "cp_serial", "cp_depth",
     "last_frame_peak", "rollbacks", "policy", "chunk_size", "owner", "reserved_bytes",
+    "heap_list",
 )
 
 #: Words (int64) per arena row; 32 words = 256 bytes = four cache lines, the hot fields in the first.

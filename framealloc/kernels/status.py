@@ -26,8 +26,7 @@ ST_EXHAUSTED = 8       # FA008
 ST_FOREIGN_CP = 9      # FA009
 ST_STALE_CP = 10       # FA010
 ST_WRONG_THREAD = 11   # FA011
-ST_HEAP = 100          # success, served from the heap: the returned meminfo has refcount 0
-                       # and belongs to the view the caller builds (which takes a reference)
+ST_HEAP = 100          # success, served from a heap fallback the row owns until end_frame
 
 #: status -> (exception class, message starting with the FA code)
 STATUS_ERRORS: dict[int, tuple[type, str]] = {

@@ -31,7 +31,7 @@ def alloc():
 
 
 @pytest.fixture(autouse=True)
-def leakcheck():
+def leakcheck(request):
     """Every core test: NRT allocations equal frees over the test (arena chunks, heap fallbacks
     and views made in njit are all NRT allocations; the fixture collects garbage first, so
     allocators and views dropped by the test body must have released everything)."""
@@ -44,4 +44,7 @@ def leakcheck():
     yield
     gc.collect()
     after = nrt_stats()
+    if request.node.get_closest_marker("failed_malloc"):
+        # NRT counts a malloc that returned NULL as an allocation with no free: compare meminfos.
+        before, after = before[1:], after[1:]
     assert after == before, f"NRT leak: (alloc-free, mi_alloc-mi_free) went {before} -> {after}"

@@ -225,3 +225,22 @@ def test_tampered_checkpoints_are_refused_not_trusted(alloc):
             assert ei.value.code == "FA010" and snapshot(alloc) == before
         alloc.rollback_to(cp)
         assert alloc.stats().frame.current == 80
+
+
+def test_tampered_chunk_seq_is_refused():
+    a = fa.SmartAlloc(AllocConfig(frame_chunk_size=KiB(4)))
+    with a.frame():
+        keep = a.frame_array(4, np.int64)
+        keep[:] = 1
+        cp = a.frame_checkpoint()
+        a.frame_array(4, np.int64)
+        before = snapshot(a)
+        for bad in (cp._replace(chunk_seq=cp.chunk_seq + 1), cp._replace(chunk_seq=-1)):
+            with pytest.raises(fa.CheckpointError, match="FA010"):
+                a.rollback_to(bad)
+            assert snapshot(a) == before
+        a.frame_array(8000, np.uint8)          # grow: cp now lies in a retired chunk
+        a.rollback_to(cp)                      # still valid
+        a.frame_array(4, np.int64)[:] = 7
+        assert (keep == 1).all()
+    a.close()

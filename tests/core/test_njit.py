@@ -309,3 +309,39 @@ def test_prange_loops_that_allocate_are_parallelised(alloc):
     assert (out == 4.0 * np.arange(100)).all()
     assert kernel.parallel_diagnostics is not None
     alloc.close()
+
+
+@njit(cache=True)
+def _heap_scratch(alloc, n):
+    a = alloc.frame_array(n, np.uint8)   # served by the heap fallback, dropped in the kernel
+    a[:] = 1
+    return a[0]
+
+
+def test_heap_fallbacks_made_and_dropped_in_njit_are_freed_at_end_frame():
+    # The autouse leakcheck asserts NRT allocs == frees: the row owns each fallback until
+    # end_frame, so a view dropped inside the kernel (whose incref/decref numba prunes) is freed.
+    a = fa.SmartAlloc(AllocConfig(on_frame_exhausted="heap", frame_capacity=KiB(4)))
+    for _ in range(5):
+        with a.frame():
+            assert _heap_scratch(a, 100_000) == 1
+            assert a._rows["heap_list"].any()
+        assert not a._rows["heap_list"].any()
+    assert a.stats().frame.heap_fallbacks == 5
+    a.close()
+
+
+@njit(cache=True)
+def _shape2(alloc, m, n):
+    return alloc.frame_array((m, n), np.int8).size
+
+
+def test_negative_dimension_next_to_a_zero_one_is_refused_in_njit(alloc):
+    with alloc.frame():
+        before = snapshot(alloc)
+        for m, n in ((0, -5), (-1, 0)):
+            with pytest.raises(fa.AllocSizeError, match="FA004"):
+                _shape2(alloc, m, n)
+            assert snapshot(alloc) == before
+        assert _shape2(alloc, 0, 5) == 0
+    alloc.close()

@@ -275,3 +275,16 @@ def test_repr_and_config_validation():
         assert ei.value.code == "FA013"
     with pytest.raises(fa.ConfigError):
         fa.SmartAlloc(config={"frame_chunk_size": MiB(1)})
+
+
+@pytest.mark.failed_malloc
+def test_heap_policy_huge_first_request_fails_without_installing_a_chunk():
+    a = fa.SmartAlloc(AllocConfig(on_frame_exhausted="heap"))
+    from .conftest import snapshot as snap
+    with a.frame():
+        before = snap(a)
+        with pytest.raises(fa.ArenaExhaustedError, match="FA008"):
+            a.frame_array((1 << 47) - 4096, np.uint8)   # no memory for that: state unchanged
+        assert snap(a) == before
+        assert a.frame_array(10).shape == (10,)
+    a.close()
