@@ -20,6 +20,8 @@ sub-allocate one big ``VkBuffer``/``VkDeviceMemory``, and they are testable with
 """
 from __future__ import annotations
 
+from .errors import GpuAlignmentError, GpuSizeError
+
 __all__ = ["VirtualAllocator", "LinearAllocator", "align_up"]
 
 #: Second-level subdivisions per power of two: 2**4 = 16 buckets per octave, so a rounded-up
@@ -107,7 +109,16 @@ class VirtualAllocator:
 
         -1 is only returned when no free range can hold the aligned request (checked
         exhaustively on the slow path), never because of bucket rounding.
+        FA401 for a size that is not a positive int (a zero-size range would share its offset
+        with the next one), FA402 for an alignment that is not 0 or a power of two.
         """
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise GpuSizeError(f"a range needs a positive integer size, got {size!r}; ask for "
+                               "at least one byte", code="FA401")
+        if isinstance(alignment, bool) or not isinstance(alignment, int) or alignment < 0 \
+                or alignment & (alignment - 1):
+            raise GpuAlignmentError(f"alignment must be 0 or a power of two, got {alignment!r}",
+                                    code="FA402")
         gran = self.granularity
         size = (size + gran - 1) & -gran
         align = alignment if alignment > gran else gran

@@ -144,3 +144,21 @@ def test_hazard_tracker_detects_raw_waw_war():
     assert not t.needs_barrier(("staging", 0, 64), ("other", 0, 8))    # read after read is fine
     t.clear()
     assert not t.needs_barrier(("buf", 0, 64), ("buf2", 0, 64))
+
+
+def test_bad_sizes_and_alignments_raise_coded_errors_and_change_nothing():
+    from framealloc.gpu.errors import GpuAlignmentError, GpuSizeError
+    va = VirtualAllocator(1024, 16)
+    b = va.allocate(32)
+    before = va.allocations(), va.free_ranges()
+    for size in (0, -16, 1.5, True, None):
+        with pytest.raises(GpuSizeError) as ei:
+            va.allocate(size)
+        assert ei.value.code == "FA401"
+    for align in (-1, 3, 24, 1.0):
+        with pytest.raises(GpuAlignmentError) as ei:
+            va.allocate(16, align)
+        assert ei.value.code == "FA402"
+    assert (va.allocations(), va.free_ranges()) == before
+    va.free(b)
+    assert va.free_ranges() == [(0, 1024)]
