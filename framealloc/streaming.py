@@ -5,7 +5,8 @@ most ``budget`` bytes:
 
 * ``aid = stream.reserve(nbytes | shape, dtype=None, priority=0)`` reserves the memory. When the
   budget is short it evicts *ready* assets of priority ``<=`` the request's, lowest priority first
-  and least recently accessed first among equals, calling ``on_evict(aid)`` for each. If even
+  and least recently accessed first among equals, calling ``on_evict(aid)`` for each just
+  before (if it raises, nothing is evicted or reserved: FA110). If even
   evicting every such asset would not make room, nothing is evicted and
   :class:`~framealloc.StreamingBudgetError` (FA117) is raised. Assets still loading are never
   evicted. The reserved bytes never exceed the budget.
@@ -38,7 +39,7 @@ import numpy as np
 
 from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
-from .errors import ConfigError
+from .errors import ConfigError, UnsupportedDtypeError
 from .pool_codes import StreamingBudgetError, StreamingError
 
 __all__ = ["StreamingAllocator", "StreamingInfo"]
@@ -151,6 +152,21 @@ class StreamingAllocator:
                         f"evicting every ready asset of priority <= {priority} frees only {freed};"
                         " nothing was evicted", code="FA117")
             buf = np.empty(nbytes, np.uint8)
+            if self.on_evict is not None and victims:
+                # Called before anything changes: if it raises, nothing is evicted or reserved.
+                used = int(c[0])
+                for k in victims:
+                    try:
+                        self.on_evict(k)
+                    except Exception as e:
+                        raise ConfigError(
+                            f"on_evict({k}) raised {type(e).__name__}: {e}; nothing was evicted "
+                            "or reserved. Make on_evict not raise (it is told about each asset "
+                            "about to be evicted)", code="FA110") from e
+                if int(c[0]) != used or any(k not in self._assets for k in victims):
+                    raise ConfigError("on_evict changed the streaming allocator (reserve/release "
+                                      "inside the callback); nothing was evicted or reserved. "
+                                      "Do not call the stream from on_evict", code="FA110")
             for k in victims:
                 self._drop(k, evicted=True)
             aid = next(self._ids)
@@ -159,9 +175,6 @@ class StreamingAllocator:
             c[2] += nbytes
             if c[0] > c[1]:
                 c[1] = c[0]
-        if self.on_evict is not None:
-            for k in victims:
-                self.on_evict(k)
         return aid
 
     def _drop(self, k: int, evicted: bool) -> None:
@@ -181,7 +194,13 @@ class StreamingAllocator:
         if isinstance(data, (bytes, bytearray, memoryview)):
             src = np.frombuffer(data, np.uint8)
         else:
-            src = np.ascontiguousarray(np.asarray(data)).reshape(-1).view(np.uint8)
+            arr = np.asarray(data)
+            if arr.dtype.hasobject:
+                raise UnsupportedDtypeError(
+                    f"cannot feed an array of dtype {arr.dtype}: its elements are Python "
+                    "references, not data; pass bytes or an array of a fixed-size dtype",
+                    code="FA006")
+            src = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
         with self._lock:
             k, a = self._get(aid)
             n = src.size

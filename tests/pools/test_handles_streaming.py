@@ -186,3 +186,47 @@ def test_streaming_bad_arguments_and_stats(alloc):
     del s
     gc.collect()
     assert alloc.stats().streaming.allocators == 0
+
+
+def test_feed_of_object_arrays_raises_fa006_and_copies_nothing():
+    s = fa.SmartAlloc().streaming(1000)
+    a = s.reserve(16)
+    for data in (np.array([object()]), [1, None], {"a": 1}):
+        with pytest.raises(fa.UnsupportedDtypeError) as ei:
+            s.feed(a, data)
+        assert ei.value.code == "FA006"
+        assert s.progress(a) == 0.0
+    assert s.feed(a, bytes(16)) == 1.0
+
+
+def test_on_evict_that_raises_leaves_the_stream_as_before():
+    calls = []
+
+    def cb(k):
+        calls.append(k)
+        raise RuntimeError("cb")
+
+    s = fa.SmartAlloc().streaming(100, on_evict=cb)
+    x = s.reserve(80)
+    s.feed(x, bytes(80))
+    before = s.used, s.counters.copy(), s.info().assets
+    with pytest.raises(fa.ConfigError) as ei:
+        s.reserve(50)
+    assert ei.value.code == "FA110" and "nothing was evicted" in str(ei.value)
+    assert calls == [x]
+    assert (s.used, s.info().assets) == (before[0], before[2])
+    assert (s.counters == before[1]).all() and s.is_ready(x)
+    assert float(s.access(x).sum()) == 0.0
+    s.on_evict = None
+    y = s.reserve(50)
+    assert s.used == 50 and s.is_ready(y) is False
+
+
+def test_on_evict_that_reenters_the_stream_is_refused():
+    s = fa.SmartAlloc().streaming(100)
+    x = s.reserve(80)
+    s.feed(x, bytes(80))
+    s.on_evict = lambda k: s.release(k)
+    with pytest.raises(fa.ConfigError) as ei:
+        s.reserve(50)
+    assert ei.value.code == "FA110"
