@@ -44,6 +44,10 @@ def resolve_dtype(dtype) -> tuple[np.dtype, int, int]:
     if dt.hasobject:
         raise UnsupportedDtypeError(f"dtype {dt} holds Python objects, which cannot live in arena "
                                     "memory; use a numeric or record dtype", code="FA006")
+    if dt.subdtype is not None:
+        raise UnsupportedDtypeError(f"subarray dtype {dt} is not supported as an element type; put "
+                                    f"its shape in the shape argument: shape + {dt.shape}, dtype "
+                                    f"{dt.base}", code="FA006")
     if dt.itemsize == 0:
         raise UnsupportedDtypeError(f"dtype {dt} is unsized; give it a size, e.g. 'S16' or 'U8'",
                                     code="FA006")

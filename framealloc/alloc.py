@@ -147,9 +147,23 @@ def _release_rows(rows: np.ndarray) -> None:
     rows["limit"] = -1
 
 
-def _release_slot(rows: np.ndarray, slot: int) -> None:
-    """A thread ended: free its chunks and give its slot back."""
+#: Counters a thread's rows carry into the allocator's totals when the thread ends.
+_CUMULATIVE = ("allocated_total", "count_total", "chunks_grown", "heap_fallbacks",
+               "heap_fallback_bytes", "rollbacks")
+
+
+def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int) -> None:
+    """A thread ended: keep its history in ``retired``, free its chunks, give its slot back."""
     block = rows[slot:slot + 1]
+    open_ = block["frame_open"] != 0
+    pos = np.where(open_, block["used_before"] + block["cursor"], 0)
+    retired["allocated_total"] += int(pos.sum())
+    retired["count_total"] += int(np.where(open_, block["count"], 0).sum())
+    for name in _CUMULATIVE:
+        retired[name] += int(block[name].sum())
+    retired["peak"] = max(int(retired["peak"][0]), int(np.maximum(block["peak"], pos).max()))
+    retired["frame_number"] = max(int(retired["frame_number"][0]),
+                                  int(block["frame_number"].max()))
     keep = block[["policy", "chunk_size"]].copy()
     _release_rows(block)
     block[...] = np.zeros(1, rows.dtype)
@@ -246,6 +260,8 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         self._rows["chunk_size"] = (config.frame_chunk_size if config.on_frame_exhausted == "grow"
                                     else config.frame_capacity)
         self._cps = new_checkpoint_block(config.max_threads, self._workers, config.max_checkpoints)
+        # Counters of threads that have ended (their rows are reused), so totals stay exact.
+        self._retired = np.zeros(1, self._rows.dtype)
         self._tls = threading.local()
         self._thread_ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -290,7 +306,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         ta = _ThreadArena(self, slot, tid)
         self._tls.arena = ta
         self._arenas[slot] = ta
-        weakref.finalize(ta, _release_slot, self._rows, slot)
+        weakref.finalize(ta, _release_slot, self._rows, self._retired, slot)
         return ta
 
     def _arena(self) -> _ThreadArena:
@@ -324,6 +340,8 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         >>> alloc = fa.SmartAlloc(); alloc.begin_frame(); alloc.end_frame(); alloc.in_frame
         False
         """
+        if not self._finalizer.alive:
+            self._raise_closed()
         ta = self._arena()
         if not ta.m[_FRAME_OPEN]:
             _raise_status(ST_END_NO_BEGIN)
@@ -344,7 +362,8 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         try:
             yield self
         finally:
-            self.end_frame()
+            if self._finalizer.alive:   # close() inside the block already released everything
+                self.end_frame()
 
     @property
     def frame_number(self) -> int:
@@ -526,6 +545,9 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
     def _alloc_slow(self, ta, dt, count, dims, nbytes, a, zero, try_):
         from numba.core.runtime import nrt
 
+        if not self._finalizer.alive:
+            self._raise_closed()
+
         status, data, mi = _kernels().slow_alloc(ta.row_addr, nbytes, a, 0)
         if status == ST_HEAP:
             owner = nrt.MemInfo(mi)  # a wrapper over the row's reference...
@@ -646,7 +668,8 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
             ta = self._arenas.get(slot)
             threads.append(ThreadFrameStats.from_rows(
                 slot, ta.ident if ta else None, ta.name if ta else "", rows[slot]))
-        return AllocStats(frame=FrameStats.from_rows(rows), threads=threads,
+        return AllocStats(frame=FrameStats.from_rows(np.concatenate([rows.ravel(), self._retired])),
+                          threads=threads,
                           **self._pool_sections())
 
     def close(self) -> None:

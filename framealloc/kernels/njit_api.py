@@ -159,8 +159,9 @@ def resolve_numba_dtype(ty):
         npdt = numpy_support.as_dtype(nb)
     except Exception:
         raise TypingError(f"FA006: dtype {nb} cannot live in arena memory") from None
-    if npdt.hasobject or npdt.itemsize == 0:
-        raise TypingError(f"FA006: dtype {npdt} cannot live in arena memory")
+    if npdt.hasobject or npdt.itemsize == 0 or npdt.subdtype is not None:
+        raise TypingError(f"FA006: dtype {npdt} cannot live in arena memory as an element type "
+                          "(object, unsized or subarray dtypes)")
     return nb, npdt
 
 

@@ -34,6 +34,7 @@ CASES = [
     ("unsized-bytes", lambda a: a.frame_array(3, "S"), fa.UnsupportedDtypeError, "FA006", True),
     ("unsized-void", lambda a: a.frame_array(3, "V"), fa.UnsupportedDtypeError, "FA006", True),
     ("not-a-dtype", lambda a: a.frame_array(3, "nonsense"), fa.UnsupportedDtypeError, "FA006", True),
+    ("subarray-dtype", lambda a: a.frame_array((2, 2), ("f8", 3)), fa.UnsupportedDtypeError, "FA006", True),
     ("align-3", lambda a: a.frame_array(3, F32, align=3), fa.AlignmentError, "FA007", True),
     ("align-0", lambda a: a.frame_array(3, F32, align=0), fa.AlignmentError, "FA007", True),
     ("align-negative", lambda a: a.frame_array(3, F32, align=-8), fa.AlignmentError, "FA007", True),
@@ -81,6 +82,18 @@ def test_closed_allocator():
     with pytest.raises(fa.FrameStateError) as ei:
         a.begin_frame()
     assert ei.value.code == "FA015"
+    for call in (lambda: a.end_frame(), lambda: a.frame_array(3)):
+        with pytest.raises(fa.FrameStateError, match="FA015"):
+            call()
+
+
+def test_close_inside_a_frame_block():
+    a = fa.SmartAlloc()
+    with a.frame():
+        v = a.frame_array(4)
+        v[:] = 2.0
+        a.close()                      # leaving the block must not raise
+    assert (v == 2.0).all()
 
 
 def test_too_many_threads():

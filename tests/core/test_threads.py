@@ -61,6 +61,23 @@ def test_python_threads_have_their_own_arenas():
     alloc.close()
 
 
+def test_stats_keep_the_history_of_threads_that_ended():
+    alloc = fa.SmartAlloc()
+
+    def worker(i):
+        for _ in range(3):
+            with alloc.frame():
+                alloc.frame_array(1000, np.float64)
+
+    _run_threads(worker, 1)
+    import gc
+    gc.collect()
+    s = alloc.stats().frame
+    assert (s.allocated, s.allocations, s.frames, s.peak) == (24_000, 3, 3, 8000)
+    assert alloc.stats().threads == []          # the thread's slot was given back
+    alloc.close()
+
+
 def test_thread_end_returns_its_slot():
     alloc = fa.SmartAlloc(AllocConfig(max_threads=2))
     alloc.begin_frame()
