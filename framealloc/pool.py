@@ -179,9 +179,11 @@ def _close_classes(hdr: np.ndarray) -> None:
             for mi in mis[mis != 0].tolist():
                 nrt_drop(mi)
         slot_mi, pt_mi = int(h[H.MI]), int(h[H.PT_MI])
-        keep = int(h[H.ITEMSIZE]), int(h[H.TRIMMED]) + int(h[H.LIVE_PAGES])
+        # Cumulative counters (acquired, peak, grows) survive closing: stats stay exact.
+        keep = (int(h[H.ITEMSIZE]), int(h[H.TRIMMED]) + int(h[H.LIVE_PAGES]), int(h[H.ACQ]),
+                int(h[H.PEAK]), int(h[H.GROWS]))
         hdr[c, :] = 0
-        h[H.ITEMSIZE], h[H.TRIMMED] = keep
+        h[H.ITEMSIZE], h[H.TRIMMED], h[H.ACQ], h[H.PEAK], h[H.GROWS] = keep
         h[H.POLICY] = POLICY_CLOSED
         nrt_drop(slot_mi)
         nrt_drop(pt_mi)

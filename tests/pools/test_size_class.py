@@ -416,3 +416,17 @@ def test_boxes_from_many_threads_never_overlap(alloc):
     kept.clear()
     gc.collect()
     assert alloc.stats().pool.current_allocations == 0
+
+
+def test_close_keeps_cumulative_pool_counters():
+    a = fa.SmartAlloc()
+    b = a.pool_alloc(np.uint8, 4096)
+    b.free()
+    keep = a.pool_alloc(np.uint8, 16)
+    before = a.stats().pool
+    a.close()
+    s = a.stats().pool
+    assert (s.allocations, s.allocated, s.peak) == (2, 4096 + 16, before.peak)
+    assert s.current == 0 and s.current_allocations == 0 and s.freed == s.allocated
+    assert sum(c["acquired"] for c in s.classes) == 2
+    del keep
