@@ -68,12 +68,16 @@ def element_dtype(dtype, role: str = "element") -> tuple[np.dtype, int, int]:
 
     FA006 for object/unsized dtypes (as for ``frame_array``), FA136 for subarray dtypes.
     """
-    dt, isz, nat = resolve_dtype(dtype)
-    if dt.subdtype is not None:
+    try:
+        probe = np.dtype(dtype)
+    except TypeError:
+        probe = None  # resolve_dtype explains what is wrong (FA006)
+    if probe is not None and probe.subdtype is not None:
+        dt = probe
         raise CollectionDtypeError(
             f"{role} dtype {dt} is a subarray dtype; use a record dtype with a subarray field, "
             f"e.g. [('v', {dt.subdtype[0].str!r}, {dt.subdtype[1]})]", code="FA136")
-    return dt, isz, nat
+    return resolve_dtype(dtype)
 
 
 def key_dtype_of(dtype) -> np.dtype:
