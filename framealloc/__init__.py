@@ -41,6 +41,7 @@ from .coordination import (
 )
 from .groups import GroupInfo
 from .handles import HandleHeap
+from .org_codes import BudgetError, BudgetExceededError, BudgetWarning, TagError
 from .pool import PoolBox, SizeClassInfo, SizeClassPools
 from .pool_codes import (
     DoubleFreeError,
@@ -84,4 +85,5 @@ __all__ = [
     "FrameVec", "FrameMap", "FrameLayout", "CollectionCapacityError", "CollectionFullError",
     "CollectionEmptyError", "CollectionIndexError", "FrameMapKeyError", "CollectionDtypeError",
     "CollectionKeyError", "CollectionValueError", "LayoutError",
+    "TagError", "BudgetError", "BudgetExceededError", "BudgetWarning",
 ]

@@ -27,8 +27,12 @@ from .kernels.status import (
     ST_WRONG_THREAD,
     raise_for_status,
 )
+from .phases import PhasesMixin
 from .pools import PoolsMixin
+from .retention import RetentionMixin
+from .scratch import ScratchMixin
 from .stats import AllocStats, FrameStats, ThreadFrameStats
+from .tags import OrgMixin
 
 if TYPE_CHECKING:
     from .coordination import TransferHandle
@@ -75,7 +79,7 @@ class _ThreadArena:
     """Per-Python-thread view of one thread slot: fast-path caches over the shared state rows."""
 
     __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "base", "chunk", "views",
-                 "ident", "name", "__weakref__")
+                 "ident", "name", "ext", "__weakref__")
 
     def __init__(self, alloc: "SmartAlloc", slot: int, tid: int):
         self.slot = slot
@@ -92,6 +96,8 @@ class _ThreadArena:
         self.views: dict = {}
         t = threading.current_thread()
         self.ident, self.name = t.ident, t.name
+        # Per-thread state of the organisation features (tag stack, phases, retained arrays).
+        self.ext: dict = {}
 
     def refresh_chunk(self) -> None:
         """Re-read the current chunk after it changed (growth, consolidation, first use)."""
@@ -222,7 +228,8 @@ class CheckpointGuard:
             self._alloc.rollback_to(self.checkpoint)
 
 
-class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
+class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin,
+                 FrameCollectionsMixin):
     """Frame/pool/heap allocator for NumPy and Numba.
 
     Every Python thread gets its own frame arena inside this allocator (lazily, on first use);
@@ -329,6 +336,7 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         if ta.m[_FRAME_OPEN]:
             _raise_status(ST_BEGIN_TWICE)
         _kernels().begin_frame(ta.handle[0], self._workers)
+        self._after_begin_frame(ta)
 
     def end_frame(self) -> None:
         """Close the calling thread's frame in O(1): every frame allocation is released at once.
@@ -345,7 +353,9 @@ class SmartAlloc(PoolsMixin, FrameCollectionsMixin):
         ta = self._arena()
         if not ta.m[_FRAME_OPEN]:
             _raise_status(ST_END_NO_BEGIN)
+        self._before_end_frame(ta)
         _kernels().end_frame(ta.handle[0], self._workers)
+        self._after_end_frame(ta)
 
     @contextmanager
     def frame(self) -> Iterator["SmartAlloc"]:

@@ -58,6 +58,14 @@ class AllocConfig:
     pool_page_size:
         Bytes of each page of a size class (a multiple of 4096); pages are added when a class
         runs dry and given back by ``trim()``.
+    max_tags:
+        Tags (``alloc.tag(...)`` paths, nested ones included) one allocator can register; the
+        root (untagged) counts as one.
+    budget_lease:
+        While a budget applies, a thread's frame takes budget bytes this many at a time (fewer
+        near a limit), so the allocation hot path stays one compare. Budgets are never exceeded;
+        with several threads under one budget, one may be refused while another holds up to this
+        many unused bytes.
 
     Example
     -------
@@ -74,6 +82,8 @@ class AllocConfig:
     max_checkpoints: int = 64
     pool_size_classes: tuple = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
     pool_page_size: int = KiB(64)
+    max_tags: int = 64
+    budget_lease: int = KiB(64)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -89,6 +99,8 @@ class AllocConfig:
         _check_range("max_threads", self.max_threads, 1, 4096)
         _check_range("max_checkpoints", self.max_checkpoints, 1, 1 << 20)
         _check_range("pool_page_size", self.pool_page_size, 4096, 1 << 30)
+        _check_range("max_tags", self.max_tags, 2, 4096)
+        _check_range("budget_lease", self.budget_lease, 64, 1 << 40)
         if self.pool_page_size % 4096:
             raise ConfigError(f"AllocConfig.pool_page_size must be a multiple of 4096, got "
                               f"{self.pool_page_size}", code="FA013")

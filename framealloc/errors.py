@@ -205,7 +205,8 @@ valid; create a new SmartAlloc for new frames.""", FrameStateError)
 # mapping of the same form and is merged here on first use, so importing framealloc stays light.
 _EXTRA_CODE_MODULES = ("framealloc.gpu.codes", "framealloc.lint.codes",
                        "framealloc.pool_codes", "framealloc.collection_codes",
-                       "framealloc.org_codes")
+                       "framealloc.org_codes", "framealloc.phase_codes",
+                       "framealloc.scratch_codes", "framealloc.retention_codes")
 _extra_loaded = False
 
 

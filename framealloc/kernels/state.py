@@ -40,6 +40,13 @@ owner             id of the Python thread arena using this row (0: slot free)
 reserved_bytes    bytes of arena chunks held by this row (current chunk)
 heap_list         NRT meminfo of the newest "heap" fallback of this frame (a list through each
                   fallback's first word), released at end_frame; 0: none
+tag               id of the tag this row's allocations are attributed to (0: untagged)
+seg_pos           position where the current tag segment began (bytes before it are attributed)
+seg_count         ``count`` when the current tag segment began
+budget_end        position up to which this row has leased budget bytes (``NO_LIMIT``: no budget
+                  applies); the row's ``limit`` never passes it, so the hot path enforces budgets
+orgrow            address of this row's organisation block (tag stack, segment log, bytes per tag)
+org               address of the allocator's organisation header (:mod:`.org_state`)
 """
 from __future__ import annotations
 
@@ -55,7 +62,7 @@ ARENA_FIELDS = (
     "frame_number", "chunk_seq", "peak_frame", "peak", "allocated_total", "count_total",
     "chunks_grown", "heap_fallbacks", "heap_fallback_bytes", "cp_serial", "cp_depth",
     "last_frame_peak", "rollbacks", "policy", "chunk_size", "owner", "reserved_bytes",
-    "heap_list",
+    "heap_list", "tag", "seg_pos", "seg_count", "budget_end", "orgrow", "org",
 )
 
 #: Words (int64) per arena row; 32 words = 256 bytes = four cache lines, the hot fields in the first.
