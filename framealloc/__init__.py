@@ -42,6 +42,8 @@ from .coordination import (
 from .groups import GroupInfo
 from .handles import HandleHeap
 from .org_codes import BudgetError, BudgetExceededError, BudgetWarning, TagError
+from .phase_codes import PhaseError, PhaseWarning
+from .phases import PhaseBlock, PhasesStats, PhaseStats, PhaseTotals
 from .pool import PoolBox, SizeClassInfo, SizeClassPools
 from .pool_codes import (
     DoubleFreeError,
@@ -86,4 +88,5 @@ __all__ = [
     "CollectionEmptyError", "CollectionIndexError", "FrameMapKeyError", "CollectionDtypeError",
     "CollectionKeyError", "CollectionValueError", "LayoutError",
     "TagError", "BudgetError", "BudgetExceededError", "BudgetWarning",
+    "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
 ]
