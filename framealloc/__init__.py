@@ -58,6 +58,8 @@ from .pool_codes import (
     StreamingError,
     UseAfterFreeError,
 )
+from .scratch import ScratchPool, ScratchStats
+from .scratch_codes import ScratchError, ScratchFullError
 from .stats import (
     AllocStats,
     FrameStats,
@@ -89,4 +91,5 @@ __all__ = [
     "CollectionKeyError", "CollectionValueError", "LayoutError",
     "TagError", "BudgetError", "BudgetExceededError", "BudgetWarning",
     "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
+    "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
 ]

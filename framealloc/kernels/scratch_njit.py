@@ -1,0 +1,378 @@
+"""Scratch pools inside @njit: the kernels and the SmartAlloc methods that take a pool id.
+
+``alloc.scratch_array(sid, shape, dtype)`` (and ``try_scratch_array``, ``scratch_zeros``,
+``try_scratch_zeros``, ``scratch_reset``, ``scratch_used``) work on the pool table of
+:mod:`framealloc.scratch` in place. The SmartAlloc's native struct carries its owner id; the
+allocator's table is found through the process-wide registry (its address is the linker symbol
+``framealloc_scratch_registry``, so cached machine code finds it in every process), and the id is
+checked against the owner and the table before anything is read: a foreign or made-up id raises
+FA160 instead of touching memory.
+
+An allocation is three steps: :func:`_scratch_size` (an intrinsic: byte count and alignment with
+the size checks, constant-folded for literal shapes), :func:`scratch_bump` (a cached kernel:
+resolve the id, check the fit, charge the tag and budgets, bump) and :func:`_scratch_view` (an
+intrinsic: the view over the pool's buffer, holding a reference to it). Errors are raised out of
+line by :func:`_scratch_fail`, for the reason given in :func:`framealloc.kernels.njit_api._fail`.
+"""
+from __future__ import annotations
+
+import llvmlite.binding as llb
+import numpy as np
+from llvmlite import ir
+from numba import carray, njit, types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, overload_method
+from numba.np.arrayobj import make_array, populate_array
+
+from .. import scratch as S
+from .._dtypes import MAX_ALIGN, natural_alignment
+from ..scratch_codes import ScratchError, ScratchFullError
+from . import org
+from .arena import (
+    MAX_BYTES,
+    ST_BAD_ALIGN,
+    ST_NEGATIVE,
+    ST_OVERFLOW,
+    _as_i64_ptr,
+    nrt_alloc_aligned,
+    row_view,
+)
+from .njit_api import (
+    SmartAllocType,
+    _fail,
+    _literal_align,
+    _literal_bool,
+    _native,
+    _omitted,
+    _shape_ndim,
+    raise_status,
+    resolve_numba_dtype,
+)
+from .org_state import KIND_SCRATCH
+from .state import F
+
+__all__ = ["new_buffer", "scratch_bump", "scratch_reset", "scratch_used"]
+
+# Statuses of the scratch kernels (the frame kernels' size statuses 4, 5, 7 pass through).
+ST_UNKNOWN = 160          # FA160: not a pool id of this allocator
+ST_FULL = 161             # FA161: the pool cannot hold the request
+ST_INTERNAL = 169         # FA000: a tag id outside the tag table (a bug of the tag core)
+#: org.charge refusals are returned as CHARGE_BASE + their status.
+CHARGE_BASE = 1000
+
+_M_UNKNOWN = ("FA160: not the id of a scratch pool of this allocator; pass pool.id of a pool "
+              "made by alloc.scratch_pool(name, capacity) on the same SmartAlloc")
+_M_FULL = ("FA161: scratch pool full; reset() it, create a larger pool, or use "
+           "try_scratch_array")
+_M_INTERNAL = "FA000: internal allocator error (tag id outside the tag table)"
+
+_SYMBOL = "framealloc_scratch_registry"
+llb.add_symbol(_SYMBOL, S._registry().ctypes.data)
+
+_REG_CAP, _REG_WORDS, _R_OWNER, _R_TABLE = S.REG_CAP, S.REG_WORDS, S.R_OWNER, S.R_TABLE
+_ROW_WORDS, _ROW_BYTES = S.ROW_WORDS, S.ROW_BYTES
+_S_CURSOR, _S_LIMIT, _S_BASE, _S_COUNT = S.S_CURSOR, S.S_LIMIT, S.S_BASE, S.S_COUNT
+_S_MI, _S_PEAK, _S_FREED, _S_COUNT_RESET = S.S_MI, S.S_PEAK, S.S_FREED, S.S_COUNT_RESET
+_S_RESETS, _S_STATE, _S_ID, _S_TAGS, _S_NTAGS = S.S_RESETS, S.S_STATE, S.S_ID, S.S_TAGS, S.S_NTAGS
+_OPEN = S.STATE_OPEN
+_OWNER_SHIFT, _SLOT_SHIFT = S.SID_OWNER_SHIFT, S.SID_SLOT_SHIFT
+_SLOT_MASK, _INDEX_MASK = S.SID_SLOT_MASK, S.SID_INDEX_MASK
+_KIND = KIND_SCRATCH
+_ORG = int(F.org)
+
+
+@intrinsic
+def _registry_addr(typingctx):
+    """Address of the process-wide registry (resolved by the linker from ``_SYMBOL``)."""
+    sig = types.intp()
+
+    def codegen(context, builder, signature, args):
+        mod = builder.module
+        gv = mod.globals.get(_SYMBOL)
+        if gv is None:
+            gv = ir.GlobalVariable(mod, cgutils.intp_t, _SYMBOL)
+            gv.linkage = "external"
+        return builder.ptrtoint(gv, cgutils.intp_t)
+
+    return sig, codegen
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels (ints in, ints out: one compiled specialisation each, cached)
+
+@njit(cache=True)
+def new_buffer(nbytes):
+    """A page-aligned NRT buffer: ``(meminfo, data)``; ``(0, 0)`` when memory runs out."""
+    return nrt_alloc_aligned(nbytes)
+
+
+@njit(cache=True)
+def _words(addr, n):
+    return carray(_as_i64_ptr(addr), (n,))
+
+
+@njit(cache=True)
+def resolve(owner, sid):
+    """Address of the table row of pool ``sid`` of allocator ``owner``; 0 if it is not one."""
+    if owner <= 0 or sid < 0 or (sid >> _OWNER_SHIFT) != owner:
+        return 0
+    slot = (sid >> _SLOT_SHIFT) & _SLOT_MASK
+    if slot >= _REG_CAP:
+        return 0
+    reg = _words(_registry_addr(), _REG_CAP * _REG_WORDS)
+    if reg[slot * _REG_WORDS + _R_OWNER] != owner:
+        return 0
+    addr = reg[slot * _REG_WORDS + _R_TABLE] + (sid & _INDEX_MASK) * _ROW_BYTES
+    r = _words(addr, _ROW_WORDS)
+    if r[_S_STATE] != _OPEN or r[_S_ID] != sid:
+        return 0
+    return addr
+
+
+@njit(cache=True)
+def scratch_bump(arena_row, owner, sid, nbytes, align, size_status):
+    """Allocate ``nbytes`` aligned to ``align`` in pool ``sid``: ``(status, data, meminfo)``.
+
+    Checks the fit first, then charges the tag and budgets through ``org.charge`` (the
+    calling worker's arena row), then bumps; on any failure nothing changes.
+    """
+    if size_status != 0:
+        return size_status, 0, 0
+    if align <= 0 or (align & (align - 1)) != 0 or align > MAX_ALIGN:
+        return ST_BAD_ALIGN, 0, 0
+    addr = resolve(owner, sid)
+    if addr == 0:
+        return ST_UNKNOWN, 0, 0
+    r = _words(addr, _ROW_WORDS)
+    cur = r[_S_CURSOR]
+    off = (cur + align - 1) & -align
+    end = off + nbytes
+    if end > r[_S_LIMIT]:
+        return ST_FULL, 0, 0
+    consumed = end - cur
+    status, tag = org.charge(arena_row, _KIND, consumed)
+    if status != 0:
+        return CHARGE_BASE + status, 0, 0
+    ntags = r[_S_NTAGS]
+    if tag < 0 or tag >= ntags:
+        org.release(row_view(arena_row)[_ORG], _KIND, tag, consumed)
+        return ST_INTERNAL, 0, 0
+    r[_S_CURSOR] = end
+    r[_S_COUNT] += 1
+    _words(r[_S_TAGS], ntags)[tag] += consumed
+    return 0, r[_S_BASE] + off, r[_S_MI]
+
+
+@njit(cache=True)
+def scratch_reset(arena_row, owner, sid):
+    """Reset pool ``sid``: give every tag its bytes back, settle the counters. A status."""
+    addr = resolve(owner, sid)
+    if addr == 0:
+        return ST_UNKNOWN
+    r = _words(addr, _ROW_WORDS)
+    org_addr = row_view(arena_row)[_ORG]
+    tags = _words(r[_S_TAGS], r[_S_NTAGS])
+    for t in range(tags.size):
+        b = tags[t]
+        if b != 0:
+            tags[t] = 0
+            org.release(org_addr, _KIND, t, b)
+    cur = r[_S_CURSOR]
+    if cur > r[_S_PEAK]:
+        r[_S_PEAK] = cur
+    r[_S_FREED] += cur
+    r[_S_CURSOR] = 0
+    r[_S_COUNT_RESET] = r[_S_COUNT]
+    r[_S_RESETS] += 1
+    return 0
+
+
+@njit(cache=True)
+def scratch_used(owner, sid):
+    """``(status, bytes in use)`` of pool ``sid``."""
+    addr = resolve(owner, sid)
+    if addr == 0:
+        return ST_UNKNOWN, 0
+    return 0, _words(addr, _ROW_WORDS)[_S_CURSOR]
+
+
+@njit(cache=True)
+def _scratch_fail(status):
+    """Raise the error of a non-zero scratch status, out of line (see ``njit_api._fail``)."""
+    if status == ST_FULL:
+        raise ScratchFullError(_M_FULL)
+    if status == ST_UNKNOWN:
+        raise ScratchError(_M_UNKNOWN)
+    if status >= CHARGE_BASE:
+        _fail(status - CHARGE_BASE)
+    if status == ST_INTERNAL:
+        raise ScratchError(_M_INTERNAL)
+    raise_status(status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Intrinsics: size and view
+
+def _dims(context, builder, shape, shape_val):
+    if isinstance(shape, types.Integer):
+        return [context.cast(builder, shape_val, shape, types.intp)]
+    vals = cgutils.unpack_tuple(builder, shape_val, len(shape))
+    return [context.cast(builder, v, t, types.intp) for v, t in zip(vals, shape)]
+
+
+@intrinsic(prefer_literal=True)
+def _scratch_size(typingctx, shape, dtype, align):
+    """``(size status, nbytes, alignment)`` of an array of ``shape``/``dtype``.
+
+    ``align`` is 0 (the dtype's natural alignment) or the user's value (validated here when it
+    is only known at run time: status ST_BAD_ALIGN).
+    """
+    _, npdt = resolve_numba_dtype(dtype)
+    _shape_ndim(shape)
+    natural = natural_alignment(npdt)
+    const_align = natural if (isinstance(align, types.IntegerLiteral)
+                              and align.literal_value == 0) else _literal_align(align, natural)
+    itemsize = npdt.itemsize
+    sig = types.UniTuple(types.intp, 3)(shape, dtype, align)
+
+    def codegen(context, builder, signature, args):
+        shape_val, _, align_val = args
+        intp = cgutils.intp_t
+        i1 = ir.IntType(1)
+        zero = ir.Constant(intp, 0)
+        dims = _dims(context, builder, shape, shape_val)
+        nbytes = ir.Constant(intp, itemsize)
+        ovf = ir.Constant(i1, 0)
+        neg = ir.Constant(i1, 0)
+        for d in dims:
+            res = builder.umul_with_overflow(nbytes, d)
+            nbytes = builder.extract_value(res, 0)
+            ovf = builder.or_(ovf, builder.extract_value(res, 1))
+            neg = builder.or_(neg, builder.icmp_signed("<", d, zero))
+        big = builder.or_(ovf, builder.icmp_unsigned(">", nbytes, ir.Constant(intp, MAX_BYTES)))
+        status = builder.select(neg, ir.Constant(intp, ST_NEGATIVE),
+                                builder.select(big, ir.Constant(intp, ST_OVERFLOW), zero))
+        if const_align is not None:
+            a = ir.Constant(intp, const_align)
+        else:
+            user_a = context.cast(builder, align_val, align, types.intp)
+            bad_align = builder.or_(
+                builder.icmp_unsigned(">", builder.sub(user_a, ir.Constant(intp, 1)),
+                                      ir.Constant(intp, MAX_ALIGN - 1)),
+                builder.icmp_unsigned("!=", builder.and_(user_a, builder.sub(
+                    user_a, ir.Constant(intp, 1))), zero))
+            status = builder.select(
+                builder.and_(builder.icmp_signed("==", status, zero), bad_align),
+                ir.Constant(intp, ST_BAD_ALIGN), status)
+            a = builder.select(builder.icmp_signed(">", user_a, ir.Constant(intp, natural)),
+                               user_a, ir.Constant(intp, natural))
+        return context.make_tuple(builder, signature.return_type, [status, nbytes, a])
+
+    return sig, codegen
+
+
+@intrinsic(prefer_literal=True)
+def _scratch_view(typingctx, data, meminfo, shape, dtype, zero):
+    """The C-contiguous array of ``shape``/``dtype`` at address ``data``, holding a reference to
+    the NRT ``meminfo`` of the pool's buffer; ``zero`` (a literal bool) fills it with zeros."""
+    nb, npdt = resolve_numba_dtype(dtype)
+    if not isinstance(zero, types.BooleanLiteral):
+        raise TypingError("zero must be a literal")
+    ndim = 1 if isinstance(shape, types.Integer) else len(shape)
+    arrty = types.Array(nb, ndim, "C")
+    sig = arrty(types.intp, types.intp, shape, dtype, zero)
+    itemsize = npdt.itemsize
+    fill = zero.literal_value
+
+    def codegen(context, builder, signature, args):
+        d, mi, shape_val, _, _ = args
+        intp = cgutils.intp_t
+        dims = _dims(context, builder, shape, shape_val)
+        ary = make_array(arrty)(context, builder)
+        strides, acc = [], ir.Constant(intp, itemsize)
+        for dim in reversed(dims):
+            strides.append(acc)
+            acc = builder.mul(acc, dim)
+        strides.reverse()
+        populate_array(ary, data=builder.inttoptr(d, context.get_data_type(nb).as_pointer()),
+                       shape=dims, strides=strides, itemsize=ir.Constant(intp, itemsize),
+                       meminfo=builder.inttoptr(mi, cgutils.voidptr_t))
+        value = ary._getvalue()
+        context.nrt.incref(builder, arrty, value)
+        if fill:
+            cgutils.memset(builder, builder.inttoptr(d, cgutils.voidptr_t), acc, 0)
+        return value
+
+    return sig, codegen
+
+
+# ---------------------------------------------------------------------------------------------
+# SmartAlloc methods
+
+def _new_impl(z, try_, dtype_arg, align_arg):
+    """The body of the scratch array methods: size, bump (charge included), view, raise.
+
+    One level of inlining (the method itself), with the dtype/alignment defaults baked in, so a
+    user function that allocates compiles few intermediate functions."""
+    glb = dict(np=np, _native=_native, _scratch_size=_scratch_size, scratch_bump=scratch_bump,
+               _scratch_view=_scratch_view, _scratch_fail=_scratch_fail, ST_FULL=ST_FULL,
+               CHARGE_BASE=CHARGE_BASE, Z=z)
+    dt = "dtype" if dtype_arg else "np.float64"
+    al = "align" if align_arg else "0"
+    refuse = ("        if status == ST_FULL or status >= CHARGE_BASE:\n"
+              "            return None\n") if try_ else ""
+    src = f"""
+def impl(alloc, sid, shape, dtype=None, align=None, zero=False):
+    nat = _native(alloc)
+    size_status, nbytes, a = _scratch_size(shape, {dt}, {al})
+    status, data, mi = scratch_bump(nat[6], nat[4], np.int64(sid), nbytes, a, size_status)
+    if status != 0:
+{refuse}        _scratch_fail(status)
+    return _scratch_view(data, mi, shape, {dt}, Z)
+"""
+    exec(src, glb)
+    return glb["impl"]
+
+
+def _check_sid(sid):
+    if not isinstance(sid, types.Integer):
+        raise TypingError(f"FA160: a scratch pool id must be an int (pool.id), got {sid}")
+
+
+def _register_array_method(name, zero_default, try_):
+    @overload_method(SmartAllocType, name, inline="always")
+    def _ol(alloc, sid, shape, dtype=None, align=None, zero=False):
+        _check_sid(sid)
+        _shape_ndim(shape)
+        z = zero_default or _literal_bool(zero, "zero")
+        return _new_impl(z, try_, not _omitted(dtype), not _omitted(align))
+
+
+for _n, _z, _t in (("scratch_array", False, False), ("scratch_zeros", True, False),
+                   ("try_scratch_array", False, True), ("try_scratch_zeros", True, True)):
+    _register_array_method(_n, _z, _t)
+
+
+@overload_method(SmartAllocType, "scratch_reset", inline="always")
+def _ol_scratch_reset(alloc, sid):
+    _check_sid(sid)
+
+    def impl(alloc, sid):
+        nat = _native(alloc)
+        status = scratch_reset(nat[6], nat[4], np.int64(sid))
+        if status != 0:
+            _scratch_fail(status)
+    return impl
+
+
+@overload_method(SmartAllocType, "scratch_used", inline="always")
+def _ol_scratch_used(alloc, sid):
+    _check_sid(sid)
+
+    def impl(alloc, sid):
+        status, used = scratch_used(_native(alloc)[4], np.int64(sid))
+        if status != 0:
+            _scratch_fail(status)
+        return used
+    return impl
