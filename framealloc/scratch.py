@@ -456,9 +456,9 @@ class ScratchPool:
             # The charge ran code (a budget callback) that used or closed this pool: undo, retry.
             alloc._org_release(KIND_SCRATCH, tag, end - cur)
             return self._alloc(shape, dtype, align, zero, try_)
+        self._tm[tag] += end - cur
         m[S_CURSOR] = end
         m[S_COUNT] += 1
-        self._tm[tag] += end - cur
         if tv is not None and off % isz == 0:
             i = off // isz
             out = tv[i:i + count]
