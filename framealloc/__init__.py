@@ -58,6 +58,17 @@ from .pool_codes import (
     StreamingError,
     UseAfterFreeError,
 )
+from .retention import (
+    FailureReasons,
+    Importance,
+    PromotedAllocation,
+    PromotionFailure,
+    PromotionResult,
+    RetentionCounts,
+    RetentionPolicy,
+    RetentionSummary,
+)
+from .retention_codes import RetentionError
 from .scratch import ScratchPool, ScratchStats
 from .scratch_codes import ScratchError, ScratchFullError
 from .stats import (
@@ -90,6 +101,8 @@ __all__ = [
     "CollectionEmptyError", "CollectionIndexError", "FrameMapKeyError", "CollectionDtypeError",
     "CollectionKeyError", "CollectionValueError", "LayoutError",
     "TagError", "BudgetError", "BudgetExceededError", "BudgetWarning",
+    "RetentionPolicy", "Importance", "PromotionResult", "PromotedAllocation", "PromotionFailure",
+    "RetentionSummary", "RetentionCounts", "FailureReasons", "RetentionError",
     "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
 ]
