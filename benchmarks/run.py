@@ -69,10 +69,19 @@ P4 = "P4: typed-pool acquire+release in @njit"
 P4_POOL = "ctx: size-class pool acquire+view+release (64 B) in @njit"
 P6_LAYOUT = "P6: frame_layout of 8 arrays (N=1000) from Python"
 P6_LAYOUT_FRAME = "ctx: one frame with one 8-array layout (N=1000), frame included"
+P1_ORG = "P1 (tags + budgets on): 64 B array in @njit"
+TAG_PUSH = "ctx: tag push+pop in @njit"
+PY_BUDGET = "ctx: frame_array(16, float32) from Python, budgets on vs off"
+PY_POOL_BUDGET = "ctx: pool_box(16 float32) from Python, budgets on vs off"
+ORG_ON, ORG_OFF = FRAME + " (tag + 4 budgets)", FRAME + " (no tag, no budget)"
 
 ROWS = [
     Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
     Row("P1", "64 B `frame_array` in @njit vs bare-loop control", P1, FRAME, CONTROL, "within", 3),
+    Row("P1", "with a tag and 4 budgets on: `frame_array` in @njit vs `np.empty`", P1_ORG, FRAME,
+        EMPTY, "faster", 10),
+    Row("P1", "with a tag and 4 budgets on: vs bare-loop control", P1_ORG, FRAME, CONTROL,
+        "within", 3),
     Row("P2", "1000-particle `frame_alloc_batch` in @njit vs `np.empty`", P2, FRAME, EMPTY,
         "faster", 50),
     Row("P3", "64-68 B `frame_array` per prange iteration (2 threads) vs `np.empty`", P3, FRAME,
@@ -112,6 +121,16 @@ ROWS = [
         EMPTY + " (pre-made dtype)", "within", None),
     Row("ctx", "Python -> @njit call taking the SmartAlloc vs taking an int", CALL, FRAME,
         CONTROL, "within", None),
+    Row("ctx", "tag `push_tag(tid)` + `pop_tag()` in @njit (no allocation between)", TAG_PUSH,
+        "push+pop", None, "seconds", None),
+    Row("ctx", "tag push + 64 B `frame_array` + pop in @njit", TAG_PUSH, "push+alloc+pop", None,
+        "seconds", None),
+    Row("ctx", "tag push+pop in @njit with 4 budgets on", TAG_PUSH, "push+pop, 4 budgets", None,
+        "seconds", None),
+    Row("ctx", "budget check from Python: `frame_array` with a tag + 4 budgets vs none", PY_BUDGET,
+        ORG_ON, ORG_OFF, "within", None),
+    Row("ctx", "budget check from Python: `pool_alloc` with a tag + 4 budgets vs none",
+        PY_POOL_BUDGET, ORG_ON, ORG_OFF, "within", None),
 ]
 
 
@@ -166,9 +185,12 @@ def verdict(row: Row, idx: dict) -> list[str] | None:
         return [row.id, row.what, "numba imported" if imported else "numba not imported", "",
                 "", "no numba", "PASS" if ok else "MISS"]
     if row.kind == "seconds":
+        shown = f"{fmt_time(s)}/{unit}" if s < 1e-3 else fmt_time(s)
+        if row.target is None:
+            return [row.id, row.what, shown, "", "", "context", "—"]
         ok = s <= row.target
-        return [row.id, row.what, f"{fmt_time(s)}/{unit}" if s < 1e-3 else fmt_time(s), "", "",
-                f"≤ {fmt_time(row.target)}", "PASS" if ok else "MISS"]
+        return [row.id, row.what, shown, "", "", f"≤ {fmt_time(row.target)}",
+                "PASS" if ok else "MISS"]
     r = per_op(ref)
     if row.kind == "faster":
         ratio = r / s

@@ -16,9 +16,11 @@ from .checkpoints import FrameCheckpoint
 from .collections import FrameCollectionsMixin
 from .config import AllocConfig
 from .errors import CheckpointError, ConfigError, FrameStateError
+from .kernels.org_state import RB_OOMS, RB_SLOT, OrgTables, row_block_words
 from .kernels.state import F, new_arena_block, new_checkpoint_block
 from .kernels.status import (
     ST_BEGIN_TWICE,
+    ST_BUDGET,
     ST_END_NO_BEGIN,
     ST_EXHAUSTED,
     ST_FOREIGN_CP,
@@ -79,7 +81,7 @@ class _ThreadArena:
     """Per-Python-thread view of one thread slot: fast-path caches over the shared state rows."""
 
     __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "base", "chunk", "views",
-                 "ident", "name", "ext", "__weakref__")
+                 "ident", "name", "ext", "ob", "__weakref__")
 
     def __init__(self, alloc: "SmartAlloc", slot: int, tid: int):
         self.slot = slot
@@ -98,6 +100,8 @@ class _ThreadArena:
         self.ident, self.name = t.ident, t.name
         # Per-thread state of the organisation features (tag stack, phases, retained arrays).
         self.ext: dict = {}
+        blk = alloc._orgrows[slot][0]
+        self.ob = memoryview(blk).cast("B").cast("q")   # this thread's organisation block
 
     def refresh_chunk(self) -> None:
         """Re-read the current chunk after it changed (growth, consolidation, first use)."""
@@ -162,6 +166,9 @@ def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int) -> None:
     """A thread ended: keep its history in ``retired``, free its chunks, give its slot back."""
     block = rows[slot:slot + 1]
     open_ = block["frame_open"] != 0
+    if open_.any() and "numba" in sys.modules:
+        from .kernels import org   # its open frame's bytes leave their tags and budgets
+        org.release_rows(rows[slot].ctypes.data, rows.shape[1])
     pos = np.where(open_, block["used_before"] + block["cursor"], 0)
     retired["allocated_total"] += int(pos.sum())
     retired["count_total"] += int(np.where(open_, block["count"], 0).sum())
@@ -170,11 +177,12 @@ def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int) -> None:
     retired["peak"] = max(int(retired["peak"][0]), int(np.maximum(block["peak"], pos).max()))
     retired["frame_number"] = max(int(retired["frame_number"][0]),
                                   int(block["frame_number"].max()))
-    keep = block[["policy", "chunk_size"]].copy()
+    keep = block[["policy", "chunk_size", "org"]].copy()
     _release_rows(block)
     block[...] = np.zeros(1, rows.dtype)
     block["policy"] = keep["policy"]
     block["chunk_size"] = keep["chunk_size"]
+    block["org"] = keep["org"]
     block["limit"] = -1
 
 
@@ -267,6 +275,12 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         self._rows["chunk_size"] = (config.frame_chunk_size if config.on_frame_exhausted == "grow"
                                     else config.frame_capacity)
         self._cps = new_checkpoint_block(config.max_threads, self._workers, config.max_checkpoints)
+        # Tags and budgets (framealloc.tags): shared tables, plus one block per arena row made
+        # when its thread slot is first used.
+        self._org = OrgTables(config.max_tags, config.max_threads, config.budget_lease)
+        self._rows["org"] = self._org.addr
+        self._orgrows: dict[int, np.ndarray] = {}
+        self._retired_ooms = 0
         # Counters of threads that have ended (their rows are reused), so totals stay exact.
         self._retired = np.zeros(1, self._rows.dtype)
         self._tls = threading.local()
@@ -309,6 +323,18 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
                                   "this allocator; raise AllocConfig.max_threads", code="FA012")
             slot = int(free[0])
             tid = next(self._thread_ids)
+            blocks = self._orgrows.get(slot)
+            if blocks is None:
+                blocks = self._orgrows[slot] = np.zeros(
+                    (self._workers, row_block_words(self.config.max_tags)), np.int64)
+            else:
+                self._retired_ooms += int(blocks[:, RB_OOMS].sum())
+                blocks[...] = 0
+            blocks[:, RB_SLOT] = slot
+            self._reset_thread_budget(slot)   # a recycled slot starts without its budget
+            self._rows["orgrow"][slot, :] = blocks.ctypes.data + np.arange(self._workers) * \
+                blocks.strides[0]
+            self._rows["tag"][slot, :] = 0
             self._rows["owner"][slot, :] = tid
         ta = _ThreadArena(self, slot, tid)
         self._tls.arena = ta
@@ -570,9 +596,12 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
                 out[...] = np.zeros((), dt)
             return out
         if status != ST_OK:
+            if status == ST_BUDGET:
+                return self._budget_refused(ta, nbytes, try_)
             if status == ST_EXHAUSTED and try_:
                 return None
             _raise_status(status, f" (requested {nbytes} bytes)" if status == ST_EXHAUSTED else "")
+        self._deliver_budget_events()
         if ta.base != ta.m[_BASE]:
             ta.refresh_chunk()
         off = data - ta.base
@@ -671,16 +700,36 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
 
     # -- stats -------------------------------------------------------------------------------
     def stats(self) -> AllocStats:
-        """Counters of this allocator, totals and per thread. See :class:`AllocStats`."""
+        """Counters of this allocator: per kind, per thread, per tag, per phase, budgets.
+        See :class:`AllocStats`; ``stats().to_dict()`` is JSON-serialisable."""
         rows = self._rows
         threads = []
         for slot in np.flatnonzero(rows["owner"][:, 0] != 0).tolist():
             ta = self._arenas.get(slot)
             threads.append(ThreadFrameStats.from_rows(
                 slot, ta.ident if ta else None, ta.name if ta else "", rows[slot]))
-        return AllocStats(frame=FrameStats.from_rows(np.concatenate([rows.ravel(), self._retired])),
-                          threads=threads,
-                          **self._pool_sections())
+        frame = FrameStats.from_rows(np.concatenate([rows.ravel(), self._retired]))
+        sections = self._pool_sections()
+        getter = getattr(self, "_scratch_section", None)
+        if getter is not None:
+            sections.update(getter())
+        getter = getattr(self, "_phase_section", None)
+        if getter is not None:
+            sections.update(getter())
+        # What each kind holds, as tags count it (frame heap fallbacks included).
+        fb_live = int(self._frame_live_per_tag().sum())
+        fb_alloc = frame.allocated + int(rows["heap_fallback_bytes"].sum()
+                                         + self._retired["heap_fallback_bytes"].sum())
+        kinds = {"frame": (fb_live, fb_alloc, fb_alloc - fb_live, frame.allocations)}
+        for name, keys in (("pool", ("pool", "typed_pools")), ("heap", ("heap",)),
+                           ("scratch", ("scratch",))):
+            parts = [sections[k] for k in keys if sections.get(k) is not None]
+            kinds[name] = (sum(p.current for p in parts), sum(p.allocated for p in parts),
+                           sum(p.freed for p in parts), sum(p.allocations for p in parts))
+        sections.update(self._org_sections(kinds))
+        ooms = sum(int(b[:, RB_OOMS].sum()) for b in list(self._orgrows.values()))
+        return AllocStats(frame=frame, threads=threads, num_ooms=ooms + self._retired_ooms,
+                          **sections)
 
     def close(self) -> None:
         """Release the arena chunks now (views handed out stay valid: they own their chunk).

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -195,7 +196,14 @@ class StreamingStats:
 
 @dataclass(frozen=True)
 class AllocStats:
-    """What :meth:`SmartAlloc.stats` returns; ``to_dict()`` is JSON-serialisable."""
+    """What :meth:`SmartAlloc.stats` returns; ``to_dict()`` is JSON-serialisable.
+
+    Sections per kind (``frame``, ``pool``, ``typed_pools``, ``heap``, ``scratch``, ``groups``,
+    ``handles``, ``streaming``), per thread (``threads``), per tag (``tags``: path ->
+    :class:`~framealloc.TagStats`), per phase (``phases``), budgets (``budgets``: name ->
+    :class:`~framealloc.BudgetStats`, ``budget_events``, ``num_budget_hits`` hard refusals,
+    ``num_soft_budget_events``) and ``num_ooms`` (frame allocations refused for want of memory).
+    """
 
     frame: FrameStats
     threads: list = field(default_factory=list)
@@ -205,6 +213,15 @@ class AllocStats:
     groups: GroupStats = field(default_factory=GroupStats)
     handles: HandleStats = field(default_factory=HandleStats)
     streaming: StreamingStats = field(default_factory=StreamingStats)
+    scratch: Any = None
+    scratch_pools: dict = field(default_factory=dict)
+    tags: dict = field(default_factory=dict)
+    phases: dict = field(default_factory=dict)
+    budgets: dict = field(default_factory=dict)
+    budget_events: list = field(default_factory=list)
+    num_budget_hits: int = 0
+    num_soft_budget_events: int = 0
+    num_ooms: int = 0
 
     @property
     def total_current(self) -> int:
@@ -212,7 +229,8 @@ class AllocStats:
         live typed-pool records, tracked heap arrays, live handles and streaming reservations.
         It falls when frames end and when memory is freed."""
         return (self.frame.current + self.pool.current + self.typed_pools.current
-                + self.heap.current + self.handles.current + self.streaming.current)
+                + self.heap.current + self.handles.current + self.streaming.current
+                + getattr(self.scratch, "current", 0))
 
     @property
     def total_reserved(self) -> int:

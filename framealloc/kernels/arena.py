@@ -17,11 +17,14 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from . import org as O
+from ._intrinsics import as_i64_ptr
 from .state import CHUNK_ALIGN, F, ROW_BYTES, ROW_WORDS
 
 from .status import (  # noqa: F401 - re-exported: the kernels' status vocabulary
     ST_BAD_ALIGN,
     ST_BEGIN_TWICE,
+    ST_BUDGET,
     ST_END_NO_BEGIN,
     ST_EXHAUSTED,
     ST_FOREIGN_CP,
@@ -42,15 +45,7 @@ POLICY_HEAP = 2
 MAX_BYTES = 1 << 47
 
 
-@intrinsic
-def _as_i64_ptr(typingctx, addr):
-    """int address -> int64* (for carray over arena rows)."""
-    sig = types.CPointer(types.int64)(types.intp)
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
-
-    return sig, codegen
+_as_i64_ptr = as_i64_ptr
 
 
 @intrinsic
@@ -112,6 +107,7 @@ def _heap_fallback(r, nbytes, align):
     r[F.heap_fallbacks] += 1
     r[F.heap_fallback_bytes] += nbytes
     r[F.count] += 1
+    O.fallback_bytes(r.ctypes.data, nbytes)
     return ST_HEAP, base + head, mi
 
 
@@ -151,7 +147,7 @@ def _install_chunk(r, size):
     r[F.reserved_bytes] = size
     r[F.cursor] = 0
     r[F.chunk_seq] += 1
-    r[F.limit] = size if r[F.frame_open] != 0 else -1
+    O.set_limit(r.ctypes.data)  # callers that move used_before set it again
     return True
 
 
@@ -188,6 +184,25 @@ def slow_alloc(addr, nbytes, align, size_status):
     r = row_view(addr)
     if r[F.frame_open] == 0:
         return ST_NO_FRAME, 0, 0
+    be = r[F.budget_end]
+    if be != O.NO_LIMIT:
+        # A budget applies: lease up to where this allocation ends (at most its alignment
+        # padding more when it needs a new chunk), or refuse it with the row unchanged.
+        if O.lease(addr, r[F.used_before] + _round_up(r[F.cursor], align) + nbytes,
+                   nbytes) != ST_OK:
+            return ST_BUDGET, 0, 0
+        O.set_limit(addr)
+    st, data, mi = _serve(r, nbytes, align)
+    if st != ST_OK and st != ST_HEAP:
+        O.count_oom(addr)
+        if be != O.NO_LIMIT:
+            O.unlease(addr, be)  # refused for want of memory: the lease taken for it goes back
+    return st, data, mi
+
+
+@njit(cache=True)
+def _serve(r, nbytes, align):
+    """Bump, grow or fall back, by policy (budgets already leased)."""
     data = _bump(r, nbytes, align)
     if data != 0:
         return ST_OK, data, r[F.meminfo]
@@ -209,6 +224,7 @@ def slow_alloc(addr, nbytes, align, size_status):
             return ST_EXHAUSTED, 0, 0
         r[F.used_before] += cursor
         r[F.chunks_grown] += 1
+        O.set_limit(r.ctypes.data)
     data = _bump(r, nbytes, align)
     if data != 0:
         return ST_OK, data, r[F.meminfo]
@@ -232,7 +248,7 @@ def begin_frame(addr, workers):
         r[F.peak_frame] = 0
         r[F.cp_serial] = 0
         r[F.cp_depth] = 0
-        r[F.limit] = r[F.capacity] if r[F.meminfo] != 0 else -1
+        O.seg_open(addr + w * ROW_BYTES)  # sets the limit
     return ST_OK
 
 
@@ -257,6 +273,7 @@ def end_frame(addr, workers):
         return ST_END_NO_BEGIN
     for w in range(workers):
         r = row_view(addr + w * ROW_BYTES)
+        O.settle_frame(addr + w * ROW_BYTES)
         pos = _settle_peak(r)
         r[F.allocated_total] += pos
         r[F.count_total] += r[F.count]
@@ -322,6 +339,7 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
     elif chunk_seq > r[F.chunk_seq] or chunk_seq < 0 or pos > r[F.used_before]:
         return ST_STALE_CP      # a checkpoint in a retired chunk lies before the current chunk
     _settle_peak(r)
+    O.rollback_segments(addr, pos)
     r[F.allocated_total] += now - pos
     if chunk_seq == r[F.chunk_seq]:
         r[F.cursor] = cursor
@@ -332,6 +350,7 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
         r[F.used_before] = pos
     r[F.cp_depth] = index + 1
     r[F.rollbacks] += 1
+    O.set_limit(addr)
     return ST_OK
 
 

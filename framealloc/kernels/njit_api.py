@@ -37,6 +37,7 @@ from .._dtypes import MAX_ALIGN, natural_alignment
 from ..checkpoints import FrameCheckpoint
 from ..errors import FrameAllocError
 from . import arena as K
+from . import org as O
 from .state import F, ROW_BYTES
 from .status import STATUS_ERRORS
 
@@ -403,10 +404,11 @@ def _ol_frame_new(alloc, shape, dtype, align, zero, try_):
         return None
     fl = FLAG_ZERO if zero.literal_value else 0
     exhausted = K.ST_EXHAUSTED
+    budget = K.ST_BUDGET
     if try_.literal_value:
         def impl(alloc, shape, dtype, align, zero, try_):
             status, out = _frame_view(alloc, shape, dtype, align, fl)
-            if status == exhausted:
+            if status == exhausted or status == budget:
                 return None
             if status != 0:
                 _fail(status)
@@ -573,6 +575,36 @@ def _ol_rollback(alloc, cp):
             raise_status(K.ST_WRONG_THREAD)
         raise_status(K.rollback(nat[6], nat[1] + nat[7] * nat[3] * 16, nat[3], cp.frame,
                                  cp.serial, cp.position, cp.chunk_seq, cp.cursor, cp.index))
+    return impl
+
+
+@overload_method(SmartAllocType, "push_tag", inline="always")
+def _ol_push_tag(alloc, tag):
+    """``alloc.push_tag(tid)``: this worker's allocations go to tag ``tid`` (from
+    ``alloc.tag_id(name)`` in Python) until the matching ``alloc.pop_tag()``."""
+    if not isinstance(tag, types.Integer):
+        raise TypingError("FA153: push_tag takes an integer tag id from alloc.tag_id(name)")
+
+    def impl(alloc, tag):
+        st = O.push_tag(_native(alloc)[6], tag)
+        if st != 0:
+            _fail(st)
+    return impl
+
+
+@overload_method(SmartAllocType, "pop_tag", inline="always")
+def _ol_pop_tag(alloc):
+    def impl(alloc):
+        st = O.pop_tag(_native(alloc)[6])
+        if st != 0:
+            _fail(st)
+    return impl
+
+
+@overload_attribute(SmartAllocType, "current_tag_id")
+def _ol_current_tag_id(alloc):
+    def impl(alloc):
+        return K.row_view(_native(alloc)[6])[F.tag]
     return impl
 
 

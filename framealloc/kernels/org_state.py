@@ -59,18 +59,20 @@ EVENT_WORDS = 6
 EVENT_CAP = 256
 EV_SOFT, EV_HARD = 1, 2
 
-# Per-row organisation block: header, then this frame's bytes per tag, then the segment log.
-RB_HDR = 48
-(RB_DEPTH, RB_SLOT, RB_LOG, RB_OTHER_BYTES, RB_OTHER_COUNT, RB_LEASE, RB_NLEASE) = range(7)
+# Per-row organisation block: header, this frame's bytes and allocations per tag, segment log.
+RB_HDR = 96
+(RB_DEPTH, RB_SLOT, RB_LOG, RB_OTHER_BYTES, RB_OTHER_COUNT, RB_NLEASE, RB_OOMS) = range(7)
 RB_STACK = 8          # njit tag stack: RB_STACK .. RB_STACK + TAG_STACK_DEPTH
 TAG_STACK_DEPTH = 16
-RB_LEASE_IDS = 24     # budget ids the current lease charged (up to 24)
-MAX_LEASE_BUDGETS = RB_HDR - RB_LEASE_IDS
+RB_LEASE_IDS = 24     # budget ids the current segment's lease charged
+RB_CHARGE_IDS = 60    # scratch list of budget ids for one direct charge
+MAX_SCOPE = 36        # budget ids in one scope: total, kind, tag chain, thread
 LOG_CAP = 128         # tag switches recorded while a checkpoint is live (2 words each)
 
 
 def row_block_words(max_tags: int) -> int:
-    return RB_HDR + max_tags + 2 * LOG_CAP
+    """Words of one row's organisation block: header, bytes and counts per tag, segment log."""
+    return RB_HDR + 2 * max_tags + 2 * LOG_CAP
 
 
 def budget_rows(max_tags: int, max_threads: int) -> int:
@@ -101,3 +103,4 @@ class OrgTables:
         h[H_EVENTS_ADDR] = self.events.ctypes.data
         h[H_NBUDGETS] = nb
         self.addr = self.hdr.ctypes.data
+        self.mv = memoryview(self.hdr).cast("B").cast("q")   # fast reads from Python

@@ -6,6 +6,7 @@ from :data:`STATUS_ERRORS`.
 """
 from __future__ import annotations
 
+from ..org_codes import BudgetExceededError, TagError
 from ..errors import (
     AlignmentError,
     AllocSizeError,
@@ -26,6 +27,10 @@ ST_EXHAUSTED = 8       # FA008
 ST_FOREIGN_CP = 9      # FA009
 ST_STALE_CP = 10       # FA010
 ST_WRONG_THREAD = 11   # FA011
+ST_BUDGET = 12         # FA154
+ST_TAG_UNKNOWN = 13    # FA153
+ST_TAG_UNBALANCED = 14  # FA152
+ST_TAG_LOG_FULL = 15   # FA157
 ST_HEAP = 100          # success, served from a heap fallback the row owns until end_frame
 
 #: status -> (exception class, message starting with the FA code)
@@ -46,6 +51,13 @@ STATUS_ERRORS: dict[int, tuple[type, str]] = {
                   "rolled past, or pushed out by newer checkpoints"),
     ST_WRONG_THREAD: (WrongThreadError, "FA011: checkpoint made on another thread or prange "
                       "worker"),
+    ST_BUDGET: (BudgetExceededError, "FA154: a hard budget refuses this allocation (see "
+                "alloc.stats().budgets); free memory, raise the limit, or use a try_ form"),
+    ST_TAG_UNKNOWN: (TagError, "FA153: unknown tag id; get ids with alloc.tag_id(name) in Python"),
+    ST_TAG_UNBALANCED: (TagError, "FA152: unbalanced tag: pop_tag() without push_tag(), or more "
+                        "than 16 nested tags inside @njit"),
+    ST_TAG_LOG_FULL: (TagError, "FA157: more than 128 tag switches while a frame checkpoint is "
+                      "live; commit or roll back the checkpoint first"),
 }
 
 

@@ -23,7 +23,8 @@ FIELDS = dict(pos=((N, 3), np.float32), vel=((N, 3), np.float32), ids=(N, np.int
 def _row(a: fa.SmartAlloc) -> dict:
     """The calling thread's arena row, without its addresses (those differ between allocators)."""
     row = a._rows[a._tls.arena.slot, 0]
-    return {f: int(row[f]) for f in row.dtype.names if f not in ("base", "meminfo", "owner")}
+    skip = ("base", "meminfo", "owner", "org", "orgrow")
+    return {f: int(row[f]) for f in row.dtype.names if f not in skip}
 
 
 def _by_hand(a: fa.SmartAlloc, fields=FIELDS):

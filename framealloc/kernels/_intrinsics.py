@@ -1,0 +1,80 @@
+"""Low-level intrinsics shared by the kernels: raw int64 pointers and atomic read-modify-writes."""
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+_I64 = ir.IntType(64)
+
+
+@intrinsic
+def as_i64_ptr(typingctx, addr):
+    """int address -> int64* (for carray over state tables)."""
+    sig = types.CPointer(types.int64)(types.intp)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
+    return sig, codegen
+
+
+@intrinsic
+def atomic_add(typingctx, addr, value):
+    """``*addr += value`` atomically (sequentially consistent); returns the old value."""
+    sig = types.int64(types.intp, types.int64)
+
+    def codegen(context, builder, signature, args):
+        ptr = builder.inttoptr(args[0], _I64.as_pointer())
+        return builder.atomic_rmw("add", ptr, args[1], "seq_cst")
+
+    return sig, codegen
+
+
+@intrinsic
+def atomic_cas(typingctx, addr, expected, new):
+    """Compare-and-swap ``*addr`` from ``expected`` to ``new``; returns the value seen."""
+    sig = types.int64(types.intp, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        ptr = builder.inttoptr(args[0], _I64.as_pointer())
+        res = builder.cmpxchg(ptr, args[1], args[2], "seq_cst", "seq_cst")
+        return builder.extract_value(res, 0)
+
+    return sig, codegen
+
+
+@intrinsic
+def atomic_load(typingctx, addr):
+    """An atomic (never cached or hoisted) load of ``*addr``."""
+    sig = types.int64(types.intp)
+
+    def codegen(context, builder, signature, args):
+        ptr = builder.inttoptr(args[0], _I64.as_pointer())
+        return builder.load_atomic(ptr, "seq_cst", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def ld(typingctx, addr):
+    """``*(int64*)addr`` (a plain load)."""
+    sig = types.int64(types.intp)
+
+    def codegen(context, builder, signature, args):
+        return builder.load(builder.inttoptr(args[0], _I64.as_pointer()))
+
+    return sig, codegen
+
+
+@intrinsic
+def st(typingctx, addr, value):
+    """``*(int64*)addr = value`` (a plain store)."""
+    sig = types.void(types.intp, types.int64)
+
+    def codegen(context, builder, signature, args):
+        builder.store(context.cast(builder, args[1], signature.args[1], types.int64),
+                      builder.inttoptr(args[0], _I64.as_pointer()))
+        return context.get_dummy_value()
+
+    return sig, codegen
