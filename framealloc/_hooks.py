@@ -15,3 +15,6 @@ class FrameHooks:
 
     def _after_end_frame(self, ta) -> None:
         """The calling thread's frame has ended."""
+
+    def _after_rollback(self, ta, cp) -> None:
+        """The calling thread's frame was rolled back to checkpoint ``cp``."""

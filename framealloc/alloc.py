@@ -640,6 +640,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
                                      cp.index)
         if status != ST_OK:
             _raise_status(status)
+        self._after_rollback(ta, cp)
 
     def _forget_checkpoint(self, cp: FrameCheckpoint) -> None:
         ta = self._arena()

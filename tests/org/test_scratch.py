@@ -675,6 +675,42 @@ def test_charge_callback_that_uses_the_pool(alloc):
     assert tag_bytes(pool).sum() == pool.used
 
 
+def test_budget_and_tags_integration(alloc):
+    """With the real tag/budget core: a hard scratch budget refuses (FA154 / None) in Python and
+    @njit, and reset gives the bytes back."""
+    pool = alloc.scratch_pool("b", 4096)
+    sid = pool.id
+    alloc.set_budget(hard=100, kind="scratch")
+    pool.array(96, np.uint8)
+    before = snapshot(alloc)
+    with pytest.raises(fa.BudgetExceededError) as ei:
+        pool.array(5, np.uint8)
+    assert ei.value.code == "FA154"
+    with pytest.raises(fa.BudgetExceededError):
+        nj_bytes(alloc, sid, 5, 1)
+    assert pool.try_array(5, np.uint8) is None and nj_try_bytes(alloc, sid, 5, 1) is None
+    assert snapshot(alloc) == before
+    assert nj_bytes(alloc, sid, 4, 1).size == 4          # exactly at the budget
+    pool.reset()
+    pool.array(60, np.uint8)
+    nj_bytes(alloc, sid, 40, 1)
+    nj_reset(alloc, sid)
+    with alloc.tag("physics"):
+        pool.array(10, np.uint8)
+        nj_bytes(alloc, sid, 6, 1)
+    tid = alloc.tag_id("physics")
+    assert tag_bytes(pool)[tid] == 16
+    tags = alloc.stats().to_dict()["tags"]
+    assert tags["physics"]["kinds"]["scratch"]["current"] == 16
+    pool.reset()
+    assert not tag_bytes(pool).any()
+    tags = alloc.stats().to_dict()["tags"]
+    assert tags["physics"]["kinds"]["scratch"]["current"] == 0
+    assert tags["physics"]["kinds"]["scratch"]["freed"] == 16
+    alloc.set_budget(hard=None, kind="scratch")
+    pool.array(1000, np.uint8)
+
+
 # ---------------------------------------------------------------------------------------------
 # Model check
 
