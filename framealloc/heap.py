@@ -8,6 +8,12 @@ under your feet: the heap is NumPy's own allocator, only counted.
 
 Inside @njit code use ``np.empty``: arrays created there are not tracked.
 
+Tags and budgets: the tracker of a SmartAlloc charges each array's ``nbytes`` (kind ``"heap"``) to
+the calling thread's current tag and the budgets over it *before* allocating it (a hard budget
+raises :class:`~framealloc.BudgetExceededError` FA154, nothing allocated), and gives them back to
+that tag when the array is collected, whichever thread notices it. Heap arrays, ``heap_box``,
+group allocations, ``pool_alloc`` heap fallbacks and retention promotions all come through here.
+
 >>> import numpy as np, framealloc as fa
 >>> alloc = fa.SmartAlloc()
 >>> a = alloc.heap_array((100, 3), np.float32)
@@ -27,13 +33,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
+from .kernels.org_state import KIND_HEAP
 from .pool_codes import PoolExhaustedError
+from .typed_pool import org_owner
 
 __all__ = ["HeapTracker", "HeapCounters"]
 
 
 class _HeapRef(weakref.ref):
-    __slots__ = ("nbytes", "on_free")
+    __slots__ = ("nbytes", "on_free", "tag")   # tag: charged to (-1: nothing charged)
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,12 @@ class HeapCounters:
 
 
 class HeapTracker:
-    """Counts numpy arrays it hands out until they are garbage-collected (thread-safe)."""
+    """Counts numpy arrays it hands out until they are garbage-collected (thread-safe).
 
-    def __init__(self):
+    ``alloc``: the SmartAlloc whose tags and budgets the arrays are charged to (held weakly);
+    None: only counted."""
+
+    def __init__(self, alloc=None):
         # current, peak, allocated, freed, allocations, frees (int64, shared with stats)
         self.counters = np.zeros(6, np.int64)
         self._lock = threading.RLock()
@@ -59,14 +70,36 @@ class HeapTracker:
         pending = self._pending
         self._on_dead = lambda ref, _p=pending: _p.append(ref)
         self._refs: dict[int, _HeapRef] = {}   # id(ref) -> ref (arrays are unhashable)
+        self._owner_ref = weakref.ref(alloc) if alloc is not None else None
+
+    def _charge(self, nbytes: int) -> int:
+        """Charge ``nbytes`` to the allocator's current tag and budgets (FA154 when a hard budget
+        refuses): the tag, or -1 when there is no (open) allocator."""
+        a = org_owner(self._owner_ref)
+        if a is None:
+            return -1
+        with self._lock:
+            self._drain()          # arrays already collected leave the budgets first
+        return a._org_charge(KIND_HEAP, nbytes, False)
+
+    def _uncharge(self, tag: int, nbytes: int) -> None:
+        if tag >= 0:
+            a = self._owner_ref()
+            if a is not None:
+                a._org_release(KIND_HEAP, tag, nbytes)
 
     def track(self, arr: np.ndarray, on_free=None) -> np.ndarray:
         """Count ``arr`` (an array owning its data) until it is collected; returns it.
 
-        ``on_free(nbytes)`` is called (from a later tracker call) once it is gone."""
+        ``on_free(nbytes)`` is called (from a later tracker call) once it is gone. Its bytes are
+        charged to the current tag and budgets (FA154 when a hard budget refuses: not tracked)."""
+        return self._track(arr, on_free, self._charge(int(arr.nbytes)))
+
+    def _track(self, arr: np.ndarray, on_free, tag: int) -> np.ndarray:
         ref = _HeapRef(arr, self._on_dead)
         ref.nbytes = int(arr.nbytes)
         ref.on_free = on_free
+        ref.tag = tag
         with self._lock:
             self._drain()
             self._refs[id(ref)] = ref
@@ -86,13 +119,18 @@ class HeapTracker:
             dims, count = (), 1
         else:
             dims, count = normalize_shape(shape)
-        check_nbytes(count, isz)
+        nbytes = check_nbytes(count, isz)
+        tag = self._charge(nbytes)
         try:
             arr = np.zeros(dims, dt) if zero else np.empty(dims, dt)
         except MemoryError:
+            self._uncharge(tag, nbytes)
             raise PoolExhaustedError(f"out of memory for a {count * isz}-byte heap array",
                                      code="FA105") from None
-        return self.track(arr, on_free)
+        except BaseException:
+            self._uncharge(tag, nbytes)
+            raise
+        return self._track(arr, on_free, tag)
 
     def box(self, value, on_free=None) -> np.ndarray:
         """A tracked copy of a scalar, record or array (C order)."""
@@ -105,6 +143,7 @@ class HeapTracker:
     def _drain(self) -> None:
         pending = self._pending
         callbacks = []
+        charged = []
         while pending:
             ref = pending.popleft()
             if self._refs.get(id(ref)) is ref:
@@ -113,8 +152,12 @@ class HeapTracker:
                 c[0] -= ref.nbytes
                 c[3] += ref.nbytes
                 c[5] += 1
+                if ref.tag >= 0:
+                    charged.append((ref.tag, ref.nbytes))
                 if ref.on_free is not None:
                     callbacks.append((ref.on_free, ref.nbytes))
+        for tag, n in charged:
+            self._uncharge(tag, n)
         for fn, n in callbacks:
             fn(n)
 

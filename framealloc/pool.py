@@ -24,6 +24,13 @@ Two ways to use them:
 Threads: Python calls take a lock; @njit calls do not, so do not run @njit code that acquires or
 releases blocks of one allocator concurrently with other users of its pools.
 
+Tags and budgets: every block (slot keys and PoolBoxes, from Python and @njit) is charged to the
+calling thread's current tag and the budgets over it, as kind ``"pool"`` with the block's class
+size, before it is taken; the tag is recorded per slot, and the release (``release(key)``, or the
+moment a freed PoolBox's block really goes back) gives the bytes back to that tag, whichever thread
+does it. A hard budget raises :class:`~framealloc.BudgetExceededError` (FA154; ``try_acquire``
+returns None) with the pools unchanged. Heap fallbacks of ``pool_alloc`` are kind ``"heap"``.
+
 Example
 -------
 >>> import numpy as np, framealloc as fa
@@ -56,6 +63,7 @@ from ._slots import (
     raise_release,
 )
 from .errors import AllocSizeError, ConfigError
+from .kernels.org_state import KIND_POOL
 from .kernels.pool_state import (
     CLASS_SHIFT,
     HDR_BYTES,
@@ -69,10 +77,13 @@ from .kernels.pool_state import (
     ST_RANGE,
     ST_STALE,
     H,
+    class_buffer_bytes,
+    class_tag_offset,
     gen_offset,
     new_headers,
 )
 from .pool_codes import DoubleFreeError, ForeignFreeError, UseAfterFreeError
+from .typed_pool import null_org, org_owner, release_tags
 
 __all__ = ["SizeClassPools", "PoolBox", "SizeClassInfo"]
 
@@ -192,12 +203,12 @@ def _close_classes(hdr: np.ndarray) -> None:
 class _ClassState:
     """Python-side cache of one class's arrays (re-read when its SERIAL changes)."""
 
-    __slots__ = ("m", "serial", "gens", "stack", "pt", "pages")
+    __slots__ = ("m", "serial", "gens", "stack", "tags", "pt", "pages")
 
     def __init__(self, row: np.ndarray):
         self.m = memoryview(row)
         self.serial = -1
-        self.gens = self.stack = self.pt = None
+        self.gens = self.stack = self.tags = self.pt = None
         self.pages: dict = {}
 
     def refresh(self) -> None:
@@ -206,12 +217,13 @@ class _ClassState:
             return
         cap = m[H.CAP]
         if m[H.MI]:
-            soff = gen_offset(cap, 4)
-            buf = nrt_bytes(m[H.MI], m[H.GEN], soff + 4 * cap)
+            soff, toff = gen_offset(cap, 4), class_tag_offset(cap)
+            buf = nrt_bytes(m[H.MI], m[H.GEN], class_buffer_bytes(cap))
             self.gens = buf[:4 * cap].view(np.int32)
-            self.stack = buf[soff:].view(np.int32)
+            self.stack = buf[soff:soff + 4 * cap].view(np.int32)
+            self.tags = buf[toff:toff + 4 * cap].view(np.int32)
         else:
-            self.gens = self.stack = np.empty(0, np.int32)
+            self.gens = self.stack = self.tags = np.empty(0, np.int32)
         if m[H.PT_MI]:
             self.pt = nrt_bytes(m[H.PT_MI], m[H.PT], 16 * m[H.PT_CAP]).view(np.int64)
         else:
@@ -273,7 +285,7 @@ class SizeClassPools:
     """
 
     def __init__(self, classes=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
-                 page_bytes: int = 65536, *, owner: int = 0, heap=None):
+                 page_bytes: int = 65536, *, owner: int = 0, heap=None, alloc=None):
         self._classes, page_bytes = _check_pool_classes(classes, page_bytes)
         n = len(self._classes)
         self._hdr = new_headers(n)
@@ -296,6 +308,8 @@ class SizeClassPools:
         self._refs: dict[int, _SlotRef] = {}
         self._deferred: set[int] = set()
         self._heap = heap
+        # The SmartAlloc whose tags and budgets the blocks are charged to (weakly; None: none).
+        self._owner_ref = weakref.ref(alloc) if alloc is not None else None
         self.heap_fallbacks = 0
         self.heap_fallback_bytes = 0
         self._finalizer = weakref.finalize(self, _close_classes, self._hdr)
@@ -309,6 +323,14 @@ class SizeClassPools:
         from .kernels.pools_njit import size_class_pools_type
 
         return size_class_pools_type
+
+    def _native_org(self) -> tuple:
+        """What @njit code unboxes: (header address, classes, the calling thread's arena rows,
+        the allocator's org header); zeroed ones without an (open) allocator."""
+        a = org_owner(self._owner_ref)
+        if a is None:
+            return (self._hdr_addr, self._nclasses) + null_org()
+        return self._hdr_addr, self._nclasses, a._native_handle()[0], a._org.addr
 
     # -- classes -----------------------------------------------------------------------------
     @property
@@ -340,13 +362,61 @@ class SizeClassPools:
             raise_acquire(3, "the size-class pools")
 
     # -- slot keys (Python side of the @njit API) -------------------------------------------------
-    def _acquire(self, c: int, try_: bool) -> int | None:
-        h = kernels().py_class_acquire(self._row(c))
+    def _acquire(self, c: int, try_: bool, tag: int = 0) -> int | None:
+        """Take a block of class ``c`` recording ``tag`` (already charged). Lock held."""
+        if tag:
+            h = kernels().py_class_acquire_tag(self._row(c), tag)
+        else:
+            h = kernels().py_class_acquire(self._row(c))
         if h < 0:
             if try_ and -h in (ST_FULL, ST_OOM):
                 return None
             raise_acquire(-h, f"size class {self._classes[c]}")
         return h | (c << CLASS_SHIFT)
+
+    def _take(self, c: int, try_: bool, boxed: bool = False):
+        """Charge the allocator's tag and budgets for a block of class ``c`` (FA154, or None
+        for ``try_``), then take it: its key (``boxed``: ``(key, ctypes owner of the block)``)
+        or None. If the block cannot be had, the charge is given back."""
+        a = org_owner(self._owner_ref)
+        tag = 0
+        charged = a is not None and self._finalizer.alive
+        if charged:
+            with self._lock:
+                self._drain()     # blocks of collected boxes leave the budgets first
+            tag = a._org_charge(KIND_POOL, self._classes[c], try_)
+            if tag is None:
+                return None
+        done = False
+        try:
+            with self._lock:
+                self._drain()
+                key = self._acquire(c, try_, tag)
+                if key is None:
+                    return None
+                done = True
+                if boxed:
+                    # A ctypes array over the block: numpy keeps it as the array's base (every
+                    # view keeps it alive), it keeps the page alive, it can be weakly referenced.
+                    owner = self._ctypes[c].from_buffer(self._block(c, key & ~_CLASS_BITS))
+                    ref = self._refs[key & _BLOCK_BITS] = _SlotRef(owner, self._on_dead)
+                    ref.key = key
+                    return key, owner
+                return key
+        finally:
+            if charged and not done:
+                a._org_release(KIND_POOL, tag, self._classes[c])
+
+    def _give_back(self, c: int, local: int) -> int:
+        """Release a block (lock held): a status; its bytes leave the tag they were charged to."""
+        if self._owner_ref is None:
+            return kernels().py_release(self._row(c), local)
+        st, tag = kernels().py_release_tag(self._row(c), local)
+        if st == ST_OK:
+            a = org_owner(self._owner_ref)
+            if a is not None:
+                a._org_release(KIND_POOL, tag, self._classes[c])
+        return st
 
     def acquire(self, nbytes: int) -> int:
         """A block of at least ``nbytes`` bytes; returns its slot key (FA111 when larger than the
@@ -356,9 +426,7 @@ class SizeClassPools:
             raise AllocSizeError(f"{nbytes} bytes is larger than the largest size class "
                                  f"({self._classes[-1]}); use pool_alloc (heap fallback) or "
                                  "heap_array", code="FA111")
-        with self._lock:
-            self._drain()
-            return self._acquire(c, False)
+        return self._take(c, False)
 
     def try_acquire(self, nbytes: int) -> int | None:
         """:meth:`acquire`, or None when the class cannot grow (slot limit, out of memory)."""
@@ -366,9 +434,7 @@ class SizeClassPools:
         if c < 0:
             raise AllocSizeError(f"{nbytes} bytes is larger than the largest size class",
                                  code="FA111")
-        with self._lock:
-            self._drain()
-            return self._acquire(c, True)
+        return self._take(c, True)
 
     def release(self, key: int) -> None:
         """Give the block of ``key`` back: FA101 if it is not live, FA103 for a stale key,
@@ -381,7 +447,7 @@ class SizeClassPools:
             if k & _BLOCK_BITS in self._refs:
                 raise ForeignFreeError("this block belongs to a PoolBox; free the box instead",
                                        code="FA102")
-            st = kernels().py_release(self._row(c), local)
+            st = self._give_back(c, local)
             if st != ST_OK:
                 raise_release(st, local, f"size class {self._classes[c]}")
 
@@ -455,14 +521,7 @@ class SizeClassPools:
                 self.heap_fallbacks += 1
                 self.heap_fallback_bytes += nbytes
             return PoolBox(self, -1, arr, 0)
-        with self._lock:
-            self._drain()
-            key = self._acquire(c, False)
-            # A ctypes array over the block: numpy keeps it as the array's base (every view of
-            # the array keeps it alive), it keeps the page alive, and it can be weakly referenced.
-            owner = self._ctypes[c].from_buffer(self._block(c, key & ~_CLASS_BITS))
-            ref = self._refs[key & _BLOCK_BITS] = _SlotRef(owner, self._on_dead)
-            ref.key = key
+        key, owner = self._take(c, False, boxed=True)
         arr = np.frombuffer(owner, dt, count).reshape(dims)
         del owner
         if zero:
@@ -486,7 +545,7 @@ class SizeClassPools:
                 self._deferred.discard(key)
                 if self._finalizer.alive:
                     c = (key >> CLASS_SHIFT) & 0x3F
-                    kernels().py_release(self._row(c), key & ~_CLASS_BITS)
+                    self._give_back(c, key & ~_CLASS_BITS)
 
     def collect(self) -> None:
         """Release blocks of PoolBoxes that were garbage-collected (done by every call anyway)."""
@@ -564,12 +623,19 @@ class SizeClassPools:
     def close(self) -> None:
         """Release every page now (views handed out keep their pages alive)."""
         with self._lock:
+            a = org_owner(self._owner_ref)
+            if a is not None and self._finalizer.alive:
+                # The live blocks leave the stats now: give their bytes back to their tags.
+                for c, s in enumerate(self._state):
+                    s.refresh()
+                    release_tags(a, s.tags[(s.gens & 1) != 0], self._classes[c])
             self._finalizer()
             self._refs.clear()
             self._deferred.clear()
             self._pending.clear()
             for s in self._state:
-                s.serial, s.pages, s.gens, s.stack, s.pt = -1, {}, None, None, None
+                s.serial, s.pages, s.pt = -1, {}, None
+                s.gens = s.stack = s.tags = None
 
     def __repr__(self) -> str:
         return f"SizeClassPools(classes={self._classes}, page_bytes={self._page_bytes})"

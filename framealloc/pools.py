@@ -15,6 +15,13 @@ method                    module                                     @njit
 ``handles``, ``compact``  :mod:`framealloc.handles`                  no (pass resolved views)
 ``streaming``             :mod:`framealloc.streaming`                no (pass ``access()`` views)
 ========================  =========================================  ==========================
+
+Tags and budgets (:mod:`framealloc.tags`): size-class blocks and typed-pool records are kind
+``"pool"`` (the block size / the itemsize), tracked heap arrays (``heap_*``, groups, ``pool_alloc``
+heap fallbacks) kind ``"heap"`` (their ``nbytes``). Each is charged to the calling thread's tag and
+budgets when it is taken (FA154 from a hard budget, nothing taken) and given back to that same tag
+when it is freed, from any thread. Handles and streaming allocators are not tracked heap memory
+and are not charged.
 """
 from __future__ import annotations
 
@@ -39,9 +46,10 @@ class _PoolState:
         from .pool import SizeClassPools
 
         cfg = alloc.config
-        self.heap = HeapTracker()
+        # Each charges the allocator's tags and budgets (it holds the allocator weakly).
+        self.heap = HeapTracker(alloc)
         self.pools = SizeClassPools(cfg.pool_size_classes, cfg.pool_page_size, owner=alloc._id,
-                                    heap=self.heap)
+                                    heap=self.heap, alloc=alloc)
         self.groups = GroupRegistry(self.heap)
         self.handles = None
         self.typed: list = []                   # weak references to TypedPools
@@ -133,7 +141,8 @@ class PoolsMixin:
         from .typed_pool import TypedPool
 
         st = self._pstate()
-        pool = TypedPool(dtype, capacity, policy=policy, name=name, _retired=st.typed_retired)
+        pool = TypedPool(dtype, capacity, policy=policy, name=name, _retired=st.typed_retired,
+                         _owner=self)
         with st.lock:
             st.typed = [r for r in st.typed if r() is not None]
             st.typed.append(weakref.ref(pool))

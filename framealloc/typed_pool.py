@@ -32,6 +32,13 @@ Threads: each Python-level call is atomic (one compiled call under the GIL); com
 synchronised, so do not use one pool from ``nogil`` kernels in several threads at once, nor in
 ``prange`` bodies: use one pool per thread.
 
+Tags and budgets: a pool made by ``alloc.typed_pool()`` charges every acquired record
+(``itemsize`` bytes, kind ``"pool"``) to the calling thread's current tag and the budgets over it,
+from Python and @njit; the tag is recorded per slot, so a release (from any thread) gives the bytes
+back to the tag they were charged to. A hard budget makes ``acquire``/``acquire_many`` raise
+:class:`~framealloc.BudgetExceededError` (FA154) and ``try_acquire`` return None, with the pool
+unchanged. A standalone ``TypedPool(...)`` belongs to no allocator: no tags, no budgets.
+
 Example
 -------
 >>> import numpy as np
@@ -65,6 +72,7 @@ from ._slots import (
     raise_acquire,
     raise_release,
 )
+from .kernels.org_state import H_ACTIVE, KIND_POOL
 from .kernels.pool_state import (
     MAX_TYPED_SLOTS,
     POLICY_CLOSED,
@@ -81,6 +89,7 @@ from .kernels.pool_state import (
     gen_offset,
     new_headers,
     stack_offset,
+    tag_offset,
     typed_buffer_bytes,
 )
 from .pool_codes import PoolIndexError
@@ -106,11 +115,55 @@ class TypedPoolInfo:
     closed: bool
 
 
-def _close_header(hdr: np.ndarray, retired: np.ndarray | None) -> None:
-    """Finalizer: retire the pool's counters, drop its buffer, mark the header closed."""
+def org_owner(ref):
+    """The SmartAlloc behind weak reference ``ref`` while it is alive and open, else None."""
+    if ref is None:
+        return None
+    a = ref()
+    if a is None or not a._finalizer.alive:
+        return None
+    return a
+
+
+_NULL = None
+
+
+def null_org() -> tuple[int, int]:
+    """(rows, org) addresses unboxed by pools without an (open) allocator: zeroed, never
+    charged (see :func:`framealloc.kernels.pool_kernels.null_org`)."""
+    global _NULL
+    if _NULL is None:
+        _NULL = kernels().null_org()
+    return _NULL
+
+
+def release_tags(alloc, tags: np.ndarray, size: int) -> None:
+    """Give back ``size`` bytes of kind "pool" for each entry of ``tags`` (the tags of released
+    slots): one release per distinct tag, frees counted per slot."""
+    if tags.size == 0 or (not tags.any() and not alloc._org.hdr[H_ACTIVE]):
+        return
+    ts, counts = np.unique(tags, return_counts=True)
+    for t, c in zip(ts.tolist(), counts.tolist()):
+        alloc._org_release(KIND_POOL, t, c * size)
+        if t and c > 1:
+            kernels().recount(alloc._org.addr, t, 0, c - 1)
+
+
+def _close_header(hdr: np.ndarray, retired: np.ndarray | None, owner=None) -> None:
+    """Finalizer: retire the pool's counters, give the live slots' bytes back to their tags and
+    budgets, drop its buffer, mark the header closed."""
     h = hdr[0]
     if h[H.POLICY] == POLICY_CLOSED:
         return
+    a = owner() if owner is not None else None
+    if a is not None and h[H.MI]:
+        cap, isz = int(h[H.CAP]), int(h[H.ITEMSIZE])
+        buf = nrt_bytes(int(h[H.MI]), int(h[H.DATA]), typed_buffer_bytes(cap, isz))
+        goff, toff = gen_offset(cap, isz), tag_offset(cap, isz)
+        live = (buf[goff:goff + 4 * cap].view(np.int32) & 1) != 0
+        tags = buf[toff:toff + 4 * cap].view(np.int32)[live]
+        del buf
+        release_tags(a, tags, isz)
     if retired is not None:
         live = int(h[H.SLOTS] - h[H.TOP])
         isz = int(h[H.ITEMSIZE])
@@ -152,7 +205,7 @@ class TypedPool:
     """
 
     def __init__(self, dtype, capacity: int = 1024, *, policy: str = "grow", name: str = "",
-                 _retired: np.ndarray | None = None):
+                 _retired: np.ndarray | None = None, _owner=None):
         dt, isz, _ = resolve_dtype(dtype)
         cap = check_count(capacity, "capacity", MAX_TYPED_SLOTS)
         pol = check_policy(policy)
@@ -169,9 +222,12 @@ class TypedPool:
         self._hdr_addr = int(self._hdr.ctypes.data)
         self._m = memoryview(self._hdr[0])
         self._serial = -1
-        self._data = self._gens = self._stack = None
+        self._data = self._gens = self._stack = self._tags = None
         self._nbtype = None
-        self._finalizer = weakref.finalize(self, _close_header, self._hdr, _retired)
+        # The SmartAlloc whose tags and budgets this pool charges (weakly; None: standalone).
+        self._owner_ref = weakref.ref(_owner) if _owner is not None else None
+        self._finalizer = weakref.finalize(self, _close_header, self._hdr, _retired,
+                                           self._owner_ref)
         if cap:
             st = kernels().typed_grow(self._hdr_addr, cap)
             if st != ST_OK:
@@ -191,6 +247,14 @@ class TypedPool:
             t = self._nbtype = typed_pool_type(self._dtype)
         return t
 
+    def _native_org(self) -> tuple:
+        """What @njit code unboxes: (header address, the calling thread's arena rows, the
+        allocator's org header); zeroed ones without an (open) allocator."""
+        a = org_owner(self._owner_ref)
+        if a is None:
+            return (self._hdr_addr,) + (_NULL or null_org())
+        return self._hdr_addr, a._native_handle()[0], a._org.addr
+
     # -- storage ---------------------------------------------------------------------------
     @property
     def _what(self) -> str:
@@ -201,12 +265,14 @@ class TypedPool:
         cap, isz = m[H.CAP], self._itemsize
         if m[H.MI] == 0:
             self._data = np.empty(0, self._dtype)
-            self._gens = self._stack = np.empty(0, np.int32)
+            self._gens = self._stack = self._tags = np.empty(0, np.int32)
         else:
             buf = nrt_bytes(m[H.MI], m[H.DATA], typed_buffer_bytes(cap, isz))
             self._data = buf[:cap * isz].view(self._dtype)
-            self._gens = buf[gen_offset(cap, isz):gen_offset(cap, isz) + 4 * cap].view(np.int32)
-            self._stack = buf[stack_offset(cap, isz):].view(np.int32)
+            goff, soff, toff = gen_offset(cap, isz), stack_offset(cap, isz), tag_offset(cap, isz)
+            self._gens = buf[goff:goff + 4 * cap].view(np.int32)
+            self._stack = buf[soff:soff + 4 * cap].view(np.int32)
+            self._tags = buf[toff:toff + 4 * cap].view(np.int32)
         self._serial = m[H.SERIAL]
 
     @property
@@ -250,6 +316,28 @@ class TypedPool:
         return m[H.SLOTS] - m[H.TOP]
 
     # -- acquire / release -------------------------------------------------------------------
+    def _take(self, try_: bool):
+        """Acquire one slot: its handle, or None (``try_``: full, out of memory, or a hard
+        budget refused). With an allocator, the tag and budgets are charged first."""
+        a = org_owner(self._owner_ref)
+        if a is None:
+            h = kernels().py_typed_acquire(self._hdr_addr)
+        elif self._m[H.POLICY] == POLICY_CLOSED:
+            h = -ST_CLOSED
+        else:
+            isz = self._itemsize
+            tag = a._org_charge(KIND_POOL, isz, try_)
+            if tag is None:
+                return None
+            h = kernels().py_typed_acquire_tag(self._hdr_addr, tag)
+            if h < 0:
+                a._org_release(KIND_POOL, tag, isz)
+        if h < 0:
+            if try_ and -h in (ST_FULL, ST_OOM):
+                return None
+            raise_acquire(-h, self._what)
+        return h
+
     def acquire(self) -> int:
         """A free slot's index (``pool.data[i]``); grows or raises FA105 when full (policy).
 
@@ -259,10 +347,7 @@ class TypedPool:
         >>> pool.acquire(), pool.acquire(), pool.acquire(), pool.capacity
         (0, 1, 2, 16)
         """
-        h = kernels().py_typed_acquire(self._hdr_addr)
-        if h < 0:
-            raise_acquire(-h, self._what)
-        return h & SLOT_MASK
+        return self._take(False) & SLOT_MASK
 
     def try_acquire(self) -> int | None:
         """:meth:`acquire`, or None when the pool is full under policy "error" (or memory ran out).
@@ -273,26 +358,29 @@ class TypedPool:
         >>> pool.try_acquire(), pool.try_acquire()
         (0, None)
         """
-        h = kernels().py_typed_acquire(self._hdr_addr)
-        if h < 0:
-            if -h in (ST_FULL, ST_OOM):
-                return None
-            raise_acquire(-h, self._what)
-        return h & SLOT_MASK
+        h = self._take(True)
+        return None if h is None else h & SLOT_MASK
 
     def acquire_handle(self) -> int:
         """Acquire a slot and return its handle ``(generation << 32) | index``."""
-        h = kernels().py_typed_acquire(self._hdr_addr)
-        if h < 0:
-            raise_acquire(-h, self._what)
-        return h
+        return self._take(False)
 
     def acquire_many(self, n: int) -> np.ndarray:
         """``n`` slot indices (int64 array), all or nothing: under policy "error" FA105 when
         fewer than ``n`` are free (nothing acquired); under "grow" the pool grows once."""
         n = check_count(n, "n", MAX_TYPED_SLOTS)
         out = np.empty(n, np.int64)
-        st = kernels().py_acquire_many(self._hdr_addr, out)
+        a = org_owner(self._owner_ref)
+        if a is None or n == 0 or self._m[H.POLICY] == POLICY_CLOSED:
+            st = kernels().py_acquire_many(self._hdr_addr, out)
+        else:
+            nb = n * self._itemsize
+            tag = a._org_charge(KIND_POOL, nb, False)
+            st = kernels().py_acquire_many_tag(self._hdr_addr, out, tag)
+            if st != ST_OK:
+                a._org_release(KIND_POOL, tag, nb)
+            elif tag and n > 1:
+                kernels().recount(a._org.addr, tag, n - 1, 0)
         if st != ST_OK:
             raise_acquire(st, self._what)
         return out
@@ -304,7 +392,14 @@ class TypedPool:
         index out of range. Nothing changes on error.
         """
         k = check_key(key)
-        st = kernels().py_release(self._hdr_addr, k)
+        if self._owner_ref is None:
+            st = kernels().py_release(self._hdr_addr, k)
+        else:
+            st, tag = kernels().py_release_tag(self._hdr_addr, k)
+            if st == ST_OK:
+                a = org_owner(self._owner_ref)
+                if a is not None:
+                    a._org_release(KIND_POOL, tag, self._itemsize)
         if st != ST_OK:
             raise_release(st, k, self._what)
 
@@ -316,7 +411,15 @@ class TypedPool:
             raise PoolIndexError(f"indices must be an integer array, got dtype {arr.dtype}",
                                  code="FA104")
         arr = np.ascontiguousarray(arr.reshape(-1), np.int64)
-        st, pos = kernels().py_release_many(self._hdr_addr, arr)
+        if self._owner_ref is None:
+            st, pos = kernels().py_release_many(self._hdr_addr, arr)
+        else:
+            tags = np.empty(arr.size, np.int32)
+            st, pos = kernels().py_release_many_tag(self._hdr_addr, arr, tags)
+            if st == ST_OK:
+                a = org_owner(self._owner_ref)
+                if a is not None:
+                    release_tags(a, tags, self._itemsize)
         if st != ST_OK:
             raise_release(st, int(arr[pos]), self._what + f" (keys[{pos}]; nothing was released)")
 

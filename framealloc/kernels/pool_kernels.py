@@ -14,6 +14,13 @@ Nothing here raises: kernels and intrinsics return statuses (negative from acqui
 Python API and the inline @njit overloads (:mod:`framealloc.kernels.pools_njit`) turn into FA1xx
 exceptions. (When a callee raises, numba does not release the caller's live arrays; a ``raise``
 statement inlined into the caller is cleaned up properly.)
+
+Tags and budgets: pools of a SmartAlloc charge each acquire to the calling thread's tag and the
+budgets over it (:func:`framealloc.kernels.org.charge`) *before* taking the slot, and record the
+tag in the slot's entry of the ``TAGS`` array; a release gives the bytes back to that tag. The
+@njit hot path only tests :func:`org_busy` (the row's ``tag`` and the org header's ``H_ACTIVE``:
+two loads) and :func:`release_busy`; the charging kernels here (``*_org``, :func:`slot_uncharge`)
+are cold calls made only when a tag or a budget is on. A free slot's tag is always 0.
 """
 from __future__ import annotations
 
@@ -25,7 +32,9 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, register_jitable
 from numba.np.arrayobj import make_array, populate_array
 
+from . import org as orgk
 from .arena import nrt_alloc_aligned, nrt_release
+from .org_state import H_ACTIVE, H_CTRS, KIND_POOL
 from .pool_state import (
     GEN_MASK,
     HDR_WORDS,
@@ -41,14 +50,22 @@ from .pool_state import (
     ST_RANGE,
     ST_STALE,
     H,
+    ST_BUDGET,
+    class_buffer_bytes,
+    class_tag_offset,
     gen_offset,
     stack_offset,
+    tag_offset,
     typed_buffer_bytes,
 )
+from .state import F, ROW_BYTES
 
 _gen_offset = register_jitable(gen_offset)
 _stack_offset = register_jitable(stack_offset)
+_tag_offset = register_jitable(tag_offset)
 _typed_buffer_bytes = register_jitable(typed_buffer_bytes)
+_class_tag_offset = register_jitable(class_tag_offset)
+_class_buffer_bytes = register_jitable(class_buffer_bytes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,12 +325,15 @@ def typed_grow(addr, want):
         return ST_OOM
     goff = _gen_offset(want, isz)
     soff = _stack_offset(want, isz)
+    toff = _tag_offset(want, isz)
     top = h[H.TOP]
     if cap > 0:
         mem_copy(base, h[H.DATA], cap * isz)
         mem_copy(base + goff, h[H.GEN], cap * 4)
+        mem_copy(base + toff, h[H.TAGS], cap * 4)
     mem_zero(base + cap * isz, (want - cap) * isz)
     mem_zero(base + goff + cap * 4, (want - cap) * 4)
+    mem_zero(base + toff + cap * 4, (want - cap) * 4)
     stack = i32s(base + soff, want)
     k = want - cap
     for j in range(k):
@@ -327,6 +347,7 @@ def typed_grow(addr, want):
     h[H.DATA] = base
     h[H.GEN] = base + goff
     h[H.STACK] = base + soff
+    h[H.TAGS] = base + toff
     h[H.MI] = mi
     h[H.TOP] = top + k
     h[H.CAP] = want
@@ -368,7 +389,7 @@ def class_grow(addr):
                 return ST_OOM
         if (page + 1) * bpp > h[H.CAP]:
             new_cap = min(new_pt_cap * bpp, MAX_CLASS_SLOTS)
-            new_sl_mi, new_sl = nrt_alloc_aligned(_gen_offset(new_cap, 4) + 4 * new_cap)
+            new_sl_mi, new_sl = nrt_alloc_aligned(_class_buffer_bytes(new_cap))
             if new_sl_mi == 0:
                 if new_pt_mi != 0:
                     nrt_release(new_pt_mi)
@@ -389,13 +410,17 @@ def class_grow(addr):
         h[H.PT], h[H.PT_MI], h[H.PT_CAP] = new_pt, new_pt_mi, new_pt_cap
     if new_sl_mi != 0:
         old_cap = h[H.CAP]
-        soff = _gen_offset(new_cap, 4)      # [generations | stack]
+        soff = _gen_offset(new_cap, 4)      # [generations | stack | tags]
+        toff = _class_tag_offset(new_cap)
         mem_zero(new_sl, 4 * new_cap)
+        mem_zero(new_sl + toff, 4 * new_cap)
         if h[H.MI] != 0:
             mem_copy(new_sl, h[H.GEN], 4 * old_cap)
             mem_copy(new_sl + soff, h[H.STACK], 4 * h[H.TOP])
+            mem_copy(new_sl + toff, h[H.TAGS], 4 * old_cap)
             nrt_release(h[H.MI])
         h[H.GEN], h[H.STACK], h[H.MI], h[H.CAP] = new_sl, new_sl + soff, new_sl_mi, new_cap
+        h[H.TAGS] = new_sl + toff
     if page == npages:
         h[H.NPAGES] = npages + 1
     pt = i64s(h[H.PT], 2 * h[H.PT_CAP])
@@ -491,3 +516,274 @@ def py_acquire_many(addr, out):
 @njit(cache=True)
 def py_release_many(addr, keys):
     return release_many_keys(addr, keys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tags and budgets
+
+#: What pools without an (open) allocator unbox as ``rows`` and ``org``: zeroed arena rows (one
+#: per numba worker: tag 0) and a zeroed org header (no budget, no counters), so the hot path
+#: tests the same two words for every pool and never takes the charging path for these.
+_NULL_ROWS = None
+_NULL_ORG = None
+
+
+def null_org() -> tuple[int, int]:
+    """Addresses of the shared zeroed (rows, org) of pools without an allocator."""
+    global _NULL_ROWS, _NULL_ORG
+    if _NULL_ROWS is None:
+        from numba.core import config
+
+        from .org_state import HDR_WORDS as ORG_HDR_WORDS
+        from .state import ROW_WORDS
+
+        _NULL_ORG = np.zeros(ORG_HDR_WORDS, np.int64)
+        _NULL_ROWS = np.zeros(max(int(config.NUMBA_NUM_THREADS), 1) * ROW_WORDS, np.int64)
+    return int(_NULL_ROWS.ctypes.data), int(_NULL_ORG.ctypes.data)
+
+
+def _worker_row(builder, rows):
+    from .njit_api import _thread_id
+
+    i64 = cgutils.intp_t
+    return builder.add(rows, builder.mul(_thread_id(builder), ir.Constant(i64, ROW_BYTES)))
+
+
+@intrinsic
+def worker_row(typingctx, rows):
+    """The calling worker's arena row: ``rows + get_thread_id() * ROW_BYTES``."""
+    sig = types.intp(types.intp)
+
+    def codegen(context, builder, signature, args):
+        return _worker_row(builder, args[0])
+
+    return sig, codegen
+
+
+@intrinsic
+def org_busy(typingctx, rows, org):
+    """Whether the calling worker's tag or any budget asks for a charge: two loads (the row's
+    ``tag``, the org header's ``H_ACTIVE``), no call (the thread id is a ``readnone`` call that
+    LLVM hoists out of loops). The hot path of an untagged, unbudgeted acquire."""
+    sig = types.boolean(types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        rows_v, org_v = args
+        row = _worker_row(builder, rows_v)
+        busy = builder.or_(_load(builder, row, F.tag), _load(builder, org_v, H_ACTIVE))
+        return builder.icmp_signed("!=", busy, ir.Constant(cgutils.intp_t, 0))
+
+    return sig, codegen
+
+
+@intrinsic
+def release_busy(typingctx, addr, key, org):
+    """After a successful release of ``key``: whether its slot carries a tag, or budgets are on
+    (then :func:`slot_uncharge` gives the bytes back). Three loads, no call."""
+    sig = types.boolean(types.intp, types.int64, types.intp)
+
+    def codegen(context, builder, signature, args):
+        a, key, org_v = args
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        slot = builder.and_(key, ir.Constant(i64, SLOT_MASK))
+        tags = builder.inttoptr(_load(builder, a, H.TAGS), i32.as_pointer())
+        t = builder.sext(builder.load(builder.gep(tags, [slot])), i64)
+        busy = builder.or_(t, _load(builder, org_v, H_ACTIVE))
+        return builder.icmp_signed("!=", busy, ir.Constant(i64, 0))
+
+    return sig, codegen
+
+
+@register_jitable
+def _has_org(org):
+    """Whether ``org`` is a real organisation header (not the zeroed one of :func:`null_org`)."""
+    return i64s(org, H_CTRS + 1)[H_CTRS] != 0
+
+
+@register_jitable
+def _slot_tags(h):
+    return i32s(h[H.TAGS], h[H.CAP])
+
+
+@register_jitable
+def _recount(org, tag, allocs, frees):
+    """One charge/release of n slots counts as one allocation/free: make it n (tag counters
+    only; the root tag's counts come from the pools' own counters)."""
+    if tag != 0 and _has_org(org):
+        if allocs != 0:
+            orgk._attr(org, tag, KIND_POOL, 0, allocs, 1)
+        if frees != 0:
+            orgk._attr(org, tag, KIND_POOL, 0, frees, -1)
+
+
+@njit(cache=True)
+def typed_acquire_org(addr, row):
+    """A typed pool's acquire with a tag or budgets on: charge ``ITEMSIZE`` bytes first (a hard
+    budget: ``-ST_BUDGET``, nothing changed), then take the slot (on failure the charge is given
+    back) and record the tag. The handle, or ``-status``."""
+    h = words(addr)
+    if h[H.POLICY] == POLICY_CLOSED:
+        return -ST_CLOSED
+    isz = h[H.ITEMSIZE]
+    st, tag = orgk.charge(row, KIND_POOL, isz)
+    if st != 0:
+        return -ST_BUDGET
+    k = slot_acquire(addr, 0)
+    if k < 0:
+        orgk.release(words(row)[F.org], KIND_POOL, tag, isz)
+        return k
+    _slot_tags(h)[k & SLOT_MASK] = tag
+    return k
+
+
+@njit(cache=True)
+def class_acquire_org(addr, row):
+    """:func:`typed_acquire_org` for one size class (``ITEMSIZE`` = the block size)."""
+    h = words(addr)
+    if h[H.POLICY] == POLICY_CLOSED:
+        return -ST_CLOSED
+    isz = h[H.ITEMSIZE]
+    st, tag = orgk.charge(row, KIND_POOL, isz)
+    if st != 0:
+        return -ST_BUDGET
+    k = slot_acquire(addr, 1)
+    if k < 0:
+        orgk.release(words(row)[F.org], KIND_POOL, tag, isz)
+        return k
+    _slot_tags(h)[k & SLOT_MASK] = tag
+    return k
+
+
+@njit(cache=True)
+def slot_uncharge(addr, org, key):
+    """After the release of ``key``: give its bytes back to the tag recorded at acquire time (and
+    the budgets; without an allocator (gone or closed) only the tag entry is cleared)."""
+    h = words(addr)
+    tags = _slot_tags(h)
+    s = key & SLOT_MASK
+    t = tags[s]
+    tags[s] = 0
+    if _has_org(org):
+        orgk.release(org, KIND_POOL, t, h[H.ITEMSIZE])
+
+
+@njit(cache=True)
+def acquire_many_org(addr, row, out):
+    """:func:`acquire_many_into` with a tag or budgets on: one charge of ``n * ITEMSIZE`` bytes
+    (all or nothing, ST_BUDGET), then the slots. A status."""
+    n = out.shape[0]
+    h = words(addr)
+    if n == 0 or h[H.POLICY] == POLICY_CLOSED:
+        return acquire_many_into(addr, out)
+    nb = n * h[H.ITEMSIZE]
+    st, tag = orgk.charge(row, KIND_POOL, nb)
+    if st != 0:
+        return ST_BUDGET
+    org = words(row)[F.org]
+    st = acquire_many_into(addr, out)
+    if st != ST_OK:
+        orgk.release(org, KIND_POOL, tag, nb)
+        return st
+    if tag != 0:
+        tags = _slot_tags(h)
+        for j in range(n):
+            tags[out[j]] = tag
+        _recount(org, tag, n - 1, 0)
+    return ST_OK
+
+
+@register_jitable
+def uncharge_keys(addr, org, keys):
+    """After :func:`release_many_keys` succeeded: clear the slots' tags and give their bytes
+    back, one release per run of equal tags."""
+    h = words(addr)
+    tags = _slot_tags(h)
+    isz = h[H.ITEMSIZE]
+    real = _has_org(org)
+    prev = -1
+    run = 0
+    for j in range(keys.shape[0] + 1):
+        t = -1
+        if j < keys.shape[0]:
+            s = keys[j] & SLOT_MASK
+            t = tags[s]
+            tags[s] = 0
+            if t == prev:
+                run += 1
+                continue
+        if run > 0 and real:
+            orgk.release(org, KIND_POOL, prev, run * isz)
+            _recount(org, prev, 0, run - 1)
+        prev = t
+        run = 1
+
+
+@njit(cache=True)
+def release_many_org(addr, org, keys):
+    """:func:`release_many_keys`, then the tags and budgets of the released slots."""
+    st, pos = release_many_keys(addr, keys)
+    if st == ST_OK:
+        uncharge_keys(addr, org, keys)
+    return st, pos
+
+
+# Python's paths: the charge is made by ``SmartAlloc._org_charge`` (soft-limit callbacks and
+# FA154 messages live there); these record and return tags within one compiled call, so another
+# Python thread can never see a slot whose tag is not written yet.
+
+@njit(cache=True)
+def py_typed_acquire_tag(addr, tag):
+    k = slot_acquire(addr, 0)
+    if k >= 0 and tag != 0:
+        _slot_tags(words(addr))[k & SLOT_MASK] = tag
+    return k
+
+
+@njit(cache=True)
+def py_class_acquire_tag(addr, tag):
+    k = slot_acquire(addr, 1)
+    if k >= 0 and tag != 0:
+        _slot_tags(words(addr))[k & SLOT_MASK] = tag
+    return k
+
+
+@njit(cache=True)
+def py_release_tag(addr, key):
+    """Release ``key``: (status, the tag its slot was charged to)."""
+    st = slot_release(addr, key)
+    if st != ST_OK:
+        return st, 0
+    tags = _slot_tags(words(addr))
+    s = key & SLOT_MASK
+    t = tags[s]
+    tags[s] = 0
+    return st, np.int64(t)
+
+
+@njit(cache=True)
+def py_acquire_many_tag(addr, out, tag):
+    st = acquire_many_into(addr, out)
+    if st == ST_OK and tag != 0:
+        tags = _slot_tags(words(addr))
+        for j in range(out.shape[0]):
+            tags[out[j]] = tag
+    return st
+
+
+@njit(cache=True)
+def py_release_many_tag(addr, keys, tags_out):
+    """Release every key (all or nothing); on success ``tags_out[j]`` is the tag of ``keys[j]``."""
+    st, pos = release_many_keys(addr, keys)
+    if st == ST_OK:
+        tags = _slot_tags(words(addr))
+        for j in range(keys.shape[0]):
+            s = keys[j] & SLOT_MASK
+            tags_out[j] = tags[s]
+            tags[s] = 0
+    return st, pos
+
+
+@njit(cache=True)
+def recount(org, tag, allocs, frees):
+    """Python's :func:`_recount`."""
+    _recount(org, tag, allocs, frees)

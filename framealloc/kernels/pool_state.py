@@ -37,6 +37,12 @@ BPP        size class: blocks per page
 PAGE_BYTES size class: bytes per page
 TRIMMED    size class: pages returned by ``trim()``
 OWNER      id of the pool (typed) or of the SmartAlloc (size classes)
+TAGS       address of the int32 tag per slot: the tag id a live slot's bytes were attributed to
+           when it was acquired (0: untagged; always 0 while the slot is free)
+
+Tags (:mod:`framealloc.tags`): pools made by a SmartAlloc charge every acquire to the calling
+thread's tag and the budgets over it, and record the tag in the slot's ``TAGS`` entry so the
+release gives the bytes back to that tag, whichever thread releases it.
 """
 from __future__ import annotations
 
@@ -48,11 +54,12 @@ __all__ = ["H", "HDR_WORDS", "HDR_BYTES", "new_headers", "POLICY_GROW", "POLICY_
            "POLICY_CLOSED", "POOL_POLICIES", "GEN_MASK", "SLOT_MASK", "MAX_TYPED_SLOTS",
            "CLASS_SHIFT", "MAX_CLASS_SLOTS", "MAX_CLASSES", "ST_OK", "ST_FULL", "ST_OOM",
            "ST_CLOSED", "ST_RANGE", "ST_NOT_LIVE", "ST_STALE", "ST_NEGATIVE", "gen_offset",
-           "stack_offset", "typed_buffer_bytes"]
+           "stack_offset", "typed_buffer_bytes", "tag_offset", "class_tag_offset",
+           "class_buffer_bytes", "ST_BUDGET"]
 
 _WORDS = ("TOP", "CAP", "SLOTS", "STACK", "GEN", "PEAK", "ACQ", "DATA", "MI", "ITEMSIZE",
           "POLICY", "GROWS", "SERIAL", "MAXCAP", "PT", "PT_MI", "PT_CAP", "NPAGES", "LIVE_PAGES",
-          "BPP", "PAGE_BYTES", "TRIMMED", "OWNER")
+          "BPP", "PAGE_BYTES", "TRIMMED", "OWNER", "TAGS")
 
 #: Word index of each header field; an IntEnum so njit code folds ``h[H.TOP]`` to a constant.
 H = IntEnum("H", {name: i for i, name in enumerate(_WORDS)})
@@ -86,6 +93,7 @@ ST_RANGE = 4       # FA104
 ST_NOT_LIVE = 5    # FA101
 ST_STALE = 6       # FA103
 ST_NEGATIVE = 7    # FA106
+ST_BUDGET = 8      # FA154: a hard budget refused the charge (nothing changed)
 
 
 def gen_offset(cap: int, itemsize: int) -> int:
@@ -98,9 +106,25 @@ def stack_offset(cap: int, itemsize: int) -> int:
     return gen_offset(cap, itemsize) + ((cap * 4 + 63) & ~63)
 
 
+def tag_offset(cap: int, itemsize: int) -> int:
+    """Byte offset of the tag per slot in a typed pool's buffer."""
+    return stack_offset(cap, itemsize) + ((cap * 4 + 63) & ~63)
+
+
 def typed_buffer_bytes(cap: int, itemsize: int) -> int:
-    """Bytes of a typed pool's buffer for ``cap`` slots."""
-    return stack_offset(cap, itemsize) + cap * 4
+    """Bytes of a typed pool's buffer for ``cap`` slots: [records | generations | stack | tags]."""
+    return tag_offset(cap, itemsize) + cap * 4
+
+
+def class_tag_offset(cap: int) -> int:
+    """Byte offset of the tags in a size class's slot buffer [generations | stack | tags]
+    (the stack starts at ``gen_offset(cap, 4)``)."""
+    return 2 * gen_offset(cap, 4)
+
+
+def class_buffer_bytes(cap: int) -> int:
+    """Bytes of a size class's slot buffer for ``cap`` slots."""
+    return class_tag_offset(cap) + cap * 4
 
 
 def new_headers(n: int) -> np.ndarray:

@@ -1,9 +1,18 @@
 """TypedPool and SizeClassPools inside @njit: numba types, unboxing and the methods.
 
 Both objects unbox to the address of their header row(s) (plus the Python object for boxing), so
-passing them costs one attribute read, and every method is an ``inline="always"`` overload over
-the slot-table intrinsics of :mod:`framealloc.kernels.pool_kernels`: ``pool.acquire()`` +
-``pool.release(i)`` compile to a few loads and stores, with growth and raises in cold blocks.
+passing them costs one method call (``_native_org()``), and every method is an ``inline="always"``
+overload over the slot-table intrinsics of :mod:`framealloc.kernels.pool_kernels`:
+``pool.acquire()`` + ``pool.release(i)`` compile to a few loads and stores, with growth, raises and
+tag/budget charges in cold blocks.
+
+Tags and budgets: a pool made by a SmartAlloc (``alloc.typed_pool()``, ``alloc.pools``) also
+unboxes the calling thread's arena rows (``rows``) and the allocator's organisation header
+(``org``); a standalone pool unboxes zeroed ones (``pool_kernels.null_org()``) and never
+charges. Untagged, unbudgeted acquires test two words and call nothing; the others charge
+through :func:`framealloc.kernels.org.charge` in a cold call and raise FA154
+(``BudgetExceededError``) when a hard budget refuses (``try_acquire`` returns None), with the
+pool unchanged.
 """
 from __future__ import annotations
 
@@ -26,6 +35,7 @@ from numba.extending import (
 from numba.np import numpy_support
 
 from ..errors import AllocSizeError
+from ..org_codes import BudgetExceededError
 from ..pool_codes import (
     DoubleFreeError,
     ForeignFreeError,
@@ -36,14 +46,21 @@ from ..pool_codes import (
 )
 from .pool_kernels import (
     acquire_many_into,
+    acquire_many_org,
+    class_acquire_org,
     i32s,
     i64s,
     make_view,
+    org_busy,
+    release_busy,
+    release_many_org,
     resolve_nb_dtype,
-    release_many_keys,
     slot_acquire,
     slot_release,
     slot_status,
+    slot_uncharge,
+    typed_acquire_org,
+    worker_row,
     words,
 )
 from .pool_state import (
@@ -51,6 +68,7 @@ from .pool_state import (
     HDR_BYTES,
     MAX_CLASSES,
     SLOT_MASK,
+    ST_BUDGET,
     ST_CLOSED,
     ST_NOT_LIVE,
     ST_OK,
@@ -98,46 +116,51 @@ def typed_pool_type(dtype: np.dtype) -> TypedPoolType:
 @register_model(TypedPoolType)
 class _TypedPoolModel(models.StructModel):
     def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, [("hdr", types.intp), ("parent", types.pyobject)])
+        super().__init__(dmm, fe_type, [("hdr", types.intp), ("rows", types.intp),
+                                        ("org", types.intp), ("parent", types.pyobject)])
 
 
 @register_model(SizeClassPoolsType)
 class _SizeClassPoolsModel(models.StructModel):
     def __init__(self, dmm, fe_type):
         super().__init__(dmm, fe_type, [("hdr", types.intp), ("n", types.intp),
+                                        ("rows", types.intp), ("org", types.intp),
                                         ("parent", types.pyobject)])
 
 
-make_attribute_wrapper(TypedPoolType, "hdr", "_hdr")
-make_attribute_wrapper(SizeClassPoolsType, "hdr", "_hdr")
+for _t in (TypedPoolType, SizeClassPoolsType):
+    for _f in ("hdr", "rows", "org"):
+        make_attribute_wrapper(_t, _f, "_" + _f)
 make_attribute_wrapper(SizeClassPoolsType, "n", "_n")
 
 
-def _unbox_ints(typ, obj, c, names):
-    """Unbox ``obj`` into the struct of ``typ``: int attributes ``names`` (Python attribute
-    ``_<name>_addr`` / ``_<name>``), plus the object itself."""
+def _unbox_native(typ, obj, c, fields):
+    """Unbox ``obj`` into the struct of ``typ`` from ``obj._native_org()``, a tuple of ints in
+    the order of ``fields`` (header address(es), then the calling thread's arena rows and the
+    allocator's org header, 0 and 0 without an allocator), plus the object itself."""
     proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder)
     is_error = cgutils.alloca_once_value(c.builder, cgutils.false_bit)
-    for field, attr in names:
-        val = c.pyapi.object_getattr_string(obj, attr)
-        with c.builder.if_else(cgutils.is_null(c.builder, val)) as (fail, ok):
-            with fail:
-                c.builder.store(cgutils.true_bit, is_error)
-            with ok:
-                setattr(proxy, field, c.pyapi.long_as_longlong(val))
-                c.pyapi.decref(val)
+    handle = c.pyapi.call_method(obj, "_native_org", ())
+    with c.builder.if_else(cgutils.is_null(c.builder, handle)) as (fail, ok):
+        with fail:
+            c.builder.store(cgutils.true_bit, is_error)
+        with ok:
+            for i, field in enumerate(fields):
+                item = c.pyapi.tuple_getitem(handle, i)
+                setattr(proxy, field, c.pyapi.long_as_longlong(item))
+            c.pyapi.decref(handle)
     proxy.parent = obj
     return NativeValue(proxy._getvalue(), is_error=c.builder.load(is_error))
 
 
 @unbox(TypedPoolType)
 def _unbox_typed(typ, obj, c):
-    return _unbox_ints(typ, obj, c, [("hdr", "_hdr_addr")])
+    return _unbox_native(typ, obj, c, ("hdr", "rows", "org"))
 
 
 @unbox(SizeClassPoolsType)
 def _unbox_classes(typ, obj, c):
-    return _unbox_ints(typ, obj, c, [("hdr", "_hdr_addr"), ("n", "_nclasses")])
+    return _unbox_native(typ, obj, c, ("hdr", "n", "rows", "org"))
 
 
 def _box_parent(typ, val, c):
@@ -162,6 +185,8 @@ _M_NOT_LIVE = ("FA101: double release: the slot is not live (released already or
                "acquired)")
 _M_NOT_LIVE_LOOKUP = "FA103: the slot is not live (released, or never acquired)"
 _M_STALE = "FA103: stale handle: the slot was released and reused since"
+_M_BUDGET = ("FA154: a hard budget refuses this pool allocation (see alloc.stats().budgets); "
+             "free memory, raise the limit, or use try_acquire()")
 
 
 def raise_acquire(status):
@@ -182,6 +207,8 @@ def _ol_raise_acquire(status):
         if status != ST_OK:
             if status == ST_CLOSED:
                 raise PoolError(_M_CLOSED)
+            if status == ST_BUDGET:
+                raise BudgetExceededError(_M_BUDGET)
             raise PoolExhaustedError(_M_FULL)
     return impl
 
@@ -221,10 +248,39 @@ def _check_int(ty, what):
         raise TypingError(f"FA104: {what} must be an integer, got {ty}")
 
 
+def _typed_take(pool):
+    """The handle of a newly acquired slot, or ``-status``: no call unless a tag or a budget is
+    on (then the cold :func:`typed_acquire_org` charges first)."""
+
+
+def _give_back(hdr, org, key):
+    """Release ``key`` (a status); a tagged slot, or any slot while budgets are on, gives its
+    bytes back in a cold call."""
+
+
+@overload(_typed_take, inline="always")
+def _ol_typed_take(pool):
+    def impl(pool):
+        if org_busy(pool._rows, pool._org):
+            return typed_acquire_org(pool._hdr, worker_row(pool._rows))
+        return slot_acquire(pool._hdr, 0)
+    return impl
+
+
+@overload(_give_back, inline="always")
+def _ol_give_back(hdr, org, key):
+    def impl(hdr, org, key):
+        st = slot_release(hdr, key)
+        if st == ST_OK and release_busy(hdr, key, org):
+            slot_uncharge(hdr, org, key)
+        return st
+    return impl
+
+
 @_typed("acquire")
 def _tp_acquire(pool):
     def impl(pool):
-        h = slot_acquire(pool._hdr, 0)
+        h = _typed_take(pool)
         if h < 0:
             raise_acquire(-h)
         return h & SLOT_MASK
@@ -234,7 +290,7 @@ def _tp_acquire(pool):
 @_typed("acquire_handle")
 def _tp_acquire_handle(pool):
     def impl(pool):
-        h = slot_acquire(pool._hdr, 0)
+        h = _typed_take(pool)
         if h < 0:
             raise_acquire(-h)
         return h
@@ -244,7 +300,7 @@ def _tp_acquire_handle(pool):
 @_typed("try_acquire")
 def _tp_try_acquire(pool):
     def impl(pool):
-        h = slot_acquire(pool._hdr, 0)
+        h = _typed_take(pool)
         if h < 0:
             if h == -ST_CLOSED:
                 raise PoolError(_M_CLOSED)
@@ -258,7 +314,7 @@ def _tp_release(pool, key):
     _check_int(key, "the index or handle")
 
     def impl(pool, key):
-        st = slot_release(pool._hdr, key)
+        st = _give_back(pool._hdr, pool._org, key)
         if st != ST_OK:
             raise_release(st)
     return impl
@@ -272,7 +328,10 @@ def _tp_acquire_many(pool, n):
         if n < 0:
             raise AllocSizeError("FA106: acquire_many(n) needs n >= 0")
         out = np.empty(n, np.int64)
-        st = acquire_many_into(pool._hdr, out)
+        if org_busy(pool._rows, pool._org):
+            st = acquire_many_org(pool._hdr, worker_row(pool._rows), out)
+        else:
+            st = acquire_many_into(pool._hdr, out)
         if st != ST_OK:
             raise_acquire(st)
         return out
@@ -286,7 +345,7 @@ def _tp_release_many(pool, keys):
         raise TypingError(f"FA104: release_many takes a 1-D integer array, got {keys}")
 
     def impl(pool, keys):
-        st = release_many_keys(pool._hdr, keys)[0]
+        st = release_many_org(pool._hdr, pool._org, keys)[0]
         if st != ST_OK:
             raise_release(st)
     return impl
@@ -419,12 +478,16 @@ _M_FIT = "FA107: the view does not fit the slot's size class (or count < 0)"
 
 def _acquire_impl(try_):
     def impl(pools, nbytes):
+        busy = org_busy(pools._rows, pools._org)   # first: its thread-id call leaves loops
         if nbytes < 0:
             raise AllocSizeError(_M_NEG)
         c = _class_for(pools._hdr, pools._n, nbytes)
         if c < 0:
             raise AllocSizeError(_M_TOO_BIG)
-        h = slot_acquire(pools._hdr + c * HDR_BYTES, 1)
+        if busy:
+            h = class_acquire_org(pools._hdr + c * HDR_BYTES, worker_row(pools._rows))
+        else:
+            h = slot_acquire(pools._hdr + c * HDR_BYTES, 1)
         if h < 0:
             if try_ and h != -ST_CLOSED:
                 return None
@@ -453,7 +516,7 @@ def _sc_release(pools, key):
         c = (key >> CLASS_SHIFT) & (MAX_CLASSES * 2 - 1)
         if key < 0 or c >= pools._n:
             raise ForeignFreeError(_M_FOREIGN)
-        st = slot_release(pools._hdr + c * HDR_BYTES, key & _LOCAL_MASK)
+        st = _give_back(pools._hdr + c * HDR_BYTES, pools._org, key & _LOCAL_MASK)
         if st != ST_OK:
             raise_release(st)
     return impl
