@@ -145,7 +145,6 @@ def test_rollback_does_not_subtract(alloc):
     assert alloc.phase_stats()["spec"].bytes == 100
 
 
-@pytest.mark.xfail(strict=False, reason="until _thread_counters counts every kind")
 def test_pool_and_heap_bytes_count_in_phases(alloc):
     with alloc.frame():
         with alloc.phase("heap"):
