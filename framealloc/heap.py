@@ -78,8 +78,9 @@ class HeapTracker:
         a = org_owner(self._owner_ref)
         if a is None:
             return -1
-        with self._lock:
-            self._drain()          # arrays already collected leave the budgets first
+        if self._pending:
+            with self._lock:
+                self._drain()      # arrays already collected leave the budgets first
         return a._org_charge(KIND_HEAP, nbytes, False)
 
     def _uncharge(self, tag: int, nbytes: int) -> None:

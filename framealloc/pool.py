@@ -382,8 +382,9 @@ class SizeClassPools:
         tag = 0
         charged = a is not None and self._finalizer.alive
         if charged:
-            with self._lock:
-                self._drain()     # blocks of collected boxes leave the budgets first
+            if self._pending:
+                with self._lock:
+                    self._drain()     # blocks of collected boxes leave the budgets first
             tag = a._org_charge(KIND_POOL, self._classes[c], try_)
             if tag is None:
                 return None

@@ -97,6 +97,7 @@ from .pool_codes import PoolIndexError
 __all__ = ["TypedPool", "TypedPoolInfo"]
 
 _ids = itertools.count(1)
+_POLICY = int(H.POLICY)   # plain ints index the header memoryview faster than IntEnum members
 
 
 @dataclass(frozen=True)
@@ -319,10 +320,11 @@ class TypedPool:
     def _take(self, try_: bool):
         """Acquire one slot: its handle, or None (``try_``: full, out of memory, or a hard
         budget refused). With an allocator, the tag and budgets are charged first."""
-        a = org_owner(self._owner_ref)
-        if a is None:
+        r = self._owner_ref
+        a = r() if r is not None else None
+        if a is None or not a._finalizer.alive:
             h = kernels().py_typed_acquire(self._hdr_addr)
-        elif self._m[H.POLICY] == POLICY_CLOSED:
+        elif self._m[_POLICY] == POLICY_CLOSED:
             h = -ST_CLOSED
         else:
             isz = self._itemsize
@@ -371,7 +373,7 @@ class TypedPool:
         n = check_count(n, "n", MAX_TYPED_SLOTS)
         out = np.empty(n, np.int64)
         a = org_owner(self._owner_ref)
-        if a is None or n == 0 or self._m[H.POLICY] == POLICY_CLOSED:
+        if a is None or n == 0 or self._m[_POLICY] == POLICY_CLOSED:
             st = kernels().py_acquire_many(self._hdr_addr, out)
         else:
             nb = n * self._itemsize
@@ -392,13 +394,14 @@ class TypedPool:
         index out of range. Nothing changes on error.
         """
         k = check_key(key)
-        if self._owner_ref is None:
+        r = self._owner_ref
+        if r is None:
             st = kernels().py_release(self._hdr_addr, k)
         else:
             st, tag = kernels().py_release_tag(self._hdr_addr, k)
             if st == ST_OK:
-                a = org_owner(self._owner_ref)
-                if a is not None:
+                a = r()
+                if a is not None and a._finalizer.alive:
                     a._org_release(KIND_POOL, tag, self._itemsize)
         if st != ST_OK:
             raise_release(st, k, self._what)
