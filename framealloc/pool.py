@@ -317,11 +317,14 @@ class SizeClassPools:
     # -- numba -----------------------------------------------------------------------------
     @property
     def _numba_type_(self):
+        # First contact with numba: register the typing, then make this a plain class attribute
+        # (numba's dispatcher reads it on every call).
         from .kernels import ensure_registered
 
         ensure_registered()
         from .kernels.pools_njit import size_class_pools_type
 
+        SizeClassPools._numba_type_ = size_class_pools_type
         return size_class_pools_type
 
     def _native_org(self) -> tuple:
