@@ -486,7 +486,11 @@ class OrgMixin(FrameHooks):
         st, tag = _org_kernels().charge(ta.row_addr, kind, nbytes)
         if st:
             return self._budget_refused(ta, nbytes, try_)
-        self._deliver_budget_events()
+        try:
+            self._deliver_budget_events()
+        except BaseException:
+            self._org_release(kind, tag, nbytes)   # a raising soft callback: nothing allocated
+            raise
         return tag
 
     def _org_release(self, kind: int, tag: int, nbytes: int) -> None:
