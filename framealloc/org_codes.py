@@ -33,7 +33,8 @@ class BudgetWarning(UserWarning):
 
 CODES: dict[str, CodeInfo] = {
     "FA150": CodeInfo("FA150", "bad tag name", """
-A tag name must be a non-empty str of printable characters without "::" at either end; nesting
+A tag name must be a non-empty str of printable characters without "::" at either end, and a
+path at most 16 levels deep; nesting
 `alloc.tag("a")` inside `alloc.tag("b")` gives the path "b::a", and a path can also be spelled
 in one go (`alloc.tag("physics::broadphase")`).""".strip(), "TagError"),
     "FA151": CodeInfo("FA151", "too many tags", """

@@ -53,6 +53,7 @@ from .kernels.org_state import (
     KIND_FRAME,
     KIND_NAMES,
     KINDS,
+    MAX_TAG_DEPTH,
     NO_LIMIT,
     RB_DEPTH,
     RB_HDR,
@@ -136,6 +137,8 @@ def _check_name(name) -> str:
     parts = name.split("::")
     if any(not p or p != p.strip() for p in parts):
         raise TagError(f"FA150: bad tag path {name!r}: empty parts or spaces around '::'")
+    if len(parts) > MAX_TAG_DEPTH:
+        raise TagError(f"FA150: tag path {name!r} is deeper than {MAX_TAG_DEPTH} levels")
     return name
 
 
@@ -228,7 +231,7 @@ class OrgMixin(FrameHooks):
         cur = ta.m[_TAG]
         names = self._tag_reg()["names"]
         _check_name(name)
-        tid = self.tag_id(f"{names[cur]}::{name}" if cur else name)
+        tid = self.tag_id(f"{names[cur]}::{name}" if cur else name)   # checks the whole path
         self._switch_rows(ta, tid)
         ta.ext.setdefault("tags", []).append(cur)
         return tid

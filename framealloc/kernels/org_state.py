@@ -36,9 +36,11 @@ HDR_WORDS = 16
 (H_NTAGS, H_MAXTAGS, H_ACTIVE, H_EVENTS, H_QUANTUM, H_TAGS, H_CTRS, H_BUDGETS, H_EVENTS_ADDR,
  H_NBUDGETS, H_HITS, H_SOFT) = range(12)
 
-# Tag table: parent id, depth (root 0), whether the tag or an ancestor has an active budget.
+# Tag table: parent id, depth (root 0).
 TAG_WORDS = 4
-T_PARENT, T_DEPTH, T_BUDGETED = 0, 1, 2
+T_PARENT, T_DEPTH = 0, 1
+#: Deepest tag path: a budget scope (total, kind, the tag chain, thread) must fit MAX_SCOPE ids.
+MAX_TAG_DEPTH = 16
 
 # Tag counters, per tag and kind: live bytes, highest live bytes, bytes ever allocated and
 # freed, allocations and frees.
@@ -66,7 +68,8 @@ RB_STACK = 8          # njit tag stack: RB_STACK .. RB_STACK + TAG_STACK_DEPTH
 TAG_STACK_DEPTH = 16
 RB_LEASE_IDS = 24     # budget ids the current segment's lease charged
 RB_CHARGE_IDS = 60    # scratch list of budget ids for one direct charge
-MAX_SCOPE = 36        # budget ids in one scope: total, kind, tag chain, thread
+MAX_SCOPE = 36        # room for budget ids in one scope: total, kind, tag chain, thread
+assert 3 + MAX_TAG_DEPTH <= MAX_SCOPE and RB_CHARGE_IDS + MAX_SCOPE <= RB_HDR
 LOG_CAP = 128         # tag switches recorded while a checkpoint is live (2 words each)
 
 

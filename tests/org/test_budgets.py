@@ -1,4 +1,4 @@
-"""Budgets: soft limits call back and warn once per frame, hard limits refuse with nothing changed."""
+"""Budgets: soft limits call back and warn once per frame; hard limits refuse, nothing changed."""
 from __future__ import annotations
 
 import threading

@@ -169,7 +169,8 @@ def test_stats_to_dict_is_json():
 
 # -- bad inputs ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["", "a::", "::a", "a:: b", 3, None, "bad\nname"])
+@pytest.mark.parametrize("name", ["", "a::", "::a", "a:: b", 3, None, "bad\nname",
+                                  "::".join("x" * 17)])
 def test_bad_tag_names(name):
     alloc = fa.SmartAlloc()
     with pytest.raises(fa.TagError) as e:
