@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from ._closing import guard_closed
 from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
 from .checkpoints import FrameCheckpoint
 from .collections import FrameCollectionsMixin
 from .config import AllocConfig
 from .errors import CheckpointError, ConfigError, FrameStateError
 from .kernels.org_state import RB_OOMS, RB_SLOT, OrgTables, row_block_words
-from .kernels.state import F, new_arena_block, new_checkpoint_block
+from .kernels.state import F, new_arena_block, new_checkpoint_block, new_lease
 from .kernels.status import (
     ST_BEGIN_TWICE,
     ST_BUDGET,
@@ -81,7 +82,7 @@ class _ThreadArena:
     """Per-Python-thread view of one thread slot: fast-path caches over the shared state rows."""
 
     __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "base", "chunk", "views",
-                 "ident", "name", "ext", "ob", "__weakref__")
+                 "ident", "name", "ext", "ob", "lock", "__weakref__")
 
     def __init__(self, alloc: "SmartAlloc", slot: int, tid: int):
         self.slot = slot
@@ -90,8 +91,10 @@ class _ThreadArena:
         self.m = memoryview(row0.view(np.int64)).cast("B").cast("q")
         self.row_addr = row0.ctypes.data
         self.cps_addr = alloc._cps[slot].ctypes.data
+        # What @njit code unboxes (kernels.njit_api): the slot's addresses, then the lease.
         self.handle = (alloc._rows[slot].ctypes.data, self.cps_addr, alloc._workers,
-                       alloc.config.max_checkpoints, alloc._id, tid)
+                       alloc.config.max_checkpoints, alloc._id, tid, alloc._lease_addr)
+        self.lock = alloc._lock   # held while this thread reads the row's chunk (vs. close())
         self.base = 0
         self.chunk: np.ndarray | None = None
         # dtype -> (typed view of the whole chunk or None, itemsize, natural alignment, np.dtype)
@@ -104,20 +107,29 @@ class _ThreadArena:
         self.ob = memoryview(blk).cast("B").cast("q")   # this thread's organisation block
 
     def refresh_chunk(self) -> None:
-        """Re-read the current chunk after it changed (growth, consolidation, first use)."""
+        """Re-read the current chunk after it changed (growth, consolidation, first use).
+
+        Under the allocator's lock: between reading the row's meminfo and taking a reference to
+        it, ``close()`` on another thread must not drop the row's own reference.
+        """
         from numba.core.runtime import nrt
 
-        m = self.m
-        self.views = {}
-        self.base = m[_BASE]
-        if m[_MEMINFO] == 0:
-            self.chunk = None
-            return
-        owner = nrt.MemInfo(m[_MEMINFO])   # takes over one reference...
-        owner.acquire()                     # ...so give the row its own back
-        raw = np.frombuffer(owner, np.uint8)
-        off = m[_BASE] - raw.ctypes.data
-        self.chunk = raw[off:off + m[_CAPACITY]]
+        with self.lock:
+            m = self.m
+            self.views = {}
+            self.base = m[_BASE]
+            if m[_MEMINFO] == 0:
+                self.chunk = None
+                return
+            owner = nrt.MemInfo(m[_MEMINFO])   # takes over one reference...
+            owner.acquire()                     # ...so give the row its own back
+            raw = np.frombuffer(owner, np.uint8)
+            off = m[_BASE] - raw.ctypes.data
+            self.chunk = raw[off:off + m[_CAPACITY]]
+
+    def forget_chunk(self) -> None:
+        """Drop the cached views of the chunk (the allocator was closed)."""
+        self.chunk, self.views, self.base = None, {}, 0
 
     def view_spec(self, dtype) -> tuple:
         """Resolve ``dtype`` and cache a typed view of the current chunk for it."""
@@ -125,7 +137,7 @@ class _ThreadArena:
         tv = None
         if self.chunk is not None:
             tv = self.chunk[:self.chunk.size - self.chunk.size % isz].view(dt)
-        spec = (tv, isz, natural, dt)
+        spec = (tv, isz, natural, dt, self.chunk)
         try:
             self.views[dtype] = spec
         except TypeError:  # unhashable dtype spec (e.g. a list of fields): not cached
@@ -133,21 +145,25 @@ class _ThreadArena:
         return spec
 
 
-def _release_rows(rows: np.ndarray) -> None:
-    """Finalizer: drop the references the arena rows hold on their chunks and heap fallbacks."""
+def _release_rows(rows: np.ndarray, lock=None) -> None:
+    """Drop the references the arena rows hold on their chunks and heap fallbacks (``close()``,
+    a finished thread's slot, or the allocator's finalizer).
+
+    The rows are emptied before any reference is dropped, and ``lock`` (the allocator's) is held,
+    so two releases of the same rows (``close()`` racing a thread's end) never drop one twice.
+    """
+    if lock is not None:
+        with lock:
+            _release_rows(rows)
+        return
     import ctypes
 
     from numba.core.runtime import nrt
 
     mis = rows["meminfo"].ravel()
-    for mi in mis[mis != 0].tolist():
-        nrt.MemInfo(int(mi))  # takes over the row's reference and drops it
+    mis = mis[mis != 0].tolist()
     heads = rows["heap_list"].ravel()
-    for mi in heads[heads != 0].tolist():
-        while mi:  # each fallback's first word links to the previous one
-            owner = nrt.MemInfo(int(mi))
-            mi = ctypes.c_int64.from_address(owner.data).value
-            del owner
+    heads = heads[heads != 0].tolist()
     rows["heap_list"] = 0
     rows["meminfo"] = 0
     rows["base"] = 0
@@ -155,6 +171,13 @@ def _release_rows(rows: np.ndarray) -> None:
     rows["reserved_bytes"] = 0
     rows["frame_open"] = 0
     rows["limit"] = -1
+    for mi in mis:
+        nrt.MemInfo(int(mi))  # takes over the row's reference and drops it
+    for mi in heads:
+        while mi:  # each fallback's first word links to the previous one
+            owner = nrt.MemInfo(int(mi))
+            mi = ctypes.c_int64.from_address(owner.data).value
+            del owner
 
 
 #: Counters a thread's rows carry into the allocator's totals when the thread ends.
@@ -162,8 +185,13 @@ _CUMULATIVE = ("allocated_total", "count_total", "chunks_grown", "heap_fallbacks
                "heap_fallback_bytes", "rollbacks")
 
 
-def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int) -> None:
+def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int, lock) -> None:
     """A thread ended: keep its history in ``retired``, free its chunks, give its slot back."""
+    with lock:
+        _release_slot_locked(rows, retired, slot)
+
+
+def _release_slot_locked(rows: np.ndarray, retired: np.ndarray, slot: int) -> None:
     block = rows[slot:slot + 1]
     open_ = block["frame_open"] != 0
     if open_.any() and "numba" in sys.modules:
@@ -285,9 +313,15 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         self._retired = np.zeros(1, self._rows.dtype)
         self._tls = threading.local()
         self._thread_ids = itertools.count(1)
-        self._lock = threading.Lock()
+        # Guards slot attachment and every release of row memory (close(), a thread's end).
+        # Re-entrant: a thread's end can be noticed by the garbage collector while it is held.
+        self._lock = threading.RLock()
         self._arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = weakref.WeakValueDictionary()
-        self._finalizer = weakref.finalize(self, _release_rows, self._rows)
+        # close() sets _closed at once; memory goes when no @njit call holds the lease.
+        self._closed = False
+        self._lease = new_lease()
+        self._lease_addr = int(self._lease.ctypes.data)
+        self._finalizer = weakref.finalize(self, _release_rows, self._rows, self._lock)
 
     # -- numba -------------------------------------------------------------------------------
     @property
@@ -300,8 +334,9 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         return t
 
     def _native_handle(self) -> tuple:
-        """Addresses of the calling thread's slot, read when this object is passed to @njit code."""
-        if not self._finalizer.alive:
+        """Addresses of the calling thread's slot and the lease, read when this object is passed
+        to @njit code (:mod:`framealloc.kernels.leases`)."""
+        if self._closed:
             self._raise_closed()
         try:
             return self._tls.arena.handle
@@ -311,11 +346,19 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
     def _raise_closed(self):
         raise FrameStateError("this SmartAlloc was closed; create a new one", code="FA015")
 
+    def _native_exit(self) -> None:
+        """The last @njit call holding the lease of a closed allocator returned: release now."""
+        with self._lock:
+            lease = self._lease
+            if lease["release_pending"][0] and lease["in_flight"][0] == 0:
+                lease["release_pending"] = 0
+                self._release()
+
     # -- threads -----------------------------------------------------------------------------
     def _attach(self) -> _ThreadArena:
-        if not self._finalizer.alive:
-            self._raise_closed()
         with self._lock:
+            if self._closed:
+                self._raise_closed()
             owners = self._rows["owner"][:, 0]
             free = np.flatnonzero(owners == 0)
             if free.size == 0:
@@ -339,7 +382,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         ta = _ThreadArena(self, slot, tid)
         self._tls.arena = ta
         self._arenas[slot] = ta
-        weakref.finalize(ta, _release_slot, self._rows, self._retired, slot)
+        weakref.finalize(ta, _release_slot, self._rows, self._retired, slot, self._lock)
         return ta
 
     def _arena(self) -> _ThreadArena:
@@ -356,7 +399,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         >>> alloc = fa.SmartAlloc(); alloc.begin_frame(); alloc.in_frame
         True
         """
-        if not self._finalizer.alive:
+        if self._closed:
             self._raise_closed()
         ta = self._arena()
         if ta.m[_FRAME_OPEN]:
@@ -374,7 +417,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         >>> alloc = fa.SmartAlloc(); alloc.begin_frame(); alloc.end_frame(); alloc.in_frame
         False
         """
-        if not self._finalizer.alive:
+        if self._closed:
             self._raise_closed()
         ta = self._arena()
         if not ta.m[_FRAME_OPEN]:
@@ -398,7 +441,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         try:
             yield self
         finally:
-            if self._finalizer.alive:   # close() inside the block already released everything
+            if not self._closed:   # close() inside the block already released everything
                 self.end_frame()
 
     @property
@@ -548,9 +591,9 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         if m[2] != ta.base:             # the chunk changed (growth, first use, resize)
             ta.refresh_chunk()
         try:
-            tv, isz, a, dt = ta.views[dtype]
+            tv, isz, a, dt, chunk = ta.views[dtype]
         except (KeyError, TypeError):   # first use of this dtype on this chunk, or unhashable
-            tv, isz, a, dt = ta.view_spec(dtype)
+            tv, isz, a, dt, chunk = ta.view_spec(dtype)
         if type(shape) is int and shape >= 0:
             count, dims = shape, None
         else:
@@ -567,34 +610,50 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
             return self._alloc_slow(ta, dt, count, dims, nbytes, a, zero, try_)
         m[0] = end
         m[3] += 1
+        # ``tv`` and ``chunk`` are this dtype's cached views of the chunk: they hold references,
+        # so the result stays valid memory even if close() runs on another thread meanwhile.
         if tv is not None and off % isz == 0:
             i = off // isz
             out = tv[i:i + count]
         else:
-            out = ta.chunk[off:end].view(dt)
+            out = chunk[off:end].view(dt)
         if dims is not None:
             out = out.reshape(dims)
         if zero:
-            ta.chunk[off:end] = 0
+            chunk[off:end] = 0
         return out
 
     def _alloc_slow(self, ta, dt, count, dims, nbytes, a, zero, try_):
         from numba.core.runtime import nrt
 
-        if not self._finalizer.alive:
-            self._raise_closed()
-
-        status, data, mi = _kernels().slow_alloc(ta.row_addr, nbytes, a, 0)
-        if status == ST_HEAP:
-            owner = nrt.MemInfo(mi)  # a wrapper over the row's reference...
-            owner.acquire()          # ...plus one of its own (the row drops its own at end_frame)
-            raw = np.frombuffer(owner, np.uint8)
-            off = data - raw.ctypes.data
-            out = raw[off:off + nbytes].view(dt)
-            out = out.reshape(dims) if dims is not None else out
-            if zero:
-                out[...] = np.zeros((), dt)
-            return out
+        out = None
+        # Under the lock: close() on another thread cannot release the row's chunk between the
+        # kernel's answer and the view taking its own reference.
+        with self._lock:
+            if self._closed:
+                ta.forget_chunk()
+                self._raise_closed()
+            status, data, mi = _kernels().slow_alloc(ta.row_addr, nbytes, a, 0)
+            if status == ST_HEAP:
+                owner = nrt.MemInfo(mi)  # a wrapper over the row's reference...
+                owner.acquire()          # ...plus one of its own (the row drops its at end_frame)
+                raw = np.frombuffer(owner, np.uint8)
+                off = data - raw.ctypes.data
+                out = raw[off:off + nbytes].view(dt)
+                out = out.reshape(dims) if dims is not None else out
+                if zero:
+                    out[...] = np.zeros((), dt)
+                return out
+            if status == ST_OK:
+                if ta.base != ta.m[_BASE]:
+                    ta.refresh_chunk()
+                off = data - ta.base
+                chunk = ta.chunk
+                out = chunk[off:off + nbytes].view(dt)
+                if dims is not None:
+                    out = out.reshape(dims)
+                if zero:
+                    chunk[off:off + nbytes] = 0
         if status != ST_OK:
             if status == ST_BUDGET:
                 return self._budget_refused(ta, nbytes, try_)
@@ -602,14 +661,6 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
                 return None
             _raise_status(status, f" (requested {nbytes} bytes)" if status == ST_EXHAUSTED else "")
         self._deliver_budget_events()
-        if ta.base != ta.m[_BASE]:
-            ta.refresh_chunk()
-        off = data - ta.base
-        out = ta.chunk[off:off + nbytes].view(dt)
-        if dims is not None:
-            out = out.reshape(dims)
-        if zero:
-            ta.chunk[off:off + nbytes] = 0
         return out
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -733,15 +784,61 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
                           **sections)
 
     def close(self) -> None:
-        """Release the arena chunks now (views handed out stay valid: they own their chunk).
+        """Close the allocator: every later call raises FA015, and its memory is released.
 
-        Also closes the allocator's pools. Afterwards ``begin_frame`` and passing the allocator
-        to @njit code raise FA015.
+        Arrays handed out stay valid (each holds a reference to its chunk), and reading the
+        final counters still works (:meth:`stats`). The allocator's pools, typed pools and
+        scratch pools close with it.
+
+        Threads: compiled (@njit) calls that received this allocator (or one of its pools)
+        and are still running on other threads keep working with valid memory until they
+        return; the memory is released when the last of them returns. A new call, from Python
+        or a new compiled call, raises FA015 at once. Closing twice is harmless.
+
+        >>> import framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> alloc.close()
+        >>> try:
+        ...     alloc.begin_frame()
+        ... except fa.FrameStateError as e:
+        ...     print(e.code)
+        FA015
         """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            # Python fast paths of every thread now take the slow path, which refuses.
+            self._rows["limit"] = -1
+        self._close_parts()
+        with self._lock:
+            if self._lease["in_flight"][0] == 0:
+                self._release()
+            else:
+                self._lease["release_pending"] = 1
+
+    def _close_parts(self) -> None:
+        """Close the pools this allocator made (each releases its memory when no compiled
+        call uses it any more)."""
         self._close_pools()
+
+    def _release(self) -> None:
+        """Release the memory of a closed allocator (no compiled call holds its lease): the
+        scratch pools (compiled code reaches them through the allocator), then the arenas."""
+        self._close_scratch()
         self._finalizer()
         for ta in list(self._arenas.values()):
-            ta.chunk, ta.views, ta.base = None, {}, 0
+            ta.forget_chunk()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called.
+
+        >>> import framealloc as fa
+        >>> alloc = fa.SmartAlloc(); alloc.close(); alloc.closed
+        True
+        """
+        return self._closed
 
     def __enter__(self) -> "SmartAlloc":
         return self
@@ -752,3 +849,20 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
     def __repr__(self) -> str:
         return (f"SmartAlloc(policy={self.config.on_frame_exhausted!r}, "
                 f"threads={int((self._rows['owner'][:, 0] != 0).sum())}, workers={self._workers})")
+
+
+#: What keeps working after close(): reading the final counters and the calling thread's
+#: current state (read-only: the use-after-close table checks that they change nothing).
+_READ_AFTER_CLOSE = ("closed", "stats", "scratch_pools", "phase_stats", "current_phase",
+                     "current_tag", "current_tag_id", "frame_number", "in_frame", "tag_name",
+                     "last_promotions")
+#: Hot paths that refuse after close() by themselves (the row's limit is -1, so a frame
+#: allocation falls to its slow path, which raises FA015; begin/end_frame check first).
+_SELF_CHECKED = tuple(
+    f"{p}{n}" for p in ("", "try_") for n in (
+        "frame_array", "frame_zeros", "frame_alloc", "frame_slice", "frame_alloc_batch",
+        "frame_alloc_2", "frame_alloc_4", "frame_alloc_8", "frame_box")
+) + ("begin_frame", "end_frame")
+
+guard_closed(SmartAlloc, _READ_AFTER_CLOSE + _SELF_CHECKED)
+SmartAlloc._self_checked = frozenset(_SELF_CHECKED)

@@ -674,7 +674,8 @@ class FrameLayout:
             offsets.append(off)
             c = off + nb
         end = c
-        if end > limit or ta.chunk is None:
+        chunk = ta.chunk    # read once: close() on another thread may drop the cache
+        if end > limit or chunk is None:
             # Not in a frame, no chunk yet, or the layout does not fit the chunk: the
             # allocations one by one (growth, heap fallback, errors) and nothing cached.
             return self._alloc_each(owner, ta)
@@ -684,7 +685,6 @@ class FrameLayout:
         if hit is not None and hit[0]() is ta and hit[1] == base and hit[2] == mi:
             views = hit[3]
         else:
-            chunk = ta.chunk
             views = self._type(*[chunk[off:off + nb].view(dt).reshape(dims)
                                  for off, (dims, dt, _, nb) in zip(offsets, self._fields)])
             if len(reuse) >= _REUSE_SLOTS:

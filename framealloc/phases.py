@@ -425,7 +425,7 @@ class PhasesMixin(FrameHooks):
 
     # -- public API ----------------------------------------------------------------------------
     def _phase_begin(self, name: str) -> _Open:
-        if not self._finalizer.alive:
+        if self._closed:
             self._raise_closed()
         _check_name(name)
         ta = self._arena()

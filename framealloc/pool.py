@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._closing import guard_closed
 from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
 from ._slots import (
     check_count,
@@ -83,7 +84,8 @@ from .kernels.pool_state import (
     new_headers,
 )
 from .pool_codes import DoubleFreeError, ForeignFreeError, UseAfterFreeError
-from .typed_pool import null_org, org_owner, release_tags
+from .kernels.state import new_lease
+from .typed_pool import closed_error, native_org, org_owner, release_tags
 
 __all__ = ["SizeClassPools", "PoolBox", "SizeClassInfo"]
 
@@ -312,6 +314,10 @@ class SizeClassPools:
         self._owner_ref = weakref.ref(alloc) if alloc is not None else None
         self.heap_fallbacks = 0
         self.heap_fallback_bytes = 0
+        # Closing (framealloc._closing, framealloc.kernels.leases): the code calls on closed
+        # pools raise (None: open) and the lease of compiled calls.
+        self._closed: str | None = None
+        self._lease = new_lease()
         self._finalizer = weakref.finalize(self, _close_classes, self._hdr)
 
     # -- numba -----------------------------------------------------------------------------
@@ -328,12 +334,26 @@ class SizeClassPools:
         return size_class_pools_type
 
     def _native_org(self) -> tuple:
-        """What @njit code unboxes: (header address, classes, the calling thread's arena rows,
-        the allocator's org header); zeroed ones without an (open) allocator."""
-        a = org_owner(self._owner_ref)
-        if a is None:
-            return (self._hdr_addr, self._nclasses) + null_org()
-        return self._hdr_addr, self._nclasses, a._native_handle()[0], a._org.addr
+        """What @njit code unboxes: the header address and the number of classes, then
+        :func:`framealloc.typed_pool.native_org`."""
+        if self._closed:
+            self._raise_closed()
+        return (self._hdr_addr, self._nclasses) + native_org(self._owner_ref,
+                                                             self._lease.ctypes.data)
+
+    def _native_exit(self) -> None:
+        """The last compiled call using these closed pools (or their allocator) returned."""
+        with self._lock:
+            lease = self._lease
+            if lease["release_pending"][0] and lease["in_flight"][0] == 0:
+                lease["release_pending"] = 0
+                self._release()
+        a = self._owner_ref() if self._owner_ref is not None else None
+        if a is not None:
+            a._native_exit()
+
+    def _raise_closed(self):
+        raise closed_error(self._closed, "the size-class pools")
 
     # -- classes -----------------------------------------------------------------------------
     @property
@@ -361,8 +381,8 @@ class SizeClassPools:
         return k, c, k & ~_CLASS_BITS
 
     def _check_open(self) -> None:
-        if not self._finalizer.alive:
-            raise_acquire(3, "the size-class pools")
+        if self._closed:
+            self._raise_closed()
 
     # -- slot keys (Python side of the @njit API) -------------------------------------------------
     def _acquire(self, c: int, try_: bool, tag: int = 0) -> int | None:
@@ -383,7 +403,7 @@ class SizeClassPools:
         or None. If the block cannot be had, the charge is given back."""
         a = org_owner(self._owner_ref)
         tag = 0
-        charged = a is not None and self._finalizer.alive
+        charged = a is not None and not self._closed
         if charged:
             if self._pending:
                 with self._lock:
@@ -547,7 +567,7 @@ class SizeClassPools:
             if self._refs.get(key & _BLOCK_BITS) is ref:
                 del self._refs[key & _BLOCK_BITS]
                 self._deferred.discard(key)
-                if self._finalizer.alive:
+                if not self._closed:
                     c = (key >> CLASS_SHIFT) & 0x3F
                     self._give_back(c, key & ~_CLASS_BITS)
 
@@ -570,7 +590,7 @@ class SizeClassPools:
         released = 0
         with self._lock:
             self._drain()
-            if not self._finalizer.alive:
+            if self._closed:
                 return 0
             for c in range(self._nclasses):
                 released += self._trim_class(c)
@@ -608,8 +628,9 @@ class SizeClassPools:
         return k * m[H.PAGE_BYTES]
 
     def info(self) -> list[SizeClassInfo]:
-        """Counters per size class."""
-        self.collect()
+        """Counters per size class (also after ``close()``: the final counters)."""
+        if not self._closed:
+            self.collect()
         out = []
         for c, size in enumerate(self._classes):
             m = self._state[c].m
@@ -621,13 +642,39 @@ class SizeClassPools:
     @property
     def deferred_frees(self) -> int:
         """Freed PoolBoxes whose block waits for the last view of it to go."""
-        self.collect()
+        if not self._closed:
+            self.collect()
         return len(self._deferred)
 
     def close(self) -> None:
-        """Release every page now (views handed out keep their pages alive)."""
+        """Close the pools: later calls raise FA109, and every page is released (at once, or
+        when the last compiled call using the pools returns). Views handed out keep their pages
+        alive. Closing twice is harmless.
+
+        >>> import framealloc as fa
+        >>> pools = fa.SizeClassPools(); pools.close()
+        >>> try:
+        ...     pools.acquire(16)
+        ... except fa.PoolError as e:
+        ...     print(e.code)
+        FA109
+        """
+        self._close("FA109")
+
+    def _close(self, code: str) -> None:
+        """Close with ``code`` (FA109 by themselves, FA015 with their allocator)."""
         with self._lock:
-            a = org_owner(self._owner_ref)
+            if self._closed:
+                return
+            self._closed = code
+            if self._lease["in_flight"][0] == 0:
+                self._release()
+            else:
+                self._lease["release_pending"] = 1
+
+    def _release(self) -> None:
+        with self._lock:
+            a = self._owner_ref() if self._owner_ref is not None else None
             if a is not None and self._finalizer.alive:
                 # The live blocks leave the stats now: give their bytes back to their tags.
                 for c, s in enumerate(self._state):
@@ -643,3 +690,6 @@ class SizeClassPools:
 
     def __repr__(self) -> str:
         return f"SizeClassPools(classes={self._classes}, page_bytes={self._page_bytes})"
+
+
+guard_closed(SizeClassPools, ("size_classes", "info", "deferred_frees"))

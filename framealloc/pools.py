@@ -299,8 +299,8 @@ class PoolsMixin:
         st = self.__dict__.get("_pool_state")
         if st is None:
             return
-        st.pools.close()
+        st.pools._close("FA015")
         for r in st.typed:
             p = r()
             if p is not None:
-                p.close()
+                p._close("FA015")

@@ -70,6 +70,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._closing import guard_closed
 from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
 from ._hooks import FrameHooks
 from .kernels.org_state import KIND_SCRATCH
@@ -332,8 +333,15 @@ class ScratchPool:
 
     @property
     def closed(self) -> bool:
-        """Whether the allocator was closed (the pool's memory is released)."""
-        return self._m[S_STATE] != STATE_OPEN
+        """Whether the allocator was closed (its scratch pools with it)."""
+        return self._closed
+
+    @property
+    def _closed(self) -> bool:
+        return self._owner._closed or self._m[S_STATE] != STATE_OPEN
+
+    def _raise_closed(self):
+        self._owner._raise_closed()
 
     # -- allocation ------------------------------------------------------------------------
     def array(self, shape, dtype=np.float64, *, align: int | None = None,
@@ -413,14 +421,17 @@ class ScratchPool:
     def _view_spec(self, dtype) -> tuple:
         dt, isz, natural = resolve_dtype(dtype)
         m = self._m
-        tv = None
-        if m[S_STATE] == STATE_OPEN:
-            if self._buf is None:
-                from ._slots import nrt_bytes
-                self._buf = nrt_bytes(m[S_MI], m[S_BASE], m[S_CAP])
-            buf = self._buf
-            tv = buf[:buf.size - buf.size % isz].view(dt)
-        spec = (tv, isz, natural, dt)
+        tv = buf = None
+        # Locked: releasing the pools (close()) must not drop the buffer between reading its
+        # address and the view taking its own reference.
+        with self._state.lock:
+            if m[S_STATE] == STATE_OPEN:
+                if self._buf is None:
+                    from ._slots import nrt_bytes
+                    self._buf = nrt_bytes(m[S_MI], m[S_BASE], m[S_CAP])
+                buf = self._buf
+                tv = buf[:buf.size - buf.size % isz].view(dt)
+        spec = (tv, isz, natural, dt, buf)
         try:
             self._views[dtype] = spec
         except TypeError:  # unhashable dtype spec (e.g. a list of fields): not cached
@@ -431,9 +442,9 @@ class ScratchPool:
         """The Python fast path: validate, charge the tag/budgets, bump, slice a cached view."""
         m = self._m
         try:
-            tv, isz, a, dt = self._views[dtype]
+            tv, isz, a, dt, buf = self._views[dtype]
         except (KeyError, TypeError):
-            tv, isz, a, dt = self._view_spec(dtype)
+            tv, isz, a, dt, buf = self._view_spec(dtype)
         if type(shape) is int and shape >= 0:
             count, dims = shape, None
         else:
@@ -459,17 +470,17 @@ class ScratchPool:
         self._tm[tag] += end - cur
         m[S_CURSOR] = end
         m[S_COUNT] += 1
+        # ``tv``/``buf`` are local references to the pool's buffer: the result stays valid
+        # memory even if the allocator is closed meanwhile on another thread.
         if tv is not None and off % isz == 0:
             i = off // isz
             out = tv[i:i + count]
         else:
-            if self._buf is None:
-                self._view_spec(dtype)
-            out = self._buf[off:end].view(dt)
+            out = buf[off:end].view(dt)
         if dims is not None:
             out = out.reshape(dims)
         if zero:
-            self._buf[off:end] = 0
+            buf[off:end] = 0
         return out
 
     def _refuse(self, nbytes: int, off: int, try_: bool):
@@ -568,7 +579,7 @@ class ScratchMixin(FrameHooks):
         ...
         framealloc.scratch_codes.ScratchError: FA160: no scratch pool named 'render' ...
         """
-        if not self._finalizer.alive:
+        if self._closed:
             self._raise_closed()
         name = _check_name(name)
         cap = None if capacity is None else _check_capacity(capacity)
@@ -591,7 +602,7 @@ class ScratchMixin(FrameHooks):
             if len(st.names) >= MAX_SCRATCH_POOLS:
                 raise ScratchError(f"an allocator holds at most {MAX_SCRATCH_POOLS} scratch "
                                    "pools; reuse pools by name", code="FA162")
-            if not self._finalizer.alive:
+            if self._closed:
                 self._raise_closed()
             index = len(st.names)
             mi, base = _kernels().new_buffer(cap)
@@ -621,7 +632,7 @@ class ScratchMixin(FrameHooks):
         >>> p = alloc.scratch_pool("fx", 1024); alloc.get_scratch_pool("fx") is p
         True
         """
-        if not self._finalizer.alive:
+        if self._closed:
             self._raise_closed()
         name = _check_name(name)
         st = self._scratch_state()
@@ -654,7 +665,7 @@ class ScratchMixin(FrameHooks):
 
     # -- by id (the same methods work inside @njit) ------------------------------------------
     def _scratch_by_id(self, sid) -> ScratchPool:
-        if not self._finalizer.alive:
+        if self._closed:
             self._raise_closed()
         st = self._scratch_state()
         try:
@@ -737,9 +748,5 @@ class ScratchMixin(FrameHooks):
             for pool in list(st.handles.values()):
                 pool._buf, pool._views = None, {}
 
-    def _close_pools(self) -> None:
-        # SmartAlloc.close() calls _close_pools(): scratch pools close with the other pools.
-        self._close_scratch()
-        nxt = getattr(super(), "_close_pools", None)
-        if nxt is not None:
-            nxt()
+
+guard_closed(ScratchPool, ("closed", "name", "id", "capacity", "used", "available", "stats"))

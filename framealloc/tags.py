@@ -225,7 +225,7 @@ class OrgMixin(FrameHooks):
     def push_tag(self, name: str) -> int:
         """Enter tag ``name`` (relative to the current tag) on the calling thread; returns its id.
         Prefer ``with alloc.tag(name):``. Pair with :meth:`pop_tag`."""
-        if not self._finalizer.alive:
+        if self._closed:
             self._raise_closed()
         ta = self._arena()
         cur = ta.m[_TAG]
@@ -297,7 +297,7 @@ class OrgMixin(FrameHooks):
             raise BudgetError(f"FA156: the {what} soft limit ({s}) is above its hard limit ({h})")
         if on_soft is not None and not callable(on_soft):
             raise BudgetError(f"FA156: on_soft must be callable, got {on_soft!r}")
-        if not self._finalizer.alive:
+        if self._closed:
             self._raise_closed()
         ta = self._arena()
         reg = self._tag_reg()

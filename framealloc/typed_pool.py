@@ -56,11 +56,13 @@ False
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._closing import guard_closed
 from ._dtypes import resolve_dtype
 from ._slots import (
     check_count,
@@ -72,7 +74,9 @@ from ._slots import (
     raise_acquire,
     raise_release,
 )
+from .errors import FrameStateError
 from .kernels.org_state import H_ACTIVE, KIND_POOL
+from .kernels.state import new_lease
 from .kernels.pool_state import (
     MAX_TYPED_SLOTS,
     POLICY_CLOSED,
@@ -92,7 +96,7 @@ from .kernels.pool_state import (
     tag_offset,
     typed_buffer_bytes,
 )
-from .pool_codes import PoolIndexError
+from .pool_codes import PoolError, PoolIndexError
 
 __all__ = ["TypedPool", "TypedPoolInfo"]
 
@@ -121,9 +125,29 @@ def org_owner(ref):
     if ref is None:
         return None
     a = ref()
-    if a is None or not a._finalizer.alive:
+    if a is None or a._closed:
         return None
     return a
+
+
+def native_org(ref, lease_addr: int) -> tuple:
+    """The tail of a pool's unboxed tuple (:mod:`framealloc.kernels.leases`): the calling
+    thread's arena rows and the org header of the pool's allocator, the pool's lease and the
+    allocator's, and the allocator itself (kept alive while compiled code uses the pool).
+    Without an allocator: zeroed rows/org (never charged), no allocator lease. FA015 if the
+    allocator was closed."""
+    a = ref() if ref is not None else None
+    if a is None:
+        return (_NULL or null_org()) + (lease_addr, 0, None)
+    return a._native_handle()[0], a._org.addr, lease_addr, a._lease_addr, a
+
+
+def closed_error(code: str, what: str) -> Exception:
+    """The error of a call on a closed pool: FA015 when its allocator was closed, else FA109."""
+    if code == "FA015":
+        return FrameStateError(f"the SmartAlloc of {what} was closed; create a new one",
+                               code="FA015")
+    return PoolError(f"{what} was closed; create a new one", code="FA109")
 
 
 _NULL = None
@@ -222,6 +246,12 @@ class TypedPool:
         h[H.OWNER] = self._id
         self._hdr_addr = int(self._hdr.ctypes.data)
         self._m = memoryview(self._hdr[0])
+        # Closing (see framealloc._closing and framealloc.kernels.leases): the code a call on a
+        # closed pool raises (None: open), the lease of compiled calls, and the lock that makes
+        # reading the storage and releasing it exclusive.
+        self._closed: str | None = None
+        self._lease = new_lease()
+        self._lock = threading.RLock()
         self._serial = -1
         self._data = self._gens = self._stack = self._tags = None
         self._nbtype = None
@@ -249,12 +279,24 @@ class TypedPool:
         return t
 
     def _native_org(self) -> tuple:
-        """What @njit code unboxes: (header address, the calling thread's arena rows, the
-        allocator's org header); zeroed ones without an (open) allocator."""
-        a = org_owner(self._owner_ref)
-        if a is None:
-            return (self._hdr_addr,) + (_NULL or null_org())
-        return self._hdr_addr, a._native_handle()[0], a._org.addr
+        """What @njit code unboxes: the header address, then :func:`native_org`."""
+        if self._closed:
+            self._raise_closed()
+        return (self._hdr_addr,) + native_org(self._owner_ref, self._lease.ctypes.data)
+
+    def _native_exit(self) -> None:
+        """The last compiled call using this closed pool (or its allocator) returned."""
+        with self._lock:
+            lease = self._lease
+            if lease["release_pending"][0] and lease["in_flight"][0] == 0:
+                lease["release_pending"] = 0
+                self._release()
+        a = self._owner_ref() if self._owner_ref is not None else None
+        if a is not None:
+            a._native_exit()
+
+    def _raise_closed(self):
+        raise closed_error(self._closed, self._what)
 
     # -- storage ---------------------------------------------------------------------------
     @property
@@ -262,19 +304,23 @@ class TypedPool:
         return f"typed pool {self.name!r}"
 
     def _refresh(self) -> None:
-        m = self._m
-        cap, isz = m[H.CAP], self._itemsize
-        if m[H.MI] == 0:
-            self._data = np.empty(0, self._dtype)
-            self._gens = self._stack = self._tags = np.empty(0, np.int32)
-        else:
-            buf = nrt_bytes(m[H.MI], m[H.DATA], typed_buffer_bytes(cap, isz))
-            self._data = buf[:cap * isz].view(self._dtype)
-            goff, soff, toff = gen_offset(cap, isz), stack_offset(cap, isz), tag_offset(cap, isz)
-            self._gens = buf[goff:goff + 4 * cap].view(np.int32)
-            self._stack = buf[soff:soff + 4 * cap].view(np.int32)
-            self._tags = buf[toff:toff + 4 * cap].view(np.int32)
-        self._serial = m[H.SERIAL]
+        # Locked: close() on another thread must not drop the buffer between reading its
+        # address and the view taking its own reference.
+        with self._lock:
+            m = self._m
+            cap, isz = m[H.CAP], self._itemsize
+            if m[H.MI] == 0:
+                self._data = np.empty(0, self._dtype)
+                self._gens = self._stack = self._tags = np.empty(0, np.int32)
+            else:
+                buf = nrt_bytes(m[H.MI], m[H.DATA], typed_buffer_bytes(cap, isz))
+                self._data = buf[:cap * isz].view(self._dtype)
+                goff, soff = gen_offset(cap, isz), stack_offset(cap, isz)
+                toff = tag_offset(cap, isz)
+                self._gens = buf[goff:goff + 4 * cap].view(np.int32)
+                self._stack = buf[soff:soff + 4 * cap].view(np.int32)
+                self._tags = buf[toff:toff + 4 * cap].view(np.int32)
+            self._serial = m[H.SERIAL]
 
     @property
     def data(self) -> np.ndarray:
@@ -309,7 +355,8 @@ class TypedPool:
 
     @property
     def closed(self) -> bool:
-        return self._m[H.POLICY] == POLICY_CLOSED
+        """Whether the pool (or its allocator) was closed."""
+        return bool(self._closed)
 
     def __len__(self) -> int:
         """Live slots."""
@@ -322,7 +369,7 @@ class TypedPool:
         budget refused). With an allocator, the tag and budgets are charged first."""
         r = self._owner_ref
         a = r() if r is not None else None
-        if a is None or not a._finalizer.alive:
+        if a is None or a._closed:
             h = kernels().py_typed_acquire(self._hdr_addr)
         elif self._m[_POLICY] == POLICY_CLOSED:
             h = -ST_CLOSED
@@ -401,7 +448,7 @@ class TypedPool:
             st, tag = kernels().py_release_tag(self._hdr_addr, k)
             if st == ST_OK:
                 a = r()
-                if a is not None and a._finalizer.alive:
+                if a is not None and not a._closed:
                     a._org_release(KIND_POOL, tag, self._itemsize)
         if st != ST_OK:
             raise_release(st, k, self._what)
@@ -503,10 +550,32 @@ class TypedPool:
             closed=self.closed)
 
     def close(self) -> None:
-        """Release the storage now. Arrays taken from ``data`` stay valid (they own a reference);
-        later calls raise FA109."""
-        self._finalizer()
-        self._serial = -1
+        """Close the pool: later calls raise FA109, and the storage is released (at once, or
+        when the last compiled call using the pool returns). Arrays taken from ``data`` stay
+        valid (they own a reference). Closing twice is harmless.
+
+        >>> import numpy as np
+        >>> from framealloc.typed_pool import TypedPool
+        >>> pool = TypedPool(np.float64, 4); pool.close(); pool.closed
+        True
+        """
+        self._close("FA109")
+
+    def _close(self, code: str) -> None:
+        """Close with ``code`` (FA109 by itself, FA015 with its allocator)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = code
+            if self._lease["in_flight"][0] == 0:
+                self._release()
+            else:
+                self._lease["release_pending"] = 1
+
+    def _release(self) -> None:
+        with self._lock:
+            self._finalizer()
+            self._serial = -1
 
     def __enter__(self) -> "TypedPool":
         return self
@@ -517,3 +586,6 @@ class TypedPool:
     def __repr__(self) -> str:
         return (f"TypedPool({self.name!r}, dtype={self._dtype}, live={len(self)}, "
                 f"capacity={self.capacity}, policy={self.policy!r})")
+
+
+guard_closed(TypedPool, ("closed", "dtype", "info", "policy"))

@@ -19,7 +19,6 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import (
-    NativeValue,
     box,
     intrinsic,
     make_attribute_wrapper,
@@ -38,6 +37,7 @@ from ..checkpoints import FrameCheckpoint
 from ..errors import FrameAllocError
 from . import arena as K
 from . import org as O
+from .leases import unbox_leased
 from .state import F, ROW_BYTES
 from .status import STATUS_ERRORS
 
@@ -81,20 +81,9 @@ _NATIVE_FIELDS = ("rows", "cps", "workers", "depth", "owner", "slot")
 
 @unbox(SmartAllocType)
 def _unbox(typ, obj, c):
-    """Read ``obj._native_handle()``: a tuple of ints for the calling thread's slot."""
-    alloc = cgutils.create_struct_proxy(typ)(c.context, c.builder)
-    handle = c.pyapi.call_method(obj, "_native_handle", ())
-    is_error = cgutils.alloca_once_value(c.builder, cgutils.false_bit)
-    with c.builder.if_else(cgutils.is_null(c.builder, handle)) as (fail, ok):
-        with fail:
-            c.builder.store(cgutils.true_bit, is_error)
-        with ok:
-            for i, name in enumerate(_NATIVE_FIELDS):
-                item = c.pyapi.tuple_getitem(handle, i)
-                setattr(alloc, name, c.pyapi.long_as_longlong(item))
-            c.pyapi.decref(handle)
-    alloc.parent = obj
-    return NativeValue(alloc._getvalue(), is_error=c.builder.load(is_error))
+    """Read ``obj._native_handle()``: the calling thread's slot (a tuple of ints) and the
+    allocator's lease, held until the call returns (:mod:`framealloc.kernels.leases`)."""
+    return unbox_leased(typ, obj, c, "_native_handle", _NATIVE_FIELDS, 1)
 
 
 @box(SmartAllocType)

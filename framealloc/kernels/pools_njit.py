@@ -21,7 +21,6 @@ from numba import types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import (
-    NativeValue,
     register_jitable,
     box,
     make_attribute_wrapper,
@@ -63,6 +62,7 @@ from .pool_kernels import (
     worker_row,
     words,
 )
+from .leases import unbox_leased
 from .pool_state import (
     CLASS_SHIFT,
     HDR_BYTES,
@@ -135,22 +135,11 @@ make_attribute_wrapper(SizeClassPoolsType, "n", "_n")
 
 
 def _unbox_native(typ, obj, c, fields):
-    """Unbox ``obj`` into the struct of ``typ`` from ``obj._native_org()``, a tuple of ints in
-    the order of ``fields`` (header address(es), then the calling thread's arena rows and the
-    allocator's org header, 0 and 0 without an allocator), plus the object itself."""
-    proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder)
-    is_error = cgutils.alloca_once_value(c.builder, cgutils.false_bit)
-    handle = c.pyapi.call_method(obj, "_native_org", ())
-    with c.builder.if_else(cgutils.is_null(c.builder, handle)) as (fail, ok):
-        with fail:
-            c.builder.store(cgutils.true_bit, is_error)
-        with ok:
-            for i, field in enumerate(fields):
-                item = c.pyapi.tuple_getitem(handle, i)
-                setattr(proxy, field, c.pyapi.long_as_longlong(item))
-            c.pyapi.decref(handle)
-    proxy.parent = obj
-    return NativeValue(proxy._getvalue(), is_error=c.builder.load(is_error))
+    """Unbox ``obj`` into the struct of ``typ`` from ``obj._native_org()``: ints in the order of
+    ``fields`` (header address(es), then the calling thread's arena rows and the allocator's org
+    header, 0 and 0 without an allocator), the pool's lease and its allocator's (0: none), and
+    the allocator itself, kept alive until the call returns (:mod:`.leases`)."""
+    return unbox_leased(typ, obj, c, "_native_org", fields, 2)
 
 
 @unbox(TypedPoolType)
