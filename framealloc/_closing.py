@@ -42,10 +42,15 @@ def _guard(fn):
     return g
 
 
-def guard_closed(cls: type, open_after_close: Iterable[str] = ()) -> type:
-    """Guard every public method and property of ``cls`` except ``open_after_close``; records
-    both lists on the class (``_guarded_names``, ``_open_after_close``)."""
-    keep = frozenset(open_after_close) | {"close"}
+def guard_closed(cls: type, read_only: Iterable[str] = (),
+                 self_checked: Iterable[str] = ()) -> type:
+    """Guard every public method and property of ``cls`` except ``close``, the ``read_only``
+    names (they keep working after close and change nothing) and the ``self_checked`` ones
+    (hot paths that refuse by themselves). Records the lists on the class: ``_guarded_names``,
+    ``_open_after_close`` (``close`` and the read-only names) and ``_self_checked``."""
+    opened = frozenset(read_only) | {"close"}
+    checked = frozenset(self_checked)
+    keep = opened | checked
     guarded = []
     for name in dir(cls):
         if name.startswith("_") or name in keep:
@@ -70,5 +75,6 @@ def guard_closed(cls: type, open_after_close: Iterable[str] = ()) -> type:
             continue
         guarded.append(name)
     cls._guarded_names = frozenset(guarded)
-    cls._open_after_close = keep
+    cls._open_after_close = opened
+    cls._self_checked = checked
     return cls

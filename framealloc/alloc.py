@@ -853,7 +853,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
 
 #: What keeps working after close(): reading the final counters and the calling thread's
 #: current state (read-only: the use-after-close table checks that they change nothing).
-_READ_AFTER_CLOSE = ("closed", "stats", "scratch_pools", "phase_stats", "current_phase",
+_READ_AFTER_CLOSE = ("closed", "stats", "scratch_pools", "current_phase",
                      "current_tag", "current_tag_id", "frame_number", "in_frame", "tag_name",
                      "last_promotions")
 #: Hot paths that refuse after close() by themselves (the row's limit is -1, so a frame
@@ -864,5 +864,4 @@ _SELF_CHECKED = tuple(
         "frame_alloc_2", "frame_alloc_4", "frame_alloc_8", "frame_box")
 ) + ("begin_frame", "end_frame")
 
-guard_closed(SmartAlloc, _READ_AFTER_CLOSE + _SELF_CHECKED)
-SmartAlloc._self_checked = frozenset(_SELF_CHECKED)
+guard_closed(SmartAlloc, _READ_AFTER_CLOSE, _SELF_CHECKED)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._closing import guard_closed
 from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
 from .pool_codes import HandleError, PoolExhaustedError, StaleHandleError
@@ -262,3 +263,29 @@ class HandleHeap:
                 reserved=sum(s.buf.size for s in self._segments.values()),
                 segments=len(self._segments), compactions=self.compactions,
                 moved_bytes=self.moved_bytes, allocations=self.allocations, frees=self.frees)
+
+    # -- closing with the allocator that made it (framealloc._closing) -----------------------
+    _owner_ref = None
+
+    def _link_owner(self, alloc) -> "HandleHeap":
+        """Close with ``alloc``: after ``alloc.close()`` every call that would change this
+        object raises FA015."""
+        import weakref
+
+        self._owner_ref = weakref.ref(alloc)
+        return self
+
+    @property
+    def _closed(self) -> bool:
+        ref = self._owner_ref
+        a = ref() if ref is not None else None
+        return a is not None and a._closed
+
+    def _raise_closed(self):
+        from .errors import FrameStateError
+
+        raise FrameStateError("the SmartAlloc this object belongs to was closed; create a new "
+                              "one", code="FA015")
+
+
+guard_closed(HandleHeap, ("info", "is_valid", "is_pinned"))

@@ -199,7 +199,7 @@ class PoolsMixin:
 
             with st.lock:
                 if st.handles is None:
-                    st.handles = HandleHeap()
+                    st.handles = HandleHeap()._link_owner(self)
         return st.handles
 
     def compact(self) -> int:
@@ -212,7 +212,7 @@ class PoolsMixin:
         """A :class:`~framealloc.StreamingAllocator` of ``budget`` bytes, counted in stats."""
         from .streaming import StreamingAllocator
 
-        s = StreamingAllocator(budget, on_evict=on_evict, name=name)
+        s = StreamingAllocator(budget, on_evict=on_evict, name=name)._link_owner(self)
         st = self._pstate()
         with st.lock:
             st.streams.add(s)

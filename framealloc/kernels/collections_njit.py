@@ -523,7 +523,8 @@ def _ol_len(v):
         return impl
 
 
-@overload_attribute(FrameVecType, "capacity", inline="always")
+@overload_attribute(FrameVecType, "capacity")  # not inlined: numba cannot inline an
+# attribute of a value made by an inlined call in the same function (no lowering is found)
 def _ol_vec_capacity(v):
     def impl(v):
         return len(_raw(v, "data"))
@@ -856,7 +857,7 @@ def _ol_map_clear(m):
     return impl
 
 
-@overload_attribute(FrameMapType, "capacity", inline="always")
+@overload_attribute(FrameMapType, "capacity")  # not inlined (see FrameVec.capacity)
 def _ol_map_capacity(m):
     def impl(m):
         return _raw(m, "cap")
