@@ -147,7 +147,7 @@ def test_whole_simulation_loop_in_one_kernel(alloc):
     total, frame_number = _whole_loop(alloc, 10, 50)
     assert total == 10 * (2000.0 + 50.0) and frame_number == 10
     s = alloc.stats().frame
-    assert s.frames == 10 and s.rollbacks == 10 and s.current == 0 and not alloc.in_frame
+    assert s.frames_ended == 10 and s.rollbacks == 10 and s.current == 0 and not alloc.in_frame
     alloc.close()
 
 
