@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import ClassVar
+from typing import ClassVar, Iterable
 
 import numpy as np
 
@@ -24,8 +24,9 @@ class FrameStats:
     Attributes
     ----------
     current: bytes in use by open frames (alignment padding included).
-    peak: highest ``current`` each arena row reached, summed over the live threads' rows; for
-        the ended threads, the highest any of their rows reached (an upper bound of the true peak).
+    peak: highest ``current`` each arena row reached, summed over the live threads' rows (the
+        rows may have peaked at different times); for the ended threads, the highest any one of
+        their rows reached.
     allocated: bytes ever handed out by frames, rolled-back ones included.
     freed: ``allocated - current``: bytes released by end_frame, rollbacks and ended threads.
     allocations: allocations ever made (``current_allocations`` in open frames).
@@ -95,12 +96,13 @@ class FrameStats:
         )
 
     @classmethod
-    def total(cls, parts) -> "FrameStats":
+    def total(cls, parts: Iterable["FrameStats"]) -> "FrameStats":
         """Every counter summed over ``parts`` (the threads' sections).
 
-        >>> FrameStats.total([FrameStats(current=8, frames_ended=2), FrameStats(frames_ended=1)])
-        ... # doctest: +ELLIPSIS
-        FrameStats(current=8, ..., frames_ended=3, frames_open=0, rollbacks=0)
+        >>> t = FrameStats.total([FrameStats(current=8, frames_ended=2),
+        ...                       FrameStats(frames_ended=1, frames_open=1)])
+        >>> t.current, t.frames_ended, t.frames_open
+        (8, 3, 1)
         """
         parts = list(parts)
         return cls(**{f.name: sum(getattr(p, f.name) for p in parts) for f in fields(cls)})
