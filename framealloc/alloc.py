@@ -203,8 +203,10 @@ def _release_slot_locked(rows: np.ndarray, retired: np.ndarray, slot: int) -> No
     for name in _CUMULATIVE:
         retired[name] += int(block[name].sum())
     retired["peak"] = max(int(retired["peak"][0]), int(np.maximum(block["peak"], pos).max()))
-    retired["frame_number"] = max(int(retired["frame_number"][0]),
-                                  int(block["frame_number"].max()))
+    # Frames begun on the slot (every worker row counts each one, so read the first), and in
+    # the retired row ``owner`` counts the threads that ended.
+    retired["frame_number"] += int(block["frame_number"][0, 0])
+    retired["owner"] += 1
     keep = block[["policy", "chunk_size", "org"]].copy()
     _release_rows(block)
     block[...] = np.zeros(1, rows.dtype)
@@ -753,14 +755,29 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
     # -- stats -------------------------------------------------------------------------------
     def stats(self) -> AllocStats:
         """Counters of this allocator: per kind, per thread, per tag, per phase, budgets.
-        See :class:`AllocStats`; ``stats().to_dict()`` is JSON-serialisable."""
+        See :class:`AllocStats`; ``stats().to_dict()`` is JSON-serialisable.
+
+        ``threads`` lists each live thread, then (once a thread has ended) one entry for every
+        thread that ended; ``frame`` is their sum.
+
+        >>> import framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     _ = alloc.frame_array(8)
+        >>> s = alloc.stats()
+        >>> s.frame.frames_ended, s.frame == fa.FrameStats.total(t.frame for t in s.threads)
+        (1, True)
+        """
         rows = self._rows
         threads = []
         for slot in np.flatnonzero(rows["owner"][:, 0] != 0).tolist():
             ta = self._arenas.get(slot)
             threads.append(ThreadFrameStats.from_rows(
                 slot, ta.ident if ta else None, ta.name if ta else "", rows[slot]))
-        frame = FrameStats.from_rows(np.concatenate([rows.ravel(), self._retired]))
+        ended = int(self._retired["owner"][0])
+        if ended:
+            threads.append(ThreadFrameStats.from_retired(self._retired, ended))
+        frame = FrameStats.total(t.frame for t in threads)
         sections = self._pool_sections()
         getter = getattr(self, "_scratch_section", None)
         if getter is not None:

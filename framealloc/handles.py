@@ -52,6 +52,8 @@ class HandleHeapInfo:
     moved_bytes: int
     allocations: int
     frees: int
+    allocated_bytes: int = 0
+    freed_bytes: int = 0
 
 
 class _Segment:
@@ -98,6 +100,8 @@ class HandleHeap:
         self.moved_bytes = 0
         self.allocations = 0
         self.frees = 0
+        self.allocated_bytes = 0
+        self.freed_bytes = 0
 
     # -- table -----------------------------------------------------------------------------
     def _grow_table(self) -> None:
@@ -158,6 +162,7 @@ class HandleHeap:
             self._dtype[i] = dt
             self._shape[i] = dims
             self.allocations += 1
+            self.allocated_bytes += nbytes
             if zero:
                 seg.buf[off:off + nbytes] = 0
             return (int(self._gen[i]) << 32) | i
@@ -205,6 +210,7 @@ class HandleHeap:
                 raise HandleError(f"handle {h} is pinned; unpin it before freeing",
                                   code="FA116")
             self._gen[i] = (self._gen[i] + 1) & 0x7FFFFFFF
+            self.freed_bytes += int(self._nbytes[i])
             self._unuse(int(self._seg[i]))
             self._seg[i] = -1
             self._dtype[i] = self._shape[i] = None
@@ -262,7 +268,8 @@ class HandleHeap:
                 pinned=int((self._pins[live] > 0).sum()),
                 reserved=sum(s.buf.size for s in self._segments.values()),
                 segments=len(self._segments), compactions=self.compactions,
-                moved_bytes=self.moved_bytes, allocations=self.allocations, frees=self.frees)
+                moved_bytes=self.moved_bytes, allocations=self.allocations, frees=self.frees,
+                allocated_bytes=self.allocated_bytes, freed_bytes=self.freed_bytes)
 
     # -- closing with the allocator that made it (framealloc._closing) -----------------------
     _owner_ref = None

@@ -282,7 +282,8 @@ class PoolsMixin:
             handles = HandleStats(live=hi.live, current=hi.bytes, pinned=hi.pinned,
                                   reserved=hi.reserved, segments=hi.segments,
                                   compactions=hi.compactions, moved_bytes=hi.moved_bytes,
-                                  allocations=hi.allocations, frees=hi.frees)
+                                  allocations=hi.allocations, frees=hi.frees,
+                                  allocated=hi.allocated_bytes, freed=hi.freed_bytes)
 
         sinfo = [s.info() for s in list(st.streams)]
         streaming = StreamingStats(

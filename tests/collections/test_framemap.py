@@ -161,9 +161,12 @@ def test_stale_table_never_loops_or_reaches_outside(alloc):
     with alloc.frame():
         m = alloc.frame_map(np.int64, np.int64, 3)
         m._state[:] = 1                       # what a stale map may read: no empty slot at all
+        m._keys[:] = 7
+        m._vals[:] = 9
         m._hdr[0] = -5
         assert len(m) == 0 and not m.try_insert(123, 1)
-        assert m.get(123) is None or True     # terminates
+        assert m.get(123) is None and 123 not in m    # every slot probed once, then not found
+        assert m.get(7) == 9                          # a key the table holds is still found
         m._hdr[0] = 1 << 50
         assert len(m) == 3
 

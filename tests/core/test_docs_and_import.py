@@ -10,7 +10,7 @@ import sys
 import pytest
 
 MODULES = ["framealloc.alloc", "framealloc.config", "framealloc.errors", "framealloc.checkpoints",
-           "framealloc.coordination"]
+           "framealloc.coordination", "framealloc.stats"]
 
 
 @pytest.mark.parametrize("name", MODULES)

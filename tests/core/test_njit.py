@@ -5,7 +5,7 @@ import gc
 
 import numpy as np
 import pytest
-from numba import njit
+from numba import njit, prange
 from numba.core.errors import TypingError
 
 import framealloc as fa
@@ -147,7 +147,7 @@ def test_whole_simulation_loop_in_one_kernel(alloc):
     total, frame_number = _whole_loop(alloc, 10, 50)
     assert total == 10 * (2000.0 + 50.0) and frame_number == 10
     s = alloc.stats().frame
-    assert s.frames == 10 and s.rollbacks == 10 and s.current == 0 and not alloc.in_frame
+    assert s.frames_ended == 10 and s.rollbacks == 10 and s.current == 0 and not alloc.in_frame
     alloc.close()
 
 
@@ -286,11 +286,30 @@ def test_allocation_errors_in_njit_leak_nothing_of_the_allocator(alloc):
     alloc.close()
 
 
+def _prange_is_a_parfor(fn, kernel) -> bool:
+    """Whether numba turned the ``prange`` loop of ``fn`` into a parallel loop (a parfor at the
+    loop's line in the compiled ``kernel``'s parfor diagnostics)."""
+    import inspect
+
+    lines, first = inspect.getsourcelines(fn)
+    (loop_line,) = [first + k for k, text in enumerate(lines) if "in prange(" in text]
+    diag = kernel.get_metadata(kernel.signatures[0])["parfor_diagnostics"]
+    return loop_line in {pf.loc.line for pf in diag.initial_parfors}
+
+
+def _serial_body(al, n, out):
+    # A raise in the loop body gives it a second exit: numba runs the prange loop serially.
+    for i in prange(n):
+        a = al.frame_array(4, np.float64)
+        if i > n:
+            raise ValueError("never")
+        a[:] = i
+        out[i] = a.sum()
+
+
 def test_prange_loops_that_allocate_are_parallelised(alloc):
-    # A raise in the loop body would give it a second exit and numba would run it serially.
     import warnings
 
-    from numba import prange
     from numba.core.errors import NumbaPerformanceWarning
 
     def body(al, n, out):
@@ -307,7 +326,16 @@ def test_prange_loops_that_allocate_are_parallelised(alloc):
         with alloc.frame():
             kernel(alloc, 100, out)
     assert (out == 4.0 * np.arange(100)).all()
-    assert kernel.parallel_diagnostics is not None
+    assert _prange_is_a_parfor(body, kernel)
+    # The check tells a serial loop apart: the same loop with a raise in it is not a parfor.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaPerformanceWarning)
+        serial = njit(parallel=True)(_serial_body)
+        out[:] = 0
+        with alloc.frame():
+            serial(alloc, 100, out)
+    assert (out == 4.0 * np.arange(100)).all()
+    assert not _prange_is_a_parfor(_serial_body, serial)
     alloc.close()
 
 

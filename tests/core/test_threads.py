@@ -55,9 +55,13 @@ def test_python_threads_have_their_own_arenas():
         assert alloc.frame_number == frames[i]
 
     _run_threads(worker, 8)
+    import gc
+    gc.collect()
     stats = alloc.stats()
     assert all(f > 10 for f in frames), frames
-    assert sum(t.frame_number for t in stats.threads) == sum(frames) or len(stats.threads) < 8
+    # The threads ended: their frames are in the entry of the ended threads.
+    assert sum(t.frame_number for t in stats.threads) == sum(frames) == stats.frame.frames_ended
+    assert [(t.ended, t.threads) for t in stats.threads] == [(True, 8)]
     alloc.close()
 
 
@@ -73,8 +77,10 @@ def test_stats_keep_the_history_of_threads_that_ended():
     import gc
     gc.collect()
     s = alloc.stats().frame
-    assert (s.allocated, s.allocations, s.frames, s.peak) == (24_000, 3, 3, 8000)
-    assert alloc.stats().threads == []          # the thread's slot was given back
+    assert (s.allocated, s.allocations, s.frames_ended, s.peak) == (24_000, 3, 3, 8000)
+    (ended,) = alloc.stats().threads            # the thread's slot was given back
+    assert (ended.ended, ended.slot, ended.thread_id, ended.threads) == (True, None, None, 1)
+    assert ended.frame == s and ended.frame_number == 3
     alloc.close()
 
 

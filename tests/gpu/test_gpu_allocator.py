@@ -233,9 +233,9 @@ def test_host_writes_round_trip_through_gpu_copy(any_gpu):
 
 
 def test_njit_writes_into_mapped_memory(any_gpu):
-    numba = pytest.importorskip("numba")
+    from numba import njit             # a dependency of framealloc: never skipped
 
-    @numba.njit(cache=False)
+    @njit(cache=False)
     def fill(out, value):
         for i in range(out.shape[0]):
             out[i] = value * i

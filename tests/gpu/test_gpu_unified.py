@@ -160,19 +160,23 @@ def test_cpu_errors_end_the_gpu_frame_too(any_gpu):
 
 
 def test_with_the_real_smartalloc(any_gpu):
-    SmartAlloc = getattr(framealloc, "SmartAlloc", None)
-    if SmartAlloc is None:
-        pytest.skip("framealloc.SmartAlloc is not available in this checkout yet")
-    unified = UnifiedAllocator(SmartAlloc(), any_gpu)
+    cpu = framealloc.SmartAlloc()
+    unified = UnifiedAllocator(cpu, any_gpu)
+    assert unified.get_usage() == (0, 0)
     with unified.frame():
         pos = unified.cpu.frame_array((100, 3), np.float32)
         pos[:] = 1.25
         on_gpu = unified.transfer_to_gpu(pos)
         cpu_bytes, gpu_bytes = unified.get_usage()
-        assert cpu_bytes >= pos.nbytes and gpu_bytes >= pos.nbytes
+        # The CPU side is the SmartAlloc's live bytes: this frame's array, nothing else.
+        nbytes = pos.nbytes
+        assert cpu_bytes == cpu.stats().total_current == nbytes
+        assert gpu_bytes >= nbytes
         back = unified.gpu.readback(on_gpu, np.float32, (100, 3))
     assert (back == 1.25).all()
-    assert unified.get_usage()[1] == 0
+    assert unified.get_usage() == (0, 0)           # both frames ended: nothing held
+    assert cpu.stats().frame.frames_ended == 1 and cpu.stats().frame.allocated == nbytes
+    cpu.close()
 
 
 def test_failed_transfers_free_the_destination_they_made(any_gpu):
