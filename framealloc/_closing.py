@@ -18,7 +18,7 @@ import functools
 import types
 from typing import Iterable
 
-__all__ = ["guard_closed"]
+__all__ = ["guard_closed", "Lease"]
 
 
 def _template():
@@ -78,3 +78,49 @@ def guard_closed(cls: type, read_only: Iterable[str] = (),
     cls._open_after_close = opened
     cls._self_checked = checked
     return cls
+
+
+# -- native leases ------------------------------------------------------------------------------
+
+class Lease:
+    """The owner's side of an object's lease (see :mod:`framealloc.kernels.leases`).
+
+    ``cell`` holds two int64 words: how many compiled calls that received the object are
+    running, and whether the owner let go. Unboxing the object increments the first word and
+    the call's clean-up decrements it, both in numba's call wrapper with the GIL held, so the
+    count is exact (also when the call raises). :meth:`drop` is the owner letting go
+    (``close()``, or the object's garbage collection): ``on_last`` runs once, at once when no
+    call is running, otherwise when the last running call returns (its clean-up calls the
+    object's ``_native_exit()``, which calls :meth:`exit`). So memory is never released under
+    running compiled code. (A new call after ``close()`` refuses when unboxing: FA015.)
+    """
+
+    __slots__ = ("cell", "addr", "_on_last", "_done")
+
+    def __init__(self, on_last):
+        import numpy as np
+
+        self.cell = np.zeros(2, np.int64)
+        self.addr = int(self.cell.ctypes.data)
+        self._on_last = on_last
+        self._done = False
+
+    def holders(self) -> int:
+        """How many compiled calls holding the object are running now."""
+        return int(self.cell[0])
+
+    def drop(self) -> None:
+        """The owner lets go (idempotent)."""
+        self.cell[1] = 1
+        if self.cell[0] == 0:
+            self._last()
+
+    def exit(self) -> None:
+        """A running call returned: release if it was the last one and the owner let go."""
+        if self.cell[1] and self.cell[0] == 0:
+            self._last()
+
+    def _last(self) -> None:
+        if not self._done:
+            self._done = True
+            self._on_last()

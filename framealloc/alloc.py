@@ -1,6 +1,7 @@
 """SmartAlloc: the allocator object users hold in Python and pass into their @njit functions."""
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
@@ -11,14 +12,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
-from ._closing import guard_closed
+from ._closing import Lease, guard_closed
 from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
 from .checkpoints import FrameCheckpoint
 from .collections import FrameCollectionsMixin
 from .config import AllocConfig
 from .errors import CheckpointError, ConfigError, FrameStateError
 from .kernels.org_state import RB_OOMS, RB_SLOT, OrgTables, row_block_words
-from .kernels.state import F, new_arena_block, new_checkpoint_block, new_lease
+from .kernels.state import F, new_arena_block, new_checkpoint_block
 from .kernels.status import (
     ST_BEGIN_TWICE,
     ST_BUDGET,
@@ -81,8 +82,8 @@ def _numba_workers() -> int:
 class _ThreadArena:
     """Per-Python-thread view of one thread slot: fast-path caches over the shared state rows."""
 
-    __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "base", "chunk", "views",
-                 "ident", "name", "ext", "ob", "lock", "__weakref__")
+    __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "native", "base",
+                 "chunk", "views", "ident", "name", "ext", "ob", "lock", "__weakref__")
 
     def __init__(self, alloc: "SmartAlloc", slot: int, tid: int):
         self.slot = slot
@@ -91,9 +92,10 @@ class _ThreadArena:
         self.m = memoryview(row0.view(np.int64)).cast("B").cast("q")
         self.row_addr = row0.ctypes.data
         self.cps_addr = alloc._cps[slot].ctypes.data
-        # What @njit code unboxes (kernels.njit_api): the slot's addresses, then the lease.
         self.handle = (alloc._rows[slot].ctypes.data, self.cps_addr, alloc._workers,
-                       alloc.config.max_checkpoints, alloc._id, tid, alloc._lease_addr)
+                       alloc.config.max_checkpoints, alloc._id, tid)
+        # What @njit code unboxes (kernels.njit_api): the slot's addresses, then the lease.
+        self.native: tuple | None = None
         self.lock = alloc._lock   # held while this thread reads the row's chunk (vs. close())
         self.base = 0
         self.chunk: np.ndarray | None = None
@@ -216,6 +218,21 @@ def _release_slot_locked(rows: np.ndarray, retired: np.ndarray, slot: int) -> No
     block["limit"] = -1
 
 
+def _last_holder(alloc_ref, state: dict) -> None:
+    """Nothing holds the allocator's lease any more (see :class:`framealloc._closing.Lease`):
+    release its memory. ``state`` is the allocator's ``__dict__``, alive until now."""
+    alloc = alloc_ref()
+    if alloc is not None:
+        alloc._release()
+        return
+    # Garbage-collected without close(): drop the memory; nobody reads the counters any more.
+    with state["_lock"]:
+        st = state.get("_scratch_st")
+        if st is not None:
+            st.finalizer()
+        _release_rows(state["_rows"])
+
+
 class SpeculativeResult(NamedTuple):
     """What :meth:`SmartAlloc.speculative` returns: whether ``fn`` succeeded, and its value."""
 
@@ -319,11 +336,13 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         # Re-entrant: a thread's end can be noticed by the garbage collector while it is held.
         self._lock = threading.RLock()
         self._arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = weakref.WeakValueDictionary()
-        # close() sets _closed at once; memory goes when no @njit call holds the lease.
+        # close() sets _closed at once; the memory goes (_released) when the allocator's own
+        # reference to its lease is dropped and no compiled code holds one (framealloc._closing).
         self._closed = False
-        self._lease = new_lease()
-        self._lease_addr = int(self._lease.ctypes.data)
-        self._finalizer = weakref.finalize(self, _release_rows, self._rows, self._lock)
+        self._released = False
+        self._lease = Lease(functools.partial(_last_holder, weakref.ref(self), self.__dict__))
+        # (The partial holds the allocator weakly: garbage collection still finds it.)
+        self._finalizer = weakref.finalize(self, self._lease.drop)
 
     # -- numba -------------------------------------------------------------------------------
     @property
@@ -338,23 +357,29 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
     def _native_handle(self) -> tuple:
         """Addresses of the calling thread's slot and the lease, read when this object is passed
         to @njit code (:mod:`framealloc.kernels.leases`)."""
-        if self._closed:
-            self._raise_closed()
         try:
-            return self._tls.arena.handle
+            native = self._tls.arena.native
         except AttributeError:
-            return self._attach().handle
+            native = None
+        if native is None or self._closed:
+            native = self._native_slow()
+        return native
+
+    def _native_slow(self) -> tuple:
+        with self._lock:
+            if self._closed:
+                self._raise_closed()
+            ta = self._arena()
+            ta.native = ta.handle + (self._lease.addr,)
+            return ta.native
+
+    def _native_exit(self) -> None:
+        """A compiled call holding this allocator returned after close(): release if it was the
+        last one (see framealloc.kernels.leases)."""
+        self._lease.exit()
 
     def _raise_closed(self):
         raise FrameStateError("this SmartAlloc was closed; create a new one", code="FA015")
-
-    def _native_exit(self) -> None:
-        """The last @njit call holding the lease of a closed allocator returned: release now."""
-        with self._lock:
-            lease = self._lease
-            if lease["release_pending"][0] and lease["in_flight"][0] == 0:
-                lease["release_pending"] = 0
-                self._release()
 
     # -- threads -----------------------------------------------------------------------------
     def _attach(self) -> _ThreadArena:
@@ -827,12 +852,10 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
             self._closed = True
             # Python fast paths of every thread now take the slow path, which refuses.
             self._rows["limit"] = -1
+            for ta in list(self._arenas.values()):
+                ta.native = None
         self._close_parts()
-        with self._lock:
-            if self._lease["in_flight"][0] == 0:
-                self._release()
-            else:
-                self._lease["release_pending"] = 1
+        self._finalizer()     # drops the allocator's own lease: _release() runs when it is free
 
     def _close_parts(self) -> None:
         """Close the pools this allocator made (each releases its memory when no compiled
@@ -840,12 +863,14 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         self._close_pools()
 
     def _release(self) -> None:
-        """Release the memory of a closed allocator (no compiled call holds its lease): the
+        """Release the memory of a closed allocator (no compiled code holds its lease): the
         scratch pools (compiled code reaches them through the allocator), then the arenas."""
-        self._close_scratch()
-        self._finalizer()
-        for ta in list(self._arenas.values()):
-            ta.forget_chunk()
+        with self._lock:
+            self._close_scratch()
+            self._released = True
+            _release_rows(self._rows)
+            for ta in list(self._arenas.values()):
+                ta.forget_chunk()
 
     @property
     def closed(self) -> bool:

@@ -198,8 +198,16 @@ The shape has too many dimensions (more than 8 inside @njit, 32 from Python) or 
 tuple of ints.""", AllocSizeError)
 
 _add("FA015", "allocator closed", """
-The SmartAlloc was closed (`alloc.close()`), so it has no arenas any more. Views it handed out stay
-valid; create a new SmartAlloc for new frames.""", FrameStateError)
+The SmartAlloc was closed (`alloc.close()`): every later call raises FA015, from Python and when
+the allocator (or one of its pools) is passed into @njit code; only its counters can still be read
+(`stats()`). Arrays it handed out stay valid. Compiled calls that were already running on other
+threads when it was closed keep working until they return, and the memory is released then.
+Create a new SmartAlloc for new work.""", FrameStateError)
+_add("FA019", "allocator in a @njit generator", """
+A SmartAlloc, SizeClassPools or TypedPool was used inside a @njit generator function. A suspended
+generator keeps the raw addresses it was given without keeping the allocator alive, so it could
+resume after the allocator's memory is gone. Allocate in a regular @njit function (it may return
+the arrays), or pass the arrays the generator needs.""", FrameStateError)
 
 # Other code families live next to the code that raises them; each module exposes a ``CODES``
 # mapping of the same form and is merged here on first use, so importing framealloc stays light.

@@ -46,13 +46,14 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import functools
 import threading
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._closing import guard_closed
+from ._closing import Lease, guard_closed
 from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
 from ._slots import (
     check_count,
@@ -84,7 +85,6 @@ from .kernels.pool_state import (
     new_headers,
 )
 from .pool_codes import DoubleFreeError, ForeignFreeError, UseAfterFreeError
-from .kernels.state import new_lease
 from .typed_pool import closed_error, native_org, org_owner, release_tags
 
 __all__ = ["SizeClassPools", "PoolBox", "SizeClassInfo"]
@@ -202,6 +202,15 @@ def _close_classes(hdr: np.ndarray) -> None:
         nrt_drop(pt_mi)
 
 
+def _last_holder(ref, hdr) -> None:
+    """Nothing holds the pools' lease any more: release their pages."""
+    pools = ref()
+    if pools is not None:
+        pools._release()
+    else:
+        _close_classes(hdr)
+
+
 class _ClassState:
     """Python-side cache of one class's arrays (re-read when its SERIAL changes)."""
 
@@ -317,8 +326,9 @@ class SizeClassPools:
         # Closing (framealloc._closing, framealloc.kernels.leases): the code calls on closed
         # pools raise (None: open) and the lease of compiled calls.
         self._closed: str | None = None
-        self._lease = new_lease()
-        self._finalizer = weakref.finalize(self, _close_classes, self._hdr)
+        self._released = False
+        self._lease = Lease(functools.partial(_last_holder, weakref.ref(self), self._hdr))
+        self._finalizer = weakref.finalize(self, self._lease.drop)
 
     # -- numba -----------------------------------------------------------------------------
     @property
@@ -338,16 +348,12 @@ class SizeClassPools:
         :func:`framealloc.typed_pool.native_org`."""
         if self._closed:
             self._raise_closed()
-        return (self._hdr_addr, self._nclasses) + native_org(self._owner_ref,
-                                                             self._lease.ctypes.data)
+        return (self._hdr_addr, self._nclasses) + native_org(self._owner_ref, self._lease.addr)
 
     def _native_exit(self) -> None:
-        """The last compiled call using these closed pools (or their allocator) returned."""
-        with self._lock:
-            lease = self._lease
-            if lease["release_pending"][0] and lease["in_flight"][0] == 0:
-                lease["release_pending"] = 0
-                self._release()
+        """A compiled call using these pools returned after their owner let go (or their
+        allocator's did): release what is due."""
+        self._lease.exit()
         a = self._owner_ref() if self._owner_ref is not None else None
         if a is not None:
             a._native_exit()
@@ -667,20 +673,18 @@ class SizeClassPools:
             if self._closed:
                 return
             self._closed = code
-            if self._lease["in_flight"][0] == 0:
-                self._release()
-            else:
-                self._lease["release_pending"] = 1
+        self._finalizer()     # drops the pools' own lease: _release() runs when it is free
 
     def _release(self) -> None:
         with self._lock:
             a = self._owner_ref() if self._owner_ref is not None else None
-            if a is not None and self._finalizer.alive:
+            if a is not None and not self._released:
                 # The live blocks leave the stats now: give their bytes back to their tags.
                 for c, s in enumerate(self._state):
                     s.refresh()
                     release_tags(a, s.tags[(s.gens & 1) != 0], self._classes[c])
-            self._finalizer()
+            self._released = True
+            _close_classes(self._hdr)
             self._refs.clear()
             self._deferred.clear()
             self._pending.clear()

@@ -239,7 +239,9 @@ class _ScratchState:
             self.slot = int(free[0])
             reg[self.slot, R_OWNER] = self.owner
             reg[self.slot, R_TABLE] = self.table.ctypes.data
-        self.finalizer = weakref.finalize(alloc, _release_scratch, self.table, self.slot,
+        # Called when the allocator's memory is released (framealloc.alloc._last_holder): not
+        # at the allocator's garbage collection, since compiled code may still hold its lease.
+        self.finalizer = weakref.finalize(self, _release_scratch, self.table, self.slot,
                                           self.owner)
 
     def sid(self, index: int) -> int:

@@ -245,7 +245,7 @@ class OrgMixin(FrameHooks):
         if self._orgrows[ta.slot][0, RB_DEPTH] != 0:
             raise TagError("FA152: a tag pushed inside @njit on this thread was never popped; "
                            "pair alloc.push_tag(tid) with alloc.pop_tag() in the same function")
-        if self._finalizer.alive:
+        if not self._released:
             self._switch_rows(ta, stack[-1])
         stack.pop()
         self._deliver_budget_events()
@@ -500,7 +500,7 @@ class OrgMixin(FrameHooks):
         """Give back what :meth:`_org_charge` took (any thread may call it)."""
         if tag == 0 and not self._org.mv[H_ACTIVE]:
             return
-        if self._finalizer.alive or tag:
+        if not self._released or tag:
             _org_kernels().release(self._org.addr, kind, tag, nbytes)
 
     def _thread_counters(self, ta=None) -> tuple[int, int]:

@@ -55,6 +55,7 @@ False
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import weakref
@@ -62,7 +63,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._closing import guard_closed
+from ._closing import Lease, guard_closed
 from ._dtypes import resolve_dtype
 from ._slots import (
     check_count,
@@ -76,7 +77,6 @@ from ._slots import (
 )
 from .errors import FrameStateError
 from .kernels.org_state import H_ACTIVE, KIND_POOL
-from .kernels.state import new_lease
 from .kernels.pool_state import (
     MAX_TYPED_SLOTS,
     POLICY_CLOSED,
@@ -133,13 +133,14 @@ def org_owner(ref):
 def native_org(ref, lease_addr: int) -> tuple:
     """The tail of a pool's unboxed tuple (:mod:`framealloc.kernels.leases`): the calling
     thread's arena rows and the org header of the pool's allocator, the pool's lease and the
-    allocator's, and the allocator itself (kept alive while compiled code uses the pool).
-    Without an allocator: zeroed rows/org (never charged), no allocator lease. FA015 if the
-    allocator was closed."""
+    allocator's, and the allocator itself (the pool's kernels charge the allocator's tables, so
+    a running call holds the allocator too). Without an allocator: zeroed rows/org (never
+    charged), no allocator lease. FA015 if the allocator was closed."""
     a = ref() if ref is not None else None
     if a is None:
         return (_NULL or null_org()) + (lease_addr, 0, None)
-    return a._native_handle()[0], a._org.addr, lease_addr, a._lease_addr, a
+    native = a._native_handle()
+    return native[0], a._org.addr, lease_addr, native[-1], a
 
 
 def closed_error(code: str, what: str) -> Exception:
@@ -200,6 +201,15 @@ def _close_header(hdr: np.ndarray, retired: np.ndarray | None, owner=None) -> No
     nrt_drop(mi)
 
 
+def _last_holder(ref, hdr, retired, owner_ref) -> None:
+    """Nothing holds the pool's lease any more: release its storage."""
+    pool = ref()
+    if pool is not None:
+        pool._release()
+    else:
+        _close_header(hdr, retired, owner_ref)
+
+
 class TypedPool:
     """``capacity`` records of ``dtype`` with O(1) acquire/release, usable from Python and @njit.
 
@@ -250,15 +260,17 @@ class TypedPool:
         # closed pool raises (None: open), the lease of compiled calls, and the lock that makes
         # reading the storage and releasing it exclusive.
         self._closed: str | None = None
-        self._lease = new_lease()
+        self._released = False
         self._lock = threading.RLock()
         self._serial = -1
         self._data = self._gens = self._stack = self._tags = None
         self._nbtype = None
         # The SmartAlloc whose tags and budgets this pool charges (weakly; None: standalone).
         self._owner_ref = weakref.ref(_owner) if _owner is not None else None
-        self._finalizer = weakref.finalize(self, _close_header, self._hdr, _retired,
-                                           self._owner_ref)
+        self._retired = _retired
+        self._lease = Lease(functools.partial(_last_holder, weakref.ref(self), self._hdr,
+                                              _retired, self._owner_ref))
+        self._finalizer = weakref.finalize(self, self._lease.drop)
         if cap:
             st = kernels().typed_grow(self._hdr_addr, cap)
             if st != ST_OK:
@@ -282,15 +294,12 @@ class TypedPool:
         """What @njit code unboxes: the header address, then :func:`native_org`."""
         if self._closed:
             self._raise_closed()
-        return (self._hdr_addr,) + native_org(self._owner_ref, self._lease.ctypes.data)
+        return (self._hdr_addr,) + native_org(self._owner_ref, self._lease.addr)
 
     def _native_exit(self) -> None:
-        """The last compiled call using this closed pool (or its allocator) returned."""
-        with self._lock:
-            lease = self._lease
-            if lease["release_pending"][0] and lease["in_flight"][0] == 0:
-                lease["release_pending"] = 0
-                self._release()
+        """A compiled call using this pool returned after its owner let go (or its allocator's
+        did): release what is due."""
+        self._lease.exit()
         a = self._owner_ref() if self._owner_ref is not None else None
         if a is not None:
             a._native_exit()
@@ -567,14 +576,12 @@ class TypedPool:
             if self._closed:
                 return
             self._closed = code
-            if self._lease["in_flight"][0] == 0:
-                self._release()
-            else:
-                self._lease["release_pending"] = 1
+        self._finalizer()     # drops the pool's own lease: _release() runs when it is free
 
     def _release(self) -> None:
         with self._lock:
-            self._finalizer()
+            self._released = True
+            _close_header(self._hdr, self._retired, self._owner_ref)
             self._serial = -1
 
     def __enter__(self) -> "TypedPool":

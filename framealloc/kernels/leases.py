@@ -1,24 +1,23 @@
-"""Leases: how ``close()`` knows whether compiled code still uses an object's memory.
+"""Leases: compiled code never uses an object's memory after it was released.
 
 A SmartAlloc, a SizeClassPools or a TypedPool passed to an ``@njit`` function unboxes to raw
 addresses of its state (arena rows, slot tables, chunks). Those addresses are only safe while the
 memory behind them lives, and ``close()`` may be called from another Python thread while a
-``nogil`` kernel is still running with them. So every such object has a *lease*
-(:data:`~framealloc.kernels.state.LEASE_DTYPE`): unboxing increments ``in_flight`` and the call's
-argument clean-up decrements it. Both run in numba's call wrapper with the GIL held (the clean-up
-runs after the wrapper has re-acquired the GIL of a ``nogil`` call), so plain loads and stores are
-exact and ``close()`` (Python, GIL held) reads a true count.
+``nogil`` kernel still runs with them.
 
-``close()`` marks the object closed at once (every new call, from Python or a new compiled call,
-raises FA015), then releases its memory if ``in_flight`` is 0, or else sets ``release_pending``:
-the clean-up of the last running call sees ``in_flight`` reach 0 with a release pending and calls
-the object's ``_native_exit()``, which releases it then. Compiled calls already running when
-``close()`` is called therefore keep working with valid memory until they return; nothing is ever
-freed under them.
+So every such object has a *lease* (:class:`framealloc._closing.Lease`): unboxing increments its
+count of running calls and the call's argument clean-up decrements it, both in numba's call
+wrapper with the GIL held (the clean-up runs after a ``nogil`` call has re-acquired the GIL), so
+plain loads and stores are exact, also when the call raises. ``close()`` marks the object closed
+at once (every new call, from Python or a new compiled call, raises FA015) and releases its memory
+if no call is running, or else leaves that to the last running call: its clean-up sees the count
+reach 0 with the owner gone and calls the object's ``_native_exit()``. Compiled calls already
+running when ``close()`` is called keep working with valid memory until they return.
 
-The unboxed tuple is also kept until the clean-up: a pool's tuple holds its SmartAlloc, so the
-allocator's arena rows and tag tables, which the pool's kernels charge, cannot be collected while
-a kernel uses the pool.
+The unboxed tuple is kept until the clean-up: a pool's tuple holds its SmartAlloc, so the
+allocator's arena rows and tag tables, which the pool's kernels charge, stay alive while a call
+uses the pool. Generators are refused (:func:`refuse_in_generators`): numba keeps a suspended
+generator's arguments without any of this.
 """
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ from llvmlite import ir
 from numba.core import cgutils
 from numba.extending import NativeValue
 
-__all__ = ["unbox_leased"]
+__all__ = ["unbox_leased", "box_parent", "refuse_in_generators"]
 
 _I64 = ir.IntType(64)
 
@@ -59,8 +58,8 @@ def unbox_leased(typ, obj, c, method: str, fields, nleases: int) -> NativeValue:
     proxy.parent = obj
 
     def cleanup():
-        # After the call (GIL held): give the leases back; the last one of a closed object
-        # releases its memory through ``obj._native_exit()`` (cold).
+        # After the call (GIL held): give the leases back; the last one of an object whose
+        # owner let go releases its memory through ``obj._native_exit()`` (cold).
         due = cgutils.alloca_once_value(builder, cgutils.false_bit)
         for slot in leases:
             addr = builder.load(slot)
@@ -68,9 +67,9 @@ def unbox_leased(typ, obj, c, method: str, fields, nleases: int) -> NativeValue:
                 p = _word(builder, addr, 0)
                 n = builder.sub(builder.load(p), ir.Constant(_I64, 1))
                 builder.store(n, p)
-                pending = builder.load(_word(builder, addr, 1))
+                dropped = builder.load(_word(builder, addr, 1))
                 last = builder.and_(builder.icmp_signed("==", n, ir.Constant(_I64, 0)),
-                                    builder.icmp_signed("!=", pending, ir.Constant(_I64, 0)))
+                                    builder.icmp_signed("!=", dropped, ir.Constant(_I64, 0)))
                 builder.store(builder.or_(builder.load(due), last), due)
         with builder.if_then(builder.load(due), likely=False):
             res = c.pyapi.call_method(obj, "_native_exit", ())
@@ -82,3 +81,40 @@ def unbox_leased(typ, obj, c, method: str, fields, nleases: int) -> NativeValue:
         c.pyapi.decref(handle)
 
     return NativeValue(proxy._getvalue(), is_error=failed, cleanup=cleanup)
+
+
+def box_parent(typ, val, c):
+    """Box the struct back into the Python object it was unboxed from."""
+    proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder, value=val)
+    c.pyapi.incref(proxy.parent)
+    return proxy.parent
+
+
+def refuse_in_generators(*type_classes) -> None:
+    """Make every attribute/method of these numba types refuse (FA019) inside a @njit generator.
+
+    numba saves a generator's arguments without any reference to the Python object, so a
+    suspended generator could resume after the allocator was garbage-collected and touch freed
+    state. The check is an attribute template registered before the type's own methods (numba
+    tries templates in registration order), so it runs first for every ``obj.name`` and costs
+    nothing at run time.
+    """
+    from numba.core.typing.templates import AttributeTemplate, infer_getattr
+
+    from ..errors import FrameStateError
+
+    for cls in type_classes:
+        class _NoGenerators(AttributeTemplate):
+            key = cls
+
+            def generic_resolve(self, typ, attr):
+                stack = self.context.callstack
+                if len(stack) and stack[0].func_id.is_generator:
+                    raise FrameStateError(
+                        f"FA019: {typ} used inside the @njit generator "
+                        f"{stack[0].func_id.func_qualname!r}: a suspended generator does not keep "
+                        "the allocator alive; allocate in a regular @njit function instead",
+                        code="FA019")
+                return None
+
+        infer_getattr(_NoGenerators)

@@ -37,7 +37,7 @@ from ..checkpoints import FrameCheckpoint
 from ..errors import FrameAllocError
 from . import arena as K
 from . import org as O
-from .leases import unbox_leased
+from .leases import box_parent, refuse_in_generators, unbox_leased
 from .state import F, ROW_BYTES
 from .status import STATUS_ERRORS
 
@@ -56,6 +56,7 @@ class SmartAllocType(types.Type):
 
 
 smart_alloc_type = SmartAllocType()
+refuse_in_generators(SmartAllocType)   # first: before the methods' own templates
 
 
 @register_model(SmartAllocType)
@@ -82,15 +83,13 @@ _NATIVE_FIELDS = ("rows", "cps", "workers", "depth", "owner", "slot")
 @unbox(SmartAllocType)
 def _unbox(typ, obj, c):
     """Read ``obj._native_handle()``: the calling thread's slot (a tuple of ints) and the
-    allocator's lease, held until the call returns (:mod:`framealloc.kernels.leases`)."""
+    allocator's lease, held until the call returns (:mod:`.leases`)."""
     return unbox_leased(typ, obj, c, "_native_handle", _NATIVE_FIELDS, 1)
 
 
 @box(SmartAllocType)
 def _box(typ, val, c):
-    alloc = cgutils.create_struct_proxy(typ)(c.context, c.builder, value=val)
-    c.pyapi.incref(alloc.parent)
-    return alloc.parent
+    return box_parent(typ, val, c)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import types
-from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import (
     register_jitable,
@@ -62,7 +61,7 @@ from .pool_kernels import (
     worker_row,
     words,
 )
-from .leases import unbox_leased
+from .leases import box_parent, refuse_in_generators, unbox_leased
 from .pool_state import (
     CLASS_SHIFT,
     HDR_BYTES,
@@ -101,6 +100,7 @@ class SizeClassPoolsType(types.Type):
 
 
 size_class_pools_type = SizeClassPoolsType()
+refuse_in_generators(TypedPoolType, SizeClassPoolsType)   # before the methods' templates
 _typed_types: dict = {}
 
 
@@ -137,8 +137,8 @@ make_attribute_wrapper(SizeClassPoolsType, "n", "_n")
 def _unbox_native(typ, obj, c, fields):
     """Unbox ``obj`` into the struct of ``typ`` from ``obj._native_org()``: ints in the order of
     ``fields`` (header address(es), then the calling thread's arena rows and the allocator's org
-    header, 0 and 0 without an allocator), the pool's lease and its allocator's (0: none), and
-    the allocator itself, kept alive until the call returns (:mod:`.leases`)."""
+    header, 0 and 0 without an allocator), then the pool's lease and its allocator's (0: none),
+    and the allocator itself, kept alive until the call returns (:mod:`.leases`)."""
     return unbox_leased(typ, obj, c, "_native_org", fields, 2)
 
 
@@ -152,14 +152,8 @@ def _unbox_classes(typ, obj, c):
     return _unbox_native(typ, obj, c, ("hdr", "n", "rows", "org"))
 
 
-def _box_parent(typ, val, c):
-    proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder, value=val)
-    c.pyapi.incref(proxy.parent)
-    return proxy.parent
-
-
-box(TypedPoolType)(_box_parent)
-box(SizeClassPoolsType)(_box_parent)
+box(TypedPoolType)(box_parent)
+box(SizeClassPoolsType)(box_parent)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,8 +55,7 @@ from enum import IntEnum
 import numpy as np
 
 __all__ = ["ARENA_FIELDS", "ARENA_DTYPE", "ROW_WORDS", "ROW_BYTES", "CHUNK_ALIGN", "F",
-           "CHECKPOINT_DTYPE", "new_arena_block", "new_checkpoint_block", "LEASE_DTYPE",
-           "new_lease"]
+           "CHECKPOINT_DTYPE", "new_arena_block", "new_checkpoint_block"]
 
 ARENA_FIELDS = (
     "cursor", "limit", "base", "count", "capacity", "meminfo", "used_before", "frame_open",
@@ -108,15 +107,3 @@ def new_checkpoint_block(slots: int, workers: int, depth: int) -> np.ndarray:
     """The checkpoint stacks: ``depth`` entries per arena row."""
     return np.zeros((slots, workers, depth), CHECKPOINT_DTYPE)
 
-
-#: The lease of an object that @njit code can hold (SmartAlloc, SizeClassPools, TypedPool): how
-#: many compiled calls that received it are running, and whether ``close()`` is waiting for them
-#: to return before it releases memory those calls may still use. Unboxing the object increments
-#: ``in_flight`` and the call's argument clean-up decrements it, both with the GIL held (see
-#: :mod:`framealloc.kernels.leases`), so plain loads and stores are enough.
-LEASE_DTYPE = np.dtype([("in_flight", "<i8"), ("release_pending", "<i8")])
-
-
-def new_lease() -> np.ndarray:
-    """A zeroed lease (one :data:`LEASE_DTYPE` record, as a 1-element array)."""
-    return np.zeros(1, LEASE_DTYPE)
