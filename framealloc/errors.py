@@ -51,6 +51,7 @@ __all__ = [
     "WrongThreadError",
     "ConfigError",
     "NjitUsageError",
+    "NotCallableError",
     "CodeInfo",
     "CODES",
     "explain",
@@ -134,6 +135,13 @@ class NjitUsageError(FrameAllocError, TypeError):
     default_code = "FA016"
 
 
+class NotCallableError(FrameAllocError, TypeError):
+    """A function argument (``speculative(fn)``, ``with_tag(name, fn)``) is not callable (FA018);
+    raised before anything changes."""
+
+    default_code = "FA018"
+
+
 @dataclass(frozen=True)
 class CodeInfo:
     """One diagnostic code: a short title and the long explanation (what happened, what to do)."""
@@ -174,7 +182,8 @@ Check the shape; very large buffers belong on the heap (`np.empty`) rather than 
      AllocSizeError)
 _add("FA006", "unsupported dtype", """
 The dtype cannot be placed in raw arena memory: object dtypes (they hold Python references),
-unsized dtypes such as bare 'S'/'U'/'V', and dtypes that are not NumPy dtypes.
+unsized dtypes such as bare 'S'/'U'/'V', and dtypes that are not NumPy dtypes; or a value given
+to a `*box` method does not become one fixed-size array (a ragged nested list such as [1, [2]]).
 Use numeric, boolean, datetime, fixed-size string or structured (record) dtypes.""",
      UnsupportedDtypeError)
 _add("FA007", "bad alignment", """
@@ -216,6 +225,11 @@ Inside @njit code some arguments choose what numba compiles, so they must be con
 in the call: `zero=True` / `zero=False`, and a dtype given as a string ("f4"). Write the constant
 in the call, or pass a NumPy type (`np.float32`) instead of a string, or branch in your own code
 (`if z: alloc.frame_zeros(...) else: alloc.frame_array(...)`).""", NjitUsageError)
+_add("FA018", "not callable", """
+A call that runs a function for you (`alloc.speculative(fn, ...)`, `alloc.with_tag(name, fn, ...)`)
+got something that is not callable as `fn`. Nothing was changed (no checkpoint taken, no tag
+entered). Pass the function itself, not its result: `alloc.speculative(step, x)`, not
+`alloc.speculative(step(x))`.""", NotCallableError)
 
 _add("FA015", "allocator closed", """
 The SmartAlloc was closed (`alloc.close()`), so it has no arenas any more. Views it handed out stay
