@@ -456,7 +456,7 @@ def _check_store(elem, value, what):
         ok = isinstance(value, (types.Number, types.Boolean))
     if not ok:
         raise CollectionValueError(f"FA139: cannot store a {value} in a {what} of {elem}; "
-                                   f"pass a value of the {what}'s dtype")
+                                   f"pass a {elem} value")
 
 
 def _vec(v):
@@ -632,9 +632,15 @@ def _ol_as_array(v):
     return impl
 
 
+def _check_index(i):
+    if not isinstance(i, types.Integer):
+        raise CollectionIndexError(f"FA133: FrameVec indices are integers inside @njit, got {i}")
+
+
 @overload(operator.getitem, inline="always")
 def _ol_vec_getitem(v, i):
-    if _vec(v) and isinstance(i, types.Integer):
+    if _vec(v):
+        _check_index(i)
         def impl(v, i):
             data = _raw(v, "data")
             j = _vindex(_raw(v, "hdr"), len(data), i)
@@ -649,7 +655,8 @@ def _ol_vec_getitem(v, i):
 @overload(operator.setitem)
 def _ol_vec_setitem(v, i, value):
     # numba inlines no setitem: this raise goes through a call (see docs/collections.md).
-    if _vec(v) and isinstance(i, types.Integer):
+    if _vec(v):
+        _check_index(i)
         _check_store(v.dtype, value, "FrameVec")
 
         def impl(v, i, value):
@@ -794,6 +801,12 @@ def _ol_map_setitem(m, key, value):
 @overload_method(FrameMapType, "get", inline="always")
 def _ol_get(m, key, default=None):
     no_default = default is None or isinstance(default, (types.NoneType, types.Omitted))
+    if not no_default:
+        try:
+            _check_store(m.value_type, default, "FrameMap")
+        except CollectionValueError:
+            raise CollectionValueError(f"FA139: get(key, default): the default must be a "
+                                       f"{m.value_type} value (or None), got {default}") from None
 
     def impl(m, key, default=None):
         i, found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))

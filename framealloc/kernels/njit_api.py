@@ -495,7 +495,7 @@ def _register_array_method(name, zero_default, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, shape, dtype=None, align=None, zero=False):
         _check_args(name, shape=shape, dtype=dtype, align=align)
-        z = zero_default or _literal_bool(zero, "zero")
+        z = _literal_bool(zero, "zero") or zero_default
         default_dtype = _omitted(dtype)
         if _omitted(align):
             if default_dtype:

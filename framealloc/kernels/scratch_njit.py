@@ -349,7 +349,7 @@ def _register_array_method(name, zero_default, try_):
     def _ol(alloc, sid, shape, dtype=None, align=None, zero=False):
         _check_sid(sid)
         _check_args(name, shape=shape, dtype=dtype, align=align)
-        z = zero_default or _literal_bool(zero, "zero")
+        z = _literal_bool(zero, "zero") or zero_default
         return _new_impl(z, try_, not _omitted(dtype), not _omitted(align))
 
 
