@@ -641,6 +641,7 @@ def _check_index(i):
 def _ol_vec_getitem(v, i):
     if _vec(v):
         _check_index(i)
+
         def impl(v, i):
             data = _raw(v, "data")
             j = _vindex(_raw(v, "hdr"), len(data), i)
