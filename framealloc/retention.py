@@ -60,11 +60,9 @@ REASONS = ("budget", "too_large", "out_of_memory", "scratch_missing", "scratch_f
 
 
 def _check_scratch_name(name, what: str) -> str:
-    from .scratch import MAX_NAME    # the rule alloc.scratch_pool(name) applies later
-
-    if type(name) is not str or not name or len(name) > MAX_NAME or not name.isprintable():
-        raise RetentionError(f"{what} needs a scratch pool name, a non-empty printable str of at "
-                             f"most {MAX_NAME} characters; got {name!r}", code="FA163")
+    if type(name) is not str or not name:
+        raise RetentionError(f"{what} needs a scratch pool name, a non-empty str; got {name!r}",
+                             code="FA163")
     return name
 
 
