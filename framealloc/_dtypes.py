@@ -7,7 +7,8 @@ import numpy as np
 
 from .errors import AlignmentError, AllocSizeError, UnsupportedDtypeError
 
-__all__ = ["resolve_dtype", "natural_alignment", "check_align", "normalize_shape", "MAX_NDIM"]
+__all__ = ["resolve_dtype", "natural_alignment", "check_align", "normalize_shape", "MAX_NDIM",
+           "box_source"]
 
 #: NumPy's own limit on dimensions.
 MAX_NDIM = 32
@@ -108,3 +109,14 @@ def check_nbytes(count: int, itemsize: int) -> int:
         raise AllocSizeError(f"{count} elements of {itemsize} bytes ({nbytes} bytes) exceed the "
                              f"{MAX_BYTES}-byte limit of one allocation", code="FA005")
     return nbytes
+
+
+def box_source(value) -> np.ndarray:
+    """``np.asarray(value)`` for the ``*box`` methods, before anything is allocated: FA006 when
+    the value cannot become one fixed-size array (a ragged nested list, say)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise UnsupportedDtypeError(f"{type(value).__name__} value cannot become one fixed-size "
+                                    f"array ({exc}); pass a number, a record, an array or a "
+                                    "rectangular nested list", code="FA006") from None

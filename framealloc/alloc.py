@@ -13,11 +13,18 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from ._closing import Lease, guard_closed
-from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
+from ._dtypes import (
+    MAX_BYTES,
+    box_source,
+    check_align,
+    check_nbytes,
+    normalize_shape,
+    resolve_dtype,
+)
 from .checkpoints import FrameCheckpoint
 from .collections import FrameCollectionsMixin
 from .config import AllocConfig
-from .errors import CheckpointError, ConfigError, FrameStateError
+from .errors import CheckpointError, ConfigError, FrameStateError, NotCallableError
 from .kernels.org_state import RB_OOMS, RB_SLOT, OrgTables, row_block_words
 from .kernels.state import F, new_arena_block, new_checkpoint_block
 from .kernels.status import (
@@ -595,14 +602,14 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         ...     b = alloc.frame_box(np.arange(3.0)); b.tolist()
         [0.0, 1.0, 2.0]
         """
-        src = np.asarray(value)
+        src = box_source(value)
         out = self._alloc(src.shape, src.dtype, None, False, False)
         out[...] = src
         return out
 
     def try_frame_box(self, value) -> np.ndarray | None:
         """:meth:`frame_box`, or None when memory runs out."""
-        src = np.asarray(value)
+        src = box_source(value)
         out = self._alloc(src.shape, src.dtype, None, False, True)
         if out is not None:
             out[...] = src
@@ -749,6 +756,9 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         ...     alloc.stats().frame.current <= 80
         True
         """
+        if not callable(fn):
+            raise NotCallableError(f"speculative(fn, ...) takes a function, got {fn!r}; pass the "
+                                   "function and its arguments: speculative(step, x)", code="FA018")
         cp = self.frame_checkpoint()
         try:
             value = fn(*args, **kwargs)

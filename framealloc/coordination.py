@@ -13,7 +13,8 @@ __all__ = ["FrameBarrier", "BarrierError", "BarrierTimeoutError", "BrokenFrameBa
 
 
 class BarrierError(FrameAllocError, RuntimeError):
-    """Misuse of a :class:`FrameBarrier` (FA171 broken, FA172 double signal, FA175 bad parties)."""
+    """Misuse of a :class:`FrameBarrier` (FA171 broken, FA172 double signal, FA175 bad parties
+    or timeout)."""
 
     default_code = "FA171"
 
@@ -57,7 +58,7 @@ class FrameBarrier:
         if isinstance(parties, bool) or not isinstance(parties, int) or parties < 1:
             raise BarrierError(f"parties must be an int >= 1, got {parties!r}", code="FA175")
         self.parties = parties
-        self.timeout = timeout
+        self.timeout = _check_timeout(timeout)
         self._cond = threading.Condition(threading.Lock())
         self._frame = 0          # frames completed
         self._arrived = 0        # signals counted for frame self._frame
@@ -107,8 +108,7 @@ class FrameBarrier:
         On timeout the barrier breaks: this call raises :class:`BarrierTimeoutError` (FA170) and
         every other waiter :class:`BrokenFrameBarrierError` (FA171).
         """
-        if timeout is None:
-            timeout = self.timeout
+        timeout = self.timeout if timeout is None else _check_timeout(timeout)
         with self._cond:
             target = getattr(self._signalled, "frame", self._frame)
             if target < self._frame - 1 or target > self._frame:
@@ -131,6 +131,7 @@ class FrameBarrier:
 
     def arrive_and_wait(self, timeout: float | None = None) -> int:
         """:meth:`signal_frame_complete` then :meth:`wait_all`."""
+        _check_timeout(timeout)           # before the signal counts
         self.signal_frame_complete()
         return self.wait_all(timeout)
 
@@ -147,6 +148,17 @@ class FrameBarrier:
             self._arrived = 0
             self._frame += 1          # signals of the aborted frame no longer count
             self._cond.notify_all()
+
+
+def _check_timeout(timeout):
+    """None or a number of seconds >= 0 (FA175 otherwise)."""
+    if timeout is None:
+        return None
+    number = isinstance(timeout, (int, float, np.integer, np.floating))
+    if isinstance(timeout, bool) or not number or not timeout >= 0:
+        raise BarrierError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}",
+                           code="FA175")
+    return timeout
 
 
 class TransferError(FrameAllocError, RuntimeError):

@@ -50,6 +50,8 @@ __all__ = [
     "CheckpointError",
     "WrongThreadError",
     "ConfigError",
+    "NjitUsageError",
+    "NotCallableError",
     "CodeInfo",
     "CODES",
     "explain",
@@ -125,6 +127,21 @@ class ConfigError(FrameAllocError, ValueError):
     default_code = "FA013"
 
 
+class NjitUsageError(FrameAllocError, TypeError):
+    """A call inside ``@njit`` code that cannot compile: a Python-only method or property (FA016),
+    or an argument that must be a compile-time constant there (FA017). Raised when numba compiles
+    the function."""
+
+    default_code = "FA016"
+
+
+class NotCallableError(FrameAllocError, TypeError):
+    """A function argument (``speculative(fn)``, ``with_tag(name, fn)``) is not callable (FA018);
+    raised before anything changes."""
+
+    default_code = "FA018"
+
+
 @dataclass(frozen=True)
 class CodeInfo:
     """One diagnostic code: a short title and the long explanation (what happened, what to do)."""
@@ -165,7 +182,8 @@ Check the shape; very large buffers belong on the heap (`np.empty`) rather than 
      AllocSizeError)
 _add("FA006", "unsupported dtype", """
 The dtype cannot be placed in raw arena memory: object dtypes (they hold Python references),
-unsized dtypes such as bare 'S'/'U'/'V', and dtypes that are not NumPy dtypes.
+unsized dtypes such as bare 'S'/'U'/'V', and dtypes that are not NumPy dtypes; or a value given
+to a `*box` method does not become one fixed-size array (a ragged nested list such as [1, [2]]).
 Use numeric, boolean, datetime, fixed-size string or structured (record) dtypes.""",
      UnsupportedDtypeError)
 _add("FA007", "bad alignment", """
@@ -196,6 +214,22 @@ An AllocConfig field has an invalid value (see the message for which one and the
 _add("FA014", "bad shape", """
 The shape has too many dimensions (more than 8 inside @njit, 32 from Python) or is not an int or a
 tuple of ints.""", AllocSizeError)
+_add("FA016", "Python-only call inside @njit", """
+A method or property that exists only in Python (`alloc.stats()`, `alloc.tag(...)`, budgets,
+phases, `pool.reserve(...)`, ...) was used inside an @njit function; numba refuses it when it
+compiles the function. Call it in Python, before or after the @njit call, and pass what the kernel
+needs (an int, an array, a tag id from `alloc.tag_id(name)`) in as an argument. The README table
+"call (Python and `@njit`)" and docs/ list what works inside @njit.""", NjitUsageError)
+_add("FA017", "argument must be a constant inside @njit", """
+Inside @njit code some arguments choose what numba compiles, so they must be constants written
+in the call: `zero=True` / `zero=False`, and a dtype given as a string ("f4"). Write the constant
+in the call, or pass a NumPy type (`np.float32`) instead of a string, or branch in your own code
+(`if z: alloc.frame_zeros(...) else: alloc.frame_array(...)`).""", NjitUsageError)
+_add("FA018", "not callable", """
+A call that runs a function for you (`alloc.speculative(fn, ...)`, `alloc.with_tag(name, fn, ...)`)
+got something that is not callable as `fn`. Nothing was changed (no checkpoint taken, no tag
+entered). Pass the function itself, not its result: `alloc.speculative(step, x)`, not
+`alloc.speculative(step(x))`.""", NotCallableError)
 
 _add("FA015", "allocator closed", """
 The SmartAlloc was closed (`alloc.close()`): every later call raises FA015, from Python and when

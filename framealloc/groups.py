@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._dtypes import box_source
 from ._slots import check_key
 from .heap import HeapTracker
 from .pool_codes import GroupError
@@ -98,7 +99,7 @@ class GroupRegistry:
 
     def box(self, gid: int, value) -> np.ndarray:
         """A tracked copy of ``value`` held by the group."""
-        src = np.asarray(value)
+        src = box_source(value)
         out = self.alloc(gid, src.shape, src.dtype)
         out[...] = src
         return out

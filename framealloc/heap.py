@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
+from ._dtypes import box_source, check_nbytes, normalize_shape, resolve_dtype
 from .kernels.org_state import KIND_HEAP
 from .pool_codes import PoolExhaustedError
 from .typed_pool import org_owner
@@ -135,7 +135,7 @@ class HeapTracker:
 
     def box(self, value, on_free=None) -> np.ndarray:
         """A tracked copy of a scalar, record or array (C order)."""
-        src = np.asarray(value)
+        src = box_source(value)
         resolve_dtype(src.dtype)
         out = self.array(src.shape, src.dtype, on_free=on_free)
         out[...] = src

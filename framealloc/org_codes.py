@@ -87,7 +87,9 @@ receiver; make one handle per receiver with `alloc.frame_box_for_transfer(arr)`.
     "FA174": CodeInfo("FA174", "transfer dropped", """
 `TransferHandle.receive()` was called after `drop()` released the data. Receive before dropping,
 or do not drop a handle another thread still expects.""".strip(), "TransferError"),
-    "FA175": CodeInfo("FA175", "bad barrier size", """
-`FrameBarrier(parties)` needs an int >= 1: the number of threads that meet every frame.""".strip(),
+    "FA175": CodeInfo("FA175", "bad barrier size or timeout", """
+`FrameBarrier(parties)` needs an int >= 1: the number of threads that meet every frame. A
+`timeout` (of the barrier or of a wait) is None (wait for ever) or a number of seconds >= 0;
+a refused wait counts no signal.""".strip(),
                       "BarrierError"),
 }

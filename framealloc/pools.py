@@ -108,7 +108,9 @@ class PoolsMixin:
         ...     float(b.array)
         2.5
         """
-        src = np.asarray(value)
+        from ._dtypes import box_source
+
+        src = box_source(value)
         box = self._pstate().pools.box(src.dtype, src.shape)
         box.array[...] = src
         return box

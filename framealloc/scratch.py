@@ -71,7 +71,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._closing import guard_closed
-from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
+from ._dtypes import (
+    MAX_BYTES,
+    box_source,
+    check_align,
+    check_nbytes,
+    normalize_shape,
+    resolve_dtype,
+)
 from ._hooks import FrameHooks
 from .kernels.org_state import KIND_SCRATCH
 from .scratch_codes import ScratchError, ScratchFullError
@@ -407,14 +414,14 @@ class ScratchPool:
         >>> pool.box(np.arange(3)).tolist(), float(pool.box(2.5))
         ([0, 1, 2], 2.5)
         """
-        src = np.asarray(value)
+        src = box_source(value)
         out = self._alloc(src.shape, src.dtype, None, False, False)
         out[...] = src
         return out
 
     def try_box(self, value) -> np.ndarray | None:
         """:meth:`box`, or None when the pool is full."""
-        src = np.asarray(value)
+        src = box_source(value)
         out = self._alloc(src.shape, src.dtype, None, False, True)
         if out is not None:
             out[...] = src

@@ -38,7 +38,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ._closing import guard_closed
-from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
+from ._dtypes import box_source, check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
 from .errors import ConfigError, UnsupportedDtypeError
 from .pool_codes import StreamingBudgetError, StreamingError
@@ -194,8 +194,12 @@ class StreamingAllocator:
         FA120 (nothing copied) if they would pass the reserved size."""
         if isinstance(data, (bytes, bytearray, memoryview)):
             src = np.frombuffer(data, np.uint8)
+        elif isinstance(data, str):
+            raise UnsupportedDtypeError("cannot feed a str: an asset takes bytes; encode it "
+                                        "(data.encode()) or open the file in binary mode ('rb')",
+                                        code="FA006")
         else:
-            arr = np.asarray(data)
+            arr = box_source(data)
             if arr.dtype.hasobject:
                 raise UnsupportedDtypeError(
                     f"cannot feed an array of dtype {arr.dtype}: its elements are Python "
@@ -214,8 +218,18 @@ class StreamingAllocator:
 
     def load(self, aid: int, source, chunk_bytes: int = 1 << 16) -> Iterator[float]:
         """Read ``source`` (a file-like object with ``read``) into the asset ``chunk_bytes`` at a
-        time, yielding the progress after each chunk (the loop can run across frames)."""
+        time, yielding the progress after each chunk (the loop can run across frames).
+
+        The arguments are checked now (FA106, FA110, FA119), not at the first step."""
         n = max(1, check_count(chunk_bytes, "chunk_bytes"))
+        if not callable(getattr(source, "read", None)):
+            raise ConfigError(f"source must be a file-like object with a read(n) method (e.g. "
+                              f"open(path, 'rb') or io.BytesIO), got {source!r}", code="FA110")
+        with self._lock:
+            self._get(aid)
+        return self._load(aid, source, n)
+
+    def _load(self, aid: int, source, n: int) -> Iterator[float]:
         while True:
             with self._lock:
                 k, a = self._get(aid)

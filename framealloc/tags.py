@@ -63,6 +63,7 @@ from .kernels.org_state import (
     T_PARENT,
     TAG_BUDGET0,
 )
+from .errors import NotCallableError
 from .kernels.state import F
 from .org_codes import BudgetError, BudgetExceededError, BudgetWarning, TagError
 
@@ -174,15 +175,16 @@ class OrgMixin(FrameHooks):
         with reg["lock"]:
             parent = 0
             parts = path.split("::")
-            for i in range(len(parts)):
-                sub = "::".join(parts[:i + 1])
+            subs = ["::".join(parts[:i + 1]) for i in range(len(parts))]
+            new = sum(sub not in reg["ids"] for sub in subs)
+            if len(reg["names"]) + new > self.config.max_tags:   # register all parts or none
+                raise TagError(f"FA151: more than max_tags={self.config.max_tags} tags "
+                               f"(registering {path!r}); reuse tag names or raise "
+                               "AllocConfig.max_tags")
+            for i, sub in enumerate(subs):
                 tid = reg["ids"].get(sub)
                 if tid is None:
                     tid = len(reg["names"])
-                    if tid >= self.config.max_tags:
-                        raise TagError(f"FA151: more than max_tags={self.config.max_tags} tags "
-                                       f"(registering {sub!r}); reuse tag names or raise "
-                                       "AllocConfig.max_tags")
                     self._org.tags[tid, T_PARENT] = parent
                     self._org.tags[tid, T_DEPTH] = i + 1
                     reg["names"].append(sub)
@@ -277,6 +279,10 @@ class OrgMixin(FrameHooks):
         >>> alloc.with_tag("audio", lambda: alloc.current_tag)
         'audio'
         """
+        if not callable(fn):
+            raise NotCallableError(f"with_tag(name, fn, ...) takes a function, got {fn!r}; pass "
+                                   "the function and its arguments: with_tag(name, step, x)",
+                                   code="FA018")
         with self.tag(name):
             return fn(*args, **kwargs)
 
@@ -291,12 +297,17 @@ class OrgMixin(FrameHooks):
         ta = self._arenas.get(slot)
         return f"thread:{ta.name if ta is not None else slot}"
 
-    def _set_budget_row(self, b: int, soft, hard, on_soft, what: str) -> None:
+    @staticmethod
+    def _check_budget_args(soft, hard, on_soft, what: str) -> tuple[int, int]:
         s, h = _check_limit(soft, f"{what} soft"), _check_limit(hard, f"{what} hard")
         if s != NO_LIMIT and h != NO_LIMIT and s > h:
             raise BudgetError(f"FA156: the {what} soft limit ({s}) is above its hard limit ({h})")
         if on_soft is not None and not callable(on_soft):
             raise BudgetError(f"FA156: on_soft must be callable, got {on_soft!r}")
+        return s, h
+
+    def _set_budget_row(self, b: int, soft, hard, on_soft, what: str) -> None:
+        s, h = self._check_budget_args(soft, hard, on_soft, what)
         if self._closed:
             self._raise_closed()
         ta = self._arena()
@@ -348,6 +359,8 @@ class OrgMixin(FrameHooks):
         ...     alloc.try_frame_array(16, np.uint8) is None
         True
         """
+        _check_name(name)
+        self._check_budget_args(soft, hard, on_soft, f"tag {name!r}")   # before registering it
         tid = self.tag_id(name)
         self._set_budget_row(TAG_BUDGET0 + tid, soft, hard, on_soft, f"tag {name!r}")
 

@@ -10,7 +10,8 @@ _registered = None
 #: Modules that register numba typing for SmartAlloc methods and framealloc types; each is
 #: imported on first contact with numba. Feature modules add themselves here.
 NJIT_MODULES = ("framealloc.kernels.njit_api", "framealloc.kernels.pools_njit",
-                "framealloc.kernels.collections_njit", "framealloc.kernels.scratch_njit")
+                "framealloc.kernels.collections_njit", "framealloc.kernels.scratch_njit",
+                "framealloc.kernels.python_only")   # last: it answers what nothing else did
 
 
 def ensure_registered():

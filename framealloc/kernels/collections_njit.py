@@ -22,7 +22,6 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.core.errors import TypingError
 from numba.core.imputils import impl_ret_borrowed
 from numba.core.ir_utils import _add_alias, alias_func_extensions
 from numba.extending import (
@@ -43,12 +42,15 @@ from numba.np.arrayobj import make_array, populate_array
 from .._dtypes import MAX_BYTES, natural_alignment
 from ..collection_codes import (
     CollectionCapacityError,
+    CollectionDtypeError,
     CollectionEmptyError,
     CollectionFullError,
     CollectionIndexError,
     CollectionKeyError,
+    CollectionValueError,
     FrameMapKeyError,
 )
+from ..errors import UnsupportedDtypeError
 from ..collections import (
     HASH_FOLD,
     HASH_MUL,
@@ -288,21 +290,24 @@ def _carve(context, builder, arrty, addr, n, itemsize, meminfo):
     return value
 
 
+# Typing-time refusals raise the FA error itself (see the typing helpers of njit_api).
+
 def _element(dtype):
     nb, npdt = resolve_numba_dtype(dtype)
     if npdt.subdtype is not None:
-        raise TypingError(f"FA136: {npdt} is a subarray dtype; use a record dtype with a "
-                          "subarray field")
+        raise CollectionDtypeError(f"FA136: {npdt} is a subarray dtype; use a record dtype with "
+                                   "a subarray field")
     return nb, npdt
 
 
 def _key_element(dtype):
     try:
-        nb, npdt = resolve_numba_dtype(dtype)
-    except TypingError:
+        nb, npdt = resolve_numba_dtype(dtype, "key dtype")
+    except UnsupportedDtypeError:
         nb = npdt = None
     if npdt is None or npdt.kind not in "iu":
-        raise TypingError(f"FA136: FrameMap keys must have an integer dtype, got {dtype}")
+        raise CollectionDtypeError(f"FA136: FrameMap keys must have an integer dtype, got "
+                                   f"{dtype}; pass e.g. np.int64")
     return nb, np.dtype(f"{npdt.kind}{npdt.itemsize}")
 
 
@@ -366,7 +371,8 @@ def _map_from_block(typingctx, raw, capacity, slots, keys_off, vals_off, key_dty
 
 def _capacity_arg(capacity):
     if not isinstance(capacity, types.Integer):
-        raise TypingError(f"FA130: capacity must be an integer, got {capacity}")
+        raise CollectionCapacityError(f"FA130: capacity must be an integer inside @njit, got "
+                                      f"{capacity}; pass a non-negative int")
 
 
 @register_jitable
@@ -449,7 +455,8 @@ def _check_store(elem, value, what):
     else:
         ok = isinstance(value, (types.Number, types.Boolean))
     if not ok:
-        raise TypingError(f"FA139: cannot store a {value} in a {what} of {elem}")
+        raise CollectionValueError(f"FA139: cannot store a {value} in a {what} of {elem}; "
+                                   f"pass a {elem} value")
 
 
 def _vec(v):
@@ -582,7 +589,8 @@ def _ol_try_pop(v):
 
 def _extend_check(v, values):
     if not (isinstance(values, types.Array) and values.ndim == 1):
-        raise TypingError(f"FA139: extend takes a 1-D array, got {values}")
+        raise CollectionValueError(f"FA139: extend takes a 1-D NumPy array inside @njit, got "
+                                   f"{values}")
     _check_store(v.dtype, values.dtype, "FrameVec")
 
 
@@ -625,9 +633,16 @@ def _ol_as_array(v):
     return impl
 
 
+def _check_index(i):
+    if not isinstance(i, types.Integer):
+        raise CollectionIndexError(f"FA133: FrameVec indices are integers inside @njit, got {i}")
+
+
 @overload(operator.getitem, inline="always")
 def _ol_vec_getitem(v, i):
-    if _vec(v) and isinstance(i, types.Integer):
+    if _vec(v):
+        _check_index(i)
+
         def impl(v, i):
             data = _raw(v, "data")
             j = _vindex(_raw(v, "hdr"), len(data), i)
@@ -642,7 +657,8 @@ def _ol_vec_getitem(v, i):
 @overload(operator.setitem)
 def _ol_vec_setitem(v, i, value):
     # numba inlines no setitem: this raise goes through a call (see docs/collections.md).
-    if _vec(v) and isinstance(i, types.Integer):
+    if _vec(v):
+        _check_index(i)
         _check_store(v.dtype, value, "FrameVec")
 
         def impl(v, i, value):
@@ -666,7 +682,8 @@ def _cast_key(m, key):
 def _ol_cast_key(m, key):
     # Checked in the key's own signedness, so there are no mixed-sign comparisons.
     if not isinstance(key, types.Integer):
-        raise TypingError(f"FA137: FrameMap keys are integers, got {key}")
+        raise CollectionKeyError(f"FA137: FrameMap keys are integers inside @njit, got {key}; "
+                                 "map other keys to an int first")
     kt = m.key_type
     dst = np.iinfo(numpy_support.as_dtype(kt))
     src = np.iinfo(numpy_support.as_dtype(key))
@@ -786,6 +803,12 @@ def _ol_map_setitem(m, key, value):
 @overload_method(FrameMapType, "get", inline="always")
 def _ol_get(m, key, default=None):
     no_default = default is None or isinstance(default, (types.NoneType, types.Omitted))
+    if not no_default:
+        try:
+            _check_store(m.value_type, default, "FrameMap")
+        except CollectionValueError:
+            raise CollectionValueError(f"FA139: get(key, default): the default must be a "
+                                       f"{m.value_type} value (or None), got {default}") from None
 
     def impl(m, key, default=None):
         i, found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))

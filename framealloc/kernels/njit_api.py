@@ -34,7 +34,15 @@ from numba.np.arrayobj import make_array, populate_array
 
 from .._dtypes import MAX_ALIGN, natural_alignment
 from ..checkpoints import FrameCheckpoint
-from ..errors import FrameAllocError
+from ..errors import (
+    AlignmentError,
+    AllocSizeError,
+    CheckpointError,
+    FrameAllocError,
+    NjitUsageError,
+    UnsupportedDtypeError,
+)
+from ..org_codes import TagError
 from . import arena as K
 from . import org as O
 from .leases import box_parent, refuse_in_generators, unbox_leased
@@ -130,38 +138,67 @@ def _call_slow_alloc(row, nbytes, align, size_status):
 
 # ---------------------------------------------------------------------------------------------
 # Typing helpers
+#
+# A call that can never compile raises its FA error itself, not numba's TypingError: numba passes
+# exceptions that are not NumbaErrors straight out of type inference (numba/core/types/
+# functions.py, ``if not isinstance(e, errors.NumbaError): raise e``), so the user reads the code
+# and what to do in the first line, instead of ~200 lines of overload resolution with the message
+# buried inside (or dropped). Only for conditions that hold whatever the literalness of the
+# arguments: numba first types a call with its literal arguments made plain, and retries with the
+# literals only after a NumbaError. Where a literal is needed (a dtype string, ``zero=``), the
+# plain type raises TypingError (carrying FA017), so that numba retries with the literal; only a
+# value that is really not a constant ends in numba's long report.
 
-def resolve_numba_dtype(ty):
+def _no_literal(what, ty):
+    """TypingError for a plain type where a literal is needed (numba retries with the literal)."""
+    return TypingError(f"FA017: {what} must be a constant inside @njit, got a {ty} variable; "
+                       "write the constant in the call")
+
+
+def resolve_numba_dtype(ty, what="dtype"):
     """numba element type of a dtype argument: np.float32, np.dtype(...), a dtype string."""
     if isinstance(ty, types.NumberClass):
         nb = ty.instance_type
     elif isinstance(ty, types.DType):
         nb = ty.dtype
     elif isinstance(ty, types.StringLiteral):
-        nb = numpy_support.from_dtype(np.dtype(ty.literal_value))
+        try:
+            nb = numpy_support.from_dtype(np.dtype(ty.literal_value))
+        except Exception:
+            raise UnsupportedDtypeError(
+                f"FA006: {what} {ty.literal_value!r} is not a NumPy dtype that can live in arena "
+                "memory; pass e.g. np.float32, np.dtype([...]) or a string such as 'f4'") from None
+    elif isinstance(ty, types.UnicodeType):
+        raise _no_literal(f"a {what} string", ty)
     elif isinstance(ty, (types.NPDatetime, types.NPTimedelta)) or isinstance(ty, types.Record):
         nb = ty
     else:
-        raise TypingError(f"FA006: unsupported dtype argument {ty}; pass a NumPy scalar type, "
-                          "an np.dtype (numeric or record) or a dtype string")
+        raise UnsupportedDtypeError(f"FA006: unsupported {what} argument {ty}; pass a NumPy "
+                                    "scalar type (np.float32), an np.dtype (numeric or record) "
+                                    "or a dtype string ('f4')")
     try:
         npdt = numpy_support.as_dtype(nb)
     except Exception:
-        raise TypingError(f"FA006: dtype {nb} cannot live in arena memory") from None
+        raise UnsupportedDtypeError(f"FA006: {what} {nb} cannot live in arena memory; use a "
+                                    "numeric, boolean, datetime or record dtype") from None
     if npdt.hasobject or npdt.itemsize == 0 or npdt.subdtype is not None:
-        raise TypingError(f"FA006: dtype {npdt} cannot live in arena memory as an element type "
-                          "(object, unsized or subarray dtypes)")
+        raise UnsupportedDtypeError(f"FA006: {what} {npdt} cannot live in arena memory as an "
+                                    "element type (object, unsized or subarray dtypes); use a "
+                                    "numeric or record dtype")
     return nb, npdt
 
 
-def _shape_ndim(shape):
+def _shape_ndim(shape, what="shape"):
     if isinstance(shape, types.Integer):
         return 1
     if isinstance(shape, types.BaseTuple) and all(isinstance(t, types.Integer) for t in shape):
         if len(shape) > _MAX_NJIT_NDIM:
-            raise TypingError(f"FA014: at most {_MAX_NJIT_NDIM} dimensions inside @njit")
+            raise AllocSizeError(f"FA014: {what} has {len(shape)} dimensions; at most "
+                                 f"{_MAX_NJIT_NDIM} inside @njit")
         return len(shape)
-    raise TypingError(f"FA004: shape must be an int or a tuple of ints, got {shape}")
+    hint = " (a tuple, not a list)" if isinstance(shape, (types.List, types.ListType)) else ""
+    raise AllocSizeError(f"FA004: {what} must be an int or a tuple of ints{hint}, got {shape}; "
+                         "pass e.g. n or (rows, cols)")
 
 
 def _literal_align(align, natural):
@@ -171,11 +208,13 @@ def _literal_align(align, natural):
     if isinstance(align, types.IntegerLiteral):
         a = align.literal_value
         if a <= 0 or a & (a - 1) or a > MAX_ALIGN:
-            raise TypingError(f"FA007: align={a} is not a power of two between 1 and {MAX_ALIGN}")
+            raise AlignmentError(f"FA007: align={a} is not a power of two between 1 and "
+                                 f"{MAX_ALIGN}; pass e.g. align=64")
         return max(a, natural)
     if isinstance(align, types.Integer):
         return None
-    raise TypingError(f"FA007: align must be an int, got {align}")
+    raise AlignmentError(f"FA007: align must be an int (a power of two up to {MAX_ALIGN}), "
+                         f"got {align}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,17 +458,32 @@ def _literal_bool(v, name):
         return bool(v.value)
     if isinstance(v, types.BooleanLiteral):
         return v.literal_value
-    raise TypingError(f"{name}= must be a constant True/False inside @njit")
+    if isinstance(v, types.Boolean):
+        raise _no_literal(f"{name}=", v)
+    raise NjitUsageError(f"FA017: {name}= must be the constant True or False inside @njit, got "
+                         f"{v}")
 
 
 def _omitted(arg):
     return arg is None or isinstance(arg, (types.Omitted, types.NoneType))
 
 
+def _check_args(method, shape=None, dtype=None, align=None):
+    """Typing-time checks of a method's shape/dtype/align arguments, naming the method (the
+    intrinsics check again, for their other callers)."""
+    if shape is not None:
+        _shape_ndim(shape, f"{method}() shape")
+    if not _omitted(dtype):
+        resolve_numba_dtype(dtype, f"{method}() dtype")
+    if not _omitted(align):
+        _literal_align(align, 1)
+
+
 def _register_array_method(name, zero_default, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, shape, dtype=None, align=None, zero=False):
-        z = zero_default or _literal_bool(zero, "zero")
+        _check_args(name, shape=shape, dtype=dtype, align=align)
+        z = _literal_bool(zero, "zero") or zero_default
         default_dtype = _omitted(dtype)
         if _omitted(align):
             if default_dtype:
@@ -455,6 +509,8 @@ for _n, _z, _t in (("frame_array", False, False), ("frame_zeros", True, False),
 def _register_count_method(name, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, dtype, n):
+        _check_args(name, shape=n, dtype=dtype)
+
         def impl(alloc, dtype, n):
             return frame_new(alloc, n, dtype, 0, False, try_)
         return impl
@@ -468,6 +524,8 @@ for _n in ("frame_slice", "frame_alloc_batch"):
 def _register_fixed_method(name, count, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, dtype):
+        _check_args(name, dtype=dtype)
+
         def impl(alloc, dtype):
             return frame_new(alloc, count, dtype, 0, False, try_)
         return impl
@@ -481,6 +539,8 @@ for _k in (2, 4, 8):
 def _register_scalar_method(name, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, dtype):
+        _check_args(name, dtype=dtype)
+
         def impl(alloc, dtype):
             return frame_new(alloc, (), dtype, 0, False, try_)
         return impl
@@ -508,7 +568,8 @@ def _ol_frame_box(alloc, value):
             out[()] = value
             return out
         return impl
-    raise TypingError(f"FA006: frame_box takes a scalar, record or array, got {value}")
+    raise UnsupportedDtypeError(f"FA006: frame_box takes a number, record or NumPy array inside "
+                                f"@njit, got {value}; convert it first (np.asarray(...) in Python)")
 
 
 @overload_method(SmartAllocType, "begin_frame", inline="always")
@@ -555,6 +616,10 @@ def _ol_checkpoint(alloc):
 
 @overload_method(SmartAllocType, "rollback_to", inline="always")
 def _ol_rollback(alloc, cp):
+    if getattr(cp, "instance_class", None) is not FrameCheckpoint:
+        raise CheckpointError(f"FA010: rollback_to takes a FrameCheckpoint from "
+                              f"alloc.frame_checkpoint(), got {cp}")
+
     def impl(alloc, cp):
         nat = _native(alloc)
         if cp.owner != nat[4]:
@@ -571,7 +636,8 @@ def _ol_push_tag(alloc, tag):
     """``alloc.push_tag(tid)``: this worker's allocations go to tag ``tid`` (from
     ``alloc.tag_id(name)`` in Python) until the matching ``alloc.pop_tag()``."""
     if not isinstance(tag, types.Integer):
-        raise TypingError("FA153: push_tag takes an integer tag id from alloc.tag_id(name)")
+        raise TagError(f"FA153: push_tag takes an integer tag id inside @njit, got {tag}; get it "
+                       "once in Python with alloc.tag_id(name) and pass it in")
 
     def impl(alloc, tag):
         st = O.push_tag(_native(alloc)[6], tag)

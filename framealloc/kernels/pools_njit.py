@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import types
-from numba.core.errors import TypingError
 from numba.extending import (
     register_jitable,
     box,
@@ -227,8 +226,18 @@ def _typed(name, **kw):
 
 
 def _check_int(ty, what):
+    """Typing-time check of an index/handle/key argument: FA104, raised as the FA error itself
+    (see the typing helpers of :mod:`framealloc.kernels.njit_api`)."""
     if not isinstance(ty, types.Integer):
-        raise TypingError(f"FA104: {what} must be an integer, got {ty}")
+        raise PoolIndexError(f"FA104: {what} must be an integer inside @njit, got {ty}; pass the "
+                             "int that acquire() (or acquire_handle()) returned")
+
+
+def _check_count(ty, what):
+    """Typing-time check of a count or byte size argument: FA106."""
+    if not isinstance(ty, types.Integer):
+        raise AllocSizeError(f"FA106: {what} must be an integer inside @njit, got {ty}; pass a "
+                             "non-negative int")
 
 
 def _typed_take(pool):
@@ -305,7 +314,7 @@ def _tp_release(pool, key):
 
 @_typed("acquire_many")
 def _tp_acquire_many(pool, n):
-    _check_int(n, "n")
+    _check_count(n, "acquire_many(n): n")
 
     def impl(pool, n):
         if n < 0:
@@ -325,7 +334,8 @@ def _tp_acquire_many(pool, n):
 def _tp_release_many(pool, keys):
     if not (isinstance(keys, types.Array) and keys.ndim == 1
             and isinstance(keys.dtype, types.Integer)):
-        raise TypingError(f"FA104: release_many takes a 1-D integer array, got {keys}")
+        raise PoolIndexError(f"FA104: release_many takes a 1-D integer array inside @njit, got "
+                             f"{keys}; pass the array acquire_many(n) returned")
 
     def impl(pool, keys):
         st = release_many_org(pool._hdr, pool._org, keys)[0]
@@ -481,13 +491,13 @@ def _acquire_impl(try_):
 
 @_classes("acquire")
 def _sc_acquire(pools, nbytes):
-    _check_int(nbytes, "nbytes")
+    _check_count(nbytes, "acquire(nbytes): nbytes")
     return _acquire_impl(False)
 
 
 @_classes("try_acquire")
 def _sc_try_acquire(pools, nbytes):
-    _check_int(nbytes, "nbytes")
+    _check_count(nbytes, "try_acquire(nbytes): nbytes")
     return _acquire_impl(True)
 
 
@@ -508,6 +518,9 @@ def _sc_release(pools, key):
 @_classes("view")
 def _sc_view(pools, key, dtype, count=1):
     _check_int(key, "the slot key")
+    if not (isinstance(count, (types.Omitted, types.Integer)) or count == 1):
+        raise AllocSizeError(f"FA107: view(key, dtype, count): count must be an integer inside "
+                             f"@njit, got {count}; pass a non-negative int")
     isz = numpy_support.as_dtype(resolve_nb_dtype(dtype)).itemsize
 
     def impl(pools, key, dtype, count=1):

@@ -43,6 +43,7 @@ from .njit_api import (
     _fail,
     _literal_align,
     _literal_bool,
+    _check_args,
     _native,
     _omitted,
     _shape_ndim,
@@ -336,16 +337,19 @@ def impl(alloc, sid, shape, dtype=None, align=None, zero=False):
 
 
 def _check_sid(sid):
+    """Typing-time check of a pool id: FA160, raised as the FA error itself (see the typing
+    helpers of :mod:`framealloc.kernels.njit_api`)."""
     if not isinstance(sid, types.Integer):
-        raise TypingError(f"FA160: a scratch pool id must be an int (pool.id), got {sid}")
+        raise ScratchError(f"FA160: a scratch pool id must be an int inside @njit, got {sid}; "
+                           "pass pool.id of a pool made by alloc.scratch_pool(name, capacity)")
 
 
 def _register_array_method(name, zero_default, try_):
     @overload_method(SmartAllocType, name, inline="always")
     def _ol(alloc, sid, shape, dtype=None, align=None, zero=False):
         _check_sid(sid)
-        _shape_ndim(shape)
-        z = zero_default or _literal_bool(zero, "zero")
+        _check_args(name, shape=shape, dtype=dtype, align=align)
+        z = _literal_bool(zero, "zero") or zero_default
         return _new_impl(z, try_, not _omitted(dtype), not _omitted(align))
 
 

@@ -794,10 +794,8 @@ def _nj_retained(al):
 
 
 def test_not_available_inside_njit(alloc):
-    from numba.core.errors import TypingError
-
     with alloc.frame():
-        with pytest.raises(TypingError):
+        with pytest.raises(fa.NjitUsageError, match="^FA016: SmartAlloc.frame_retained"):
             _nj_retained(alloc)
 
 
