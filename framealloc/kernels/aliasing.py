@@ -29,9 +29,16 @@ What it does
 ``find_potential_aliases`` calls for every statement of the matching type (chaining to any hook
 already registered there):
 
-* ``ir.SetItem`` and ``ir.StaticSetItem`` (``d[i] = v``; static ones are dropped only inside
-  parfor bodies, covered for safety): the written variable ``d``;
-* ``ir.Assign`` of an ``inplace_binop`` (``d += v``): its left operand.
+* ``ir.SetItem`` (``d[i] = v``, ``d[i:j] = v``, ``d[i, j] = v``): the written variable ``d``;
+* ``ir.Assign`` of an ``inplace_binop`` (``d += v``, which numba deletes as an assignment
+  "without side effects" when ``d`` is neither live nor an alias): its left operand;
+* ``ir.StaticSetItem`` (a constant index, ``d[0] = v``): never deleted at function level; in a
+  parfor body ``remove_dead_parfor`` deletes set-items indexed by the loop variable, which a
+  constant never is. Hooked anyway (one dict lookup) in case numba widens that rule.
+
+Those are all the writes numba's dead-code elimination can delete: ``remove_dead_block`` only
+removes dead assignments, ``del`` and ``ir.SetItem``; ``ir.SetAttr`` (``d[i].x = v``, why record
+fields "worked"), ``ir.DelItem``, ``ir.StoreMap`` and calls (``d.fill(v)``) are always kept.
 
 The hook adds that variable to ``arg_aliases`` -- the set numba treats as always live, like an
 argument -- unless the variable provably holds fresh memory made in this function that nothing
