@@ -327,6 +327,8 @@ class _Analysis:
         return True                                # Return, Raise, StoreMap, EnterWith, ...
 
 
+#: The analysis of the latest ``find_potential_aliases`` run (numba compiles under one lock). It
+#: holds that function's IR until the next run replaces it.
 _cache: list = [None]
 
 

@@ -12,11 +12,13 @@ our views (``pool.data``, ``pools.view``, frame and scratch arrays, ...) and a u
   shapes where the kind allows) x write shapes (``d[i] = v``, ``d[i:j] = v``, ``d[:] = v``,
   ``d += v``, ``d[i, j] = v``, ``d[i][j] = v``), each write the last use of its view and
   interleaved with the API's own inlined calls; read back from Python and from a second njit
-  function, against a NumPy model.
+  function, against a NumPy model (which also proves every write observable).
 * hypothesis over dtypes and call orders (the same compiled kernels: generic over dtype).
 * the general numba case: a user's ``@njit def get(a): return a``, next to one of our inline
   methods, and in ``parallel=True`` functions.
 * the hook itself: registered once, chained, and it only ever adds to numba's ``arg_aliases``.
+
+The kernels live in ``write_kernels.py`` (editing this file keeps numba's cache of them).
 """
 from __future__ import annotations
 
