@@ -15,12 +15,19 @@ NJIT_MODULES = ("framealloc.kernels.njit_api", "framealloc.kernels.pools_njit",
 
 
 def ensure_registered():
-    """Register the numba typing/lowering of SmartAlloc; returns its numba type."""
+    """Register the numba typing/lowering of SmartAlloc; returns its numba type.
+
+    First of all it installs the alias-analysis hooks of :mod:`framealloc.kernels.aliasing`,
+    which keep numba's dead-code elimination from deleting writes through our views.
+    """
     global _registered
     if _registered is None:
         import importlib
 
         from numba.np.ufunc.parallel import _launch_threads
+
+        from .aliasing import install
+        install()
 
         from .njit_api import smart_alloc_type
 
