@@ -172,6 +172,9 @@ def resolve_numba_dtype(ty, what="dtype"):
         raise _no_literal(f"a {what} string", ty)
     elif isinstance(ty, (types.NPDatetime, types.NPTimedelta)) or isinstance(ty, types.Record):
         nb = ty
+    elif isinstance(ty, types.TypeRef) and isinstance(ty.instance_type, (
+            types.Record, types.NPDatetime, types.NPTimedelta)):
+        nb = ty.instance_type       # what ``typeof(value).dtype`` gives inside an overload
     else:
         raise UnsupportedDtypeError(f"FA006: unsupported {what} argument {ty}; pass a NumPy "
                                     "scalar type (np.float32), an np.dtype (numeric or record) "

@@ -246,7 +246,7 @@ class Frame(Kind):
             model_write(v, w, a, b, c, src)
 
     def execute(self, ops, src):
-        box = None if self.dt.names else src[:N]    # see variants()
+        box = src[:N]
         if self.ndim == 1:
             k_frame(self.alloc, ops, src, N, self.dt, box)
         else:
@@ -552,12 +552,7 @@ def variants(cls, label, ndim):
     """The variants (methods) of a kind for a dtype label and ndim."""
     if cls is not Frame:
         return cls.methods
-    methods = FRAME_ND_METHODS if ndim == 2 else FRAME_METHODS
-    if label == "rec":
-        # frame_box of records does not type inside njit (FA006 on typeref[Record]): a typing
-        # bug of its own, outside what this file checks
-        methods = tuple(m for m in methods if m != "frame_box")
-    return methods
+    return FRAME_ND_METHODS if ndim == 2 else FRAME_METHODS
 
 
 def _rows():
