@@ -5,13 +5,42 @@ from .errors import (
     AlignmentError,
     AllocSizeError,
     ArenaExhaustedError,
+    BudgetError,
+    BudgetExceededError,
+    BudgetWarning,
     CheckpointError,
+    CollectionCapacityError,
+    CollectionDtypeError,
+    CollectionEmptyError,
+    CollectionFullError,
+    CollectionIndexError,
+    CollectionKeyError,
+    CollectionValueError,
     ConfigError,
+    DoubleFreeError,
+    ForeignFreeError,
     FrameAllocError,
+    FrameMapKeyError,
     FrameStateError,
+    GroupError,
+    HandleError,
+    LayoutError,
     NjitUsageError,
     NotCallableError,
+    PhaseError,
+    PhaseWarning,
+    PoolError,
+    PoolExhaustedError,
+    PoolIndexError,
+    RetentionError,
+    ScratchError,
+    ScratchFullError,
+    StaleHandleError,
+    StreamingBudgetError,
+    StreamingError,
+    TagError,
     UnsupportedDtypeError,
+    UseAfterFreeError,
     WrongThreadError,
     explain,
 )
@@ -20,17 +49,6 @@ __version__ = "0.1.0"
 
 from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
 from .checkpoints import FrameCheckpoint
-from .collection_codes import (
-    CollectionCapacityError,
-    CollectionDtypeError,
-    CollectionEmptyError,
-    CollectionFullError,
-    CollectionIndexError,
-    CollectionKeyError,
-    CollectionValueError,
-    FrameMapKeyError,
-    LayoutError,
-)
 from .collections import FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, GiB, KiB, MiB
 from .coordination import (
@@ -43,23 +61,8 @@ from .coordination import (
 )
 from .groups import GroupInfo
 from .handles import HandleHeap
-from .org_codes import BudgetError, BudgetExceededError, BudgetWarning, TagError
-from .phase_codes import PhaseError, PhaseWarning
 from .phases import PhaseBlock, PhasesStats, PhaseStats, PhaseTotals
 from .pool import PoolBox, SizeClassInfo, SizeClassPools
-from .pool_codes import (
-    DoubleFreeError,
-    ForeignFreeError,
-    GroupError,
-    HandleError,
-    PoolError,
-    PoolExhaustedError,
-    PoolIndexError,
-    StaleHandleError,
-    StreamingBudgetError,
-    StreamingError,
-    UseAfterFreeError,
-)
 from .retention import (
     FailureReasons,
     Importance,
@@ -70,9 +73,7 @@ from .retention import (
     RetentionPolicy,
     RetentionSummary,
 )
-from .retention_codes import RetentionError
 from .scratch import ScratchPool, ScratchStats
-from .scratch_codes import ScratchError, ScratchFullError
 from .stats import (
     AllocStats,
     FrameStats,

@@ -5,7 +5,8 @@ import operator
 
 import numpy as np
 
-from .errors import AlignmentError, AllocSizeError, UnsupportedDtypeError
+from .errors import UnsupportedDtypeError, error
+from .kernels import status as ST
 
 __all__ = ["resolve_dtype", "natural_alignment", "check_align", "normalize_shape", "MAX_NDIM",
            "box_source"]
@@ -40,11 +41,9 @@ def resolve_dtype(dtype) -> tuple[np.dtype, int, int]:
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
-        raise UnsupportedDtypeError(f"{dtype!r} is not a NumPy dtype ({exc}); pass e.g. np.float32 "
-                                    "or a structured dtype", code="FA006") from None
+        raise error(ST.BAD_DTYPE, dtype=f"{dtype!r} (not a NumPy dtype: {exc})") from None
     if dt.hasobject:
-        raise UnsupportedDtypeError(f"dtype {dt} holds Python objects, which cannot live in arena "
-                                    "memory; use a numeric or record dtype", code="FA006")
+        raise error(ST.BAD_DTYPE, dtype=f"dtype {dt} (it holds Python objects)")
     if dt.subdtype is not None:
         raise UnsupportedDtypeError(f"subarray dtype {dt} is not supported as an element type; put "
                                     f"its shape in the shape argument: shape + {dt.shape}, dtype "
@@ -67,10 +66,9 @@ def check_align(align, natural: int) -> int:
     try:
         a = operator.index(align)
     except TypeError:
-        raise AlignmentError(f"align must be an int, got {align!r}", code="FA007") from None
+        a = 0
     if a <= 0 or a & (a - 1) or a > MAX_ALIGN:
-        raise AlignmentError(f"align={a} is not a power of two between 1 and {MAX_ALIGN}",
-                             code="FA007")
+        raise error(ST.BAD_ALIGN, value=f"={align!r}")
     return a if a > natural else natural
 
 
@@ -79,7 +77,7 @@ def normalize_shape(shape) -> tuple[tuple[int, ...], int]:
     FA005 when the count overflows, FA014 for too many dimensions."""
     if isinstance(shape, int) and not isinstance(shape, bool):
         if shape < 0:
-            raise AllocSizeError(f"size must be >= 0, got {shape}", code="FA004")
+            raise error(ST.BAD_SIZE, got=f": {shape}")
         return (shape,), shape
     try:
         dims = tuple(operator.index(d) for d in shape) if not isinstance(shape, (str, bytes)) else None
@@ -89,16 +87,14 @@ def normalize_shape(shape) -> tuple[tuple[int, ...], int]:
         try:
             n = operator.index(shape)
         except TypeError:
-            raise AllocSizeError(f"shape must be an int or a tuple of ints, got {shape!r}",
-                                 code="FA004") from None
+            raise error(ST.BAD_SIZE, "type", shape=repr(shape)) from None
         dims = (n,)
     if len(dims) > MAX_NDIM:
-        raise AllocSizeError(f"shape has {len(dims)} dimensions; at most {MAX_NDIM}",
-                             code="FA014")
+        raise error(ST.BAD_SHAPE, ndim=len(dims), most=MAX_NDIM)
     count = 1
     for d in dims:
         if d < 0:
-            raise AllocSizeError(f"shape entries must be >= 0, got {shape!r}", code="FA004")
+            raise error(ST.BAD_SIZE, got=f": {shape!r}")
         count *= d
     return dims, count
 
@@ -106,8 +102,7 @@ def normalize_shape(shape) -> tuple[tuple[int, ...], int]:
 def check_nbytes(count: int, itemsize: int) -> int:
     nbytes = count * itemsize
     if nbytes > MAX_BYTES:
-        raise AllocSizeError(f"{count} elements of {itemsize} bytes ({nbytes} bytes) exceed the "
-                             f"{MAX_BYTES}-byte limit of one allocation", code="FA005")
+        raise error(ST.SIZE_OVERFLOW, size=f" ({count} elements of {itemsize} bytes)")
     return nbytes
 
 

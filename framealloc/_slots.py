@@ -5,23 +5,8 @@ import operator
 
 import numpy as np
 
-from .errors import AllocSizeError, ConfigError
-from .kernels.pool_state import (
-    ST_CLOSED,
-    ST_FULL,
-    ST_NEGATIVE,
-    ST_NOT_LIVE,
-    ST_OOM,
-    ST_RANGE,
-    ST_STALE,
-)
-from .pool_codes import (
-    DoubleFreeError,
-    PoolError,
-    PoolExhaustedError,
-    PoolIndexError,
-    StaleHandleError,
-)
+from .errors import ConfigError, error
+from .kernels import status as ST
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -40,30 +25,25 @@ def kernels():
 
 def check_count(value, name: str, limit: int = _INT64_MAX) -> int:
     """A non-negative int up to ``limit``; FA106 otherwise."""
-    if isinstance(value, bool):
-        raise AllocSizeError(f"{name} must be an int, got {value!r}", code="FA106")
     try:
-        n = operator.index(value)
+        n = None if isinstance(value, bool) else operator.index(value)
     except TypeError:
-        raise AllocSizeError(f"{name} must be an int, got {value!r}", code="FA106") from None
-    if n < 0:
-        raise AllocSizeError(f"{name} must be >= 0, got {n}", code="FA106")
-    if n > limit:
-        raise AllocSizeError(f"{name}={n} is too large (at most {limit})", code="FA106")
+        n = None
+    if n is None or not 0 <= n <= limit:
+        raise error(ST.BAD_POOL_SIZE, name=name, got=f", got {value!r}",
+                    limit=f" up to {limit}" if limit < _INT64_MAX else "")
     return n
 
 
 def check_key(key) -> int:
     """An index or handle: an int64; FA104 otherwise."""
-    if isinstance(key, bool):
-        raise PoolIndexError(f"an index or handle must be an int, got {key!r}", code="FA104")
     try:
-        k = operator.index(key)
+        k = None if isinstance(key, bool) else operator.index(key)
     except TypeError:
-        raise PoolIndexError(f"an index or handle must be an int, got {key!r}",
-                             code="FA104") from None
-    if not _INT64_MIN <= k <= _INT64_MAX:
-        raise PoolIndexError(f"{k} is not an index or handle (outside int64)", code="FA104")
+        k = None
+    if k is None or not _INT64_MIN <= k <= _INT64_MAX:
+        raise error(ST.SLOT_RANGE, "type", what="an index or handle", kind="an int64",
+                    got=repr(key))
     return k
 
 
@@ -76,36 +56,14 @@ def check_policy(policy) -> int:
 
 
 def raise_acquire(status: int, what: str) -> None:
-    if status == ST_CLOSED:
-        raise PoolError(f"{what} was closed; create a new one", code="FA109")
-    if status == ST_FULL:
-        raise PoolExhaustedError(
-            f"{what} is full (policy 'error' or slot limit); create it larger, call reserve(n), "
-            "use policy='grow', or use try_acquire()", code="FA105")
-    if status == ST_OOM:
-        raise PoolExhaustedError(f"out of memory while growing {what}", code="FA105")
-    if status == ST_NEGATIVE:
-        raise AllocSizeError("count must be >= 0", code="FA106")
-    raise PoolError(f"internal error in {what} (status {status})", code="FA109")
+    """Raise the error of a failed acquire/grow of ``what`` (FA105, FA109, ...)."""
+    raise error(status, what=what)
 
 
-def raise_release(status: int, key: int, what: str, lookup: bool = False) -> None:
-    """Raise the error of a failed release (``lookup``: of a failed index/handle check)."""
-    slot, gen = key & 0xFFFFFFFF, key >> 32
-    if status == ST_CLOSED:
-        raise PoolError(f"{what} was closed", code="FA109")
-    if status == ST_RANGE:
-        raise PoolIndexError(f"index {slot} (key {key}) is out of range of {what}", code="FA104")
-    if status == ST_NOT_LIVE:
-        if lookup:
-            raise StaleHandleError(f"slot {slot} of {what} is not live (released, or never "
-                                   "acquired)", code="FA103")
-        raise DoubleFreeError(f"double release: slot {slot} of {what} is not live (released "
-                              "already, or never acquired)", code="FA101")
-    if status == ST_STALE:
-        raise StaleHandleError(f"stale handle {key}: slot {slot} was released and reused since "
-                               f"(handle generation {gen})", code="FA103")
-    raise PoolError(f"internal error in {what} (status {status})", code="FA109")
+def raise_release(status: int, key: int, what: str) -> None:
+    """Raise the error of a failed release or lookup of ``key`` in ``what`` (FA101, FA103,
+    FA104, FA109)."""
+    raise error(status, what=what, slot=f"slot {key & 0xFFFFFFFF} (key {key})")
 
 
 def nrt_bytes(meminfo: int, data: int, nbytes: int) -> np.ndarray:

@@ -24,20 +24,10 @@ from ._dtypes import (
 from .checkpoints import FrameCheckpoint
 from .collections import FrameCollectionsMixin
 from .config import AllocConfig
-from .errors import CheckpointError, ConfigError, FrameStateError, NotCallableError
+from .errors import ConfigError, error
 from .kernels.org_state import RB_OOMS, RB_SLOT, OrgTables, row_block_words
 from .kernels.state import F, new_arena_block, new_checkpoint_block
-from .kernels.status import (
-    ST_BEGIN_TWICE,
-    ST_BUDGET,
-    ST_END_NO_BEGIN,
-    ST_EXHAUSTED,
-    ST_FOREIGN_CP,
-    ST_HEAP,
-    ST_OK,
-    ST_WRONG_THREAD,
-    raise_for_status,
-)
+from .kernels import status as ST
 from .phases import PhasesMixin
 from .pools import PoolsMixin
 from .retention import RetentionMixin
@@ -51,8 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["SmartAlloc", "CheckpointGuard", "SpeculativeResult", "FAILED"]
 
 _ids = itertools.count(1)
-
-_raise_status = raise_for_status
 
 
 _arena_kernels = None
@@ -386,7 +374,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         self._lease.exit()
 
     def _raise_closed(self):
-        raise FrameStateError("this SmartAlloc was closed; create a new one", code="FA015")
+        raise error(ST.CLOSED)
 
     # -- threads -----------------------------------------------------------------------------
     def _attach(self) -> _ThreadArena:
@@ -437,7 +425,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
             self._raise_closed()
         ta = self._arena()
         if ta.m[_FRAME_OPEN]:
-            _raise_status(ST_BEGIN_TWICE)
+            raise error(ST.BEGIN_TWICE)
         _kernels().begin_frame(ta.handle[0], self._workers)
         self._after_begin_frame(ta)
 
@@ -455,7 +443,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
             self._raise_closed()
         ta = self._arena()
         if not ta.m[_FRAME_OPEN]:
-            _raise_status(ST_END_NO_BEGIN)
+            raise error(ST.END_NO_BEGIN)
         self._before_end_frame(ta)
         _kernels().end_frame(ta.handle[0], self._workers)
         self._after_end_frame(ta)
@@ -668,7 +656,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
                 ta.forget_chunk()
                 self._raise_closed()
             status, data, mi = _kernels().slow_alloc(ta.row_addr, nbytes, a, 0)
-            if status == ST_HEAP:
+            if status == ST.HEAP:
                 owner = nrt.MemInfo(mi)  # a wrapper over the row's reference...
                 owner.acquire()          # ...plus one of its own (the row drops its at end_frame)
                 raw = np.frombuffer(owner, np.uint8)
@@ -678,7 +666,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
                 if zero:
                     out[...] = np.zeros((), dt)
                 return out
-            if status == ST_OK:
+            if status == ST.OK:
                 if ta.base != ta.m[_BASE]:
                     ta.refresh_chunk()
                 off = data - ta.base
@@ -688,12 +676,12 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
                     out = out.reshape(dims)
                 if zero:
                     chunk[off:off + nbytes] = 0
-        if status != ST_OK:
-            if status == ST_BUDGET:
+        if status != ST.OK:
+            if status == ST.BUDGET_EXCEEDED:
                 return self._budget_refused(ta, nbytes, try_)
-            if status == ST_EXHAUSTED and try_:
+            if status == ST.FRAME_EXHAUSTED and try_:
                 return None
-            _raise_status(status, f" (requested {nbytes} bytes)" if status == ST_EXHAUSTED else "")
+            raise error(status, request=f" by a {nbytes}-byte request")
         self._deliver_budget_events()
         return out
 
@@ -702,8 +690,8 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         """Remember the current point of this thread's frame (see :meth:`rollback_to`)."""
         ta = self._arena()
         res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.max_checkpoints)
-        if res[0] != ST_OK:
-            _raise_status(res[0])
+        if res[0] != ST.OK:
+            raise error(res[0])
         return FrameCheckpoint(self._id, ta.tid, 0, *res[1:])
 
     def rollback_to(self, cp: FrameCheckpoint) -> None:
@@ -713,18 +701,17 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         from an older frame or already rolled past.
         """
         if not isinstance(cp, FrameCheckpoint):
-            raise CheckpointError(f"expected a FrameCheckpoint, got {type(cp).__name__}",
-                                  code="FA010")
+            raise error(ST.STALE_CHECKPOINT, "type", got=type(cp).__name__)
         ta = self._arena()
         if cp.owner != self._id:
-            _raise_status(ST_FOREIGN_CP)
+            raise error(ST.FOREIGN_CHECKPOINT)
         if cp.thread != ta.tid or cp.worker != 0:
-            _raise_status(ST_WRONG_THREAD)
+            raise error(ST.WRONG_THREAD)
         status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.max_checkpoints,
                                      cp.frame, cp.serial, cp.position, cp.chunk_seq, cp.cursor,
                                      cp.index)
-        if status != ST_OK:
-            _raise_status(status)
+        if status != ST.OK:
+            raise error(status)
         self._after_rollback(ta, cp)
 
     def _forget_checkpoint(self, cp: FrameCheckpoint) -> None:
@@ -757,8 +744,8 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         True
         """
         if not callable(fn):
-            raise NotCallableError(f"speculative(fn, ...) takes a function, got {fn!r}; pass the "
-                                   "function and its arguments: speculative(step, x)", code="FA018")
+            raise error(ST.NOT_CALLABLE, call="speculative(fn, ...)", got=repr(fn),
+                        example="speculative(step, x)")
         cp = self.frame_checkpoint()
         try:
             value = fn(*args, **kwargs)

@@ -27,18 +27,8 @@ from typing import Iterator
 import numpy as np
 
 from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
-from .collection_codes import (
-    CollectionCapacityError,
-    CollectionDtypeError,
-    CollectionEmptyError,
-    CollectionFullError,
-    CollectionIndexError,
-    CollectionKeyError,
-    CollectionValueError,
-    FrameMapKeyError,
-    LayoutError,
-)
-from .errors import ArenaExhaustedError
+from .errors import LayoutError, error
+from .kernels import status as ST
 from .kernels.state import F
 
 __all__ = ["FrameVec", "FrameMap", "FrameLayout", "FrameCollectionsMixin"]
@@ -74,9 +64,8 @@ def element_dtype(dtype, role: str = "element") -> tuple[np.dtype, int, int]:
         probe = None  # resolve_dtype explains what is wrong (FA006)
     if probe is not None and probe.subdtype is not None:
         dt = probe
-        raise CollectionDtypeError(
-            f"{role} dtype {dt} is a subarray dtype; use a record dtype with a subarray field, "
-            f"e.g. [('v', {dt.subdtype[0].str!r}, {dt.subdtype[1]})]", code="FA136")
+        raise error(ST.BAD_COLLECTION_DTYPE, dtype=f"{role} dtype {dt}",
+                    example=f", e.g. [('v', {dt.subdtype[0].str!r}, {dt.subdtype[1]})]")
     return resolve_dtype(dtype)
 
 
@@ -87,9 +76,7 @@ def key_dtype_of(dtype) -> np.dtype:
     except TypeError:
         dt = None
     if dt is None or dt.kind not in "iu" or dt.fields is not None or dt.subdtype is not None:
-        raise CollectionDtypeError(f"FrameMap keys must have an integer dtype (int8 ... uint64), "
-                                   f"got {dtype!r}; map other keys to integers first",
-                                   code="FA136")
+        raise error(ST.BAD_COLLECTION_DTYPE, "key", dtype=repr(dtype))
     return np.dtype(f"{dt.kind}{dt.itemsize}")
 
 
@@ -124,14 +111,14 @@ def _check_capacity(capacity, fixed: int, per_item: int) -> int:
     try:
         cap = operator.index(capacity)
     except TypeError:
-        raise CollectionCapacityError(f"capacity must be a non-negative integer, got {capacity!r}",
-                                      code="FA130") from None
-    if cap < 0:
-        raise CollectionCapacityError(f"capacity must be >= 0, got {cap}", code="FA130")
-    if fixed + cap * per_item > MAX_BYTES:
-        raise CollectionCapacityError(f"capacity {cap} needs more than the {MAX_BYTES}-byte limit "
-                                      "of one frame allocation", code="FA130")
+        cap = -1
+    if cap < 0 or fixed + cap * per_item > MAX_BYTES:
+        raise error(ST.BAD_CAPACITY, got=f", got {capacity!r}")
     return cap
+
+
+def _store_error(value, dtype, exc) -> Exception:
+    return error(ST.BAD_VALUE, value=repr(value), dtype=str(dtype), why=f": {exc}")
 
 
 def _slot(k: int, mask: int) -> int:
@@ -211,8 +198,7 @@ class FrameVec:
     def push(self, value) -> None:
         """Append ``value``; :class:`CollectionFullError` (FA131) when the vec is full."""
         if not self.try_push(value):
-            raise CollectionFullError(f"FrameVec is full (capacity {self._cap}); create it with "
-                                      "a larger capacity or use try_push", code="FA131")
+            raise error(ST.VEC_FULL, room=f" (capacity {self._cap})")
 
     def try_push(self, value) -> bool:
         """Append ``value``; False (and no change) when the vec is full."""
@@ -223,8 +209,7 @@ class FrameVec:
         try:
             self._data[n] = value
         except (TypeError, ValueError, OverflowError) as exc:
-            raise CollectionValueError(f"cannot store {value!r} as {self._data.dtype}: {exc}",
-                                       code="FA139") from None
+            raise _store_error(value, self._data.dtype, exc) from None
         m[0] = n + 1
         return True
 
@@ -232,18 +217,16 @@ class FrameVec:
         """Append every element of ``values`` (array-like); FA131, and no change, if they do not
         all fit."""
         if not self.try_extend(values):
-            raise CollectionFullError(f"FrameVec has room for {self._cap - len(self)} more "
-                                      f"elements, not {len(np.asarray(values).reshape(-1))}; "
-                                      "create it with a larger capacity or use try_extend",
-                                      code="FA131")
+            raise error(ST.VEC_FULL, op="extend",
+                        room=f" (room for {self._cap - len(self)} more elements, not "
+                             f"{len(np.asarray(values).reshape(-1))})")
 
     def try_extend(self, values) -> bool:
         """Append every element of ``values``; False (and no change) if they do not all fit."""
         try:
             src = np.asarray(values, dtype=self._data.dtype).reshape(-1)
         except (TypeError, ValueError, OverflowError) as exc:
-            raise CollectionValueError(f"cannot store {values!r} as {self._data.dtype}: {exc}",
-                                       code="FA139") from None
+            raise _store_error(values, self._data.dtype, exc) from None
         m = self._m
         n = m[0]
         k = src.shape[0]
@@ -258,8 +241,7 @@ class FrameVec:
         m = self._m
         n = m[0] - 1
         if not 0 <= n < self._cap:
-            raise CollectionEmptyError("pop from an empty FrameVec; check len(vec) or use try_pop",
-                                       code="FA132")
+            raise error(ST.VEC_EMPTY)
         m[0] = n
         return self._item(n)
 
@@ -299,13 +281,11 @@ class FrameVec:
         try:
             i = operator.index(i)
         except TypeError:
-            raise CollectionIndexError(f"FrameVec indices must be integers, got {i!r}",
-                                       code="FA133") from None
+            raise error(ST.VEC_INDEX, "type", index=repr(i)) from None
         n = len(self)
         j = i + n if i < 0 else i
         if not 0 <= j < n:
-            raise CollectionIndexError(f"index {i} out of range for a FrameVec of length {n}",
-                                       code="FA133")
+            raise error(ST.VEC_INDEX, index=f" {i}", length=f" (length {n})")
         return j
 
     def __getitem__(self, i):
@@ -321,8 +301,7 @@ class FrameVec:
         try:
             self._data[j] = value
         except (TypeError, ValueError, OverflowError) as exc:
-            raise CollectionValueError(f"cannot store {value!r} as {self._data.dtype}: {exc}",
-                                       code="FA139") from None
+            raise _store_error(value, self._data.dtype, exc) from None
 
     def __iter__(self) -> Iterator:
         return iter(self.as_array())
@@ -423,10 +402,9 @@ class FrameMap:
             except TypeError:
                 k = None
         if k is None:
-            raise CollectionKeyError(f"FrameMap keys are integers, got {key!r}", code="FA137")
+            raise error(ST.BAD_KEY, "type", key=repr(key))
         if not self._lo <= k <= self._hi:
-            raise CollectionKeyError(f"key {k} does not fit the map's key dtype "
-                                     f"{self._keys.dtype}", code="FA137")
+            raise error(ST.BAD_KEY, key=f"key {k}", dtype=f" {self._keys.dtype}")
         return k
 
     def _find(self, k: int) -> tuple[int, bool]:
@@ -446,8 +424,7 @@ class FrameMap:
         try:
             self._vals[i] = value
         except (TypeError, ValueError, OverflowError) as exc:
-            raise CollectionValueError(f"cannot store {value!r} as {self._vals.dtype}: {exc}",
-                                       code="FA139") from None
+            raise _store_error(value, self._vals.dtype, exc) from None
 
     def _value(self, i: int):
         x = self._vals[i]
@@ -475,9 +452,7 @@ class FrameMap:
         """Insert or update ``key``; :class:`CollectionFullError` (FA134) when it is new and the
         map holds ``capacity`` keys."""
         if not self.try_insert(key, value):
-            raise CollectionFullError(f"FrameMap is full ({self._cap} keys) and {key!r} is a new "
-                                      "key; create it with a larger capacity or use try_insert",
-                                      code="FA134")
+            raise error(ST.MAP_FULL, cap=f" ({self._cap} keys)", key=f"key {key!r}")
 
     __setitem__ = insert
 
@@ -489,8 +464,7 @@ class FrameMap:
     def __getitem__(self, key):
         i, found = self._find(self._key(key))
         if not found:
-            raise FrameMapKeyError(f"key {key!r} is not in the FrameMap; use get(key, default) "
-                                   "or `key in m`", code="FA135")
+            raise error(ST.KEY_MISSING, key=f"key {key!r}")
         return self._value(i)
 
     def contains(self, key) -> bool:
@@ -524,8 +498,7 @@ class FrameMap:
     def remove(self, key) -> None:
         """Remove ``key``; :class:`FrameMapKeyError` (FA135) when the map does not hold it."""
         if not self.try_remove(key):
-            raise FrameMapKeyError(f"key {key!r} is not in the FrameMap; use try_remove",
-                                   code="FA135")
+            raise error(ST.KEY_MISSING, key=f"key {key!r}")
 
     def __delitem__(self, key) -> None:
         self.remove(key)
@@ -709,11 +682,9 @@ class FrameLayout:
             for _, _, a, nb in self._fields:
                 c = _round_up(c, a) + nb
             if c > cap:
-                raise ArenaExhaustedError(
-                    f"frame arena exhausted: the layout needs {self.nbytes} bytes and "
-                    f"{cap - (m[0] if has_chunk else 0)} are left; raise "
-                    "AllocConfig.frame_capacity, use on_frame_exhausted='grow', or end frames "
-                    "more often", code="FA008")
+                raise error(ST.FRAME_EXHAUSTED,
+                            request=f" by a {self.nbytes}-byte layout "
+                                    f"({cap - (m[0] if has_chunk else 0)} bytes left)")
         saved = m.tobytes()
         seq, mi = m[F.chunk_seq], m[F.meminfo]
         views = []

@@ -29,7 +29,7 @@ import numpy as np
 from ._dtypes import box_source
 from ._slots import check_key
 from .heap import HeapTracker
-from .pool_codes import GroupError
+from .errors import GroupError
 
 __all__ = ["GroupRegistry", "GroupInfo"]
 

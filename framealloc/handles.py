@@ -31,7 +31,7 @@ import numpy as np
 from ._closing import guard_closed
 from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
-from .pool_codes import HandleError, PoolExhaustedError, StaleHandleError
+from .errors import HandleError, PoolExhaustedError, StaleHandleError
 
 __all__ = ["HandleHeap", "HandleHeapInfo"]
 
@@ -289,10 +289,10 @@ class HandleHeap:
         return a is not None and a._closed
 
     def _raise_closed(self):
-        from .errors import FrameStateError
+        from .errors import error
+        from .kernels.status import Status
 
-        raise FrameStateError("the SmartAlloc this object belongs to was closed; create a new "
-                              "one", code="FA015")
+        raise error(Status.CLOSED, what="the SmartAlloc this object belongs to")
 
 
 guard_closed(HandleHeap, ("info", "is_valid", "is_pinned"))

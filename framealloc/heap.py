@@ -34,7 +34,7 @@ import numpy as np
 
 from ._dtypes import box_source, check_nbytes, normalize_shape, resolve_dtype
 from .kernels.org_state import KIND_HEAP
-from .pool_codes import PoolExhaustedError
+from .errors import PoolExhaustedError
 from .typed_pool import org_owner
 
 __all__ = ["HeapTracker", "HeapCounters"]

@@ -43,7 +43,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 
 from ._hooks import FrameHooks
-from .phase_codes import PhaseError, PhaseWarning
+from .errors import PhaseError, PhaseWarning
 
 __all__ = ["PhasesMixin", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock"]
 

@@ -64,7 +64,8 @@ from ._slots import (
     raise_acquire,
     raise_release,
 )
-from .errors import AllocSizeError, ConfigError
+from .errors import ConfigError, DoubleFreeError, ForeignFreeError, UseAfterFreeError, error
+from .kernels import status as ST
 from .kernels.org_state import KIND_POOL
 from .kernels.pool_state import (
     CLASS_SHIFT,
@@ -72,19 +73,12 @@ from .kernels.pool_state import (
     MAX_CLASS_SLOTS,
     POLICY_CLOSED,
     SLOT_MASK,
-    ST_FULL,
-    ST_NOT_LIVE,
-    ST_OK,
-    ST_OOM,
-    ST_RANGE,
-    ST_STALE,
     H,
     class_buffer_bytes,
     class_tag_offset,
     gen_offset,
     new_headers,
 )
-from .pool_codes import DoubleFreeError, ForeignFreeError, UseAfterFreeError
 from .typed_pool import closed_error, native_org, org_owner, release_tags
 
 __all__ = ["SizeClassPools", "PoolBox", "SizeClassInfo"]
@@ -378,12 +372,15 @@ class SizeClassPools:
     def _row(self, c: int) -> int:
         return self._hdr_addr + c * HDR_BYTES
 
+    def _too_big(self, nbytes: int) -> Exception:
+        return error(ST.TOO_BIG_FOR_CLASSES, request=f"{nbytes} bytes",
+                     largest=f" ({self._classes[-1]} bytes)")
+
     def _split(self, key) -> tuple[int, int, int]:
         k = check_key(key)
         c = (k >> CLASS_SHIFT) & 0x3F
         if k < 0 or c >= self._nclasses:
-            raise ForeignFreeError(f"{k} is not a slot key of these size-class pools",
-                                   code="FA102")
+            raise error(ST.FOREIGN_FREE, key=str(k))
         return k, c, k & ~_CLASS_BITS
 
     def _check_open(self) -> None:
@@ -398,7 +395,7 @@ class SizeClassPools:
         else:
             h = kernels().py_class_acquire(self._row(c))
         if h < 0:
-            if try_ and -h in (ST_FULL, ST_OOM):
+            if try_ and h == -ST.POOL_EXHAUSTED:
                 return None
             raise_acquire(-h, f"size class {self._classes[c]}")
         return h | (c << CLASS_SHIFT)
@@ -442,7 +439,7 @@ class SizeClassPools:
         if self._owner_ref is None:
             return kernels().py_release(self._row(c), local)
         st, tag = kernels().py_release_tag(self._row(c), local)
-        if st == ST_OK:
+        if st == ST.OK:
             a = org_owner(self._owner_ref)
             if a is not None:
                 a._org_release(KIND_POOL, tag, self._classes[c])
@@ -453,17 +450,14 @@ class SizeClassPools:
         largest class)."""
         c = self.class_index(nbytes)
         if c < 0:
-            raise AllocSizeError(f"{nbytes} bytes is larger than the largest size class "
-                                 f"({self._classes[-1]}); use pool_alloc (heap fallback) or "
-                                 "heap_array", code="FA111")
+            raise self._too_big(nbytes)
         return self._take(c, False)
 
     def try_acquire(self, nbytes: int) -> int | None:
         """:meth:`acquire`, or None when the class cannot grow (slot limit, out of memory)."""
         c = self.class_index(nbytes)
         if c < 0:
-            raise AllocSizeError(f"{nbytes} bytes is larger than the largest size class",
-                                 code="FA111")
+            raise self._too_big(nbytes)
         return self._take(c, True)
 
     def release(self, key: int) -> None:
@@ -478,7 +472,7 @@ class SizeClassPools:
                 raise ForeignFreeError("this block belongs to a PoolBox; free the box instead",
                                        code="FA102")
             st = self._give_back(c, local)
-            if st != ST_OK:
+            if st != ST.OK:
                 raise_release(st, local, f"size class {self._classes[c]}")
 
     def _status(self, c: int, local: int) -> int:
@@ -486,18 +480,16 @@ class SizeClassPools:
         s.refresh()
         slot = local & SLOT_MASK
         if local < 0 or slot >= s.m[H.CAP]:
-            return ST_RANGE
+            return ST.SLOT_RANGE
         g = int(s.gens[slot])
-        if not g & 1:
-            return ST_NOT_LIVE
-        if (local >> 32) and (local >> 32) != g:
-            return ST_STALE
-        return ST_OK
+        if not g & 1 or ((local >> 32) and (local >> 32) != g):
+            return ST.STALE_HANDLE
+        return ST.OK
 
     def is_live(self, key: int) -> bool:
         """Whether ``key`` names a block that is acquired (and its generation matches)."""
         k, c, local = self._split(key)
-        return self._status(c, local) == ST_OK
+        return self._status(c, local) == ST.OK
 
     def size_of(self, key: int) -> int:
         """The block size of ``key``'s class."""
@@ -512,11 +504,11 @@ class SizeClassPools:
         n = check_count(count, "count")
         with self._lock:
             st = self._status(c, local)
-            if st != ST_OK:
-                raise_release(st, local, f"size class {self._classes[c]}", lookup=True)
+            if st != ST.OK:
+                raise_release(st, local, f"size class {self._classes[c]}")
             if n * isz > self._classes[c]:
-                raise AllocSizeError(f"{n} x {isz} bytes do not fit a {self._classes[c]}-byte "
-                                     "block", code="FA107")
+                raise error(ST.VIEW_TOO_BIG, view=f" of {n} x {isz} bytes",
+                            block=f" {self._classes[c]}-byte")
             return self._block(c, local)[:n * isz].view(dt)
 
     def _block(self, c: int, local: int) -> np.ndarray:
@@ -544,8 +536,7 @@ class SizeClassPools:
                 break
         if c < 0:
             if self._heap is None:
-                raise AllocSizeError(f"{nbytes} bytes is larger than the largest size class",
-                                     code="FA111")
+                raise self._too_big(nbytes)
             arr = self._heap.array(dims, dt, zero=zero)
             with self._lock:
                 self.heap_fallbacks += 1

@@ -118,7 +118,7 @@ class PoolsMixin:
     def pool_free(self, box) -> None:
         """Free a PoolBox of this allocator (FA102 for another allocator's, FA101 if freed)."""
         from .pool import PoolBox
-        from .pool_codes import ForeignFreeError
+        from .errors import ForeignFreeError
 
         if not isinstance(box, PoolBox) or box._pools is not self._pstate().pools:
             raise ForeignFreeError("this PoolBox belongs to another allocator; free it with "

@@ -42,8 +42,8 @@ import numpy as np
 from ._hooks import FrameHooks
 from .errors import FrameAllocError
 from .kernels.state import F
-from .org_codes import BudgetExceededError
-from .retention_codes import RetentionError
+from .errors import BudgetExceededError
+from .errors import RetentionError
 
 __all__ = ["RetentionMixin", "RetentionPolicy", "Importance", "PromotedAllocation",
            "PromotionFailure", "FailureReasons", "RetentionCounts", "RetentionSummary",

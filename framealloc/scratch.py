@@ -80,8 +80,9 @@ from ._dtypes import (
     resolve_dtype,
 )
 from ._hooks import FrameHooks
+from .errors import ScratchError, ScratchFullError, error
+from .kernels import status as ST
 from .kernels.org_state import KIND_SCRATCH
-from .scratch_codes import ScratchError, ScratchFullError
 
 __all__ = ["ScratchMixin", "ScratchPool", "ScratchStats"]
 
@@ -498,10 +499,9 @@ class ScratchPool:
             self._owner._raise_closed()
         if try_:
             return None
-        raise ScratchFullError(
-            f"scratch pool {self.name!r} is full: {nbytes} bytes requested at offset {off}, "
-            f"{m[S_CURSOR]} of {m[S_CAP]} bytes in use; reset() it, create a larger pool, or "
-            "use a try_ form", code="FA161")
+        raise error(ST.SCRATCH_FULL, name=f" {self.name!r}",
+                    usage=f": {nbytes} bytes requested at offset {off}, {m[S_CURSOR]} of "
+                          f"{m[S_CAP]} bytes in use")
 
     # -- reset and counters ----------------------------------------------------------------
     def reset(self) -> None:
@@ -586,7 +586,7 @@ class ScratchMixin(FrameHooks):
         >>> alloc.scratch_pool("render")
         Traceback (most recent call last):
         ...
-        framealloc.scratch_codes.ScratchError: FA160: no scratch pool named 'render' ...
+        framealloc.errors.ScratchError: FA160: no scratch pool named 'render' ...
         """
         if self._closed:
             self._raise_closed()
@@ -594,8 +594,7 @@ class ScratchMixin(FrameHooks):
         cap = None if capacity is None else _check_capacity(capacity)
         st = self._scratch_state(create=cap is not None)
         if st is None:
-            raise ScratchError(f"no scratch pool named {name!r} yet; pass a capacity to create "
-                               "it", code="FA160")
+            raise error(ST.BAD_SCRATCH, "name", name=repr(name))
         with st.lock:
             index = st.index.get(name)
             if index is not None:
@@ -606,8 +605,7 @@ class ScratchMixin(FrameHooks):
                                        code="FA160")
                 return self._scratch_handle(st, index)
             if cap is None:
-                raise ScratchError(f"no scratch pool named {name!r} yet; pass a capacity to "
-                                   "create it", code="FA160")
+                raise error(ST.BAD_SCRATCH, "name", name=repr(name))
             if len(st.names) >= MAX_SCRATCH_POOLS:
                 raise ScratchError(f"an allocator holds at most {MAX_SCRATCH_POOLS} scratch "
                                    "pools; reuse pools by name", code="FA162")
@@ -685,8 +683,7 @@ class ScratchMixin(FrameHooks):
             index = k & SID_INDEX_MASK
             if index < len(st.names) and st.sid(index) == k:
                 return self._scratch_handle(st, index)
-        raise ScratchError(f"{sid!r} is not the id of a scratch pool of this allocator; pass "
-                           "pool.id", code="FA160")
+        raise error(ST.BAD_SCRATCH, sid=repr(sid))
 
     def scratch_array(self, sid: int, shape, dtype=np.float64, *, align: int | None = None,
                       zero: bool = False) -> np.ndarray:

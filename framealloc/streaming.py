@@ -41,7 +41,7 @@ from ._closing import guard_closed
 from ._dtypes import box_source, check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
 from .errors import ConfigError, UnsupportedDtypeError
-from .pool_codes import StreamingBudgetError, StreamingError
+from .errors import StreamingBudgetError, StreamingError
 
 __all__ = ["StreamingAllocator", "StreamingInfo"]
 
@@ -311,10 +311,10 @@ class StreamingAllocator:
         return a is not None and a._closed
 
     def _raise_closed(self):
-        from .errors import FrameStateError
+        from .errors import error
+        from .kernels.status import Status
 
-        raise FrameStateError("the SmartAlloc this object belongs to was closed; create a new "
-                              "one", code="FA015")
+        raise error(Status.CLOSED, what="the SmartAlloc this object belongs to")
 
 
 guard_closed(StreamingAllocator, ("info", "used", "is_ready", "progress"))

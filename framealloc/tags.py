@@ -63,9 +63,9 @@ from .kernels.org_state import (
     T_PARENT,
     TAG_BUDGET0,
 )
-from .errors import NotCallableError
+from .errors import BudgetError, BudgetWarning, TagError, error
+from .kernels import status as ST
 from .kernels.state import F
-from .org_codes import BudgetError, BudgetExceededError, BudgetWarning, TagError
 
 __all__ = ["OrgMixin", "TagStats", "BudgetStats", "BudgetEvent"]
 
@@ -221,8 +221,7 @@ class OrgMixin(FrameHooks):
     def _switch_rows(self, ta, tag: int) -> None:
         st = _org_kernels().switch_tag(ta.handle[0], self._workers, tag)
         if st:
-            from .kernels.status import raise_for_status
-            raise_for_status(st)
+            raise error(st)
 
     def push_tag(self, name: str) -> int:
         """Enter tag ``name`` (relative to the current tag) on the calling thread; returns its id.
@@ -280,9 +279,8 @@ class OrgMixin(FrameHooks):
         'audio'
         """
         if not callable(fn):
-            raise NotCallableError(f"with_tag(name, fn, ...) takes a function, got {fn!r}; pass "
-                                   "the function and its arguments: with_tag(name, step, x)",
-                                   code="FA018")
+            raise error(ST.NOT_CALLABLE, call="with_tag(name, fn, ...)", got=repr(fn),
+                        example="with_tag(name, step, x)")
         with self.tag(name):
             return fn(*args, **kwargs)
 
@@ -481,8 +479,7 @@ class OrgMixin(FrameHooks):
         last = next((e for e in reversed(reg["events"]) if e.kind == "hard"), None)
         what = (f"the {last.budget} budget (hard limit {last.limit} bytes, {last.used} live)"
                 if last is not None else "a hard budget")
-        raise BudgetExceededError(f"FA154: {what} refuses {nbytes} more bytes; free memory, "
-                                  "raise the limit, or use a try_ form")
+        raise error(ST.BUDGET_EXCEEDED, budget=what, request=f"{nbytes} more bytes")
 
     # -- charges of the other kinds ----------------------------------------------------------
     def _org_charge(self, kind: int, nbytes: int, try_: bool = False) -> int | None:

@@ -75,20 +75,14 @@ from ._slots import (
     raise_acquire,
     raise_release,
 )
-from .errors import FrameStateError
+from .errors import error
+from .kernels import status as ST
 from .kernels.org_state import H_ACTIVE, KIND_POOL
 from .kernels.pool_state import (
     MAX_TYPED_SLOTS,
     POLICY_CLOSED,
     POOL_POLICIES,
     SLOT_MASK,
-    ST_CLOSED,
-    ST_FULL,
-    ST_NOT_LIVE,
-    ST_OK,
-    ST_OOM,
-    ST_RANGE,
-    ST_STALE,
     H,
     gen_offset,
     new_headers,
@@ -96,7 +90,6 @@ from .kernels.pool_state import (
     tag_offset,
     typed_buffer_bytes,
 )
-from .pool_codes import PoolError, PoolIndexError
 
 __all__ = ["TypedPool", "TypedPoolInfo"]
 
@@ -146,9 +139,8 @@ def native_org(ref, lease_addr: int) -> tuple:
 def closed_error(code: str, what: str) -> Exception:
     """The error of a call on a closed pool: FA015 when its allocator was closed, else FA109."""
     if code == "FA015":
-        return FrameStateError(f"the SmartAlloc of {what} was closed; create a new one",
-                               code="FA015")
-    return PoolError(f"{what} was closed; create a new one", code="FA109")
+        return error(ST.CLOSED, what=f"the SmartAlloc of {what}")
+    return error(ST.POOL_CLOSED, what=what)
 
 
 _NULL = None
@@ -273,7 +265,7 @@ class TypedPool:
         self._finalizer = weakref.finalize(self, self._lease.drop)
         if cap:
             st = kernels().typed_grow(self._hdr_addr, cap)
-            if st != ST_OK:
+            if st != ST.OK:
                 self._finalizer()
                 raise_acquire(st, self._what)
 
@@ -381,7 +373,7 @@ class TypedPool:
         if a is None or a._closed:
             h = kernels().py_typed_acquire(self._hdr_addr)
         elif self._m[_POLICY] == POLICY_CLOSED:
-            h = -ST_CLOSED
+            h = -ST.POOL_CLOSED
         else:
             isz = self._itemsize
             tag = a._org_charge(KIND_POOL, isz, try_)
@@ -391,7 +383,7 @@ class TypedPool:
             if h < 0:
                 a._org_release(KIND_POOL, tag, isz)
         if h < 0:
-            if try_ and -h in (ST_FULL, ST_OOM):
+            if try_ and h == -ST.POOL_EXHAUSTED:
                 return None
             raise_acquire(-h, self._what)
         return h
@@ -435,11 +427,11 @@ class TypedPool:
             nb = n * self._itemsize
             tag = a._org_charge(KIND_POOL, nb, False)
             st = kernels().py_acquire_many_tag(self._hdr_addr, out, tag)
-            if st != ST_OK:
+            if st != ST.OK:
                 a._org_release(KIND_POOL, tag, nb)
             elif tag and n > 1:
                 kernels().recount(a._org.addr, tag, n - 1, 0)
-        if st != ST_OK:
+        if st != ST.OK:
             raise_acquire(st, self._what)
         return out
 
@@ -455,11 +447,11 @@ class TypedPool:
             st = kernels().py_release(self._hdr_addr, k)
         else:
             st, tag = kernels().py_release_tag(self._hdr_addr, k)
-            if st == ST_OK:
+            if st == ST.OK:
                 a = r()
                 if a is not None and not a._closed:
                     a._org_release(KIND_POOL, tag, self._itemsize)
-        if st != ST_OK:
+        if st != ST.OK:
             raise_release(st, k, self._what)
 
     def release_many(self, keys) -> None:
@@ -467,19 +459,19 @@ class TypedPool:
         bad (double release, duplicate, stale, out of range), nothing is released."""
         arr = np.asarray(keys)
         if arr.size and (arr.dtype.kind not in "iu" or arr.dtype == np.uint64):
-            raise PoolIndexError(f"indices must be an integer array, got dtype {arr.dtype}",
-                                 code="FA104")
+            raise error(ST.SLOT_RANGE, "type", what="release_many(keys): keys",
+                        kind="an integer array", got=f"dtype {arr.dtype}")
         arr = np.ascontiguousarray(arr.reshape(-1), np.int64)
         if self._owner_ref is None:
             st, pos = kernels().py_release_many(self._hdr_addr, arr)
         else:
             tags = np.empty(arr.size, np.int32)
             st, pos = kernels().py_release_many_tag(self._hdr_addr, arr, tags)
-            if st == ST_OK:
+            if st == ST.OK:
                 a = org_owner(self._owner_ref)
                 if a is not None:
                     release_tags(a, tags, self._itemsize)
-        if st != ST_OK:
+        if st != ST.OK:
             raise_release(st, int(arr[pos]), self._what + f" (keys[{pos}]; nothing was released)")
 
     def clear(self) -> None:
@@ -496,7 +488,7 @@ class TypedPool:
         """
         cap = check_count(capacity, "capacity", MAX_TYPED_SLOTS)
         st = kernels().typed_grow(self._hdr_addr, cap)
-        if st != ST_OK:
+        if st != ST.OK:
             raise_acquire(st, self._what)
 
     # -- lookups ----------------------------------------------------------------------------
@@ -504,26 +496,23 @@ class TypedPool:
         m = self._m
         slot = k & SLOT_MASK
         if k < 0 or slot >= m[H.CAP]:
-            return ST_CLOSED if m[H.POLICY] == POLICY_CLOSED else ST_RANGE
+            return ST.POOL_CLOSED if m[H.POLICY] == POLICY_CLOSED else ST.SLOT_RANGE
         g = int(self._gen_view()[slot])
-        if not g & 1:
-            return ST_NOT_LIVE
-        kg = k >> 32
-        if kg and kg != g:
-            return ST_STALE
-        return ST_OK
+        if not g & 1 or (k >> 32 and k >> 32 != g):
+            return ST.STALE_HANDLE
+        return ST.OK
 
     def is_alive(self, key: int) -> bool:
         """Whether ``key`` (index or handle) names a live slot (a stale handle: False)."""
-        return self._status(check_key(key)) == ST_OK
+        return self._status(check_key(key)) == ST.OK
 
     def index(self, key: int) -> int:
         """The slot index of a live handle (or index); FA103 if stale or not live, FA104 if out
         of range."""
         k = check_key(key)
         st = self._status(k)
-        if st != ST_OK:
-            raise_release(st, k, self._what, lookup=True)
+        if st != ST.OK:
+            raise_release(st, k, self._what)
         return k & SLOT_MASK
 
     def handle(self, index: int) -> int:
@@ -536,7 +525,7 @@ class TypedPool:
         k = check_key(index)
         slot = k & SLOT_MASK
         if k < 0 or slot >= self.capacity:
-            raise_release(ST_RANGE, k, self._what)
+            raise_release(ST.SLOT_RANGE, k, self._what)
         return int(self._gen_view()[slot])
 
     @property

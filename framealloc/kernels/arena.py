@@ -7,8 +7,9 @@ holds the same addresses). The hot path, a bounds-checked bump that builds the v
 it is a single intrinsic in :mod:`framealloc.kernels.njit_api` that branches to
 :func:`slow_alloc` only when the bump does not fit.
 
-Kernels return status codes (``ST_*``) instead of raising; the caller turns a status into the
-exception with the matching FA code, so a failed call never leaves a half-done change behind.
+Kernels return statuses (:mod:`.status`: a failure's status is its FA code's number) instead of
+raising; the caller turns a status into the exception of that code, so a failed call never leaves
+a half-done change behind.
 """
 from __future__ import annotations
 
@@ -21,21 +22,7 @@ from . import org as O
 from ._intrinsics import as_i64_ptr
 from .state import CHUNK_ALIGN, F, ROW_BYTES, ROW_WORDS
 
-from .status import (  # noqa: F401 - re-exported: the kernels' status vocabulary
-    ST_BAD_ALIGN,
-    ST_BEGIN_TWICE,
-    ST_BUDGET,
-    ST_END_NO_BEGIN,
-    ST_EXHAUSTED,
-    ST_FOREIGN_CP,
-    ST_HEAP,
-    ST_NEGATIVE,
-    ST_NO_FRAME,
-    ST_OK,
-    ST_OVERFLOW,
-    ST_STALE_CP,
-    ST_WRONG_THREAD,
-)
+from . import status as ST
 
 POLICY_GROW = 0
 POLICY_ERROR = 1
@@ -101,14 +88,14 @@ def _heap_fallback(r, nbytes, align):
     head = max(8, align)
     mi, base = nrt_alloc_aligned(nbytes + head)
     if mi == 0:
-        return ST_EXHAUSTED, 0, 0
+        return ST.FRAME_EXHAUSTED, 0, 0
     carray(_as_i64_ptr(base), (1,))[0] = r[F.heap_list]
     r[F.heap_list] = mi
     r[F.heap_fallbacks] += 1
     r[F.heap_fallback_bytes] += nbytes
     r[F.count] += 1
     O.fallback_bytes(r.ctypes.data, nbytes)
-    return ST_HEAP, base + head, mi
+    return ST.HEAP, base + head, mi
 
 
 @njit(cache=True)
@@ -169,31 +156,31 @@ def _bump(r, nbytes, align):
 def slow_alloc(addr, nbytes, align, size_status):
     """Cold path of every frame allocation: diagnose, then grow, fall back or refuse.
 
-    Returns ``(status, data address, meminfo address)``. On ``ST_OK`` the meminfo is the chunk's
-    (the caller takes its own reference); on ``ST_HEAP`` the caller owns the returned meminfo.
+    Returns ``(status, data address, meminfo address)``. On ``ST.OK`` the meminfo is the chunk's
+    (the caller takes its own reference); on ``ST.HEAP`` the caller owns the returned meminfo.
     On any other status the row is unchanged.
     """
-    if size_status != ST_OK:
+    if size_status != ST.OK:
         return size_status, 0, 0
     if nbytes < 0:
-        return ST_NEGATIVE, 0, 0
+        return ST.BAD_SIZE, 0, 0
     if nbytes > MAX_BYTES:
-        return ST_OVERFLOW, 0, 0
+        return ST.SIZE_OVERFLOW, 0, 0
     if align <= 0 or (align & (align - 1)) != 0 or align > CHUNK_ALIGN:
-        return ST_BAD_ALIGN, 0, 0
+        return ST.BAD_ALIGN, 0, 0
     r = row_view(addr)
     if r[F.frame_open] == 0:
-        return ST_NO_FRAME, 0, 0
+        return ST.NO_FRAME, 0, 0
     be = r[F.budget_end]
     if be != O.NO_LIMIT:
         # A budget applies: lease up to where this allocation ends (at most its alignment
         # padding more when it needs a new chunk), or refuse it with the row unchanged.
         if O.lease(addr, r[F.used_before] + _round_up(r[F.cursor], align) + nbytes,
-                   nbytes) != ST_OK:
-            return ST_BUDGET, 0, 0
+                   nbytes) != ST.OK:
+            return ST.BUDGET_EXCEEDED, 0, 0
         O.set_limit(addr)
     st, data, mi = _serve(r, nbytes, align)
-    if st != ST_OK and st != ST_HEAP:
+    if st != ST.OK and st != ST.HEAP:
         O.count_oom(addr)
         if be != O.NO_LIMIT:
             O.unlease(addr, be)  # refused for want of memory: the lease taken for it goes back
@@ -205,7 +192,7 @@ def _serve(r, nbytes, align):
     """Bump, grow or fall back, by policy (budgets already leased)."""
     data = _bump(r, nbytes, align)
     if data != 0:
-        return ST_OK, data, r[F.meminfo]
+        return ST.OK, data, r[F.meminfo]
     policy = r[F.policy]
     if r[F.meminfo] == 0:
         size = r[F.chunk_size]
@@ -213,31 +200,31 @@ def _serve(r, nbytes, align):
             size = max(size, _round_up(nbytes, CHUNK_ALIGN))
         elif nbytes > size:
             if policy == POLICY_ERROR:
-                return ST_EXHAUSTED, 0, 0
+                return ST.FRAME_EXHAUSTED, 0, 0
             return _heap_fallback(r, nbytes, align)   # no chunk could serve it: none installed
         if not _install_chunk(r, size):
-            return ST_EXHAUSTED, 0, 0
+            return ST.FRAME_EXHAUSTED, 0, 0
     elif policy == POLICY_GROW:
         size = max(2 * r[F.capacity], _round_up(nbytes, CHUNK_ALIGN))
         cursor = r[F.cursor]
         if not _install_chunk(r, size):
-            return ST_EXHAUSTED, 0, 0
+            return ST.FRAME_EXHAUSTED, 0, 0
         r[F.used_before] += cursor
         r[F.chunks_grown] += 1
         O.set_limit(r.ctypes.data)
     data = _bump(r, nbytes, align)
     if data != 0:
-        return ST_OK, data, r[F.meminfo]
+        return ST.OK, data, r[F.meminfo]
     if policy == POLICY_HEAP:
         return _heap_fallback(r, nbytes, align)
-    return ST_EXHAUSTED, 0, 0
+    return ST.FRAME_EXHAUSTED, 0, 0
 
 
 @njit(cache=True)
 def begin_frame(addr, workers):
     """Open a frame on every worker row of one thread slot (rows are contiguous from ``addr``)."""
     if row_view(addr)[F.frame_open] != 0:
-        return ST_BEGIN_TWICE
+        return ST.BEGIN_TWICE
     for w in range(workers):
         r = row_view(addr + w * ROW_BYTES)
         r[F.frame_open] = 1
@@ -249,7 +236,7 @@ def begin_frame(addr, workers):
         r[F.cp_serial] = 0
         r[F.cp_depth] = 0
         O.seg_open(addr + w * ROW_BYTES)  # sets the limit
-    return ST_OK
+    return ST.OK
 
 
 @njit(cache=True)
@@ -270,7 +257,7 @@ def end_frame(addr, workers):
     the frame's peak, so the next identical frame needs no growth.
     """
     if row_view(addr)[F.frame_open] == 0:
-        return ST_END_NO_BEGIN
+        return ST.END_NO_BEGIN
     for w in range(workers):
         r = row_view(addr + w * ROW_BYTES)
         O.settle_frame(addr + w * ROW_BYTES)
@@ -287,7 +274,7 @@ def end_frame(addr, workers):
         r[F.cursor] = 0
         r[F.used_before] = 0
         r[F.count] = 0
-    return ST_OK
+    return ST.OK
 
 
 @njit(cache=True)
@@ -300,7 +287,7 @@ def checkpoint(addr, cps_addr, depth):
     """
     r = row_view(addr)
     if r[F.frame_open] == 0:
-        return ST_NO_FRAME, 0, 0, 0, 0, 0, 0
+        return ST.NO_FRAME, 0, 0, 0, 0, 0, 0
     stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
     serial = r[F.cp_serial] + 1
     r[F.cp_serial] = serial
@@ -309,7 +296,7 @@ def checkpoint(addr, cps_addr, depth):
     stack[index % depth, 0] = serial
     stack[index % depth, 1] = pos
     r[F.cp_depth] = index + 1
-    return ST_OK, r[F.frame_number], serial, index, pos, r[F.chunk_seq], r[F.cursor]
+    return ST.OK, r[F.frame_number], serial, index, pos, r[F.chunk_seq], r[F.cursor]
 
 
 @njit(cache=True)
@@ -322,22 +309,23 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
     """
     r = row_view(addr)
     if r[F.frame_open] == 0 or frame != r[F.frame_number]:
-        return ST_STALE_CP
+        return ST.STALE_CHECKPOINT
     d = r[F.cp_depth]
     if index >= d or index < d - depth:
-        return ST_STALE_CP
+        return ST.STALE_CHECKPOINT
     stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
     slot = index % depth
     if stack[slot, 0] != serial or stack[slot, 1] != pos:
-        return ST_STALE_CP
+        return ST.STALE_CHECKPOINT
     now = r[F.used_before] + r[F.cursor]
     if pos > now or pos < 0:
-        return ST_STALE_CP
+        return ST.STALE_CHECKPOINT
     if chunk_seq == r[F.chunk_seq]:
         if cursor < 0 or cursor > r[F.cursor] or pos - cursor != r[F.used_before]:
-            return ST_STALE_CP  # fields that disagree with the row: never move the cursor outside
+            # fields that disagree with the row: never move the cursor outside
+            return ST.STALE_CHECKPOINT
     elif chunk_seq > r[F.chunk_seq] or chunk_seq < 0 or pos > r[F.used_before]:
-        return ST_STALE_CP      # a checkpoint in a retired chunk lies before the current chunk
+        return ST.STALE_CHECKPOINT  # a checkpoint in a retired chunk lies before the current chunk
     _settle_peak(r)
     O.rollback_segments(addr, pos)
     r[F.allocated_total] += now - pos
@@ -351,7 +339,7 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
     r[F.cp_depth] = index + 1
     r[F.rollbacks] += 1
     O.set_limit(addr)
-    return ST_OK
+    return ST.OK
 
 
 @njit(cache=True)
@@ -360,4 +348,4 @@ def release_checkpoint(addr, serial, index):
     r = row_view(addr)
     if r[F.cp_depth] == index + 1 and r[F.cp_serial] == serial:
         r[F.cp_depth] = index
-    return ST_OK
+    return ST.OK

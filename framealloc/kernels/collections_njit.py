@@ -40,17 +40,7 @@ from numba.np import numpy_support
 from numba.np.arrayobj import make_array, populate_array
 
 from .._dtypes import MAX_BYTES, natural_alignment
-from ..collection_codes import (
-    CollectionCapacityError,
-    CollectionDtypeError,
-    CollectionEmptyError,
-    CollectionFullError,
-    CollectionIndexError,
-    CollectionKeyError,
-    CollectionValueError,
-    FrameMapKeyError,
-)
-from ..errors import UnsupportedDtypeError
+from ..errors import CollectionValueError, UnsupportedDtypeError, error
 from ..collections import (
     HASH_FOLD,
     HASH_MUL,
@@ -59,25 +49,13 @@ from ..collections import (
     _vec_from_parts,
     vec_block,
 )
-from .njit_api import SmartAllocType, frame_new, resolve_numba_dtype
+from . import status as ST
+from .njit_api import SmartAllocType, frame_new, raising, resolve_numba_dtype
 
 __all__ = ["FrameVecType", "FrameMapType", "vec_type", "map_type"]
 
 _HDR = types.Array(types.int64, 1, "C")
 _STATE = types.Array(types.uint8, 1, "C")
-
-# Messages raised inside njit code (constant strings, starting with the code).
-_MSG_CAP = ("FA130: collection capacity must be >= 0 and fit the 2**47-byte limit of one frame "
-            "allocation")
-_MSG_VEC_FULL = "FA131: FrameVec is full; create it with a larger capacity or use try_push"
-_MSG_EXTEND_FULL = ("FA131: the values do not fit in the FrameVec; create it with a larger "
-                    "capacity or use try_extend")
-_MSG_EMPTY = "FA132: pop from an empty FrameVec; check len(vec) or use try_pop"
-_MSG_INDEX = "FA133: FrameVec index out of range"
-_MSG_MAP_FULL = ("FA134: FrameMap is full and the key is new; create it with a larger capacity "
-                 "or use try_insert")
-_MSG_MISSING = "FA135: key is not in the FrameMap; use get(key, default), `key in m` or try_remove"
-_MSG_KEY_RANGE = "FA137: key does not fit the FrameMap's key dtype"
 
 _MUL = np.uint64(HASH_MUL)
 _FOLD = np.uint64(HASH_FOLD)
@@ -295,8 +273,7 @@ def _carve(context, builder, arrty, addr, n, itemsize, meminfo):
 def _element(dtype):
     nb, npdt = resolve_numba_dtype(dtype)
     if npdt.subdtype is not None:
-        raise CollectionDtypeError(f"FA136: {npdt} is a subarray dtype; use a record dtype with "
-                                   "a subarray field")
+        raise error(ST.BAD_COLLECTION_DTYPE, dtype=f"element dtype {npdt}")
     return nb, npdt
 
 
@@ -306,8 +283,7 @@ def _key_element(dtype):
     except UnsupportedDtypeError:
         nb = npdt = None
     if npdt is None or npdt.kind not in "iu":
-        raise CollectionDtypeError(f"FA136: FrameMap keys must have an integer dtype, got "
-                                   f"{dtype}; pass e.g. np.int64")
+        raise error(ST.BAD_COLLECTION_DTYPE, "key", dtype=dtype)
     return nb, np.dtype(f"{npdt.kind}{npdt.itemsize}")
 
 
@@ -371,8 +347,7 @@ def _map_from_block(typingctx, raw, capacity, slots, keys_off, vals_off, key_dty
 
 def _capacity_arg(capacity):
     if not isinstance(capacity, types.Integer):
-        raise CollectionCapacityError(f"FA130: capacity must be an integer inside @njit, got "
-                                      f"{capacity}; pass a non-negative int")
+        raise error(ST.BAD_CAPACITY, got=f", got a {capacity}")
 
 
 @register_jitable
@@ -395,11 +370,12 @@ def _register_vec_ctor(name, try_):
         isz = npdt.itemsize
         data_off, align = vec_block(isz, natural_alignment(npdt))
         maxcap = (MAX_BYTES - data_off) // isz
+        E, M = raising(ST.BAD_CAPACITY)
 
         def impl(alloc, dtype, capacity):
             cap = np.int64(capacity)
             if cap < 0 or cap > maxcap:
-                raise CollectionCapacityError(_MSG_CAP)
+                raise E(M)
             raw = frame_new(alloc, data_off + cap * isz, np.uint8, align, False, try_)
             if raw is None:
                 return None
@@ -416,11 +392,12 @@ def _register_map_ctor(name, try_):
         ksz, vsz, valign = kdt.itemsize, vdt.itemsize, natural_alignment(vdt)
         align = max(8, ksz, valign)
         maxcap = (MAX_BYTES - MAP_HEADER) // (3 * (1 + ksz + vsz))
+        E, M = raising(ST.BAD_CAPACITY)
 
         def impl(alloc, key_dtype, value_dtype, capacity):
             cap = np.int64(capacity)
             if cap < 0 or cap > maxcap:
-                raise CollectionCapacityError(_MSG_CAP)
+                raise E(M)
             slots, keys_off, vals_off, total = _map_geometry(cap, ksz, vsz, valign)
             raw = frame_new(alloc, total, np.uint8, align, False, try_)
             if raw is None:
@@ -455,8 +432,7 @@ def _check_store(elem, value, what):
     else:
         ok = isinstance(value, (types.Number, types.Boolean))
     if not ok:
-        raise CollectionValueError(f"FA139: cannot store a {value} in a {what} of {elem}; "
-                                   f"pass a {elem} value")
+        raise error(ST.BAD_VALUE, value=f"a {value}", dtype=f"{elem} in a {what}")
 
 
 def _vec(v):
@@ -552,22 +528,25 @@ def _ol_try_push(v, value):
 @overload_method(FrameVecType, "push", inline="always")
 def _ol_push(v, value):
     _check_store(v.dtype, value, "FrameVec")
+    E, M = raising(ST.VEC_FULL)
 
     def impl(v, value):
         ok = _vpush(_raw(v, "hdr"), _raw(v, "data"), value)
         _keep(v)
         if not ok:
-            raise CollectionFullError(_MSG_VEC_FULL)
+            raise E(M)
     return impl
 
 
 @overload_method(FrameVecType, "pop", inline="always")
 def _ol_pop(v):
+    E, M = raising(ST.VEC_EMPTY)
+
     def impl(v):
         data = _raw(v, "data")
         i = _vpop(_raw(v, "hdr"), len(data))
         if i < 0:
-            raise CollectionEmptyError(_MSG_EMPTY)
+            raise E(M)
         x = data[i]
         _keep(v)
         return x
@@ -589,8 +568,8 @@ def _ol_try_pop(v):
 
 def _extend_check(v, values):
     if not (isinstance(values, types.Array) and values.ndim == 1):
-        raise CollectionValueError(f"FA139: extend takes a 1-D NumPy array inside @njit, got "
-                                   f"{values}")
+        raise error(ST.BAD_VALUE, value=f"a {values}", dtype="the FrameVec's elements",
+                    why=" (extend takes a 1-D NumPy array inside @njit)")
     _check_store(v.dtype, values.dtype, "FrameVec")
 
 
@@ -608,12 +587,13 @@ def _ol_try_extend(v, values):
 @overload_method(FrameVecType, "extend", inline="always")
 def _ol_extend(v, values):
     _extend_check(v, values)
+    E, M = raising(ST.VEC_FULL, op="extend", room=" (room for fewer elements than given)")
 
     def impl(v, values):
         ok = _vextend(_raw(v, "hdr"), _raw(v, "data"), values)
         _keep(v)
         if not ok:
-            raise CollectionFullError(_MSG_EXTEND_FULL)
+            raise E(M)
     return impl
 
 
@@ -635,19 +615,20 @@ def _ol_as_array(v):
 
 def _check_index(i):
     if not isinstance(i, types.Integer):
-        raise CollectionIndexError(f"FA133: FrameVec indices are integers inside @njit, got {i}")
+        raise error(ST.VEC_INDEX, "type", index=f"a {i}")
 
 
 @overload(operator.getitem, inline="always")
 def _ol_vec_getitem(v, i):
     if _vec(v):
         _check_index(i)
+        E, M = raising(ST.VEC_INDEX)
 
         def impl(v, i):
             data = _raw(v, "data")
             j = _vindex(_raw(v, "hdr"), len(data), i)
             if j < 0:
-                raise CollectionIndexError(_MSG_INDEX)
+                raise E(M)
             x = data[j]
             _keep(v)
             return x
@@ -660,12 +641,13 @@ def _ol_vec_setitem(v, i, value):
     if _vec(v):
         _check_index(i)
         _check_store(v.dtype, value, "FrameVec")
+        E, M = raising(ST.VEC_INDEX)
 
         def impl(v, i, value):
             data = _raw(v, "data")
             j = _vindex(_raw(v, "hdr"), len(data), i)
             if j < 0:
-                raise CollectionIndexError(_MSG_INDEX)
+                raise E(M)
             data[j] = value
             _keep(v)
         return impl
@@ -682,9 +664,9 @@ def _cast_key(m, key):
 def _ol_cast_key(m, key):
     # Checked in the key's own signedness, so there are no mixed-sign comparisons.
     if not isinstance(key, types.Integer):
-        raise CollectionKeyError(f"FA137: FrameMap keys are integers inside @njit, got {key}; "
-                                 "map other keys to an int first")
+        raise error(ST.BAD_KEY, "type", key=f"a {key}")
     kt = m.key_type
+    E, M = raising(ST.BAD_KEY)
     dst = np.iinfo(numpy_support.as_dtype(kt))
     src = np.iinfo(numpy_support.as_dtype(key))
     if src.min >= dst.min and src.max <= dst.max:
@@ -695,14 +677,14 @@ def _ol_cast_key(m, key):
 
         def impl(m, key):
             if np.int64(key) < lo or np.int64(key) > hi:
-                raise CollectionKeyError(_MSG_KEY_RANGE)
+                raise E(M)
             return kt(key)
     else:
         hi = np.uint64(min(src.max, dst.max))
 
         def impl(m, key):
             if np.uint64(key) > hi:
-                raise CollectionKeyError(_MSG_KEY_RANGE)
+                raise E(M)
             return kt(key)
     return impl
 
@@ -780,13 +762,14 @@ def _ol_try_insert(m, key, value):
 
 def _insert(m, key, value):
     _check_store(m.value_type, value, "FrameMap")
+    E, M = raising(ST.MAP_FULL)
 
     def impl(m, key, value):
         ok = _minsert(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
                       _raw(m, "cap"), _cast_key(m, key), value)
         _keep(m)
         if not ok:
-            raise CollectionFullError(_MSG_MAP_FULL)
+            raise E(M)
     return impl
 
 
@@ -807,8 +790,9 @@ def _ol_get(m, key, default=None):
         try:
             _check_store(m.value_type, default, "FrameMap")
         except CollectionValueError:
-            raise CollectionValueError(f"FA139: get(key, default): the default must be a "
-                                       f"{m.value_type} value (or None), got {default}") from None
+            raise error(ST.BAD_VALUE, value=f"a {default} default", dtype=f"{m.value_type}",
+                        why=" (get(key, default) takes a value of the map's type, or None)") \
+                from None
 
     def impl(m, key, default=None):
         i, found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
@@ -823,12 +807,14 @@ def _ol_get(m, key, default=None):
 @overload(operator.getitem, inline="always")
 def _ol_map_getitem(m, key):
     if _map(m):
+        E, M = raising(ST.KEY_MISSING)
+
         def impl(m, key):
             i, found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
             x = _raw(m, "vals")[i if found else 0]       # slot 0 always exists (slots >= 2)
             _keep(m)
             if not found:
-                raise FrameMapKeyError(_MSG_MISSING)
+                raise E(M)
             return x
         return impl
 
@@ -862,12 +848,14 @@ def _ol_try_remove(m, key):
 
 @overload_method(FrameMapType, "remove", inline="always")
 def _ol_remove(m, key):
+    E, M = raising(ST.KEY_MISSING)
+
     def impl(m, key):
         ok = _mremove(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
                       _cast_key(m, key))
         _keep(m)
         if not ok:
-            raise FrameMapKeyError(_MSG_MISSING)
+            raise E(M)
     return impl
 
 

@@ -101,7 +101,8 @@ def refuse_in_generators(*type_classes) -> None:
     """
     from numba.core.typing.templates import AttributeTemplate, infer_getattr
 
-    from ..errors import FrameStateError
+    from ..errors import error
+    from .status import Status
 
     for cls in type_classes:
         class _NoGenerators(AttributeTemplate):
@@ -110,11 +111,8 @@ def refuse_in_generators(*type_classes) -> None:
             def generic_resolve(self, typ, attr):
                 stack = self.context.callstack
                 if len(stack) and stack[0].func_id.is_generator:
-                    raise FrameStateError(
-                        f"FA019: {typ} used inside the @njit generator "
-                        f"{stack[0].func_id.func_qualname!r}: a suspended generator does not keep "
-                        "the allocator alive; allocate in a regular @njit function instead",
-                        code="FA019")
+                    raise error(Status.IN_GENERATOR, what=str(typ),
+                                gen=f" {stack[0].func_id.func_qualname!r}")
                 return None
 
         infer_getattr(_NoGenerators)

@@ -34,26 +34,16 @@ from numba.np.arrayobj import make_array, populate_array
 
 from .._dtypes import MAX_ALIGN, natural_alignment
 from ..checkpoints import FrameCheckpoint
-from ..errors import (
-    AlignmentError,
-    AllocSizeError,
-    CheckpointError,
-    FrameAllocError,
-    NjitUsageError,
-    UnsupportedDtypeError,
-)
-from ..org_codes import TagError
+from ..errors import error, message
 from . import arena as K
 from . import org as O
 from .leases import box_parent, refuse_in_generators, unbox_leased
 from .state import F, ROW_BYTES
-from .status import STATUS_ERRORS
+from . import status as ST
 
 __all__ = ["SmartAllocType", "smart_alloc_type"]
 
 _MAX_NJIT_NDIM = 8
-
-_STATUS_ERRORS = STATUS_ERRORS  # status -> (exception, message); messages start with the code
 
 
 class SmartAllocType(types.Type):
@@ -151,8 +141,7 @@ def _call_slow_alloc(row, nbytes, align, size_status):
 
 def _no_literal(what, ty):
     """TypingError for a plain type where a literal is needed (numba retries with the literal)."""
-    return TypingError(f"FA017: {what} must be a constant inside @njit, got a {ty} variable; "
-                       "write the constant in the call")
+    return TypingError(message(ST.NOT_CONSTANT, what=what, got=f", got a {ty} variable"))
 
 
 def resolve_numba_dtype(ty, what="dtype"):
@@ -165,9 +154,7 @@ def resolve_numba_dtype(ty, what="dtype"):
         try:
             nb = numpy_support.from_dtype(np.dtype(ty.literal_value))
         except Exception:
-            raise UnsupportedDtypeError(
-                f"FA006: {what} {ty.literal_value!r} is not a NumPy dtype that can live in arena "
-                "memory; pass e.g. np.float32, np.dtype([...]) or a string such as 'f4'") from None
+            raise error(ST.BAD_DTYPE, dtype=f"{what} {ty.literal_value!r}") from None
     elif isinstance(ty, types.UnicodeType):
         raise _no_literal(f"a {what} string", ty)
     elif isinstance(ty, (types.NPDatetime, types.NPTimedelta)) or isinstance(ty, types.Record):
@@ -176,18 +163,13 @@ def resolve_numba_dtype(ty, what="dtype"):
             types.Record, types.NPDatetime, types.NPTimedelta)):
         nb = ty.instance_type       # what ``typeof(value).dtype`` gives inside an overload
     else:
-        raise UnsupportedDtypeError(f"FA006: unsupported {what} argument {ty}; pass a NumPy "
-                                    "scalar type (np.float32), an np.dtype (numeric or record) "
-                                    "or a dtype string ('f4')")
+        raise error(ST.BAD_DTYPE, "argument", what=what, ty=ty)
     try:
         npdt = numpy_support.as_dtype(nb)
     except Exception:
-        raise UnsupportedDtypeError(f"FA006: {what} {nb} cannot live in arena memory; use a "
-                                    "numeric, boolean, datetime or record dtype") from None
+        raise error(ST.BAD_DTYPE, dtype=f"{what} {nb}") from None
     if npdt.hasobject or npdt.itemsize == 0 or npdt.subdtype is not None:
-        raise UnsupportedDtypeError(f"FA006: {what} {npdt} cannot live in arena memory as an "
-                                    "element type (object, unsized or subarray dtypes); use a "
-                                    "numeric or record dtype")
+        raise error(ST.BAD_DTYPE, dtype=f"{what} {npdt} (object, unsized or subarray)")
     return nb, npdt
 
 
@@ -196,12 +178,11 @@ def _shape_ndim(shape, what="shape"):
         return 1
     if isinstance(shape, types.BaseTuple) and all(isinstance(t, types.Integer) for t in shape):
         if len(shape) > _MAX_NJIT_NDIM:
-            raise AllocSizeError(f"FA014: {what} has {len(shape)} dimensions; at most "
-                                 f"{_MAX_NJIT_NDIM} inside @njit")
+            raise error(ST.BAD_SHAPE, what=what, ndim=len(shape),
+                        most=f"{_MAX_NJIT_NDIM} inside @njit")
         return len(shape)
     hint = " (a tuple, not a list)" if isinstance(shape, (types.List, types.ListType)) else ""
-    raise AllocSizeError(f"FA004: {what} must be an int or a tuple of ints{hint}, got {shape}; "
-                         "pass e.g. n or (rows, cols)")
+    raise error(ST.BAD_SIZE, "type", what=what, shape=f"{shape}{hint}")
 
 
 def _literal_align(align, natural):
@@ -211,13 +192,11 @@ def _literal_align(align, natural):
     if isinstance(align, types.IntegerLiteral):
         a = align.literal_value
         if a <= 0 or a & (a - 1) or a > MAX_ALIGN:
-            raise AlignmentError(f"FA007: align={a} is not a power of two between 1 and "
-                                 f"{MAX_ALIGN}; pass e.g. align=64")
+            raise error(ST.BAD_ALIGN, value=f"={a}")
         return max(a, natural)
     if isinstance(align, types.Integer):
         return None
-    raise AlignmentError(f"FA007: align must be an int (a power of two up to {MAX_ALIGN}), "
-                         f"got {align}")
+    raise error(ST.BAD_ALIGN, value=f" of type {align}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,21 +291,21 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
                 neg = ir.Constant(i1, 0)
                 for d in dims:
                     neg = builder.or_(neg, builder.icmp_signed("<", d, zero_c))
-                size_status = builder.select(neg, ir.Constant(intp, K.ST_NEGATIVE),
+                size_status = builder.select(neg, ir.Constant(intp, ST.BAD_SIZE),
                                              builder.select(builder.or_(ovf, builder.icmp_unsigned(
                                                  ">", nbytes, ir.Constant(intp, K.MAX_BYTES))),
-                                                 ir.Constant(intp, K.ST_OVERFLOW), zero_c))
+                                                 ir.Constant(intp, ST.SIZE_OVERFLOW), zero_c))
                 if const_align is None:
                     size_status = builder.select(
                         builder.and_(builder.icmp_signed("==", size_status, zero_c), bad_align),
-                        ir.Constant(intp, K.ST_BAD_ALIGN), size_status)
+                        ir.Constant(intp, ST.BAD_ALIGN), size_status)
                 slow_sig = types.UniTuple(types.intp, 3)(types.intp, types.intp, types.intp,
                                                          types.intp)
                 res = context.compile_internal(builder, _call_slow_alloc, slow_sig,
                                                [row, nbytes, a, size_status])
                 status, data, mi = cgutils.unpack_tuple(builder, res, 3)
-                # ST_HEAP is a success too: the row owns the fallback until end_frame.
-                is_heap = builder.icmp_signed("==", status, ir.Constant(intp, K.ST_HEAP))
+                # ST.HEAP is a success too: the row owns the fallback until end_frame.
+                is_heap = builder.icmp_signed("==", status, ir.Constant(intp, ST.HEAP))
                 builder.store(builder.select(is_heap, zero_c, status), status_slot)
                 builder.store(data, data_slot)
                 builder.store(mi, mi_slot)
@@ -379,27 +358,49 @@ def _native(typingctx, alloc):
     return sig, codegen
 
 
-def raise_status(status):
-    """Raise the FA error of a non-zero kernel status (no-op for ST_OK); njit only.
+def status_raiser(statuses, **fields):
+    """The body of an njit ``raise_...(status)`` overload, built from the table of
+    :mod:`framealloc.errors`: one ``if status == N: raise E(M)`` per status of ``statuses``, with
+    the code's exception class and message (``fields`` fill the messages' details, the table's
+    defaults the rest: the messages are constants), nothing for OK, FA000 for anything else.
 
-    Inlined into the caller as plain ``raise`` statements, so numba releases the caller's live
-    arrays on the way out (a raise from inside a callee or from codegen would leak them).
+    Use it as an ``inline="always"`` overload, so that the ``raise`` lands in the caller's own
+    code, where numba releases the caller's live arrays (a raise from inside a callee or from
+    codegen would leak them).
     """
-
-
-def _build_raise_impl():
     lines = ["def impl(status):", "    if status == 0:", "        return"]
     glb = {}
-    for st, (exc, msg) in _STATUS_ERRORS.items():
-        glb[f"E{st}"], glb[f"M{st}"] = exc, msg
-        lines += [f"    if status == {st}:", f"        raise E{st}(M{st})"]
-    lines.append("    raise FrameAllocError(MX)")
-    glb.update(FrameAllocError=FrameAllocError, MX="FA000: internal allocator error")
+    for i, st in enumerate((*statuses, ST.INTERNAL)):
+        exc = error(st, **fields)
+        glb[f"E{i}"], glb[f"M{i}"] = type(exc), str(exc)
+        if st == ST.INTERNAL:
+            lines.append(f"    raise E{i}(M{i})")
+        else:
+            lines += [f"    if status == {int(st)}:", f"        raise E{i}(M{i})"]
     exec("\n".join(lines), glb)  # one `if` per status, with constant messages
     return glb["impl"]
 
 
-_raise_impl = _build_raise_impl()
+def raising(status, case=None, **fields):
+    """``(exception class, message)`` of ``status`` from the table, for a ``raise E(M)`` written
+    in an overload's njit implementation (both are constants there)."""
+    exc = error(status, case, **fields)
+    return type(exc), str(exc)
+
+
+#: The statuses of the frame, org and scratch kernels (what :func:`raise_status` raises).
+KERNEL_STATUSES = (ST.NO_FRAME, ST.BEGIN_TWICE, ST.END_NO_BEGIN, ST.BAD_SIZE, ST.SIZE_OVERFLOW,
+                   ST.BAD_ALIGN, ST.FRAME_EXHAUSTED, ST.FOREIGN_CHECKPOINT, ST.STALE_CHECKPOINT,
+                   ST.WRONG_THREAD, ST.BUDGET_EXCEEDED, ST.TAG_UNKNOWN, ST.TAG_UNBALANCED,
+                   ST.TAG_LOG_FULL, ST.BAD_SCRATCH, ST.SCRATCH_FULL)
+
+
+def raise_status(status):
+    """Raise the FA error of a non-zero status of the frame, org or scratch kernels (no-op for
+    OK); njit only, inlined into the caller (see :func:`status_raiser`)."""
+
+
+_raise_impl = status_raiser(KERNEL_STATUSES)
 
 
 @overload(raise_status, inline="always")
@@ -433,8 +434,8 @@ def _ol_frame_new(alloc, shape, dtype, align, zero, try_):
     if not (isinstance(zero, types.BooleanLiteral) and isinstance(try_, types.BooleanLiteral)):
         return None
     fl = FLAG_ZERO if zero.literal_value else 0
-    exhausted = K.ST_EXHAUSTED
-    budget = K.ST_BUDGET
+    exhausted = ST.FRAME_EXHAUSTED
+    budget = ST.BUDGET_EXCEEDED
     if try_.literal_value:
         def impl(alloc, shape, dtype, align, zero, try_):
             status, out = _frame_view(alloc, shape, dtype, align, fl)
@@ -463,8 +464,7 @@ def _literal_bool(v, name):
         return v.literal_value
     if isinstance(v, types.Boolean):
         raise _no_literal(f"{name}=", v)
-    raise NjitUsageError(f"FA017: {name}= must be the constant True or False inside @njit, got "
-                         f"{v}")
+    raise error(ST.NOT_CONSTANT, what=f"{name}= (True or False)", got=f", got {v}")
 
 
 def _omitted(arg):
@@ -571,8 +571,7 @@ def _ol_frame_box(alloc, value):
             out[()] = value
             return out
         return impl
-    raise UnsupportedDtypeError(f"FA006: frame_box takes a number, record or NumPy array inside "
-                                f"@njit, got {value}; convert it first (np.asarray(...) in Python)")
+    raise error(ST.BAD_DTYPE, "argument", what="frame_box value", ty=value)
 
 
 @overload_method(SmartAllocType, "begin_frame", inline="always")
@@ -620,15 +619,14 @@ def _ol_checkpoint(alloc):
 @overload_method(SmartAllocType, "rollback_to", inline="always")
 def _ol_rollback(alloc, cp):
     if getattr(cp, "instance_class", None) is not FrameCheckpoint:
-        raise CheckpointError(f"FA010: rollback_to takes a FrameCheckpoint from "
-                              f"alloc.frame_checkpoint(), got {cp}")
+        raise error(ST.STALE_CHECKPOINT, "type", got=cp)
 
     def impl(alloc, cp):
         nat = _native(alloc)
         if cp.owner != nat[4]:
-            raise_status(K.ST_FOREIGN_CP)
+            raise_status(ST.FOREIGN_CHECKPOINT)
         if cp.thread != nat[5] or cp.worker != nat[7]:
-            raise_status(K.ST_WRONG_THREAD)
+            raise_status(ST.WRONG_THREAD)
         raise_status(K.rollback(nat[6], nat[1] + nat[7] * nat[3] * 16, nat[3], cp.frame,
                                  cp.serial, cp.position, cp.chunk_seq, cp.cursor, cp.index))
     return impl
@@ -639,8 +637,7 @@ def _ol_push_tag(alloc, tag):
     """``alloc.push_tag(tid)``: this worker's allocations go to tag ``tid`` (from
     ``alloc.tag_id(name)`` in Python) until the matching ``alloc.pop_tag()``."""
     if not isinstance(tag, types.Integer):
-        raise TagError(f"FA153: push_tag takes an integer tag id inside @njit, got {tag}; get it "
-                       "once in Python with alloc.tag_id(name) and pass it in")
+        raise error(ST.TAG_UNKNOWN, tag=f" (push_tag takes an int inside @njit, got {tag})")
 
     def impl(alloc, tag):
         st = O.push_tag(_native(alloc)[6], tag)

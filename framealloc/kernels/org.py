@@ -78,7 +78,7 @@ from .org_state import (
     TAG_WORDS,
 )
 from .state import F, ROW_BYTES
-from .status import ST_BUDGET, ST_OK, ST_TAG_LOG_FULL, ST_TAG_UNBALANCED, ST_TAG_UNKNOWN
+from . import status as ST
 
 # Byte offsets of the row fields used here (module constants fold into the kernels).
 _CURSOR, _LIMIT, _COUNT, _CAPACITY = 8 * int(F.cursor), 8 * int(F.limit), 8 * int(F.count), \
@@ -335,31 +335,31 @@ def switch_tag(addr, workers, tag):
     """Python tag push/pop: every worker row of the thread slot at ``addr`` switches to ``tag``
     (-1: each row keeps its tag and only restarts its segment, so new budgets apply)."""
     if tag < -1 or tag >= ld(ld(addr + _ORG) + 8 * H_NTAGS):
-        return ST_TAG_UNKNOWN
+        return ST.TAG_UNKNOWN
     for w in range(workers):
         if _log_full(addr + w * ROW_BYTES):
-            return ST_TAG_LOG_FULL
+            return ST.TAG_LOG_FULL
     for w in range(workers):
         ra = addr + w * ROW_BYTES
         _switch(ra, ld(ra + _TAG) if tag < 0 else tag)
-    return ST_OK
+    return ST.OK
 
 
 @njit(cache=True)
 def push_tag(ra, tag):
     """njit ``alloc.push_tag(tag_id)``: this worker row only."""
     if tag < 0 or tag >= ld(ld(ra + _ORG) + 8 * H_NTAGS):
-        return ST_TAG_UNKNOWN
+        return ST.TAG_UNKNOWN
     rb = ld(ra + _ORGROW)
     d = ld(rb + 8 * RB_DEPTH)
     if d >= TAG_STACK_DEPTH:
-        return ST_TAG_UNBALANCED
+        return ST.TAG_UNBALANCED
     if _log_full(ra):
-        return ST_TAG_LOG_FULL
+        return ST.TAG_LOG_FULL
     st(rb + 8 * (RB_STACK + d), ld(ra + _TAG))
     st(rb + 8 * RB_DEPTH, d + 1)
     _switch(ra, tag)
-    return ST_OK
+    return ST.OK
 
 
 @njit(cache=True)
@@ -368,21 +368,21 @@ def pop_tag(ra):
     rb = ld(ra + _ORGROW)
     d = ld(rb + 8 * RB_DEPTH)
     if d == 0:
-        return ST_TAG_UNBALANCED
+        return ST.TAG_UNBALANCED
     if _log_full(ra):
-        return ST_TAG_LOG_FULL
+        return ST.TAG_LOG_FULL
     st(rb + 8 * RB_DEPTH, d - 1)
     _switch(ra, ld(rb + 8 * (RB_STACK + d - 1)))
-    return ST_OK
+    return ST.OK
 
 
 @njit(cache=True)
 def lease(ra, new_pos, request):
-    """Make the row's leased position reach ``new_pos``: ST_OK, or ST_BUDGET with nothing
+    """Make the row's leased position reach ``new_pos``: OK, or BUDGET_EXCEEDED with nothing
     changed but the refusal counters."""
     be = ld(ra + _BUDGET_END)
     if be == NO_LIMIT or new_pos <= be:
-        return ST_OK
+        return ST.OK
     org = ld(ra + _ORG)
     rb = ld(ra + _ORGROW)
     bt = ld(org + 8 * H_BUDGETS)
@@ -406,9 +406,9 @@ def lease(ra, new_pos, request):
         take = min(max(need, ld(org + 8 * H_QUANTUM)), room)
     if _commit(org, rb + 8 * RB_LEASE_IDS, n, take, frame, ld(rb + 8 * RB_SLOT), request,
                True) >= 0:
-        return ST_BUDGET
+        return ST.BUDGET_EXCEEDED
     st(ra + _BUDGET_END, be + take)
-    return ST_OK
+    return ST.OK
 
 
 @njit(cache=True)
@@ -517,7 +517,7 @@ def release_rows(addr, workers):
         ra = addr + w * ROW_BYTES
         if ld(ra + _ORG) != 0 and ld(ra + _ORGROW) != 0 and ld(ra + _FRAME_OPEN) != 0:
             settle_frame(ra)
-    return ST_OK
+    return ST.OK
 
 
 # -- direct charges (pool, heap, scratch) --------------------------------------------------------
@@ -526,7 +526,7 @@ def release_rows(addr, workers):
 def charge(ra, kind, nbytes):
     """Attribute ``nbytes`` of ``kind`` to the row's tag and charge its budgets.
 
-    Returns ``(status, tag)``: ST_OK and the tag id to pass to :func:`release`, or ST_BUDGET
+    Returns ``(status, tag)``: OK and the tag id to pass to :func:`release`, or BUDGET_EXCEEDED
     (a hard limit refuses it; nothing changed but the refusal counters)."""
     org = ld(ra + _ORG)
     rb = ld(ra + _ORGROW)
@@ -543,16 +543,16 @@ def charge(ra, kind, nbytes):
             # before a refusal counts.
             if _commit(org, buf, n, nbytes, frame, slot, nbytes, not own) >= 0:
                 if not own:
-                    return ST_BUDGET, 0
+                    return ST.BUDGET_EXCEEDED, 0
                 _return_lease(ra)
                 set_limit(ra)
                 if _commit(org, buf, n, nbytes, frame, slot, nbytes, True) >= 0:
-                    return ST_BUDGET, 0
+                    return ST.BUDGET_EXCEEDED, 0
     if t != 0:
         _attr(org, t, kind, nbytes, 1, 1)
     st(rb + 8 * RB_OTHER_BYTES, ld(rb + 8 * RB_OTHER_BYTES) + nbytes)
     st(rb + 8 * RB_OTHER_COUNT, ld(rb + 8 * RB_OTHER_COUNT) + 1)
-    return ST_OK, t
+    return ST.OK, t
 
 
 @njit(cache=True)
@@ -561,4 +561,4 @@ def release(org, kind, tag, nbytes):
     if tag != 0:
         _attr(org, tag, kind, nbytes, 1, -1)
     _uncharge(org, kind, tag, -1, nbytes)
-    return ST_OK
+    return ST.OK

@@ -33,6 +33,7 @@ from numba.extending import intrinsic, register_jitable
 from numba.np.arrayobj import make_array, populate_array
 
 from . import org as orgk
+from . import status as ST
 from .arena import nrt_alloc_aligned, nrt_release
 from .org_state import H_ACTIVE, H_CTRS, KIND_POOL
 from .pool_state import (
@@ -42,15 +43,7 @@ from .pool_state import (
     POLICY_CLOSED,
     POLICY_ERROR,
     SLOT_MASK,
-    ST_CLOSED,
-    ST_FULL,
-    ST_NOT_LIVE,
-    ST_OK,
-    ST_OOM,
-    ST_RANGE,
-    ST_STALE,
     H,
-    ST_BUDGET,
     class_buffer_bytes,
     class_tag_offset,
     gen_offset,
@@ -213,7 +206,7 @@ def slot_acquire(typingctx, addr, kind):
         top = _load(builder, a, H.TOP)
         with builder.if_then(builder.icmp_signed("<=", top, ir.Constant(i64, 0)), likely=False):
             st = context.compile_internal(builder, grow, types.intp(types.intp), [a])
-            with builder.if_then(builder.icmp_signed("!=", st, ir.Constant(i64, ST_OK)),
+            with builder.if_then(builder.icmp_signed("!=", st, ir.Constant(i64, ST.OK)),
                                  likely=False):
                 builder.store(builder.neg(st), res)
                 builder.branch(bb_end)
@@ -241,13 +234,14 @@ def slot_acquire(typingctx, addr, kind):
 @intrinsic
 def slot_release(typingctx, addr, key):
     """Push slot ``key & 0xFFFFFFFF`` back; ``key >> 32`` is its generation (0: unchecked).
-    Returns ST_OK or the failure status (nothing changed then)."""
+    Returns OK or the failure status (nothing changed then): DOUBLE_FREE for a slot that is not
+    live, STALE_HANDLE for a generation that does not match."""
     sig = types.int64(types.intp, types.int64)
 
     def codegen(context, builder, signature, args):
         a, key = args
         i32, i64 = ir.IntType(32), ir.IntType(64)
-        status = cgutils.alloca_once_value(builder, ir.Constant(i64, ST_OK))
+        status = cgutils.alloca_once_value(builder, ir.Constant(i64, ST.OK))
         slot = builder.and_(key, ir.Constant(i64, SLOT_MASK))
         kg = builder.ashr(key, ir.Constant(i64, 32))
         inrange = builder.icmp_unsigned("<", slot, _load(builder, a, H.CAP))
@@ -270,13 +264,13 @@ def slot_release(typingctx, addr, key):
                         builder.store(builder.trunc(slot, i32), builder.gep(stack, [top]))
                         _store(builder, a, H.TOP, builder.add(top, ir.Constant(i64, 1)))
                     with bad:
-                        builder.store(builder.select(live, ir.Constant(i64, ST_STALE),
-                                                     ir.Constant(i64, ST_NOT_LIVE)), status)
+                        builder.store(builder.select(live, ir.Constant(i64, ST.STALE_HANDLE),
+                                                     ir.Constant(i64, ST.DOUBLE_FREE)), status)
             with otherwise:
                 closed = builder.icmp_signed("==", _load(builder, a, H.POLICY),
                                              ir.Constant(i64, POLICY_CLOSED))
-                builder.store(builder.select(closed, ir.Constant(i64, ST_CLOSED),
-                                             ir.Constant(i64, ST_RANGE)), status)
+                builder.store(builder.select(closed, ir.Constant(i64, ST.POOL_CLOSED),
+                                             ir.Constant(i64, ST.SLOT_RANGE)), status)
         return builder.load(status)
 
     return sig, codegen
@@ -284,18 +278,19 @@ def slot_release(typingctx, addr, key):
 
 @register_jitable
 def slot_status(addr, key):
-    """ST_OK when ``key`` names a live slot (generation checked unless 0), else why not."""
+    """OK when ``key`` names a live slot (generation checked unless 0), else why not: a
+    lookup of a slot that is not live is STALE_HANDLE (FA103), as is a stale generation."""
     h = words(addr)
     slot = key & SLOT_MASK
     if slot >= h[H.CAP] or key < 0:
-        return ST_CLOSED if h[H.POLICY] == POLICY_CLOSED else ST_RANGE
+        return ST.POOL_CLOSED if h[H.POLICY] == POLICY_CLOSED else ST.SLOT_RANGE
     g = i32s(h[H.GEN], h[H.CAP])[slot]
     if g & 1 == 0:
-        return ST_NOT_LIVE
+        return ST.STALE_HANDLE
     kg = key >> 32
     if kg != 0 and kg != g:
-        return ST_STALE
-    return ST_OK
+        return ST.STALE_HANDLE
+    return ST.OK
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,24 +300,24 @@ def slot_status(addr, key):
 def typed_grow(addr, want):
     """Grow a typed pool's buffer to ``want`` slots (0: automatic doubling, refused under the
     "error" policy). Records and generations are copied, new records zeroed, new slots pushed
-    under the free ones so they are handed out in ascending order. ST_OK or a failure status;
+    under the free ones so they are handed out in ascending order. OK or a failure status;
     on failure nothing changed."""
     h = words(addr)
     if h[H.POLICY] == POLICY_CLOSED:
-        return ST_CLOSED
+        return ST.POOL_CLOSED
     cap = h[H.CAP]
     if want == 0:
         if h[H.POLICY] == POLICY_ERROR or cap >= h[H.MAXCAP]:
-            return ST_FULL
+            return ST.POOL_EXHAUSTED
         want = min(max(2 * cap, 16), h[H.MAXCAP])
     elif want <= cap:
-        return ST_OK
+        return ST.OK
     elif want > h[H.MAXCAP]:
-        return ST_FULL
+        return ST.POOL_EXHAUSTED
     isz = h[H.ITEMSIZE]
     mi, base = nrt_alloc_aligned(_typed_buffer_bytes(want, isz))
     if mi == 0:
-        return ST_OOM
+        return ST.POOL_EXHAUSTED
     goff = _gen_offset(want, isz)
     soff = _stack_offset(want, isz)
     toff = _tag_offset(want, isz)
@@ -355,19 +350,19 @@ def typed_grow(addr, want):
     if cap > 0:
         h[H.GROWS] += 1
     h[H.SERIAL] += 1
-    return ST_OK
+    return ST.OK
 
 
 @njit(cache=True)
 def class_grow(addr):
     """Add one page to a size class (re-using a trimmed page-table entry first); the page table
-    and the slot arrays are enlarged when needed. ST_OK or a failure status (nothing changed)."""
+    and the slot arrays are enlarged when needed. OK or a failure status (nothing changed)."""
     h = words(addr)
     if h[H.POLICY] == POLICY_CLOSED:
-        return ST_CLOSED
+        return ST.POOL_CLOSED
     bpp = h[H.BPP]
     if bpp <= 0:                       # a page smaller than the class: no block fits
-        return ST_FULL
+        return ST.POOL_EXHAUSTED
     npages = h[H.NPAGES]
     page = -1
     if h[H.PT_CAP] > 0:
@@ -381,26 +376,26 @@ def class_grow(addr):
     if page < 0:
         page = npages
         if (page + 1) * bpp > min(h[H.MAXCAP], MAX_CLASS_SLOTS):
-            return ST_FULL
+            return ST.POOL_EXHAUSTED
         if page >= h[H.PT_CAP]:
             new_pt_cap = max(4, 2 * h[H.PT_CAP])
             new_pt_mi, new_pt = nrt_alloc_aligned(16 * new_pt_cap)
             if new_pt_mi == 0:
-                return ST_OOM
+                return ST.POOL_EXHAUSTED
         if (page + 1) * bpp > h[H.CAP]:
             new_cap = min(new_pt_cap * bpp, MAX_CLASS_SLOTS)
             new_sl_mi, new_sl = nrt_alloc_aligned(_class_buffer_bytes(new_cap))
             if new_sl_mi == 0:
                 if new_pt_mi != 0:
                     nrt_release(new_pt_mi)
-                return ST_OOM
+                return ST.POOL_EXHAUSTED
     page_mi, page_data = nrt_alloc_aligned(h[H.PAGE_BYTES])
     if page_mi == 0:
         if new_pt_mi != 0:
             nrt_release(new_pt_mi)
         if new_sl_mi != 0:
             nrt_release(new_sl_mi)
-        return ST_OOM
+        return ST.POOL_EXHAUSTED
     # -- commit ---------------------------------------------------------------------------
     if new_pt_mi != 0:
         mem_zero(new_pt, 16 * new_pt_cap)
@@ -435,7 +430,7 @@ def class_grow(addr):
     h[H.LIVE_PAGES] += 1
     h[H.GROWS] += 1
     h[H.SERIAL] += 1
-    return ST_OK
+    return ST.OK
 
 
 @njit(cache=True)
@@ -460,24 +455,24 @@ def py_release(addr, key):
 def acquire_many_into(addr, out):
     """Acquire ``len(out)`` slots of a typed pool into ``out`` (indices), all or nothing.
 
-    Grows once up front under the "grow" policy; ST_FULL (no change) under "error"."""
+    Grows once up front under the "grow" policy; POOL_EXHAUSTED (no change) under "error"."""
     h = words(addr)
     n = out.shape[0]
     if h[H.POLICY] == POLICY_CLOSED:
-        return ST_CLOSED
+        return ST.POOL_CLOSED
     if n > h[H.TOP]:
         if h[H.POLICY] == POLICY_ERROR:
-            return ST_FULL
+            return ST.POOL_EXHAUSTED
         need = h[H.SLOTS] - h[H.TOP] + n
         want = max(need, min(2 * h[H.CAP], h[H.MAXCAP]))
         if need > h[H.MAXCAP]:
-            return ST_FULL
+            return ST.POOL_EXHAUSTED
         st = typed_grow(addr, want)
-        if st != ST_OK:
+        if st != ST.OK:
             return st
     for j in range(n):
         out[j] = slot_acquire(addr, 0) & SLOT_MASK
-    return ST_OK
+    return ST.OK
 
 
 @register_jitable
@@ -494,7 +489,7 @@ def release_many_keys(addr, keys):
         saved[:] = i32s(h[H.STACK], cap)[top0:top0 + m]
     for j in range(n):
         st = slot_release(addr, keys[j])
-        if st != ST_OK:
+        if st != ST.OK:
             stack = i32s(h[H.STACK], cap)
             gens = i32s(h[H.GEN], cap)
             for _ in range(j):
@@ -505,7 +500,7 @@ def release_many_keys(addr, keys):
             if m > 0:
                 stack[top0:top0 + m] = saved
             return st, j
-    return ST_OK, -1
+    return ST.OK, -1
 
 
 @njit(cache=True)
@@ -619,15 +614,15 @@ def _recount(org, tag, allocs, frees):
 @njit(cache=True)
 def typed_acquire_org(addr, row):
     """A typed pool's acquire with a tag or budgets on: charge ``ITEMSIZE`` bytes first (a hard
-    budget: ``-ST_BUDGET``, nothing changed), then take the slot (on failure the charge is given
-    back) and record the tag. The handle, or ``-status``."""
+    budget: ``-BUDGET_EXCEEDED``, nothing changed), then take the slot (on failure the charge is
+    given back) and record the tag. The handle, or ``-status``."""
     h = words(addr)
     if h[H.POLICY] == POLICY_CLOSED:
-        return -ST_CLOSED
+        return -ST.POOL_CLOSED
     isz = h[H.ITEMSIZE]
     st, tag = orgk.charge(row, KIND_POOL, isz)
     if st != 0:
-        return -ST_BUDGET
+        return -ST.BUDGET_EXCEEDED
     k = slot_acquire(addr, 0)
     if k < 0:
         orgk.release(words(row)[F.org], KIND_POOL, tag, isz)
@@ -641,11 +636,11 @@ def class_acquire_org(addr, row):
     """:func:`typed_acquire_org` for one size class (``ITEMSIZE`` = the block size)."""
     h = words(addr)
     if h[H.POLICY] == POLICY_CLOSED:
-        return -ST_CLOSED
+        return -ST.POOL_CLOSED
     isz = h[H.ITEMSIZE]
     st, tag = orgk.charge(row, KIND_POOL, isz)
     if st != 0:
-        return -ST_BUDGET
+        return -ST.BUDGET_EXCEEDED
     k = slot_acquire(addr, 1)
     if k < 0:
         orgk.release(words(row)[F.org], KIND_POOL, tag, isz)
@@ -670,7 +665,7 @@ def slot_uncharge(addr, org, key):
 @njit(cache=True)
 def acquire_many_org(addr, row, out):
     """:func:`acquire_many_into` with a tag or budgets on: one charge of ``n * ITEMSIZE`` bytes
-    (all or nothing, ST_BUDGET), then the slots. A status."""
+    (all or nothing, BUDGET_EXCEEDED), then the slots. A status."""
     n = out.shape[0]
     h = words(addr)
     if n == 0 or h[H.POLICY] == POLICY_CLOSED:
@@ -678,10 +673,10 @@ def acquire_many_org(addr, row, out):
     nb = n * h[H.ITEMSIZE]
     st, tag = orgk.charge(row, KIND_POOL, nb)
     if st != 0:
-        return ST_BUDGET
+        return ST.BUDGET_EXCEEDED
     org = words(row)[F.org]
     st = acquire_many_into(addr, out)
-    if st != ST_OK:
+    if st != ST.OK:
         orgk.release(org, KIND_POOL, tag, nb)
         return st
     if tag != 0:
@@ -689,7 +684,7 @@ def acquire_many_org(addr, row, out):
         for j in range(n):
             tags[out[j]] = tag
         _recount(org, tag, n - 1, 0)
-    return ST_OK
+    return ST.OK
 
 
 @register_jitable
@@ -722,7 +717,7 @@ def uncharge_keys(addr, org, keys):
 def release_many_org(addr, org, keys):
     """:func:`release_many_keys`, then the tags and budgets of the released slots."""
     st, pos = release_many_keys(addr, keys)
-    if st == ST_OK:
+    if st == ST.OK:
         uncharge_keys(addr, org, keys)
     return st, pos
 
@@ -751,7 +746,7 @@ def py_class_acquire_tag(addr, tag):
 def py_release_tag(addr, key):
     """Release ``key``: (status, the tag its slot was charged to)."""
     st = slot_release(addr, key)
-    if st != ST_OK:
+    if st != ST.OK:
         return st, 0
     tags = _slot_tags(words(addr))
     s = key & SLOT_MASK
@@ -763,7 +758,7 @@ def py_release_tag(addr, key):
 @njit(cache=True)
 def py_acquire_many_tag(addr, out, tag):
     st = acquire_many_into(addr, out)
-    if st == ST_OK and tag != 0:
+    if st == ST.OK and tag != 0:
         tags = _slot_tags(words(addr))
         for j in range(out.shape[0]):
             tags[out[j]] = tag
@@ -774,7 +769,7 @@ def py_acquire_many_tag(addr, out, tag):
 def py_release_many_tag(addr, keys, tags_out):
     """Release every key (all or nothing); on success ``tags_out[j]`` is the tag of ``keys[j]``."""
     st, pos = release_many_keys(addr, keys)
-    if st == ST_OK:
+    if st == ST.OK:
         tags = _slot_tags(words(addr))
         for j in range(keys.shape[0]):
             s = keys[j] & SLOT_MASK

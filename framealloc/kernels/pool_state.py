@@ -52,10 +52,9 @@ import numpy as np
 
 __all__ = ["H", "HDR_WORDS", "HDR_BYTES", "new_headers", "POLICY_GROW", "POLICY_ERROR",
            "POLICY_CLOSED", "POOL_POLICIES", "GEN_MASK", "SLOT_MASK", "MAX_TYPED_SLOTS",
-           "CLASS_SHIFT", "MAX_CLASS_SLOTS", "MAX_CLASSES", "ST_OK", "ST_FULL", "ST_OOM",
-           "ST_CLOSED", "ST_RANGE", "ST_NOT_LIVE", "ST_STALE", "ST_NEGATIVE", "gen_offset",
+           "CLASS_SHIFT", "MAX_CLASS_SLOTS", "MAX_CLASSES", "gen_offset",
            "stack_offset", "typed_buffer_bytes", "tag_offset", "class_tag_offset",
-           "class_buffer_bytes", "ST_BUDGET"]
+           "class_buffer_bytes"]
 
 _WORDS = ("TOP", "CAP", "SLOTS", "STACK", "GEN", "PEAK", "ACQ", "DATA", "MI", "ITEMSIZE",
           "POLICY", "GROWS", "SERIAL", "MAXCAP", "PT", "PT_MI", "PT_CAP", "NPAGES", "LIVE_PAGES",
@@ -83,17 +82,6 @@ MAX_TYPED_SLOTS = (1 << 31) - 1
 CLASS_SHIFT = 26
 MAX_CLASS_SLOTS = 1 << CLASS_SHIFT
 MAX_CLASSES = 32
-
-# Kernel status codes (turned into FA1xx exceptions by the callers).
-ST_OK = 0
-ST_FULL = 1        # FA105 (policy error / slot limit)
-ST_OOM = 2         # FA105 (out of memory)
-ST_CLOSED = 3      # FA109
-ST_RANGE = 4       # FA104
-ST_NOT_LIVE = 5    # FA101
-ST_STALE = 6       # FA103
-ST_NEGATIVE = 7    # FA106
-ST_BUDGET = 8      # FA154: a hard budget refused the charge (nothing changed)
 
 
 def gen_offset(cap: int, itemsize: int) -> int:

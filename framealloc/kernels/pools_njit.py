@@ -31,16 +31,7 @@ from numba.extending import (
 )
 from numba.np import numpy_support
 
-from ..errors import AllocSizeError
-from ..org_codes import BudgetExceededError
-from ..pool_codes import (
-    DoubleFreeError,
-    ForeignFreeError,
-    PoolError,
-    PoolExhaustedError,
-    PoolIndexError,
-    StaleHandleError,
-)
+from ..errors import error
 from .pool_kernels import (
     acquire_many_into,
     acquire_many_org,
@@ -60,17 +51,14 @@ from .pool_kernels import (
     worker_row,
     words,
 )
+from . import status as ST
 from .leases import box_parent, refuse_in_generators, unbox_leased
+from .njit_api import raising, status_raiser
 from .pool_state import (
     CLASS_SHIFT,
     HDR_BYTES,
     MAX_CLASSES,
     SLOT_MASK,
-    ST_BUDGET,
-    ST_CLOSED,
-    ST_NOT_LIVE,
-    ST_OK,
-    ST_RANGE,
     H,
 )
 
@@ -159,63 +147,27 @@ box(SizeClassPoolsType)(box_parent)
 # Raising by status: inline overloads, so the ``raise`` lands in the user's function, where numba
 # releases the live arrays (a raise in a callee or an intrinsic would leak them).
 
-_M_FULL = ("FA105: pool exhausted (policy 'error' or slot limit) or out of memory; create it "
-           "larger, call pool.reserve(n) from Python, or use try_acquire()")
-_M_CLOSED = "FA109: the pool was closed"
-_M_RANGE = "FA104: slot index out of range of the pool"
-_M_NOT_LIVE = ("FA101: double release: the slot is not live (released already or never "
-               "acquired)")
-_M_NOT_LIVE_LOOKUP = "FA103: the slot is not live (released, or never acquired)"
-_M_STALE = "FA103: stale handle: the slot was released and reused since"
-_M_BUDGET = ("FA154: a hard budget refuses this pool allocation (see alloc.stats().budgets); "
-             "free memory, raise the limit, or use try_acquire()")
-
-
 def raise_acquire(status):
-    """Raise the FA error of a failed acquire/grow ``status`` (no-op for ST_OK)."""
+    """Raise the FA error of a failed acquire/grow ``status`` (no-op for OK)."""
 
 
 def raise_release(status):
-    """Raise the FA error of a failed release ``status`` (no-op for ST_OK)."""
+    """Raise the FA error of a failed release or index/handle lookup ``status`` (no-op for OK)."""
 
 
-def raise_lookup(status):
-    """Raise the FA error of a failed index/handle lookup ``status`` (no-op for ST_OK)."""
+_acquire_impl_raise = status_raiser((ST.POOL_CLOSED, ST.BUDGET_EXCEEDED, ST.POOL_EXHAUSTED))
+_release_impl_raise = status_raiser((ST.POOL_CLOSED, ST.SLOT_RANGE, ST.DOUBLE_FREE,
+                                     ST.STALE_HANDLE))
 
 
 @overload(raise_acquire, inline="always")
 def _ol_raise_acquire(status):
-    def impl(status):
-        if status != ST_OK:
-            if status == ST_CLOSED:
-                raise PoolError(_M_CLOSED)
-            if status == ST_BUDGET:
-                raise BudgetExceededError(_M_BUDGET)
-            raise PoolExhaustedError(_M_FULL)
-    return impl
-
-
-def _release_raiser(not_live_exc, not_live_msg):
-    def impl(status):
-        if status != ST_OK:
-            if status == ST_CLOSED:
-                raise PoolError(_M_CLOSED)
-            if status == ST_RANGE:
-                raise PoolIndexError(_M_RANGE)
-            if status == ST_NOT_LIVE:
-                raise not_live_exc(not_live_msg)
-            raise StaleHandleError(_M_STALE)
-    return impl
+    return _acquire_impl_raise
 
 
 @overload(raise_release, inline="always")
 def _ol_raise_release(status):
-    return _release_raiser(DoubleFreeError, _M_NOT_LIVE)
-
-
-@overload(raise_lookup, inline="always")
-def _ol_raise_lookup(status):
-    return _release_raiser(StaleHandleError, _M_NOT_LIVE_LOOKUP)
+    return _release_impl_raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,15 +181,13 @@ def _check_int(ty, what):
     """Typing-time check of an index/handle/key argument: FA104, raised as the FA error itself
     (see the typing helpers of :mod:`framealloc.kernels.njit_api`)."""
     if not isinstance(ty, types.Integer):
-        raise PoolIndexError(f"FA104: {what} must be an integer inside @njit, got {ty}; pass the "
-                             "int that acquire() (or acquire_handle()) returned")
+        raise error(ST.SLOT_RANGE, "type", what=what, got=f"a {ty}")
 
 
 def _check_count(ty, what):
     """Typing-time check of a count or byte size argument: FA106."""
     if not isinstance(ty, types.Integer):
-        raise AllocSizeError(f"FA106: {what} must be an integer inside @njit, got {ty}; pass a "
-                             "non-negative int")
+        raise error(ST.BAD_POOL_SIZE, name=what, got=f", got a {ty}")
 
 
 def _typed_take(pool):
@@ -263,7 +213,7 @@ def _ol_typed_take(pool):
 def _ol_give_back(hdr, org, key):
     def impl(hdr, org, key):
         st = slot_release(hdr, key)
-        if st == ST_OK and release_busy(hdr, key, org):
+        if st == ST.OK and release_busy(hdr, key, org):
             slot_uncharge(hdr, org, key)
         return st
     return impl
@@ -294,8 +244,8 @@ def _tp_try_acquire(pool):
     def impl(pool):
         h = _typed_take(pool)
         if h < 0:
-            if h == -ST_CLOSED:
-                raise PoolError(_M_CLOSED)
+            if h == -ST.POOL_CLOSED:
+                raise_acquire(-h)
             return None
         return h & SLOT_MASK
     return impl
@@ -307,7 +257,7 @@ def _tp_release(pool, key):
 
     def impl(pool, key):
         st = _give_back(pool._hdr, pool._org, key)
-        if st != ST_OK:
+        if st != ST.OK:
             raise_release(st)
     return impl
 
@@ -315,16 +265,17 @@ def _tp_release(pool, key):
 @_typed("acquire_many")
 def _tp_acquire_many(pool, n):
     _check_count(n, "acquire_many(n): n")
+    E, M = raising(ST.BAD_POOL_SIZE, name="acquire_many(n): n")
 
     def impl(pool, n):
         if n < 0:
-            raise AllocSizeError("FA106: acquire_many(n) needs n >= 0")
+            raise E(M)
         out = np.empty(n, np.int64)
         if org_busy(pool._rows, pool._org):
             st = acquire_many_org(pool._hdr, worker_row(pool._rows), out)
         else:
             st = acquire_many_into(pool._hdr, out)
-        if st != ST_OK:
+        if st != ST.OK:
             raise_acquire(st)
         return out
     return impl
@@ -334,12 +285,12 @@ def _tp_acquire_many(pool, n):
 def _tp_release_many(pool, keys):
     if not (isinstance(keys, types.Array) and keys.ndim == 1
             and isinstance(keys.dtype, types.Integer)):
-        raise PoolIndexError(f"FA104: release_many takes a 1-D integer array inside @njit, got "
-                             f"{keys}; pass the array acquire_many(n) returned")
+        raise error(ST.SLOT_RANGE, "type", what="release_many(keys): keys",
+                    kind="a 1-D integer array", got=keys)
 
     def impl(pool, keys):
         st = release_many_org(pool._hdr, pool._org, keys)[0]
-        if st != ST_OK:
+        if st != ST.OK:
             raise_release(st)
     return impl
 
@@ -349,7 +300,7 @@ def _tp_is_alive(pool, key):
     _check_int(key, "the index or handle")
 
     def impl(pool, key):
-        return slot_status(pool._hdr, key) == ST_OK
+        return slot_status(pool._hdr, key) == ST.OK
     return impl
 
 
@@ -359,8 +310,8 @@ def _tp_index(pool, key):
 
     def impl(pool, key):
         st = slot_status(pool._hdr, key)
-        if st != ST_OK:
-            raise_lookup(st)
+        if st != ST.OK:
+            raise_release(st)
         return key & SLOT_MASK
     return impl
 
@@ -371,8 +322,8 @@ def _tp_handle(pool, key):
 
     def impl(pool, key):
         st = slot_status(pool._hdr, key)
-        if st != ST_OK:
-            raise_lookup(st)
+        if st != ST.OK:
+            raise_release(st)
         h = words(pool._hdr)
         i = key & SLOT_MASK
         return (np.int64(i32s(h[H.GEN], h[H.CAP])[i]) << 32) | i
@@ -382,12 +333,13 @@ def _tp_handle(pool, key):
 @_typed("generation")
 def _tp_generation(pool, key):
     _check_int(key, "the index")
+    E, M = raising(ST.SLOT_RANGE)
 
     def impl(pool, key):
         h = words(pool._hdr)
         i = key & SLOT_MASK
         if key < 0 or i >= h[H.CAP]:
-            raise PoolIndexError(_M_RANGE)
+            raise E(M)
         return np.int64(i32s(h[H.GEN], h[H.CAP])[i])
     return impl
 
@@ -462,27 +414,23 @@ def _class_for(hdr, n, nbytes):
     return -1
 
 
-_M_NEG = "FA106: nbytes must be >= 0"
-_M_TOO_BIG = ("FA111: request larger than the largest size class; use np.empty in @njit code "
-              "(or add a class to AllocConfig.pool_size_classes)")
-_M_FOREIGN = "FA102: not a slot key of these size-class pools"
-_M_FIT = "FA107: the view does not fit the slot's size class (or count < 0)"
-
-
 def _acquire_impl(try_):
+    neg_e, neg_m = raising(ST.BAD_POOL_SIZE, name="nbytes")
+    big_e, big_m = raising(ST.TOO_BIG_FOR_CLASSES)
+
     def impl(pools, nbytes):
         busy = org_busy(pools._rows, pools._org)   # first: its thread-id call leaves loops
         if nbytes < 0:
-            raise AllocSizeError(_M_NEG)
+            raise neg_e(neg_m)
         c = _class_for(pools._hdr, pools._n, nbytes)
         if c < 0:
-            raise AllocSizeError(_M_TOO_BIG)
+            raise big_e(big_m)
         if busy:
             h = class_acquire_org(pools._hdr + c * HDR_BYTES, worker_row(pools._rows))
         else:
             h = slot_acquire(pools._hdr + c * HDR_BYTES, 1)
         if h < 0:
-            if try_ and h != -ST_CLOSED:
+            if try_ and h != -ST.POOL_CLOSED:
                 return None
             raise_acquire(-h)
         return h | (c << CLASS_SHIFT)
@@ -504,13 +452,14 @@ def _sc_try_acquire(pools, nbytes):
 @_classes("release")
 def _sc_release(pools, key):
     _check_int(key, "the slot key")
+    E, M = raising(ST.FOREIGN_FREE)
 
     def impl(pools, key):
         c = (key >> CLASS_SHIFT) & (MAX_CLASSES * 2 - 1)
         if key < 0 or c >= pools._n:
-            raise ForeignFreeError(_M_FOREIGN)
+            raise E(M)
         st = _give_back(pools._hdr + c * HDR_BYTES, pools._org, key & _LOCAL_MASK)
-        if st != ST_OK:
+        if st != ST.OK:
             raise_release(st)
     return impl
 
@@ -519,23 +468,24 @@ def _sc_release(pools, key):
 def _sc_view(pools, key, dtype, count=1):
     _check_int(key, "the slot key")
     if not (isinstance(count, (types.Omitted, types.Integer)) or count == 1):
-        raise AllocSizeError(f"FA107: view(key, dtype, count): count must be an integer inside "
-                             f"@njit, got {count}; pass a non-negative int")
+        raise error(ST.VIEW_TOO_BIG, "type", got=count)
     isz = numpy_support.as_dtype(resolve_nb_dtype(dtype)).itemsize
+    foreign_e, foreign_m = raising(ST.FOREIGN_FREE)
+    fit_e, fit_m = raising(ST.VIEW_TOO_BIG)
 
     def impl(pools, key, dtype, count=1):
         c = (key >> CLASS_SHIFT) & (MAX_CLASSES * 2 - 1)
         if key < 0 or c >= pools._n:
-            raise ForeignFreeError(_M_FOREIGN)
+            raise foreign_e(foreign_m)
         row = pools._hdr + c * HDR_BYTES
         local = key & _LOCAL_MASK
         st = slot_status(row, local)
-        if st != ST_OK:
-            raise_lookup(st)
+        if st != ST.OK:
+            raise_release(st)
         h = words(row)
         csize = h[H.ITEMSIZE]
         if count < 0 or count > csize // isz:      # no count * isz: it would wrap
-            raise AllocSizeError(_M_FIT)
+            raise fit_e(fit_m)
         slot = local & SLOT_MASK
         page = slot // h[H.BPP]
         pt = i64s(h[H.PT], 2 * h[H.PT_CAP])

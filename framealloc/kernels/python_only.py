@@ -20,12 +20,13 @@ from numba.core.typing.templates import AttributeTemplate, infer_getattr
 
 from ..alloc import SmartAlloc
 from ..collections import FrameMap, FrameVec
-from ..errors import NjitUsageError
+from ..errors import error
 from ..pool import SizeClassPools
 from ..typed_pool import TypedPool
 from .collections_njit import FrameMapType, FrameVecType
 from .njit_api import SmartAllocType
 from .pools_njit import SizeClassPoolsType, TypedPoolType
+from . import status as ST
 
 __all__ = ["PYTHON_CLASSES", "python_only_names"]
 
@@ -66,9 +67,7 @@ class _PythonOnlyTemplate(AttributeTemplate):
             if not isinstance(other, _PythonOnlyTemplate) and other.resolve(typ, attr) is not None:
                 return None
         cls = PYTHON_CLASSES[self.key].__name__
-        raise NjitUsageError(f"FA016: {cls}.{spelled} is a Python-only call; call it outside "
-                             "@njit code (in Python, before or after the @njit call) and pass "
-                             "what the kernel needs in as an argument")
+        raise error(ST.PYTHON_ONLY, name=f"{cls}.{spelled}")
 
 
 for _nbtype, _cls in PYTHON_CLASSES.items():

@@ -12,7 +12,7 @@ An allocation is three steps: :func:`_scratch_size` (an intrinsic: byte count an
 the size checks, constant-folded for literal shapes), :func:`scratch_bump` (a cached kernel:
 resolve the id, check the fit, charge the tag and budgets, bump) and :func:`_scratch_view` (an
 intrinsic: the view over the pool's buffer, holding a reference to it). Errors are raised out of
-line by :func:`_scratch_fail`, for the reason given in :func:`framealloc.kernels.njit_api._fail`.
+line by :func:`framealloc.kernels.njit_api._fail` (for the reason given there).
 """
 from __future__ import annotations
 
@@ -27,13 +27,11 @@ from numba.np.arrayobj import make_array, populate_array
 
 from .. import scratch as S
 from .._dtypes import MAX_ALIGN, natural_alignment
-from ..scratch_codes import ScratchError, ScratchFullError
+from ..errors import error
 from . import org
+from . import status as ST
 from .arena import (
     MAX_BYTES,
-    ST_BAD_ALIGN,
-    ST_NEGATIVE,
-    ST_OVERFLOW,
     _as_i64_ptr,
     nrt_alloc_aligned,
     row_view,
@@ -47,26 +45,12 @@ from .njit_api import (
     _native,
     _omitted,
     _shape_ndim,
-    raise_status,
     resolve_numba_dtype,
 )
 from .org_state import KIND_SCRATCH
 from .state import F
 
 __all__ = ["new_buffer", "scratch_bump", "scratch_reset", "scratch_used"]
-
-# Statuses of the scratch kernels (the frame kernels' size statuses 4, 5, 7 pass through).
-ST_UNKNOWN = 160          # FA160: not a pool id of this allocator
-ST_FULL = 161             # FA161: the pool cannot hold the request
-ST_INTERNAL = 169         # FA000: a tag id outside the tag table (a bug of the tag core)
-#: org.charge refusals are returned as CHARGE_BASE + their status.
-CHARGE_BASE = 1000
-
-_M_UNKNOWN = ("FA160: not the id of a scratch pool of this allocator; pass pool.id of a pool "
-              "made by alloc.scratch_pool(name, capacity) on the same SmartAlloc")
-_M_FULL = ("FA161: scratch pool full; reset() it, create a larger pool, or use "
-           "try_scratch_array")
-_M_INTERNAL = "FA000: internal allocator error (tag id outside the tag table)"
 
 _SYMBOL = "framealloc_scratch_registry"
 llb.add_symbol(_SYMBOL, S._registry().ctypes.data)
@@ -141,24 +125,24 @@ def scratch_bump(arena_row, owner, sid, nbytes, align, size_status):
     if size_status != 0:
         return size_status, 0, 0
     if align <= 0 or (align & (align - 1)) != 0 or align > MAX_ALIGN:
-        return ST_BAD_ALIGN, 0, 0
+        return ST.BAD_ALIGN, 0, 0
     addr = resolve(owner, sid)
     if addr == 0:
-        return ST_UNKNOWN, 0, 0
+        return ST.BAD_SCRATCH, 0, 0
     r = _words(addr, _ROW_WORDS)
     cur = r[_S_CURSOR]
     off = (cur + align - 1) & -align
     end = off + nbytes
     if end > r[_S_LIMIT]:
-        return ST_FULL, 0, 0
+        return ST.SCRATCH_FULL, 0, 0
     consumed = end - cur
     status, tag = org.charge(arena_row, _KIND, consumed)
     if status != 0:
-        return CHARGE_BASE + status, 0, 0
+        return status, 0, 0
     ntags = r[_S_NTAGS]
     if tag < 0 or tag >= ntags:
         org.release(row_view(arena_row)[_ORG], _KIND, tag, consumed)
-        return ST_INTERNAL, 0, 0
+        return ST.INTERNAL, 0, 0
     r[_S_CURSOR] = end
     r[_S_COUNT] += 1
     _words(r[_S_TAGS], ntags)[tag] += consumed
@@ -170,7 +154,7 @@ def scratch_reset(arena_row, owner, sid):
     """Reset pool ``sid``: give every tag its bytes back, settle the counters. A status."""
     addr = resolve(owner, sid)
     if addr == 0:
-        return ST_UNKNOWN
+        return ST.BAD_SCRATCH
     r = _words(addr, _ROW_WORDS)
     org_addr = row_view(arena_row)[_ORG]
     tags = _words(r[_S_TAGS], r[_S_NTAGS])
@@ -194,22 +178,8 @@ def scratch_used(owner, sid):
     """``(status, bytes in use)`` of pool ``sid``."""
     addr = resolve(owner, sid)
     if addr == 0:
-        return ST_UNKNOWN, 0
+        return ST.BAD_SCRATCH, 0
     return 0, _words(addr, _ROW_WORDS)[_S_CURSOR]
-
-
-@njit(cache=True)
-def _scratch_fail(status):
-    """Raise the error of a non-zero scratch status, out of line (see ``njit_api._fail``)."""
-    if status == ST_FULL:
-        raise ScratchFullError(_M_FULL)
-    if status == ST_UNKNOWN:
-        raise ScratchError(_M_UNKNOWN)
-    if status >= CHARGE_BASE:
-        _fail(status - CHARGE_BASE)
-    if status == ST_INTERNAL:
-        raise ScratchError(_M_INTERNAL)
-    raise_status(status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +197,7 @@ def _scratch_size(typingctx, shape, dtype, align):
     """``(size status, nbytes, alignment)`` of an array of ``shape``/``dtype``.
 
     ``align`` is 0 (the dtype's natural alignment) or the user's value (validated here when it
-    is only known at run time: status ST_BAD_ALIGN).
+    is only known at run time: status BAD_ALIGN).
     """
     _, npdt = resolve_numba_dtype(dtype)
     _shape_ndim(shape)
@@ -252,8 +222,8 @@ def _scratch_size(typingctx, shape, dtype, align):
             ovf = builder.or_(ovf, builder.extract_value(res, 1))
             neg = builder.or_(neg, builder.icmp_signed("<", d, zero))
         big = builder.or_(ovf, builder.icmp_unsigned(">", nbytes, ir.Constant(intp, MAX_BYTES)))
-        status = builder.select(neg, ir.Constant(intp, ST_NEGATIVE),
-                                builder.select(big, ir.Constant(intp, ST_OVERFLOW), zero))
+        status = builder.select(neg, ir.Constant(intp, ST.BAD_SIZE),
+                                builder.select(big, ir.Constant(intp, ST.SIZE_OVERFLOW), zero))
         if const_align is not None:
             a = ir.Constant(intp, const_align)
         else:
@@ -265,7 +235,7 @@ def _scratch_size(typingctx, shape, dtype, align):
                     user_a, ir.Constant(intp, 1))), zero))
             status = builder.select(
                 builder.and_(builder.icmp_signed("==", status, zero), bad_align),
-                ir.Constant(intp, ST_BAD_ALIGN), status)
+                ir.Constant(intp, ST.BAD_ALIGN), status)
             a = builder.select(builder.icmp_signed(">", user_a, ir.Constant(intp, natural)),
                                user_a, ir.Constant(intp, natural))
         return context.make_tuple(builder, signature.return_type, [status, nbytes, a])
@@ -317,11 +287,11 @@ def _new_impl(z, try_, dtype_arg, align_arg):
     One level of inlining (the method itself), with the dtype/alignment defaults baked in, so a
     user function that allocates compiles few intermediate functions."""
     glb = dict(np=np, _native=_native, _scratch_size=_scratch_size, scratch_bump=scratch_bump,
-               _scratch_view=_scratch_view, _scratch_fail=_scratch_fail, ST_FULL=ST_FULL,
-               CHARGE_BASE=CHARGE_BASE, Z=z)
+               _scratch_view=_scratch_view, _fail=_fail, FULL=ST.SCRATCH_FULL,
+               BUDGET=ST.BUDGET_EXCEEDED, Z=z)
     dt = "dtype" if dtype_arg else "np.float64"
     al = "align" if align_arg else "0"
-    refuse = ("        if status == ST_FULL or status >= CHARGE_BASE:\n"
+    refuse = ("        if status == FULL or status == BUDGET:\n"
               "            return None\n") if try_ else ""
     src = f"""
 def impl(alloc, sid, shape, dtype=None, align=None, zero=False):
@@ -329,7 +299,7 @@ def impl(alloc, sid, shape, dtype=None, align=None, zero=False):
     size_status, nbytes, a = _scratch_size(shape, {dt}, {al})
     status, data, mi = scratch_bump(nat[6], nat[4], np.int64(sid), nbytes, a, size_status)
     if status != 0:
-{refuse}        _scratch_fail(status)
+{refuse}        _fail(status)
     return _scratch_view(data, mi, shape, {dt}, Z)
 """
     exec(src, glb)
@@ -340,8 +310,7 @@ def _check_sid(sid):
     """Typing-time check of a pool id: FA160, raised as the FA error itself (see the typing
     helpers of :mod:`framealloc.kernels.njit_api`)."""
     if not isinstance(sid, types.Integer):
-        raise ScratchError(f"FA160: a scratch pool id must be an int inside @njit, got {sid}; "
-                           "pass pool.id of a pool made by alloc.scratch_pool(name, capacity)")
+        raise error(ST.BAD_SCRATCH, sid=f"a {sid} (inside @njit a pool id is an int)")
 
 
 def _register_array_method(name, zero_default, try_):
@@ -366,7 +335,7 @@ def _ol_scratch_reset(alloc, sid):
         nat = _native(alloc)
         status = scratch_reset(nat[6], nat[4], np.int64(sid))
         if status != 0:
-            _scratch_fail(status)
+            _fail(status)
     return impl
 
 
@@ -377,6 +346,6 @@ def _ol_scratch_used(alloc, sid):
     def impl(alloc, sid):
         status, used = scratch_used(_native(alloc)[4], np.int64(sid))
         if status != 0:
-            _scratch_fail(status)
+            _fail(status)
         return used
     return impl

@@ -1,67 +1,137 @@
-"""Status codes of the frame kernels and the FA error each one becomes (numba-free).
+"""The one status vocabulary of framealloc: a status IS its FA code's number (numba-free, imports
+nothing).
 
-Kernels return a status instead of raising; the Python API (:mod:`framealloc.alloc`) and the njit
-methods (:mod:`framealloc.kernels.njit_api`) both turn a status into the same exception and message
-from :data:`STATUS_ERRORS`.
+Every kernel returns a :class:`Status` value instead of raising: ``OK`` (0), an FA code's number
+(``FRAME_EXHAUSTED`` is 8, ``POOL_EXHAUSTED`` is 105, ``BUDGET_EXCEEDED`` is 154), or one of the
+negative results that are not FA codes (``HEAP``: a success served from the heap fallback;
+``INTERNAL``: a kernel found state it cannot explain, raised as FA000). Pool acquire kernels
+return a handle (``>= 0``) or ``-status``, which works because every failure status is positive.
+
+The exception, message and explanation of each code are one entry of the table in
+:mod:`framealloc.errors`; the Python raise (``raise error(status, ...)``), the @njit raise
+(:func:`framealloc.kernels.njit_api.status_raiser`) and ``framealloc.explain()`` all read it.
+
+@njit code reads the statuses as plain module attributes (``from . import status as ST``, then
+``ST.BUDGET_EXCEEDED``): every member is also a module-level ``int`` here. numba folds those to
+constants; an IntEnum member would instead be typed as an enum and boxed back into a ``Status``
+object (a Python call) each time a kernel returned one to Python.
 """
 from __future__ import annotations
 
-from ..org_codes import BudgetExceededError, TagError
-from ..errors import (
-    AlignmentError,
-    AllocSizeError,
-    ArenaExhaustedError,
-    CheckpointError,
-    FrameStateError,
-    WrongThreadError,
-)
+from enum import IntEnum
 
-ST_OK = 0
-ST_NO_FRAME = 1        # FA001
-ST_BEGIN_TWICE = 2     # FA002
-ST_END_NO_BEGIN = 3    # FA003
-ST_NEGATIVE = 4        # FA004
-ST_OVERFLOW = 5        # FA005
-ST_BAD_ALIGN = 7       # FA007
-ST_EXHAUSTED = 8       # FA008
-ST_FOREIGN_CP = 9      # FA009
-ST_STALE_CP = 10       # FA010
-ST_WRONG_THREAD = 11   # FA011
-ST_BUDGET = 12         # FA154
-ST_TAG_UNKNOWN = 13    # FA153
-ST_TAG_UNBALANCED = 14  # FA152
-ST_TAG_LOG_FULL = 15   # FA157
-ST_HEAP = 100          # success, served from a heap fallback the row owns until end_frame
-
-#: status -> (exception class, message starting with the FA code)
-STATUS_ERRORS: dict[int, tuple[type, str]] = {
-    ST_NO_FRAME: (FrameStateError, "FA001: frame allocation outside a frame; call "
-                  "alloc.begin_frame() first (or use `with alloc.frame():` in Python)"),
-    ST_BEGIN_TWICE: (FrameStateError, "FA002: begin_frame() while a frame is open on this thread; "
-                     "call end_frame() first"),
-    ST_END_NO_BEGIN: (FrameStateError, "FA003: end_frame() without begin_frame() on this thread"),
-    ST_NEGATIVE: (AllocSizeError, "FA004: negative size or shape entry in a frame allocation"),
-    ST_OVERFLOW: (AllocSizeError, "FA005: frame allocation size overflows (over 2**47 bytes)"),
-    ST_BAD_ALIGN: (AlignmentError, "FA007: align must be a power of two between 1 and 4096"),
-    ST_EXHAUSTED: (ArenaExhaustedError, "FA008: frame arena exhausted (on_frame_exhausted='error' "
-                   "or out of memory); raise AllocConfig.frame_capacity, use the 'grow' policy, "
-                   "or use a try_ form"),
-    ST_FOREIGN_CP: (CheckpointError, "FA009: checkpoint belongs to another SmartAlloc"),
-    ST_STALE_CP: (CheckpointError, "FA010: stale checkpoint: taken in an older frame, already "
-                  "rolled past, or pushed out by newer checkpoints"),
-    ST_WRONG_THREAD: (WrongThreadError, "FA011: checkpoint made on another thread or prange "
-                      "worker"),
-    ST_BUDGET: (BudgetExceededError, "FA154: a hard budget refuses this allocation (see "
-                "alloc.stats().budgets); free memory, raise the limit, or use a try_ form"),
-    ST_TAG_UNKNOWN: (TagError, "FA153: unknown tag id; get ids with alloc.tag_id(name) in Python"),
-    ST_TAG_UNBALANCED: (TagError, "FA152: unbalanced tag: pop_tag() without push_tag(), or more "
-                        "than 16 nested tags inside @njit"),
-    ST_TAG_LOG_FULL: (TagError, "FA157: more than 128 tag switches while a frame checkpoint is "
-                      "live; commit or roll back the checkpoint first"),
-}
+__all__ = ["Status"]
 
 
-def raise_for_status(status: int, detail: str = "") -> None:
-    """Raise the exception of a non-OK status (Python side)."""
-    exc, msg = STATUS_ERRORS[status]
-    raise exc(msg + detail)
+class Status(IntEnum):
+    """Every runtime status; the value of each failure is its FA code's number."""
+
+    OK = 0
+    # -- not FA codes (negative) ---------------------------------------------------------------
+    HEAP = -1                  # success: served from a heap fallback the row owns until end_frame
+    INTERNAL = -2              # a kernel met state it cannot explain (raised as FA000)
+    # -- FA0xx frame arenas --------------------------------------------------------------------
+    NO_FRAME = 1
+    BEGIN_TWICE = 2
+    END_NO_BEGIN = 3
+    BAD_SIZE = 4               # a negative size or shape entry
+    SIZE_OVERFLOW = 5
+    BAD_DTYPE = 6
+    BAD_ALIGN = 7
+    FRAME_EXHAUSTED = 8
+    FOREIGN_CHECKPOINT = 9
+    STALE_CHECKPOINT = 10
+    WRONG_THREAD = 11
+    TOO_MANY_THREADS = 12
+    BAD_CONFIG = 13
+    BAD_SHAPE = 14
+    CLOSED = 15
+    PYTHON_ONLY = 16
+    NOT_CONSTANT = 17
+    NOT_CALLABLE = 18
+    IN_GENERATOR = 19
+    # -- FA1xx pools, heap, typed pools, groups, handles, streaming -----------------------------
+    DOUBLE_FREE = 101          # a slot released while it is not live
+    FOREIGN_FREE = 102
+    STALE_HANDLE = 103         # a generation that does not match, or a lookup of a free slot
+    SLOT_RANGE = 104
+    POOL_EXHAUSTED = 105       # full under policy "error", slot limit, or out of memory
+    BAD_POOL_SIZE = 106
+    VIEW_TOO_BIG = 107
+    USE_AFTER_FREE = 108
+    POOL_CLOSED = 109
+    BAD_POOL_ARG = 110
+    TOO_BIG_FOR_CLASSES = 111
+    UNKNOWN_GROUP = 112
+    GROUP_FREED = 113
+    STALE_RELOCATABLE = 114
+    NOT_PINNED = 115
+    PINNED = 116
+    STREAMING_BUDGET = 117
+    ASSET_NOT_READY = 118
+    UNKNOWN_ASSET = 119
+    TOO_MUCH_DATA = 120
+    # -- FA13x frame collections and layouts ---------------------------------------------------
+    BAD_CAPACITY = 130
+    VEC_FULL = 131
+    VEC_EMPTY = 132
+    VEC_INDEX = 133
+    MAP_FULL = 134
+    KEY_MISSING = 135
+    BAD_COLLECTION_DTYPE = 136
+    BAD_KEY = 137
+    BAD_LAYOUT = 138
+    BAD_VALUE = 139
+    # -- FA15x-17x tags, budgets, phases, scratch, retention, thread coordination -------------
+    BAD_TAG_NAME = 150
+    TOO_MANY_TAGS = 151
+    TAG_UNBALANCED = 152
+    TAG_UNKNOWN = 153
+    BUDGET_EXCEEDED = 154
+    SOFT_BUDGET = 155
+    BAD_BUDGET = 156
+    TAG_LOG_FULL = 157
+    BAD_PHASE = 158
+    PHASE_OPEN_AT_END = 159
+    BAD_SCRATCH = 160          # a bad scratch pool name, capacity or id
+    SCRATCH_FULL = 161
+    TOO_MANY_SCRATCH = 162
+    BAD_RETENTION = 163
+    PROMOTE_TOO_BIG = 164
+    PROMOTE_NO_SCRATCH = 165
+    PROMOTE_SCRATCH_FULL = 166
+    BARRIER_TIMEOUT = 170
+    BARRIER_BROKEN = 171
+    SIGNALLED_TWICE = 172
+    RECEIVED_TWICE = 173
+    TRANSFER_DROPPED = 174
+    BAD_BARRIER = 175
+    # -- FA4xx GPU memory ----------------------------------------------------------------------
+    GPU_BAD_SIZE = 401
+    GPU_BAD_ALIGN = 402
+    GPU_BAD_USAGE = 403
+    GPU_NO_MEMORY_TYPE = 404
+    GPU_OUT_OF_MEMORY = 405
+    GPU_BUDGET_EXCEEDED = 406
+    GPU_SOFT_BUDGET = 407
+    GPU_NOT_MAPPABLE = 408
+    GPU_STALE = 409
+    GPU_DOUBLE_FREE = 410
+    GPU_FRAME_STATE = 411
+    GPU_TRANSFER = 412
+    GPU_CALL_FAILED = 413
+    GPU_UNAVAILABLE = 414
+    GPU_BAD_VIEW = 415
+    GPU_TIMEOUT = 416
+    GPU_BAD_CONFIG = 417
+    UNIFIED_BUDGET_EXCEEDED = 418
+    UNIFIED_SOFT_BUDGET = 419
+
+    @property
+    def code(self) -> str:
+        """The ``FAnnn`` code of this status (``"FA000"`` for the negative ones)."""
+        return f"FA{max(int(self), 0):03d}"
+
+
+# The members as plain ints (``status.BUDGET_EXCEEDED == 154``), for @njit code (module docstring).
+globals().update({_s.name: int(_s) for _s in Status})
