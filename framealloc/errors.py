@@ -587,7 +587,7 @@ The handle's generation does not match the slot: the slot was released (and poss
 again) after the handle was taken. Typed-pool handles (`pool.handle(i)`, `pool.acquire_handle()`)
 pack (generation << 32) | index, so stale references are detected instead of silently reading
 another particle. Re-acquire, or check `pool.is_alive(handle)` first.""",
-     message=("stale index or handle: {slot} of {what} was released (and maybe reused) since, or "
+     message=("stale handle or index: {slot} of {what} was released (and maybe reused) since, or "
               "never acquired"),
      todo="re-acquire, or check is_alive() first",
      slot="the slot", what="the pool")

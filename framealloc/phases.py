@@ -480,7 +480,7 @@ class PhasesMixin(FrameHooks):
         >>> alloc.end_phase()
         Traceback (most recent call last):
         ...
-        framealloc.phase_codes.PhaseError: FA158: end_phase() with no open phase on this thread
+        framealloc.errors.PhaseError: FA158: end_phase() with no open phase on this thread
         >>> alloc.end_frame()
         """
         if name is not None and not isinstance(name, str):
