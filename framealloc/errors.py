@@ -1005,10 +1005,8 @@ def exception_class(status) -> type:
     info = _entry(status)
     if info.cls is not None:
         return info.cls
-    obj = importlib.import_module("framealloc")
-    for part in info.exception.split("."):
-        obj = getattr(obj, part)
-    return obj
+    module, _, name = f"framealloc.{info.exception}".rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 def error(status, case: str | None = None, **fields) -> Exception:

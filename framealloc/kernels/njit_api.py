@@ -358,11 +358,13 @@ def _native(typingctx, alloc):
     return sig, codegen
 
 
-def status_raiser(statuses, **fields):
+def status_raiser(statuses, otherwise=ST.INTERNAL, **fields):
     """The body of an njit ``raise_...(status)`` overload, built from the table of
     :mod:`framealloc.errors`: one ``if status == N: raise E(M)`` per status of ``statuses``, with
     the code's exception class and message (``fields`` fill the messages' details, the table's
-    defaults the rest: the messages are constants), nothing for OK, FA000 for anything else.
+    defaults the rest: the messages are constants), nothing for OK, and ``otherwise`` for any
+    other status (None: the last of ``statuses`` is raised without a test, for callers that can
+    only get those statuses; one raise fewer to compile at every call site).
 
     Use it as an ``inline="always"`` overload, so that the ``raise`` lands in the caller's own
     code, where numba releases the caller's live arrays (a raise from inside a callee or from
@@ -370,13 +372,14 @@ def status_raiser(statuses, **fields):
     """
     lines = ["def impl(status):", "    if status == 0:", "        return"]
     glb = {}
-    for i, st in enumerate((*statuses, ST.INTERNAL)):
+    last = (*statuses, otherwise) if otherwise is not None else statuses
+    for i, st in enumerate(last):
         exc = error(st, **fields)
         glb[f"E{i}"], glb[f"M{i}"] = type(exc), str(exc)
-        if st == ST.INTERNAL:
-            lines.append(f"    raise E{i}(M{i})")
-        else:
+        if i < len(last) - 1:
             lines += [f"    if status == {int(st)}:", f"        raise E{i}(M{i})"]
+        else:
+            lines.append(f"    raise E{i}(M{i})")
     exec("\n".join(lines), glb)  # one `if` per status, with constant messages
     return glb["impl"]
 
@@ -388,24 +391,34 @@ def raising(status, case=None, **fields):
     return type(exc), str(exc)
 
 
-#: The statuses of the frame, org and scratch kernels (what :func:`raise_status` raises).
-KERNEL_STATUSES = (ST.NO_FRAME, ST.BEGIN_TWICE, ST.END_NO_BEGIN, ST.BAD_SIZE, ST.SIZE_OVERFLOW,
-                   ST.BAD_ALIGN, ST.FRAME_EXHAUSTED, ST.FOREIGN_CHECKPOINT, ST.STALE_CHECKPOINT,
-                   ST.WRONG_THREAD, ST.BUDGET_EXCEEDED, ST.TAG_UNKNOWN, ST.TAG_UNBALANCED,
-                   ST.TAG_LOG_FULL, ST.BAD_SCRATCH, ST.SCRATCH_FULL)
+#: The statuses of the frame and org kernels: what :func:`raise_status` raises.
+FRAME_STATUSES = (ST.NO_FRAME, ST.BEGIN_TWICE, ST.END_NO_BEGIN, ST.BAD_SIZE, ST.SIZE_OVERFLOW,
+                  ST.BAD_ALIGN, ST.FRAME_EXHAUSTED, ST.FOREIGN_CHECKPOINT, ST.STALE_CHECKPOINT,
+                  ST.WRONG_THREAD, ST.BUDGET_EXCEEDED, ST.TAG_UNKNOWN, ST.TAG_UNBALANCED,
+                  ST.TAG_LOG_FULL)
 
 
 def raise_status(status):
-    """Raise the FA error of a non-zero status of the frame, org or scratch kernels (no-op for
-    OK); njit only, inlined into the caller (see :func:`status_raiser`)."""
+    """Raise the FA error of a non-zero status of the frame or org kernels (no-op for OK); njit
+    only, inlined into the caller (see :func:`status_raiser`)."""
 
 
-_raise_impl = status_raiser(KERNEL_STATUSES)
+def _raise_any(status):
+    """:func:`raise_status`, and the scratch kernels' statuses too (behind :func:`_fail`)."""
+
+
+_raise_frame = status_raiser(FRAME_STATUSES)
+_raise_frame_scratch = status_raiser(FRAME_STATUSES + (ST.BAD_SCRATCH, ST.SCRATCH_FULL))
 
 
 @overload(raise_status, inline="always")
 def _ol_raise_status(status):
-    return _raise_impl
+    return _raise_frame
+
+
+@overload(_raise_any, inline="always")
+def _ol_raise_any(status):
+    return _raise_frame_scratch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,9 +437,9 @@ def _fail(status):
     of line, the loop keeps one exit. The price is numba's usual one for errors propagated from a
     callee (its own bounds checks included): NRT arrays the calling function holds at that moment
     are not released. Allocation errors are bugs to fix, not control flow: use the ``try_`` forms
-    where running out of memory is expected.
+    where running out of memory is expected. Scratch pools raise through it too.
     """
-    raise_status(status)
+    _raise_any(status)
 
 
 @overload(frame_new, inline="always", prefer_literal=True)

@@ -155,9 +155,10 @@ def raise_release(status):
     """Raise the FA error of a failed release or index/handle lookup ``status`` (no-op for OK)."""
 
 
-_acquire_impl_raise = status_raiser((ST.POOL_CLOSED, ST.BUDGET_EXCEEDED, ST.POOL_EXHAUSTED))
+# The slot kernels return no other statuses: the last one is raised without a test.
+_acquire_impl_raise = status_raiser((ST.POOL_CLOSED, ST.BUDGET_EXCEEDED, ST.POOL_EXHAUSTED), None)
 _release_impl_raise = status_raiser((ST.POOL_CLOSED, ST.SLOT_RANGE, ST.DOUBLE_FREE,
-                                     ST.STALE_HANDLE))
+                                     ST.STALE_HANDLE), None)
 
 
 @overload(raise_acquire, inline="always")

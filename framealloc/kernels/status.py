@@ -18,11 +18,12 @@ object (a Python call) each time a kernel returned one to Python.
 """
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, unique
 
 __all__ = ["Status"]
 
 
+@unique
 class Status(IntEnum):
     """Every runtime status; the value of each failure is its FA code's number."""
 
