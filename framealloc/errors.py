@@ -97,6 +97,7 @@ __all__ = [
     "CODES",
     "codes_between",
     "message",
+    "exception_class",
     "error",
     "explain",
     "all_codes",
