@@ -18,7 +18,7 @@ import functools
 import types
 from typing import Iterable
 
-__all__ = ["guard_closed", "Lease"]
+__all__ = ["guard_closed", "Lease", "ClosesWithOwner"]
 
 
 def _template():
@@ -124,3 +124,29 @@ class Lease:
         if not self._done:
             self._done = True
             self._on_last()
+
+
+class ClosesWithOwner:
+    """Base of objects a SmartAlloc hands out that close with it (handle heaps, streaming
+    allocators): after ``alloc.close()`` every guarded call raises FA015."""
+
+    _owner_ref = None
+
+    def _link_owner(self, alloc):
+        """Close with ``alloc`` (held weakly); returns ``self``."""
+        import weakref
+
+        self._owner_ref = weakref.ref(alloc)
+        return self
+
+    @property
+    def _closed(self) -> bool:
+        ref = self._owner_ref
+        a = ref() if ref is not None else None
+        return a is not None and a._closed
+
+    def _raise_closed(self):
+        from .errors import FrameStateError
+
+        raise FrameStateError("the SmartAlloc this object belongs to was closed; create a new "
+                              "one", code="FA015")

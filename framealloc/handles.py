@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._closing import guard_closed
+from ._closing import ClosesWithOwner, guard_closed
 from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
 from .pool_codes import HandleError, PoolExhaustedError, StaleHandleError
@@ -71,7 +71,7 @@ def _round(n: int) -> int:
     return (n + _ALIGN - 1) & -_ALIGN
 
 
-class HandleHeap:
+class HandleHeap(ClosesWithOwner):
     """A heap of relocatable blocks addressed by generation-checked handles (thread-safe).
 
     Parameters
@@ -270,29 +270,6 @@ class HandleHeap:
                 segments=len(self._segments), compactions=self.compactions,
                 moved_bytes=self.moved_bytes, allocations=self.allocations, frees=self.frees,
                 allocated_bytes=self.allocated_bytes, freed_bytes=self.freed_bytes)
-
-    # -- closing with the allocator that made it (framealloc._closing) -----------------------
-    _owner_ref = None
-
-    def _link_owner(self, alloc) -> "HandleHeap":
-        """Close with ``alloc``: after ``alloc.close()`` every call that would change this
-        object raises FA015."""
-        import weakref
-
-        self._owner_ref = weakref.ref(alloc)
-        return self
-
-    @property
-    def _closed(self) -> bool:
-        ref = self._owner_ref
-        a = ref() if ref is not None else None
-        return a is not None and a._closed
-
-    def _raise_closed(self):
-        from .errors import FrameStateError
-
-        raise FrameStateError("the SmartAlloc this object belongs to was closed; create a new "
-                              "one", code="FA015")
 
 
 guard_closed(HandleHeap, ("info", "is_valid", "is_pinned"))

@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ._closing import guard_closed
+from ._closing import ClosesWithOwner, guard_closed
 from ._dtypes import box_source, check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
 from .errors import ConfigError, UnsupportedDtypeError
@@ -78,7 +78,7 @@ class _Asset:
         return self.loaded == self.buf.size
 
 
-class StreamingAllocator:
+class StreamingAllocator(ClosesWithOwner):
     """Assets in a fixed byte budget (see the module doc). Thread-safe.
 
     Parameters
@@ -292,29 +292,6 @@ class StreamingAllocator:
     def __repr__(self) -> str:
         return (f"StreamingAllocator(budget={self.budget}, used={self.used}, "
                 f"assets={len(self._assets)})")
-
-    # -- closing with the allocator that made it (framealloc._closing) -----------------------
-    _owner_ref = None
-
-    def _link_owner(self, alloc) -> "StreamingAllocator":
-        """Close with ``alloc``: after ``alloc.close()`` every call that would change this
-        object raises FA015."""
-        import weakref
-
-        self._owner_ref = weakref.ref(alloc)
-        return self
-
-    @property
-    def _closed(self) -> bool:
-        ref = self._owner_ref
-        a = ref() if ref is not None else None
-        return a is not None and a._closed
-
-    def _raise_closed(self):
-        from .errors import FrameStateError
-
-        raise FrameStateError("the SmartAlloc this object belongs to was closed; create a new "
-                              "one", code="FA015")
 
 
 guard_closed(StreamingAllocator, ("info", "used", "is_ready", "progress"))
