@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ._hooks import FrameHooks
-from .kernels.org_state import (
+from .kernels.layout import (
     B_ACTIVE,
     B_HARD,
     B_HARD_HITS,
@@ -62,9 +62,9 @@ from .kernels.org_state import (
     T_DEPTH,
     T_PARENT,
     TAG_BUDGET0,
+    F,
 )
 from .errors import NotCallableError
-from .kernels.state import F
 from .org_codes import BudgetError, BudgetExceededError, BudgetWarning, TagError
 
 __all__ = ["OrgMixin", "TagStats", "BudgetStats", "BudgetEvent"]
