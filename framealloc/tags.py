@@ -486,7 +486,7 @@ class OrgMixin(FrameHooks):
 
     # -- charges of the other kinds ----------------------------------------------------------
     def _org_charge(self, kind: int, nbytes: int, try_: bool = False) -> int | None:
-        """Attribute ``nbytes`` of ``kind`` (``org_state.KIND_*``) to the calling thread's tag and
+        """Attribute ``nbytes`` of ``kind`` (``layout.KIND_*``) to the calling thread's tag and
         charge the budgets that apply. Returns the tag id to pass to :meth:`_org_release`, or
         None when ``try_`` and a hard budget refuses (BudgetExceededError FA154 otherwise)."""
         try:

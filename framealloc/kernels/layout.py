@@ -59,26 +59,6 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-__all__ = [
-    "Layout", "LAYOUTS", "layout_of", "word_index", "words", "field_table",
-    # frame arena
-    "ARENA_DTYPE", "ARENA_FIELDS", "F", "ROW_WORDS", "ROW_BYTES", "CHUNK_ALIGN",
-    "CHECKPOINT_DTYPE", "new_arena_block", "new_checkpoint_block",
-    # slot tables
-    "POOL_HEADER_DTYPE", "H", "POOL_HDR_WORDS", "POOL_HDR_BYTES", "new_pool_headers",
-    "SLOT_DTYPE", "PAGE_DTYPE", "TYPED_RETIRED_DTYPE",
-    # organisation
-    "ORG_HEADER_DTYPE", "TAG_DTYPE", "TAG_COUNTERS_DTYPE", "BUDGET_DTYPE", "BUDGET_EVENT_DTYPE",
-    "ORG_ROW_HEADER_DTYPE", "SEGMENT_DTYPE", "org_row_dtype", "new_org_rows", "OrgTables",
-    # scratch
-    "SCRATCH_POOL_DTYPE", "SCRATCH_REGISTRY_DTYPE", "scratch_tags_dtype", "scratch_registry",
-    # collections
-    "VEC_HEADER_DTYPE", "MAP_HEADER_DTYPE",
-    # Python-side counters
-    "HEAP_COUNTERS_DTYPE", "STREAMING_COUNTERS_DTYPE", "HANDLE_SLOT_DTYPE", "LEASE_DTYPE",
-    "new_counters",
-]
-
 _I8 = np.dtype("<i8")
 
 
@@ -106,7 +86,7 @@ LAYOUTS: dict[str, Layout] = {}
 
 
 def _record(name: str, doc: str, fields, words: int | None = None, *, fmt="<i8",
-            make=None, register: bool = True) -> np.dtype:
+            register: bool = True) -> np.dtype:
     """A structured dtype of ``fmt`` words at consecutive offsets, padded to ``words`` words.
 
     ``fields``: ``(name, doc)``, ``(name, doc, count)`` (a sub-array of ``count`` words) or
@@ -132,7 +112,7 @@ def _record(name: str, doc: str, fields, words: int | None = None, *, fmt="<i8",
     dt = np.dtype({"names": names, "formats": formats, "offsets": offsets,
                    "itemsize": words * item, "aligned": True})
     if register:
-        LAYOUTS[name] = Layout(name, dt, doc, docs, make)
+        LAYOUTS[name] = Layout(name, dt, doc, docs)
     return dt
 
 
