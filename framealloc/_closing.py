@@ -18,6 +18,8 @@ import functools
 import types
 from typing import Iterable
 
+from .kernels.layout import L_DROPPED as _DROPPED, L_HOLDERS as _HOLDERS, LEASE_DTYPE, new_counters
+
 __all__ = ["guard_closed", "Lease", "ClosesWithOwner"]
 
 
@@ -98,26 +100,24 @@ class Lease:
     __slots__ = ("cell", "addr", "_on_last", "_done")
 
     def __init__(self, on_last):
-        import numpy as np
-
-        self.cell = np.zeros(2, np.int64)
+        self.cell = new_counters(LEASE_DTYPE)   # int64 words: holders, dropped
         self.addr = int(self.cell.ctypes.data)
         self._on_last = on_last
         self._done = False
 
     def holders(self) -> int:
         """How many compiled calls holding the object are running now."""
-        return int(self.cell[0])
+        return int(self.cell[_HOLDERS])
 
     def drop(self) -> None:
         """The owner lets go (idempotent)."""
-        self.cell[1] = 1
-        if self.cell[0] == 0:
+        self.cell[_DROPPED] = 1
+        if self.cell[_HOLDERS] == 0:
             self._last()
 
     def exit(self) -> None:
         """A running call returned: release if it was the last one and the owner let go."""
-        if self.cell[1] and self.cell[0] == 0:
+        if self.cell[_DROPPED] and self.cell[_HOLDERS] == 0:
             self._last()
 
     def _last(self) -> None:

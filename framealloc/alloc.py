@@ -25,8 +25,15 @@ from .checkpoints import FrameCheckpoint
 from .collections import FrameCollectionsMixin
 from .config import AllocConfig
 from .errors import CheckpointError, ConfigError, FrameStateError, NotCallableError
-from .kernels.org_state import RB_OOMS, RB_SLOT, OrgTables, row_block_words
-from .kernels.state import F, new_arena_block, new_checkpoint_block
+from .kernels.layout import (
+    RB_OOMS,
+    RB_SLOT,
+    F,
+    OrgTables,
+    new_arena_block,
+    new_checkpoint_block,
+    new_org_rows,
+)
 from .kernels.status import (
     ST_BEGIN_TWICE,
     ST_BUDGET,
@@ -402,8 +409,7 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
             tid = next(self._thread_ids)
             blocks = self._orgrows.get(slot)
             if blocks is None:
-                blocks = self._orgrows[slot] = np.zeros(
-                    (self._workers, row_block_words(self.config.max_tags)), np.int64)
+                blocks = self._orgrows[slot] = new_org_rows(self._workers, self.config.max_tags)
             else:
                 self._retired_ooms += int(blocks[:, RB_OOMS].sum())
                 blocks[...] = 0

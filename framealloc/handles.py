@@ -31,6 +31,7 @@ import numpy as np
 from ._closing import ClosesWithOwner, guard_closed
 from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
+from .kernels.layout import HANDLE_SLOT_DTYPE
 from .pool_codes import HandleError, PoolExhaustedError, StaleHandleError
 
 __all__ = ["HandleHeap", "HandleHeapInfo"]
@@ -67,6 +68,12 @@ class _Segment:
         self.sealed = False
 
 
+def _new_table(n: int) -> np.ndarray:
+    table = np.zeros(n, HANDLE_SLOT_DTYPE)
+    table["seg"] = -1
+    return table
+
+
 def _round(n: int) -> int:
     return (n + _ALIGN - 1) & -_ALIGN
 
@@ -83,11 +90,7 @@ class HandleHeap(ClosesWithOwner):
         self._segment_bytes = max(check_count(segment_bytes, "segment_bytes"), _ALIGN)
         self._lock = threading.RLock()
         n = 64
-        self._seg = np.full(n, -1, np.int64)      # segment id per slot
-        self._off = np.zeros(n, np.int64)
-        self._nbytes = np.zeros(n, np.int64)
-        self._pins = np.zeros(n, np.int64)
-        self._gen = np.zeros(n, np.int64)         # odd: live
+        self._set_table(_new_table(n))
         self._dtype: list = [None] * n
         self._shape: list = [None] * n
         self._free = list(range(n - 1, -1, -1))
@@ -104,11 +107,16 @@ class HandleHeap(ClosesWithOwner):
         self.freed_bytes = 0
 
     # -- table -----------------------------------------------------------------------------
+    def _set_table(self, table: np.ndarray) -> None:
+        # The table is HANDLE_SLOT records (framealloc.kernels.layout); the methods use a view per
+        # field: segment id per slot, offset, bytes, pins, generation (odd: live).
+        self._table = table
+        self._seg, self._off, self._nbytes, self._pins, self._gen = (
+            table[f] for f in ("seg", "off", "nbytes", "pins", "gen"))
+
     def _grow_table(self) -> None:
         n = self._seg.size
-        self._seg = np.concatenate([self._seg, np.full(n, -1, np.int64)])
-        for name in ("_off", "_nbytes", "_pins", "_gen"):
-            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(n, np.int64)]))
+        self._set_table(np.concatenate([self._table, _new_table(n)]))
         self._dtype += [None] * n
         self._shape += [None] * n
         self._free = list(range(2 * n - 1, n - 1, -1)) + self._free

@@ -43,20 +43,16 @@ import warnings
 from dataclasses import asdict, dataclass, field
 
 from ._hooks import FrameHooks
+from .kernels.layout import F
 from .phase_codes import PhaseError, PhaseWarning
 
 __all__ = ["PhasesMixin", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock"]
 
-# Field indices in the arena row memoryview (``_ThreadArena.m``), resolved lazily from alloc.py
-# so that importing this module stays free of the arena layout.
-_FIELDS: tuple[int, int] | None = None
+# Word indices, in the arena row memoryview (``_ThreadArena.m``), of the ARENA_ROW fields read here.
+_FIELDS: tuple[int, int] = (int(F.frame_open), int(F.frame_number))
 
 
 def _fields() -> tuple[int, int]:
-    global _FIELDS
-    if _FIELDS is None:
-        from .alloc import _FRAME_NUMBER, _FRAME_OPEN
-        _FIELDS = (_FRAME_OPEN, _FRAME_NUMBER)
     return _FIELDS
 
 

@@ -32,6 +32,15 @@ from typing import Callable
 
 import numpy as np
 
+from .kernels.layout import (
+    TR_ACQUIRED,
+    TR_ACQUIRED_BYTES,
+    TR_GROWS,
+    TR_PEAK_BYTES,
+    TYPED_RETIRED_DTYPE,
+    new_counters,
+)
+
 __all__ = ["PoolsMixin"]
 
 _init_lock = threading.Lock()
@@ -53,8 +62,8 @@ class _PoolState:
         self.groups = GroupRegistry(self.heap)
         self.handles = None
         self.typed: list = []                   # weak references to TypedPools
-        # acquired, released, peak bytes, grows, allocated bytes of closed typed pools
-        self.typed_retired = np.zeros(5, np.int64)
+        # The int64 words of a TYPED_RETIRED record: counters of the closed typed pools.
+        self.typed_retired = new_counters(TYPED_RETIRED_DTYPE)
         self.streams: weakref.WeakSet = weakref.WeakSet()
         self.lock = threading.Lock()
 
@@ -256,14 +265,14 @@ class PoolsMixin:
         isz = [p.dtype.itemsize for p in live_pools]
         r = st.typed_retired.tolist()
         tcur = sum(i.live * s for i, s in zip(tinfo, isz))
-        talloc = sum(i.acquired * s for i, s in zip(tinfo, isz)) + r[4]
+        talloc = sum(i.acquired * s for i, s in zip(tinfo, isz)) + r[TR_ACQUIRED_BYTES]
         typed = TypedPoolStats(
-            current=tcur, peak=sum(i.peak * s for i, s in zip(tinfo, isz)) + r[2],
+            current=tcur, peak=sum(i.peak * s for i, s in zip(tinfo, isz)) + r[TR_PEAK_BYTES],
             allocated=talloc, freed=talloc - tcur,
-            allocations=sum(i.acquired for i in tinfo) + r[0],
+            allocations=sum(i.acquired for i in tinfo) + r[TR_ACQUIRED],
             current_allocations=sum(i.live for i in tinfo),
             reserved=sum(i.reserved for i in tinfo), capacity=sum(i.capacity for i in tinfo),
-            grows=sum(i.grows for i in tinfo) + r[3], pools=len(tinfo),
+            grows=sum(i.grows for i in tinfo) + r[TR_GROWS], pools=len(tinfo),
             per_pool=[asdict(i) for i in tinfo])
 
         h = st.heap.snapshot()

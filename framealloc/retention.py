@@ -41,7 +41,7 @@ import numpy as np
 
 from ._hooks import FrameHooks
 from .errors import FrameAllocError
-from .kernels.state import F
+from .kernels.layout import F
 from .org_codes import BudgetExceededError
 from .retention_codes import RetentionError
 

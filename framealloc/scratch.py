@@ -35,10 +35,11 @@ makes the ``try_`` forms return None; nothing changes then.
 
 State layout
 ------------
-The counters of every pool of a SmartAlloc live in one int64 table (``MAX_SCRATCH_POOLS`` rows
-of ``ROW_WORDS`` words, the ``S_*`` word indices below), read and written in place by the
-Python methods and the @njit kernels (:mod:`framealloc.kernels.scratch_njit`); a second int64
-table ``[MAX_SCRATCH_POOLS, AllocConfig.max_tags]`` holds the bytes each tag holds in each pool.
+The counters of every pool of a SmartAlloc live in one table (``MAX_SCRATCH_POOLS`` rows of
+``SCRATCH_POOL_DTYPE``, :mod:`framealloc.kernels.layout`), read and written in place, as int64
+words (the ``S_*`` indices), by the Python methods and the @njit kernels
+(:mod:`framealloc.kernels.scratch_njit`); a second table (``SCRATCH_TAGS``,
+``[MAX_SCRATCH_POOLS, AllocConfig.max_tags]`` words) holds the bytes each tag holds in each pool.
 @njit code finds an allocator's table through a process-wide registry (one row per allocator
 that has scratch pools: owner id, table address), checked against the allocator passed in: a
 pool id names its owner, its registry row and its table row, so a foreign, stale or made-up id
@@ -80,62 +81,47 @@ from ._dtypes import (
     resolve_dtype,
 )
 from ._hooks import FrameHooks
-from .kernels.org_state import KIND_SCRATCH
+from .kernels.layout import (
+    KIND_SCRATCH,
+    MAX_SCRATCH_POOLS,
+    R_OWNER,
+    R_TABLE,
+    REG_CAP,
+    S_BASE,
+    S_CAP,
+    S_COUNT,
+    S_COUNT_RESET,
+    S_CURSOR,
+    S_FREED,
+    S_ID,
+    S_LIMIT,
+    S_MI,
+    S_NTAGS,
+    S_PEAK,
+    S_RESETS,
+    S_STATE,
+    S_TAGS,
+    SCRATCH_POOL_DTYPE,
+    SID_INDEX_MASK,
+    SID_OWNER_SHIFT,
+    SID_SLOT_SHIFT,
+    STATE_CLOSED,
+    STATE_OPEN,
+    registry_lock as _reg_lock,
+    scratch_registry as _registry,
+    scratch_tags_dtype,
+    words,
+)
 from .scratch_codes import ScratchError, ScratchFullError
 
 __all__ = ["ScratchMixin", "ScratchPool", "ScratchStats"]
 
 # ---------------------------------------------------------------------------------------------
-# State layout (shared with framealloc.kernels.scratch_njit)
-
-#: Scratch pools one SmartAlloc can hold (the table never moves: @njit code may hold its address).
-MAX_SCRATCH_POOLS = 256
-#: int64 words per pool row (128 bytes: two cache lines).
-ROW_WORDS = 16
-ROW_BYTES = ROW_WORDS * 8
-(S_CURSOR,       # offset of the next free byte
- S_LIMIT,        # capacity while the pool is open, -1 once closed (the bump's one check)
- S_BASE,         # address of the buffer (4096-aligned)
- S_COUNT,        # allocations ever made
- S_CAP,          # capacity in bytes
- S_MI,           # NRT meminfo of the buffer (one reference held by the row); 0: none
- S_PEAK,         # highest cursor before the last reset (peak = max(S_PEAK, cursor))
- S_FREED,        # bytes released by resets (allocated = freed + cursor)
- S_COUNT_RESET,  # S_COUNT at the last reset
- S_RESETS,       # resets
- S_STATE,        # STATE_*
- S_ID,           # the pool's id (sid)
- S_TAGS,         # address of the pool's row of the per-tag byte table
- S_NTAGS,        # words in that row (AllocConfig.max_tags)
- ) = range(14)
-STATE_FREE, STATE_OPEN, STATE_CLOSED = 0, 1, 2
-
-#: Allocators with scratch pools at once, process-wide (registry rows).
-REG_CAP = 1 << 14
-REG_WORDS = 4
-R_OWNER, R_TABLE = 0, 1
-#: Pool id: ``(owner allocator id << SID_OWNER_SHIFT) | (registry row << SID_SLOT_SHIFT) | index``.
-SID_SLOT_SHIFT = 8
-SID_OWNER_SHIFT = 24
-SID_INDEX_MASK = (1 << SID_SLOT_SHIFT) - 1
-SID_SLOT_MASK = (1 << (SID_OWNER_SHIFT - SID_SLOT_SHIFT)) - 1
-assert MAX_SCRATCH_POOLS <= SID_INDEX_MASK + 1 and REG_CAP <= SID_SLOT_MASK + 1, "id fields"
+# State layout: framealloc.kernels.layout (SCRATCH_POOL_DTYPE, SCRATCH_TAGS, SCRATCH_REGISTRY_DTYPE)
 
 MAX_NAME = 128
 
-_registry_arr: np.ndarray | None = None
-_reg_lock = threading.Lock()
 _init_lock = threading.Lock()
-
-
-def _registry() -> np.ndarray:
-    """The process-wide registry ``[REG_CAP, REG_WORDS]`` (allocated once, never moved)."""
-    global _registry_arr
-    if _registry_arr is None:
-        with _reg_lock:
-            if _registry_arr is None:
-                _registry_arr = np.zeros((REG_CAP, REG_WORDS), np.int64)
-    return _registry_arr
 
 
 def _kernels():
@@ -228,9 +214,10 @@ class _ScratchState:
     """Per-SmartAlloc scratch state: the tables, the name index, a registry row."""
 
     def __init__(self, alloc):
-        self.table = np.zeros((MAX_SCRATCH_POOLS, ROW_WORDS), np.int64)
+        # The int64 words of a SCRATCH_POOL table and of a SCRATCH_TAGS table (their .base).
+        self.table = words(np.zeros(MAX_SCRATCH_POOLS, SCRATCH_POOL_DTYPE))
         self.table[:, S_LIMIT] = -1
-        self.tags = np.zeros((MAX_SCRATCH_POOLS, alloc.config.max_tags), np.int64)
+        self.tags = words(np.zeros(MAX_SCRATCH_POOLS, scratch_tags_dtype(alloc.config.max_tags)))
         self.index: dict[str, int] = {}
         self.names: list[str] = []
         self.handles: "weakref.WeakValueDictionary[int, ScratchPool]" = \

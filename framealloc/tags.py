@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ._hooks import FrameHooks
-from .kernels.org_state import (
+from .kernels.layout import (
     B_ACTIVE,
     B_HARD,
     B_HARD_HITS,
@@ -62,9 +62,9 @@ from .kernels.org_state import (
     T_DEPTH,
     T_PARENT,
     TAG_BUDGET0,
+    F,
 )
 from .errors import NotCallableError
-from .kernels.state import F
 from .org_codes import BudgetError, BudgetExceededError, BudgetWarning, TagError
 
 __all__ = ["OrgMixin", "TagStats", "BudgetStats", "BudgetEvent"]
@@ -486,7 +486,7 @@ class OrgMixin(FrameHooks):
 
     # -- charges of the other kinds ----------------------------------------------------------
     def _org_charge(self, kind: int, nbytes: int, try_: bool = False) -> int | None:
-        """Attribute ``nbytes`` of ``kind`` (``org_state.KIND_*``) to the calling thread's tag and
+        """Attribute ``nbytes`` of ``kind`` (``layout.KIND_*``) to the calling thread's tag and
         charge the budgets that apply. Returns the tag id to pass to :meth:`_org_release`, or
         None when ``try_`` and a hard budget refuses (BudgetExceededError FA154 otherwise)."""
         try:

@@ -46,7 +46,7 @@ from ..org_codes import TagError
 from . import arena as K
 from . import org as O
 from .leases import box_parent, refuse_in_generators, unbox_leased
-from .state import F, ROW_BYTES
+from .layout import F, ROW_BYTES
 from .status import STATUS_ERRORS
 
 __all__ = ["SmartAllocType", "smart_alloc_type"]

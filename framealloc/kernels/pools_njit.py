@@ -61,17 +61,13 @@ from .pool_kernels import (
     words,
 )
 from .leases import box_parent, refuse_in_generators, unbox_leased
+from .layout import CLASS_SHIFT, MAX_CLASSES, POOL_HDR_BYTES as HDR_BYTES, SLOT_MASK, H
 from .pool_state import (
-    CLASS_SHIFT,
-    HDR_BYTES,
-    MAX_CLASSES,
-    SLOT_MASK,
     ST_BUDGET,
     ST_CLOSED,
     ST_NOT_LIVE,
     ST_OK,
     ST_RANGE,
-    H,
 )
 
 __all__ = ["TypedPoolType", "typed_pool_type", "SizeClassPoolsType", "size_class_pools_type"]
