@@ -300,7 +300,7 @@ class OrgPart(AllocPart):
         ta.tags.append(cur)
         return tid
 
-    def pop_tag(self) -> None:
+    def pop_tag(self, stacklevel: int = 3) -> None:
         """Leave the tag entered by the matching :meth:`push_tag` (FA152 without one)."""
         ta = self._frames.arena()
         stack = ta.tags
@@ -312,7 +312,7 @@ class OrgPart(AllocPart):
         if not self._frames.released:
             self._switch_rows(ta, stack[-1])
         stack.pop()
-        self.deliver_events()
+        self.deliver_events(stacklevel)
 
     @contextmanager
     def tag(self, name: str) -> Iterator[int]:
@@ -499,8 +499,9 @@ class OrgPart(AllocPart):
         return total
 
     # -- events ------------------------------------------------------------------------------
-    def deliver_events(self) -> None:
-        """Run soft-limit callbacks and warnings for events the kernels recorded."""
+    def deliver_events(self, stacklevel: int = 4) -> None:
+        """Run soft-limit callbacks and warnings for events the kernels recorded (FA155
+        warnings at ``stacklevel``, counted from this method: 4 is its caller's caller)."""
         reg = self._reg
         if reg is None or int(self._org.hdr[H_EVENTS]) == reg["seen"]:
             return
@@ -528,7 +529,7 @@ class OrgPart(AllocPart):
             warnings.warn(BudgetWarning(
                 f"FA155: the {ev.budget} budget passed its soft limit of {ev.limit} bytes "
                 f"({ev.used + ev.request} live after a {ev.request}-byte allocation)"),
-                stacklevel=4)
+                stacklevel=stacklevel)
 
     def budget_refused(self, ta, nbytes: int, try_: bool):
         """A hard budget refused ``nbytes``: None for try_ forms, else FA154 naming it."""
