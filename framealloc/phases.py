@@ -494,9 +494,10 @@ class PhasesPart(AllocPart):
             raise PhaseError(f"end_phase(name): name must be a str or None, got "
                              f"{type(name).__name__}", code="FA158")
         ta = self._frames.arena()
-        st = self._phase_state(ta)
-        self._phase_sync(ta, st)
-        if not st.stack:
+        st = ta.ext.get("phases")   # a refused call makes no per-thread state
+        if st is not None:
+            self._phase_sync(ta, st)
+        if st is None or not st.stack:
             raise PhaseError("end_phase() with no open phase on this thread", code="FA158")
         top = st.stack[-1]
         if name is not None and name != top.name and name != top.path:
