@@ -1,4 +1,4 @@
-"""Frame collections (FrameVec, FrameMap) and frame layouts (SmartAlloc methods).
+"""Frame collections (FrameVec, FrameMap) and frame layouts (the collections part of SmartAlloc).
 
 Everything here lives in the calling thread's frame arena: a :class:`FrameVec` or
 :class:`FrameMap` is *one* frame allocation (header, then storage), made through the same bump as
@@ -27,6 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
+from ._hooks import AllocPart
 from .collection_codes import (
     CollectionCapacityError,
     CollectionDtypeError,
@@ -51,7 +52,7 @@ from .kernels.layout import (  # noqa: F401 - map_block, map_slots, vec_block: t
     vec_block,
 )
 
-__all__ = ["FrameVec", "FrameMap", "FrameLayout", "FrameCollectionsMixin"]
+__all__ = ["FrameVec", "FrameMap", "FrameLayout", "CollectionsPart"]
 
 _M64 = (1 << 64) - 1
 #: Policy code of on_frame_exhausted="error" in the arena rows (framealloc.kernels.arena).
@@ -717,13 +718,17 @@ class FrameLayout:
 
 
 # ---------------------------------------------------------------------------------------------
-# SmartAlloc methods
+# The collections part of a SmartAlloc
 
-class FrameCollectionsMixin:
-    """SmartAlloc methods for bounded collections and layouts in the frame arena."""
+class CollectionsPart(AllocPart):
+    """Bounded collections and layouts in the frame arena, of one SmartAlloc
+    (``alloc._collection_part``). No state of its own and no frame events: each collection is
+    one allocation from the frames part's Python fast path (:meth:`FramesPart.alloc
+    <framealloc.alloc.FramesPart.alloc>`); a :class:`FrameLayout` keeps its allocator."""
 
-    def _alloc(self, shape, dtype, align, zero, try_):  # provided by SmartAlloc
-        raise NotImplementedError
+    def __init__(self, owner, frames):
+        self._owner = owner         # weak reference to the SmartAlloc
+        self._alloc = frames.alloc  # the calling thread's frame bump
 
     def frame_vec(self, dtype, capacity: int) -> FrameVec:
         """A :class:`FrameVec` of up to ``capacity`` elements of ``dtype`` in the current frame.
@@ -826,4 +831,4 @@ class FrameCollectionsMixin:
         """
         merged = dict(fields) if fields is not None else {}
         merged.update(kwfields)
-        return FrameLayout(self, merged)
+        return FrameLayout(self._owner(), merged)
