@@ -18,7 +18,9 @@ import functools
 import types
 from typing import Iterable
 
-__all__ = ["guard_closed", "Lease"]
+from .kernels.layout import L_DROPPED as _DROPPED, L_HOLDERS as _HOLDERS, LEASE_DTYPE, new_counters
+
+__all__ = ["guard_closed", "Lease", "ClosesWithOwner"]
 
 
 def _template():
@@ -98,29 +100,53 @@ class Lease:
     __slots__ = ("cell", "addr", "_on_last", "_done")
 
     def __init__(self, on_last):
-        import numpy as np
-
-        self.cell = np.zeros(2, np.int64)
+        self.cell = new_counters(LEASE_DTYPE)   # int64 words: holders, dropped
         self.addr = int(self.cell.ctypes.data)
         self._on_last = on_last
         self._done = False
 
     def holders(self) -> int:
         """How many compiled calls holding the object are running now."""
-        return int(self.cell[0])
+        return int(self.cell[_HOLDERS])
 
     def drop(self) -> None:
         """The owner lets go (idempotent)."""
-        self.cell[1] = 1
-        if self.cell[0] == 0:
+        self.cell[_DROPPED] = 1
+        if self.cell[_HOLDERS] == 0:
             self._last()
 
     def exit(self) -> None:
         """A running call returned: release if it was the last one and the owner let go."""
-        if self.cell[1] and self.cell[0] == 0:
+        if self.cell[_DROPPED] and self.cell[_HOLDERS] == 0:
             self._last()
 
     def _last(self) -> None:
         if not self._done:
             self._done = True
             self._on_last()
+
+
+class ClosesWithOwner:
+    """Base of objects a SmartAlloc hands out that close with it (handle heaps, streaming
+    allocators): after ``alloc.close()`` every guarded call raises FA015."""
+
+    _owner_ref = None
+
+    def _link_owner(self, alloc):
+        """Close with ``alloc`` (held weakly); returns ``self``."""
+        import weakref
+
+        self._owner_ref = weakref.ref(alloc)
+        return self
+
+    @property
+    def _closed(self) -> bool:
+        ref = self._owner_ref
+        a = ref() if ref is not None else None
+        return a is not None and a._closed
+
+    def _raise_closed(self):
+        from .errors import error
+        from .kernels.status import Status
+
+        raise error(Status.CLOSED, what="the SmartAlloc this object belongs to")

@@ -8,7 +8,7 @@ import sys
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, NamedTuple
 
 import numpy as np
 
@@ -21,19 +21,19 @@ from ._dtypes import (
     normalize_shape,
     resolve_dtype,
 )
+from ._hooks import LISTENER_ORDER, check_open, listeners
 from .checkpoints import FrameCheckpoint
-from .collections import FrameCollectionsMixin
+from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig
 from .errors import ConfigError, error
-from .kernels.org_state import RB_OOMS, RB_SLOT, OrgTables, row_block_words
-from .kernels.state import F, new_arena_block, new_checkpoint_block
+from .kernels.layout import F, new_arena_block, new_checkpoint_block
 from .kernels import status as ST
-from .phases import PhasesMixin
-from .pools import PoolsMixin
-from .retention import RetentionMixin
-from .scratch import ScratchMixin
+from .phases import PhaseBlock, PhasesPart, PhaseStats
+from .pools import PoolsPart
+from .retention import Importance, PromotionResult, RetentionPart, RetentionPolicy
+from .scratch import ScratchPart, ScratchPool, ScratchStats
 from .stats import AllocStats, FrameStats, ThreadFrameStats
-from .tags import OrgMixin
+from .tags import BudgetEvent, OrgPart
 
 if TYPE_CHECKING:
     from .coordination import TransferHandle
@@ -75,33 +75,42 @@ def _numba_workers() -> int:
 
 
 class _ThreadArena:
-    """Per-Python-thread view of one thread slot: fast-path caches over the shared state rows."""
+    """Per-Python-thread view of one thread slot: fast-path caches over the shared state rows.
+
+    The record the frame-event protocol passes to the parts (``ta``, see
+    :mod:`framealloc._hooks`): ``slot``, ``tid`` (never reused), ``m`` (the slot's first arena
+    row as int64 words, indices :data:`framealloc.kernels.layout.F`), ``row_addr``/``handle``
+    (addresses for the kernels), ``ob`` (the row's organisation block, from the org part),
+    ``tags`` (the tag stack of Python ``push_tag`` calls, the org part's) and ``ext`` (the
+    per-thread state of the frame listeners, one entry per part).
+    """
 
     __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "native", "base",
-                 "chunk", "views", "ident", "name", "ext", "ob", "lock", "__weakref__")
+                 "chunk", "views", "ident", "name", "ext", "tags", "ob", "lock", "__weakref__")
 
-    def __init__(self, alloc: "SmartAlloc", slot: int, tid: int):
+    def __init__(self, frames: "FramesPart", slot: int, tid: int, org_block: np.ndarray):
         self.slot = slot
         self.tid = tid
-        row0 = alloc._rows[slot, 0:1]
+        row0 = frames.rows[slot, 0:1]
         self.m = memoryview(row0.view(np.int64)).cast("B").cast("q")
         self.row_addr = row0.ctypes.data
-        self.cps_addr = alloc._cps[slot].ctypes.data
-        self.handle = (alloc._rows[slot].ctypes.data, self.cps_addr, alloc._workers,
-                       alloc.config.max_checkpoints, alloc._id, tid)
+        self.cps_addr = frames.cps[slot].ctypes.data
+        self.handle = (frames.rows[slot].ctypes.data, self.cps_addr, frames.workers,
+                       frames.config.max_checkpoints, frames.owner_id, tid)
         # What @njit code unboxes (kernels.njit_api): the slot's addresses, then the lease.
         self.native: tuple | None = None
-        self.lock = alloc._lock   # held while this thread reads the row's chunk (vs. close())
+        self.lock = frames.lock   # held while this thread reads the row's chunk (vs. close())
         self.base = 0
         self.chunk: np.ndarray | None = None
         # dtype -> (typed view of the whole chunk or None, itemsize, natural alignment, np.dtype)
         self.views: dict = {}
         t = threading.current_thread()
         self.ident, self.name = t.ident, t.name
-        # Per-thread state of the organisation features (tag stack, phases, retained arrays).
+        # Per-thread state of the frame listeners (phases, retention): empty, the frame events
+        # skip this thread's listeners (see framealloc._hooks).
         self.ext: dict = {}
-        blk = alloc._orgrows[slot][0]
-        self.ob = memoryview(blk).cast("B").cast("q")   # this thread's organisation block
+        self.tags: list = []      # Python tag stack (framealloc.tags)
+        self.ob = memoryview(org_block).cast("B").cast("q")   # this thread's organisation block
 
     def refresh_chunk(self) -> None:
         """Re-read the current chunk after it changed (growth, consolidation, first use).
@@ -222,9 +231,8 @@ def _last_holder(alloc_ref, state: dict) -> None:
         return
     # Garbage-collected without close(): drop the memory; nobody reads the counters any more.
     with state["_lock"]:
-        st = state.get("_scratch_st")
-        if st is not None:
-            st.finalizer()
+        for on_collected in state["_on_collected"]:
+            on_collected()
         _release_rows(state["_rows"])
 
 
@@ -278,8 +286,255 @@ class CheckpointGuard:
             self._alloc.rollback_to(self.checkpoint)
 
 
-class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin,
-                 FrameCollectionsMixin):
+class FramesPart:
+    """The frame arenas of one SmartAlloc: an arena row per thread slot and prange worker, the
+    checkpoint stacks, each Python thread's :class:`_ThreadArena`, and the Python fast path of
+    frame allocation.
+
+    Interface: ``rows`` / ``cps`` (the state arrays: :data:`~framealloc.kernels.layout.
+    ARENA_DTYPE` rows and checkpoint entries), ``retired`` (counters of threads that ended),
+    ``tls`` (``tls.arena``: the calling thread's arena once attached), ``arenas`` (slot ->
+    live arena), ``lock``, ``workers``, ``config``, ``owner_id``, ``released``; :meth:`arena`,
+    :meth:`attach`, :meth:`alloc` (bound as ``SmartAlloc._alloc``), :meth:`begin`,
+    :meth:`open_arena`, :meth:`end`, :meth:`checkpoint`, :meth:`rollback`,
+    :meth:`forget_checkpoint`, :meth:`stats`, :meth:`refuse`, :meth:`release`.
+
+    It asks the org part (``org``, wired by SmartAlloc) for the organisation blocks of a slot
+    when a thread attaches, and hands it budget refusals and events from the slow path.
+    """
+
+    def __init__(self, owner, config: AllocConfig, owner_id: int):
+        self._owner = owner          # weak reference to the SmartAlloc (its closing interface)
+        self.config = config
+        self.owner_id = owner_id
+        self.workers = _numba_workers()
+        self.rows = new_arena_block(config.max_threads, self.workers)
+        self.rows["policy"] = config.policy_code
+        self.rows["chunk_size"] = (config.frame_chunk_size if config.on_frame_exhausted == "grow"
+                                   else config.frame_capacity)
+        self.cps = new_checkpoint_block(config.max_threads, self.workers, config.max_checkpoints)
+        # Counters of threads that have ended (their rows are reused), so totals stay exact.
+        self.retired = np.zeros(1, self.rows.dtype)
+        self.tls = threading.local()
+        self._thread_ids = itertools.count(1)
+        # Guards slot attachment and every release of row memory (close(), a thread's end).
+        # Re-entrant: a thread's end can be noticed by the garbage collector while it is held.
+        self.lock = threading.RLock()
+        self.arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = \
+            weakref.WeakValueDictionary()
+        self.released = False
+        self.org: "OrgPart | None" = None
+
+    # -- threads -----------------------------------------------------------------------------
+    def attach(self) -> _ThreadArena:
+        """Give the calling thread a slot (FA012 when every slot is taken) and its arena."""
+        with self.lock:
+            check_open(self._owner)
+            owners = self.rows["owner"][:, 0]
+            free = np.flatnonzero(owners == 0)
+            if free.size == 0:
+                raise ConfigError(f"more than max_threads={self.config.max_threads} threads use "
+                                  "this allocator; raise AllocConfig.max_threads", code="FA012")
+            slot = int(free[0])
+            tid = next(self._thread_ids)
+            blocks = self.org.attach_slot(slot)
+            self.rows["owner"][slot, :] = tid
+        ta = _ThreadArena(self, slot, tid, blocks[0])
+        self.tls.arena = ta
+        self.arenas[slot] = ta
+        weakref.finalize(ta, _release_slot, self.rows, self.retired, slot, self.lock)
+        return ta
+
+    def arena(self) -> _ThreadArena:
+        """The calling thread's arena (attached on first use)."""
+        try:
+            return self.tls.arena
+        except AttributeError:
+            return self.attach()
+
+    # -- frames ------------------------------------------------------------------------------
+    def begin(self) -> _ThreadArena:
+        """Open a frame on the calling thread (FA002 if one is open); returns its arena."""
+        try:
+            ta = self.tls.arena
+        except AttributeError:
+            ta = self.attach()
+        if ta.m[_FRAME_OPEN]:
+            raise error(ST.BEGIN_TWICE)
+        (_arena_kernels or _kernels()).begin_frame(ta.handle[0], self.workers)
+        return ta
+
+    def open_arena(self) -> _ThreadArena:
+        """The calling thread's arena, whose frame is open (FA003 if none is)."""
+        try:
+            ta = self.tls.arena
+        except AttributeError:
+            ta = self.attach()
+        if not ta.m[_FRAME_OPEN]:
+            raise error(ST.END_NO_BEGIN)
+        return ta
+
+    def end(self, ta: _ThreadArena) -> None:
+        """End the open frame of ``ta`` in O(1)."""
+        (_arena_kernels or _kernels()).end_frame(ta.handle[0], self.workers)
+
+    # -- frame allocation ----------------------------------------------------------------------
+    def alloc(self, shape, dtype, align, zero: bool, try_: bool):
+        """The Python fast path: validate, bump in the thread's row, slice a cached typed view."""
+        try:
+            ta = self.tls.arena
+        except AttributeError:
+            ta = self.attach()
+        m = ta.m
+        if m[2] != ta.base:             # the chunk changed (growth, first use, resize)
+            ta.refresh_chunk()
+        try:
+            tv, isz, a, dt, chunk = ta.views[dtype]
+        except (KeyError, TypeError):   # first use of this dtype on this chunk, or unhashable
+            tv, isz, a, dt, chunk = ta.view_spec(dtype)
+        if type(shape) is int and shape >= 0:
+            count, dims = shape, None
+        else:
+            dims, count = normalize_shape(shape)
+        nbytes = count * isz
+        if nbytes > MAX_BYTES:
+            check_nbytes(count, isz)
+        if align is not None:
+            a = check_align(align, a)
+        # Chunk bases are CHUNK_ALIGN (4096)-aligned, so aligning the offset aligns the address.
+        off = (m[0] + a - 1) & -a
+        end = off + nbytes
+        if end > m[1]:
+            return self.alloc_slow(ta, dt, count, dims, nbytes, a, zero, try_)
+        m[0] = end
+        m[3] += 1
+        # ``tv`` and ``chunk`` are this dtype's cached views of the chunk: they hold references,
+        # so the result stays valid memory even if close() runs on another thread meanwhile.
+        if tv is not None and off % isz == 0:
+            i = off // isz
+            out = tv[i:i + count]
+        else:
+            out = chunk[off:end].view(dt)
+        if dims is not None:
+            out = out.reshape(dims)
+        if zero:
+            chunk[off:end] = 0
+        return out
+
+    def alloc_slow(self, ta, dt, count, dims, nbytes, a, zero, try_):
+        from numba.core.runtime import nrt
+
+        out = None
+        # Under the lock: close() on another thread cannot release the row's chunk between the
+        # kernel's answer and the view taking its own reference.
+        with self.lock:
+            if self._owner()._closed:
+                ta.forget_chunk()
+                self._owner()._raise_closed()
+            status, data, mi = _kernels().slow_alloc(ta.row_addr, nbytes, a, 0)
+            if status == ST.HEAP:
+                owner = nrt.MemInfo(mi)  # a wrapper over the row's reference...
+                owner.acquire()          # ...plus one of its own (the row drops its at end_frame)
+                raw = np.frombuffer(owner, np.uint8)
+                off = data - raw.ctypes.data
+                out = raw[off:off + nbytes].view(dt)
+                out = out.reshape(dims) if dims is not None else out
+                if zero:
+                    out[...] = np.zeros((), dt)
+                return out
+            if status == ST.OK:
+                if ta.base != ta.m[_BASE]:
+                    ta.refresh_chunk()
+                off = data - ta.base
+                chunk = ta.chunk
+                out = chunk[off:off + nbytes].view(dt)
+                if dims is not None:
+                    out = out.reshape(dims)
+                if zero:
+                    chunk[off:off + nbytes] = 0
+        if status != ST.OK:
+            if status == ST.BUDGET_EXCEEDED:
+                return self.org.budget_refused(ta, nbytes, try_)
+            if status == ST.FRAME_EXHAUSTED and try_:
+                return None
+            raise error(status, request=f" by a {nbytes}-byte request")
+        self.org.deliver_events()
+        return out
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def checkpoint(self) -> FrameCheckpoint:
+        """A checkpoint of the calling thread's frame."""
+        ta = self.arena()
+        res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.max_checkpoints)
+        if res[0] != ST.OK:
+            raise error(res[0])
+        return FrameCheckpoint(self.owner_id, ta.tid, 0, *res[1:])
+
+    def rollback(self, cp: FrameCheckpoint) -> _ThreadArena:
+        """Roll the calling thread's frame back to ``cp``; returns its arena."""
+        if not isinstance(cp, FrameCheckpoint):
+            raise error(ST.STALE_CHECKPOINT, "type", got=type(cp).__name__)
+        ta = self.arena()
+        if cp.owner != self.owner_id:
+            raise error(ST.FOREIGN_CHECKPOINT)
+        if cp.thread != ta.tid or cp.worker != 0:
+            raise error(ST.WRONG_THREAD)
+        status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.max_checkpoints,
+                                     cp.frame, cp.serial, cp.position, cp.chunk_seq, cp.cursor,
+                                     cp.index)
+        if status != ST.OK:
+            raise error(status)
+        return ta
+
+    def forget_checkpoint(self, cp: FrameCheckpoint) -> None:
+        """Release ``cp`` without rolling back (a committed guard, a successful speculation)."""
+        ta = self.arena()
+        if cp.owner == self.owner_id and cp.thread == ta.tid and cp.frame == ta.m[_FRAME_NUMBER]:
+            _kernels().release_checkpoint(ta.row_addr, cp.serial, cp.index)
+
+    # -- stats and closing -----------------------------------------------------------------------
+    def stats(self) -> tuple[list, FrameStats, int]:
+        """(threads, their frame totals, heap-fallback bytes ever) for :meth:`SmartAlloc.stats`:
+        each live thread, then one entry for every thread that ended."""
+        rows = self.rows
+        threads = []
+        for slot in np.flatnonzero(rows["owner"][:, 0] != 0).tolist():
+            ta = self.arenas.get(slot)
+            threads.append(ThreadFrameStats.from_rows(
+                slot, ta.ident if ta else None, ta.name if ta else "", rows[slot]))
+        ended = int(self.retired["owner"][0])
+        if ended:
+            threads.append(ThreadFrameStats.from_retired(self.retired, ended))
+        frame = FrameStats.total(t.frame for t in threads)
+        fallback = int(rows["heap_fallback_bytes"].sum()
+                       + self.retired["heap_fallback_bytes"].sum())
+        return threads, frame, fallback
+
+    def refuse(self) -> None:
+        """``close()`` (lock held): the Python fast paths of every thread now take the slow path,
+        which refuses, and compiled calls unbox afresh."""
+        self.rows["limit"] = -1
+        for ta in list(self.arenas.values()):
+            ta.native = None
+
+    def release(self) -> None:
+        """Drop the rows' chunks and every thread's cached views (lock held)."""
+        self.released = True
+        _release_rows(self.rows)
+        for ta in list(self.arenas.values()):
+            ta.forget_chunk()
+
+
+def _doc_of(implementation):
+    """Give a SmartAlloc delegation the docstring of the part method that implements it (the
+    text and its examples live once, next to the code; doctest runs them in the part's module)."""
+    def adopt(fn):
+        fn.__doc__ = implementation.__doc__
+        return fn
+    return adopt
+
+
+class SmartAlloc:
     """Frame/pool/heap allocator for NumPy and Numba.
 
     Every Python thread gets its own frame arena inside this allocator (lazily, on first use);
@@ -303,6 +558,17 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
     3
     """
 
+    # Composition (see framealloc._hooks): the parts below hold the state; every public method
+    # is a one-line delegation to one of them, or (frames, checkpoints, stats, closing) the
+    # glue that runs the frame-event protocol around the frames part.
+    #
+    # The allocator's internal interface, used by its pools, collections, scratch pools and
+    # compiled code (and read by tests): ``_alloc`` (the frame bump of the calling thread),
+    # ``_arena``/``_attach``, ``_tls``, ``_rows``/``_cps`` (arena state), ``_lock``, ``_org``
+    # (the tag/budget tables) with ``_org_charge``/``_org_release`` (charge a kind's bytes to
+    # the calling thread's tag and budgets, give them back), ``_native_handle``/``_native_exit``
+    # (kernels.leases), ``_closed``/``_raise_closed`` (framealloc._closing), ``_id``.
+
     def __init__(self, config: AllocConfig | None = None):
         if config is None:
             config = AllocConfig()
@@ -311,31 +577,35 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
                               code="FA013")
         self.config = config
         self._id = next(_ids)
-        self._workers = _numba_workers()
-        self._rows = new_arena_block(config.max_threads, self._workers)
-        self._rows["policy"] = config.policy_code
-        self._rows["chunk_size"] = (config.frame_chunk_size if config.on_frame_exhausted == "grow"
-                                    else config.frame_capacity)
-        self._cps = new_checkpoint_block(config.max_threads, self._workers, config.max_checkpoints)
-        # Tags and budgets (framealloc.tags): shared tables, plus one block per arena row made
-        # when its thread slot is first used.
-        self._org = OrgTables(config.max_tags, config.max_threads, config.budget_lease)
-        self._rows["org"] = self._org.addr
-        self._orgrows: dict[int, np.ndarray] = {}
-        self._retired_ooms = 0
-        # Counters of threads that have ended (their rows are reused), so totals stay exact.
-        self._retired = np.zeros(1, self._rows.dtype)
-        self._tls = threading.local()
-        self._thread_ids = itertools.count(1)
-        # Guards slot attachment and every release of row memory (close(), a thread's end).
-        # Re-entrant: a thread's end can be noticed by the garbage collector while it is held.
-        self._lock = threading.RLock()
-        self._arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = weakref.WeakValueDictionary()
+        me = weakref.ref(self)      # parts hold the allocator weakly: no reference cycle
+        frames = self._frame_part = FramesPart(me, config, self._id)
+        pools = self._pool_part = PoolsPart(me)
+        scratch = self._scratch_part = ScratchPart(me, config, self._id)
+        org = self._org_part = OrgPart(me, config, frames, pools, scratch)
+        frames.org = org
+        self._phase_part = PhasesPart(me, frames, org, (_FRAME_OPEN, _FRAME_NUMBER))
+        self._retention_part = RetentionPart(me, frames)
+        self._collection_part = CollectionsPart(me, frames)
+        # The internal interface (see above): the parts' state and fast paths, bound once.
+        self._rows, self._cps, self._tls, self._lock = frames.rows, frames.cps, frames.tls, \
+            frames.lock
+        self._org = org.tables
+        self._alloc, self._arena, self._attach = frames.alloc, frames.arena, frames.attach
+        self._org_charge, self._org_release = org.charge, org.release
+        # The frame-event protocol: each event's listeners, in LISTENER_ORDER.
+        parts = [getattr(self, name) for name in LISTENER_ORDER]
+        self._on_begin = listeners(parts, "after_begin_frame")
+        self._on_before_end = listeners(parts, "before_end_frame")
+        self._on_after_end = listeners(parts, "after_end_frame")
+        self._on_rollback = listeners(parts, "after_rollback")
+        self._on_close = listeners(parts, "on_close")
+        self._on_release = listeners(parts, "on_release")
+        self._on_collected = listeners(parts, "on_collected")
         # close() sets _closed at once; the memory goes (_released) when the allocator's own
         # reference to its lease is dropped and no compiled code holds one (framealloc._closing).
         self._closed = False
         self._released = False
-        self._lease = Lease(functools.partial(_last_holder, weakref.ref(self), self.__dict__))
+        self._lease = Lease(functools.partial(_last_holder, me, self.__dict__))
         # (The partial holds the allocator weakly: garbage collection still finds it.)
         self._finalizer = weakref.finalize(self, self._lease.drop)
 
@@ -376,43 +646,6 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
     def _raise_closed(self):
         raise error(ST.CLOSED)
 
-    # -- threads -----------------------------------------------------------------------------
-    def _attach(self) -> _ThreadArena:
-        with self._lock:
-            if self._closed:
-                self._raise_closed()
-            owners = self._rows["owner"][:, 0]
-            free = np.flatnonzero(owners == 0)
-            if free.size == 0:
-                raise ConfigError(f"more than max_threads={self.config.max_threads} threads use "
-                                  "this allocator; raise AllocConfig.max_threads", code="FA012")
-            slot = int(free[0])
-            tid = next(self._thread_ids)
-            blocks = self._orgrows.get(slot)
-            if blocks is None:
-                blocks = self._orgrows[slot] = np.zeros(
-                    (self._workers, row_block_words(self.config.max_tags)), np.int64)
-            else:
-                self._retired_ooms += int(blocks[:, RB_OOMS].sum())
-                blocks[...] = 0
-            blocks[:, RB_SLOT] = slot
-            self._reset_thread_budget(slot)   # a recycled slot starts without its budget
-            self._rows["orgrow"][slot, :] = blocks.ctypes.data + np.arange(self._workers) * \
-                blocks.strides[0]
-            self._rows["tag"][slot, :] = 0
-            self._rows["owner"][slot, :] = tid
-        ta = _ThreadArena(self, slot, tid)
-        self._tls.arena = ta
-        self._arenas[slot] = ta
-        weakref.finalize(ta, _release_slot, self._rows, self._retired, slot, self._lock)
-        return ta
-
-    def _arena(self) -> _ThreadArena:
-        try:
-            return self._tls.arena
-        except AttributeError:
-            return self._attach()
-
     # -- frames ------------------------------------------------------------------------------
     def begin_frame(self) -> None:
         """Open a frame on the calling thread (FA002 if one is open).
@@ -423,11 +656,10 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         """
         if self._closed:
             self._raise_closed()
-        ta = self._arena()
-        if ta.m[_FRAME_OPEN]:
-            raise error(ST.BEGIN_TWICE)
-        _kernels().begin_frame(ta.handle[0], self._workers)
-        self._after_begin_frame(ta)
+        ta = self._frame_part.begin()
+        if ta.ext and self._on_begin:
+            for listener in self._on_begin:
+                listener(ta)
 
     def end_frame(self) -> None:
         """Close the calling thread's frame in O(1): every frame allocation is released at once.
@@ -441,12 +673,15 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         """
         if self._closed:
             self._raise_closed()
-        ta = self._arena()
-        if not ta.m[_FRAME_OPEN]:
-            raise error(ST.END_NO_BEGIN)
-        self._before_end_frame(ta)
-        _kernels().end_frame(ta.handle[0], self._workers)
-        self._after_end_frame(ta)
+        frames = self._frame_part
+        ta = frames.open_arena()
+        if ta.ext:
+            for listener in self._on_before_end:
+                listener(ta)
+        frames.end(ta)
+        if ta.ext:
+            for listener in self._on_after_end:
+                listener(ta)
 
     @contextmanager
     def frame(self) -> Iterator["SmartAlloc"]:
@@ -603,96 +838,10 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
             out[...] = src
         return out
 
-    def _alloc(self, shape, dtype, align, zero: bool, try_: bool):
-        """The Python fast path: validate, bump in the thread's row, slice a cached typed view."""
-        try:
-            ta = self._tls.arena
-        except AttributeError:
-            ta = self._attach()
-        m = ta.m
-        if m[2] != ta.base:             # the chunk changed (growth, first use, resize)
-            ta.refresh_chunk()
-        try:
-            tv, isz, a, dt, chunk = ta.views[dtype]
-        except (KeyError, TypeError):   # first use of this dtype on this chunk, or unhashable
-            tv, isz, a, dt, chunk = ta.view_spec(dtype)
-        if type(shape) is int and shape >= 0:
-            count, dims = shape, None
-        else:
-            dims, count = normalize_shape(shape)
-        nbytes = count * isz
-        if nbytes > MAX_BYTES:
-            check_nbytes(count, isz)
-        if align is not None:
-            a = check_align(align, a)
-        # Chunk bases are CHUNK_ALIGN (4096)-aligned, so aligning the offset aligns the address.
-        off = (m[0] + a - 1) & -a
-        end = off + nbytes
-        if end > m[1]:
-            return self._alloc_slow(ta, dt, count, dims, nbytes, a, zero, try_)
-        m[0] = end
-        m[3] += 1
-        # ``tv`` and ``chunk`` are this dtype's cached views of the chunk: they hold references,
-        # so the result stays valid memory even if close() runs on another thread meanwhile.
-        if tv is not None and off % isz == 0:
-            i = off // isz
-            out = tv[i:i + count]
-        else:
-            out = chunk[off:end].view(dt)
-        if dims is not None:
-            out = out.reshape(dims)
-        if zero:
-            chunk[off:end] = 0
-        return out
-
-    def _alloc_slow(self, ta, dt, count, dims, nbytes, a, zero, try_):
-        from numba.core.runtime import nrt
-
-        out = None
-        # Under the lock: close() on another thread cannot release the row's chunk between the
-        # kernel's answer and the view taking its own reference.
-        with self._lock:
-            if self._closed:
-                ta.forget_chunk()
-                self._raise_closed()
-            status, data, mi = _kernels().slow_alloc(ta.row_addr, nbytes, a, 0)
-            if status == ST.HEAP:
-                owner = nrt.MemInfo(mi)  # a wrapper over the row's reference...
-                owner.acquire()          # ...plus one of its own (the row drops its at end_frame)
-                raw = np.frombuffer(owner, np.uint8)
-                off = data - raw.ctypes.data
-                out = raw[off:off + nbytes].view(dt)
-                out = out.reshape(dims) if dims is not None else out
-                if zero:
-                    out[...] = np.zeros((), dt)
-                return out
-            if status == ST.OK:
-                if ta.base != ta.m[_BASE]:
-                    ta.refresh_chunk()
-                off = data - ta.base
-                chunk = ta.chunk
-                out = chunk[off:off + nbytes].view(dt)
-                if dims is not None:
-                    out = out.reshape(dims)
-                if zero:
-                    chunk[off:off + nbytes] = 0
-        if status != ST.OK:
-            if status == ST.BUDGET_EXCEEDED:
-                return self._budget_refused(ta, nbytes, try_)
-            if status == ST.FRAME_EXHAUSTED and try_:
-                return None
-            raise error(status, request=f" by a {nbytes}-byte request")
-        self._deliver_budget_events()
-        return out
-
     # -- checkpoints -------------------------------------------------------------------------
     def frame_checkpoint(self) -> FrameCheckpoint:
         """Remember the current point of this thread's frame (see :meth:`rollback_to`)."""
-        ta = self._arena()
-        res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.max_checkpoints)
-        if res[0] != ST.OK:
-            raise error(res[0])
-        return FrameCheckpoint(self._id, ta.tid, 0, *res[1:])
+        return self._frame_part.checkpoint()
 
     def rollback_to(self, cp: FrameCheckpoint) -> None:
         """Free every frame allocation made since ``cp`` (their views alias later allocations).
@@ -700,24 +849,13 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         FA009 for a checkpoint of another allocator, FA011 for another thread's, FA010 for one
         from an older frame or already rolled past.
         """
-        if not isinstance(cp, FrameCheckpoint):
-            raise error(ST.STALE_CHECKPOINT, "type", got=type(cp).__name__)
-        ta = self._arena()
-        if cp.owner != self._id:
-            raise error(ST.FOREIGN_CHECKPOINT)
-        if cp.thread != ta.tid or cp.worker != 0:
-            raise error(ST.WRONG_THREAD)
-        status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.max_checkpoints,
-                                     cp.frame, cp.serial, cp.position, cp.chunk_seq, cp.cursor,
-                                     cp.index)
-        if status != ST.OK:
-            raise error(status)
-        self._after_rollback(ta, cp)
+        ta = self._frame_part.rollback(cp)
+        if ta.ext:
+            for listener in self._on_rollback:
+                listener(ta, cp)
 
     def _forget_checkpoint(self, cp: FrameCheckpoint) -> None:
-        ta = self._arena()
-        if cp.owner == self._id and cp.thread == ta.tid and cp.frame == ta.m[_FRAME_NUMBER]:
-            _kernels().release_checkpoint(ta.row_addr, cp.serial, cp.index)
+        self._frame_part.forget_checkpoint(cp)
 
     def checkpoint_guard(self) -> CheckpointGuard:
         """``with alloc.checkpoint_guard() as g:`` rolls back at the end unless ``g.commit()``.
@@ -774,6 +912,257 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
 
         return TransferHandle(self.heap_box(value), threading.get_ident())
 
+    # -- tags and budgets (framealloc.tags) ----------------------------------------------------
+    @_doc_of(OrgPart.tag_id)
+    def tag_id(self, path: str) -> int:
+        return self._org_part.tag_id(path)
+
+    @_doc_of(OrgPart.tag_name)
+    def tag_name(self, tag_id: int) -> str:
+        return self._org_part.tag_name(tag_id)
+
+    @property
+    @_doc_of(OrgPart.current_tag)
+    def current_tag(self) -> str:
+        return self._org_part.current_tag()
+
+    @property
+    @_doc_of(OrgPart.current_tag_id)
+    def current_tag_id(self) -> int:
+        return self._org_part.current_tag_id()
+
+    @_doc_of(OrgPart.push_tag)
+    def push_tag(self, name: str) -> int:
+        return self._org_part.push_tag(name)
+
+    @_doc_of(OrgPart.pop_tag)
+    def pop_tag(self) -> None:
+        self._org_part.pop_tag(5)   # FA155 warnings point at the caller (past the FA015 guard)
+
+    @_doc_of(OrgPart.tag)
+    def tag(self, name: str) -> ContextManager[int]:
+        return self._org_part.tag(name)
+
+    @_doc_of(OrgPart.with_tag)
+    def with_tag(self, name: str, fn: Callable[..., Any], *args, **kwargs) -> Any:
+        return self._org_part.with_tag(name, fn, *args, **kwargs)
+
+    @_doc_of(OrgPart.set_budget)
+    def set_budget(self, soft: int | None = None, hard: int | None = None, *,
+                   kind: str = "total", on_soft: Callable[[BudgetEvent], Any] | None = None
+                   ) -> None:
+        self._org_part.set_budget(soft, hard, kind=kind, on_soft=on_soft)
+
+    @_doc_of(OrgPart.set_tag_budget)
+    def set_tag_budget(self, name: str, soft: int | None = None, hard: int | None = None, *,
+                       on_soft: Callable[[BudgetEvent], Any] | None = None) -> None:
+        self._org_part.set_tag_budget(name, soft, hard, on_soft=on_soft)
+
+    @_doc_of(OrgPart.set_thread_frame_budget)
+    def set_thread_frame_budget(self, soft: int | None = None, hard: int | None = None, *,
+                                on_soft: Callable[[BudgetEvent], Any] | None = None) -> None:
+        self._org_part.set_thread_frame_budget(soft, hard, on_soft=on_soft)
+
+    @_doc_of(OrgPart.thread_counters)
+    def _thread_counters(self, ta=None) -> tuple[int, int]:
+        return self._org_part.thread_counters(ta)
+
+    # -- phases (framealloc.phases) --------------------------------------------------------------
+    @_doc_of(PhasesPart.begin_phase)
+    def begin_phase(self, name: str) -> None:
+        self._phase_part.begin_phase(name)
+
+    @_doc_of(PhasesPart.end_phase)
+    def end_phase(self, name: str | None = None) -> PhaseStats:
+        return self._phase_part.end_phase(name)
+
+    @_doc_of(PhasesPart.phase)
+    def phase(self, name: str) -> PhaseBlock:
+        return self._phase_part.phase(name)
+
+    @property
+    @_doc_of(PhasesPart.current_phase)
+    def current_phase(self) -> str:
+        return self._phase_part.current_phase()
+
+    @_doc_of(PhasesPart.phase_stats)
+    def phase_stats(self, frame: str = "last") -> dict:
+        return self._phase_part.phase_stats(frame)
+
+    @_doc_of(PhasesPart.section)
+    def _phase_section(self) -> dict:
+        return self._phase_part.section()
+
+    # -- scratch pools (framealloc.scratch) ------------------------------------------------------
+    @_doc_of(ScratchPart.scratch_pool)
+    def scratch_pool(self, name: str, capacity: int | None = None) -> ScratchPool:
+        return self._scratch_part.scratch_pool(name, capacity)
+
+    @_doc_of(ScratchPart.get_scratch_pool)
+    def get_scratch_pool(self, name: str) -> ScratchPool | None:
+        return self._scratch_part.get_scratch_pool(name)
+
+    @_doc_of(ScratchPart.scratch_pools)
+    def scratch_pools(self) -> dict[str, ScratchStats]:
+        return self._scratch_part.scratch_pools()
+
+    @_doc_of(ScratchPart.scratch_array)
+    def scratch_array(self, sid: int, shape, dtype=np.float64, *, align: int | None = None,
+                      zero: bool = False) -> np.ndarray:
+        return self._scratch_part.scratch_array(sid, shape, dtype, align=align, zero=zero)
+
+    @_doc_of(ScratchPart.try_scratch_array)
+    def try_scratch_array(self, sid: int, shape, dtype=np.float64, *, align: int | None = None,
+                          zero: bool = False) -> np.ndarray | None:
+        return self._scratch_part.try_scratch_array(sid, shape, dtype, align=align, zero=zero)
+
+    @_doc_of(ScratchPart.scratch_zeros)
+    def scratch_zeros(self, sid: int, shape, dtype=np.float64, *,
+                      align: int | None = None) -> np.ndarray:
+        return self._scratch_part.scratch_zeros(sid, shape, dtype, align=align)
+
+    @_doc_of(ScratchPart.try_scratch_zeros)
+    def try_scratch_zeros(self, sid: int, shape, dtype=np.float64, *,
+                          align: int | None = None) -> np.ndarray | None:
+        return self._scratch_part.try_scratch_zeros(sid, shape, dtype, align=align)
+
+    @_doc_of(ScratchPart.scratch_reset)
+    def scratch_reset(self, sid: int) -> None:
+        self._scratch_part.scratch_reset(sid)
+
+    @_doc_of(ScratchPart.scratch_used)
+    def scratch_used(self, sid: int) -> int:
+        return self._scratch_part.scratch_used(sid)
+
+    @_doc_of(ScratchPart.state)
+    def _scratch_state(self, create: bool = False):
+        return self._scratch_part.state(create)
+
+    @_doc_of(ScratchPart.section)
+    def _scratch_section(self) -> dict:
+        return self._scratch_part.section()
+
+    # -- retention (framealloc.retention) --------------------------------------------------------
+    @_doc_of(RetentionPart.frame_retained)
+    def frame_retained(self, value_or_dtype, policy: RetentionPolicy, shape=()) -> np.ndarray:
+        return self._retention_part.frame_retained(value_or_dtype, policy, shape)
+
+    @_doc_of(RetentionPart.frame_with_importance)
+    def frame_with_importance(self, value_or_dtype, importance: Importance,
+                              shape=()) -> np.ndarray:
+        return self._retention_part.frame_with_importance(value_or_dtype, importance, shape)
+
+    @property
+    @_doc_of(RetentionPart.retained_in_frame)
+    def retained_in_frame(self) -> int:
+        return self._retention_part.retained_in_frame()
+
+    @_doc_of(RetentionPart.end_frame_with_promotions)
+    def end_frame_with_promotions(self) -> PromotionResult:
+        return self._retention_part.end_frame_with_promotions()
+
+    @property
+    @_doc_of(RetentionPart.last_promotions)
+    def last_promotions(self) -> PromotionResult | None:
+        return self._retention_part.last_promotions()
+
+    # -- pools, typed pools, heap, groups, handles, streaming (framealloc.pools) --------------
+    @property
+    @_doc_of(PoolsPart.pools)
+    def pools(self):
+        return self._pool_part.pools()
+
+    @_doc_of(PoolsPart.pool_alloc)
+    def pool_alloc(self, dtype=np.float64, shape=(), *, zero: bool = False):
+        return self._pool_part.pool_alloc(dtype, shape, zero=zero)
+
+    @_doc_of(PoolsPart.pool_box)
+    def pool_box(self, value):
+        return self._pool_part.pool_box(value)
+
+    @_doc_of(PoolsPart.pool_free)
+    def pool_free(self, box) -> None:
+        self._pool_part.pool_free(box)
+
+    @_doc_of(PoolsPart.trim)
+    def trim(self) -> int:
+        return self._pool_part.trim()
+
+    @_doc_of(PoolsPart.typed_pool)
+    def typed_pool(self, dtype, capacity: int = 1024, *, policy: str = "grow", name: str = ""):
+        return self._pool_part.typed_pool(dtype, capacity, policy=policy, name=name)
+
+    @_doc_of(PoolsPart.heap_array)
+    def heap_array(self, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
+        return self._pool_part.heap_array(shape, dtype, zero=zero)
+
+    @_doc_of(PoolsPart.heap_vec)
+    def heap_vec(self, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
+        return self._pool_part.heap_vec(shape, dtype, zero=zero)
+
+    @_doc_of(PoolsPart.heap_box)
+    def heap_box(self, value) -> np.ndarray:
+        return self._pool_part.heap_box(value)
+
+    @_doc_of(PoolsPart.create_group)
+    def create_group(self, name: str = "") -> int:
+        return self._pool_part.create_group(name)
+
+    @_doc_of(PoolsPart.group_alloc)
+    def group_alloc(self, group: int, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
+        return self._pool_part.group_alloc(group, shape, dtype, zero=zero)
+
+    @_doc_of(PoolsPart.group_box)
+    def group_box(self, group: int, value) -> np.ndarray:
+        return self._pool_part.group_box(group, value)
+
+    @_doc_of(PoolsPart.free_group)
+    def free_group(self, group: int) -> int:
+        return self._pool_part.free_group(group)
+
+    @_doc_of(PoolsPart.group_stats)
+    def group_stats(self, group: int):
+        return self._pool_part.group_stats(group)
+
+    @property
+    @_doc_of(PoolsPart.handles)
+    def handles(self):
+        return self._pool_part.handles()
+
+    @_doc_of(PoolsPart.compact)
+    def compact(self) -> int:
+        return self._pool_part.compact()
+
+    @_doc_of(PoolsPart.streaming)
+    def streaming(self, budget: int, *, on_evict: Callable[[int], None] | None = None,
+                  name: str = ""):
+        return self._pool_part.streaming(budget, on_evict=on_evict, name=name)
+
+    @_doc_of(PoolsPart.on_close)
+    def _close_pools(self) -> None:
+        self._pool_part.on_close()
+
+    # -- frame collections (framealloc.collections) ----------------------------------------------
+    @_doc_of(CollectionsPart.frame_vec)
+    def frame_vec(self, dtype, capacity: int) -> FrameVec:
+        return self._collection_part.frame_vec(dtype, capacity)
+
+    @_doc_of(CollectionsPart.try_frame_vec)
+    def try_frame_vec(self, dtype, capacity: int) -> FrameVec | None:
+        return self._collection_part.try_frame_vec(dtype, capacity)
+
+    @_doc_of(CollectionsPart.frame_map)
+    def frame_map(self, key_dtype, value_dtype, capacity: int) -> FrameMap:
+        return self._collection_part.frame_map(key_dtype, value_dtype, capacity)
+
+    @_doc_of(CollectionsPart.try_frame_map)
+    def try_frame_map(self, key_dtype, value_dtype, capacity: int) -> FrameMap | None:
+        return self._collection_part.try_frame_map(key_dtype, value_dtype, capacity)
+
+    @_doc_of(CollectionsPart.frame_layout)
+    def frame_layout(self, fields: dict | None = None, /, **kwfields) -> FrameLayout:
+        return self._collection_part.frame_layout(fields, **kwfields)
+
     # -- stats -------------------------------------------------------------------------------
     def stats(self) -> AllocStats:
         """Counters of this allocator: per kind, per thread, per tag, per phase, budgets.
@@ -790,37 +1179,22 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
         >>> s.frame.frames_ended, s.frame == fa.FrameStats.total(t.frame for t in s.threads)
         (1, True)
         """
-        rows = self._rows
-        threads = []
-        for slot in np.flatnonzero(rows["owner"][:, 0] != 0).tolist():
-            ta = self._arenas.get(slot)
-            threads.append(ThreadFrameStats.from_rows(
-                slot, ta.ident if ta else None, ta.name if ta else "", rows[slot]))
-        ended = int(self._retired["owner"][0])
-        if ended:
-            threads.append(ThreadFrameStats.from_retired(self._retired, ended))
-        frame = FrameStats.total(t.frame for t in threads)
-        sections = self._pool_sections()
-        getter = getattr(self, "_scratch_section", None)
-        if getter is not None:
-            sections.update(getter())
-        getter = getattr(self, "_phase_section", None)
-        if getter is not None:
-            sections.update(getter())
+        threads, frame, fallback_bytes = self._frame_part.stats()
+        sections = self._pool_part.sections()
+        sections.update(self._scratch_part.section())
+        sections.update(self._phase_part.section())
         # What each kind holds, as tags count it (frame heap fallbacks included).
-        fb_live = int(self._frame_live_per_tag().sum())
-        fb_alloc = frame.allocated + int(rows["heap_fallback_bytes"].sum()
-                                         + self._retired["heap_fallback_bytes"].sum())
+        org = self._org_part
+        fb_live = int(org.frame_live_per_tag().sum())
+        fb_alloc = frame.allocated + fallback_bytes
         kinds = {"frame": (fb_live, fb_alloc, fb_alloc - fb_live, frame.allocations)}
         for name, keys in (("pool", ("pool", "typed_pools")), ("heap", ("heap",)),
                            ("scratch", ("scratch",))):
             parts = [sections[k] for k in keys if sections.get(k) is not None]
             kinds[name] = (sum(p.current for p in parts), sum(p.allocated for p in parts),
                            sum(p.freed for p in parts), sum(p.allocations for p in parts))
-        sections.update(self._org_sections(kinds))
-        ooms = sum(int(b[:, RB_OOMS].sum()) for b in list(self._orgrows.values()))
-        return AllocStats(frame=frame, threads=threads, num_ooms=ooms + self._retired_ooms,
-                          **sections)
+        sections.update(org.sections(kinds))
+        return AllocStats(frame=frame, threads=threads, num_ooms=org.num_ooms(), **sections)
 
     def close(self) -> None:
         """Close the allocator: every later call raises FA015, and its memory is released.
@@ -847,27 +1221,19 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
             if self._closed:
                 return
             self._closed = True
-            # Python fast paths of every thread now take the slow path, which refuses.
-            self._rows["limit"] = -1
-            for ta in list(self._arenas.values()):
-                ta.native = None
-        self._close_parts()
+            self._frame_part.refuse()   # every thread's Python fast path now refuses
+        for on_close in self._on_close:   # the pools this allocator made close with it
+            on_close()
         self._finalizer()     # drops the allocator's own lease: _release() runs when it is free
-
-    def _close_parts(self) -> None:
-        """Close the pools this allocator made (each releases its memory when no compiled
-        call uses it any more)."""
-        self._close_pools()
 
     def _release(self) -> None:
         """Release the memory of a closed allocator (no compiled code holds its lease): the
         scratch pools (compiled code reaches them through the allocator), then the arenas."""
         with self._lock:
-            self._close_scratch()
+            for on_release in self._on_release:
+                on_release()
             self._released = True
-            _release_rows(self._rows)
-            for ta in list(self._arenas.values()):
-                ta.forget_chunk()
+            self._frame_part.release()
 
     @property
     def closed(self) -> bool:
@@ -887,7 +1253,8 @@ class SmartAlloc(OrgMixin, PhasesMixin, ScratchMixin, RetentionMixin, PoolsMixin
 
     def __repr__(self) -> str:
         return (f"SmartAlloc(policy={self.config.on_frame_exhausted!r}, "
-                f"threads={int((self._rows['owner'][:, 0] != 0).sum())}, workers={self._workers})")
+                f"threads={int((self._rows['owner'][:, 0] != 0).sum())}, "
+                f"workers={self._frame_part.workers})")
 
 
 #: What keeps working after close(): reading the final counters and the calling thread's

@@ -1,4 +1,4 @@
-"""Frame collections (FrameVec, FrameMap) and frame layouts (SmartAlloc methods).
+"""Frame collections (FrameVec, FrameMap) and frame layouts (the collections part of SmartAlloc).
 
 Everything here lives in the calling thread's frame arena: a :class:`FrameVec` or
 :class:`FrameMap` is *one* frame allocation (header, then storage), made through the same bump as
@@ -27,20 +27,23 @@ from typing import Iterator
 import numpy as np
 
 from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
+from ._hooks import AllocPart
 from .errors import LayoutError, error
+from .kernels import BOXERS
 from .kernels import status as ST
-from .kernels.state import F
+from .kernels.layout import (  # noqa: F401 - map_block, map_slots, vec_block: the block layouts
+    HASH_FOLD,
+    HASH_MUL,
+    MAP_HEADER,
+    VEC_HEADER,
+    F,
+    map_block,
+    map_slots,
+    vec_block,
+)
 
-__all__ = ["FrameVec", "FrameMap", "FrameLayout", "FrameCollectionsMixin"]
+__all__ = ["FrameVec", "FrameMap", "FrameLayout", "CollectionsPart"]
 
-#: Bytes before a FrameVec's elements: one int64, the length.
-VEC_HEADER = 8
-#: Bytes before a FrameMap's slot states: the length and one spare int64.
-MAP_HEADER = 16
-#: Fibonacci-hashing multiplier (2**64 / golden ratio), shared with the njit implementation.
-HASH_MUL = 0x9E3779B97F4A7C15
-#: Right shift folding the well-mixed high bits of the product into the slot bits.
-HASH_FOLD = 29
 _M64 = (1 << 64) - 1
 #: Policy code of on_frame_exhausted="error" in the arena rows (framealloc.kernels.arena).
 _POLICY_ERROR = 1
@@ -51,7 +54,7 @@ def _round_up(n: int, a: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Block layouts, shared with framealloc.kernels.collections_njit (both sides must agree)
+# Element and key dtypes (the block layouts are in framealloc.kernels.layout)
 
 def element_dtype(dtype, role: str = "element") -> tuple[np.dtype, int, int]:
     """``(dtype, itemsize, natural alignment)`` of a collection element/value dtype.
@@ -78,31 +81,6 @@ def key_dtype_of(dtype) -> np.dtype:
     if dt is None or dt.kind not in "iu" or dt.fields is not None or dt.subdtype is not None:
         raise error(ST.BAD_COLLECTION_DTYPE, "key", dtype=repr(dtype))
     return np.dtype(f"{dt.kind}{dt.itemsize}")
-
-
-def vec_block(itemsize: int, natural: int) -> tuple[int, int]:
-    """``(offset of the elements, alignment of the block)`` of a FrameVec's one allocation."""
-    return _round_up(VEC_HEADER, natural), max(8, natural)
-
-
-def map_slots(capacity: int) -> int:
-    """Table size of a FrameMap: a power of two above ``1.5 * capacity`` (load <= 2/3), >= 2.
-
-    Always more slots than keys, so a probe always ends at an empty slot.
-    """
-    need = capacity + capacity // 2 + 1
-    return max(2, 1 << (need - 1).bit_length())
-
-
-def map_block(capacity: int, ksize: int, vsize: int, valign: int) -> tuple[int, int, int, int, int]:
-    """``(slots, keys offset, values offset, total bytes, block alignment)`` of a FrameMap.
-
-    The block is ``[len, spare][slot states: slots x uint8][keys][values]``.
-    """
-    slots = map_slots(capacity)
-    keys_off = _round_up(MAP_HEADER + slots, ksize)
-    vals_off = _round_up(keys_off + slots * ksize, valign)
-    return slots, keys_off, vals_off, vals_off + slots * vsize, max(8, ksize, valign)
 
 
 def _check_capacity(capacity, fixed: int, per_item: int) -> int:
@@ -326,6 +304,11 @@ def _map_from_parts(hdr: np.ndarray, state: np.ndarray, keys: np.ndarray, vals: 
     info = np.iinfo(keys.dtype)
     m._lo, m._hi = int(info.min), int(info.max)
     return m
+
+
+# How compiled code boxes the collections it returns (framealloc.kernels.collections_njit).
+BOXERS["FrameVec"] = _vec_from_parts
+BOXERS["FrameMap"] = _map_from_parts
 
 
 class FrameMap:
@@ -706,13 +689,17 @@ class FrameLayout:
 
 
 # ---------------------------------------------------------------------------------------------
-# SmartAlloc methods
+# The collections part of a SmartAlloc
 
-class FrameCollectionsMixin:
-    """SmartAlloc methods for bounded collections and layouts in the frame arena."""
+class CollectionsPart(AllocPart):
+    """Bounded collections and layouts in the frame arena, of one SmartAlloc
+    (``alloc._collection_part``). No state of its own and no frame events: each collection is
+    one allocation from the frames part's Python fast path (:meth:`FramesPart.alloc
+    <framealloc.alloc.FramesPart.alloc>`); a :class:`FrameLayout` keeps its allocator."""
 
-    def _alloc(self, shape, dtype, align, zero, try_):  # provided by SmartAlloc
-        raise NotImplementedError
+    def __init__(self, owner, frames):
+        self._owner = owner         # weak reference to the SmartAlloc
+        self._alloc = frames.alloc  # the calling thread's frame bump
 
     def frame_vec(self, dtype, capacity: int) -> FrameVec:
         """A :class:`FrameVec` of up to ``capacity`` elements of ``dtype`` in the current frame.
@@ -815,4 +802,4 @@ class FrameCollectionsMixin:
         """
         merged = dict(fields) if fields is not None else {}
         merged.update(kwfields)
-        return FrameLayout(self, merged)
+        return FrameLayout(self._owner(), merged)

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._closing import guard_closed
+from ._closing import ClosesWithOwner, guard_closed
 from ._dtypes import check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
 from .errors import HandleError, PoolExhaustedError, StaleHandleError
+from .kernels.layout import HANDLE_SLOT_DTYPE
 
 __all__ = ["HandleHeap", "HandleHeapInfo"]
 
@@ -67,11 +68,17 @@ class _Segment:
         self.sealed = False
 
 
+def _new_table(n: int) -> np.ndarray:
+    table = np.zeros(n, HANDLE_SLOT_DTYPE)
+    table["seg"] = -1
+    return table
+
+
 def _round(n: int) -> int:
     return (n + _ALIGN - 1) & -_ALIGN
 
 
-class HandleHeap:
+class HandleHeap(ClosesWithOwner):
     """A heap of relocatable blocks addressed by generation-checked handles (thread-safe).
 
     Parameters
@@ -83,11 +90,7 @@ class HandleHeap:
         self._segment_bytes = max(check_count(segment_bytes, "segment_bytes"), _ALIGN)
         self._lock = threading.RLock()
         n = 64
-        self._seg = np.full(n, -1, np.int64)      # segment id per slot
-        self._off = np.zeros(n, np.int64)
-        self._nbytes = np.zeros(n, np.int64)
-        self._pins = np.zeros(n, np.int64)
-        self._gen = np.zeros(n, np.int64)         # odd: live
+        self._set_table(_new_table(n))
         self._dtype: list = [None] * n
         self._shape: list = [None] * n
         self._free = list(range(n - 1, -1, -1))
@@ -104,11 +107,16 @@ class HandleHeap:
         self.freed_bytes = 0
 
     # -- table -----------------------------------------------------------------------------
+    def _set_table(self, table: np.ndarray) -> None:
+        # The table is HANDLE_SLOT records (framealloc.kernels.layout); the methods use a view per
+        # field: segment id per slot, offset, bytes, pins, generation (odd: live).
+        self._table = table
+        self._seg, self._off, self._nbytes, self._pins, self._gen = (
+            table[f] for f in ("seg", "off", "nbytes", "pins", "gen"))
+
     def _grow_table(self) -> None:
         n = self._seg.size
-        self._seg = np.concatenate([self._seg, np.full(n, -1, np.int64)])
-        for name in ("_off", "_nbytes", "_pins", "_gen"):
-            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(n, np.int64)]))
+        self._set_table(np.concatenate([self._table, _new_table(n)]))
         self._dtype += [None] * n
         self._shape += [None] * n
         self._free = list(range(2 * n - 1, n - 1, -1)) + self._free
@@ -270,29 +278,6 @@ class HandleHeap:
                 segments=len(self._segments), compactions=self.compactions,
                 moved_bytes=self.moved_bytes, allocations=self.allocations, frees=self.frees,
                 allocated_bytes=self.allocated_bytes, freed_bytes=self.freed_bytes)
-
-    # -- closing with the allocator that made it (framealloc._closing) -----------------------
-    _owner_ref = None
-
-    def _link_owner(self, alloc) -> "HandleHeap":
-        """Close with ``alloc``: after ``alloc.close()`` every call that would change this
-        object raises FA015."""
-        import weakref
-
-        self._owner_ref = weakref.ref(alloc)
-        return self
-
-    @property
-    def _closed(self) -> bool:
-        ref = self._owner_ref
-        a = ref() if ref is not None else None
-        return a is not None and a._closed
-
-    def _raise_closed(self):
-        from .errors import error
-        from .kernels.status import Status
-
-        raise error(Status.CLOSED, what="the SmartAlloc this object belongs to")
 
 
 guard_closed(HandleHeap, ("info", "is_valid", "is_pinned"))

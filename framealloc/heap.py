@@ -33,7 +33,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._dtypes import box_source, check_nbytes, normalize_shape, resolve_dtype
-from .kernels.org_state import KIND_HEAP
+from .kernels.layout import (
+    HC_ALLOCATED as _ALLOC,
+    HC_ALLOCATIONS as _N,
+    HC_CURRENT as _CUR,
+    HC_FREED as _FREED,
+    HC_FREES as _FREES,
+    HC_PEAK as _PEAK,
+    HEAP_COUNTERS_DTYPE,
+    KIND_HEAP,
+    new_counters,
+)
 from .errors import PoolExhaustedError
 from .typed_pool import org_owner
 
@@ -64,7 +74,7 @@ class HeapTracker:
 
     def __init__(self, alloc=None):
         # current, peak, allocated, freed, allocations, frees (int64, shared with stats)
-        self.counters = np.zeros(6, np.int64)
+        self.counters = new_counters(HEAP_COUNTERS_DTYPE)   # int64 words of the record
         self._lock = threading.RLock()
         self._pending: collections.deque = collections.deque()
         pending = self._pending
@@ -105,11 +115,11 @@ class HeapTracker:
             self._drain()
             self._refs[id(ref)] = ref
             c = self.counters
-            c[0] += ref.nbytes
-            c[2] += ref.nbytes
-            c[4] += 1
-            if c[0] > c[1]:
-                c[1] = c[0]
+            c[_CUR] += ref.nbytes
+            c[_ALLOC] += ref.nbytes
+            c[_N] += 1
+            if c[_CUR] > c[_PEAK]:
+                c[_PEAK] = c[_CUR]
         return arr
 
     def array(self, shape, dtype=np.float64, *, zero: bool = False, on_free=None) -> np.ndarray:
@@ -150,9 +160,9 @@ class HeapTracker:
             if self._refs.get(id(ref)) is ref:
                 del self._refs[id(ref)]
                 c = self.counters
-                c[0] -= ref.nbytes
-                c[3] += ref.nbytes
-                c[5] += 1
+                c[_CUR] -= ref.nbytes
+                c[_FREED] += ref.nbytes
+                c[_FREES] += 1
                 if ref.tag >= 0:
                     charged.append((ref.tag, ref.nbytes))
                 if ref.on_free is not None:
@@ -167,5 +177,5 @@ class HeapTracker:
         with self._lock:
             self._drain()
             c = self.counters.tolist()
-        return HeapCounters(current=c[0], peak=c[1], allocated=c[2], freed=c[3],
-                            allocations=c[4], current_allocations=c[4] - c[5])
+        return HeapCounters(current=c[_CUR], peak=c[_PEAK], allocated=c[_ALLOC], freed=c[_FREED],
+                            allocations=c[_N], current_allocations=c[_N] - c[_FREES])

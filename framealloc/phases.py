@@ -42,23 +42,10 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
-from ._hooks import FrameHooks
+from ._hooks import AllocPart
 from .errors import PhaseError, PhaseWarning
 
-__all__ = ["PhasesMixin", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock"]
-
-# Field indices in the arena row memoryview (``_ThreadArena.m``), resolved lazily from alloc.py
-# so that importing this module stays free of the arena layout.
-_FIELDS: tuple[int, int] | None = None
-
-
-def _fields() -> tuple[int, int]:
-    global _FIELDS
-    if _FIELDS is None:
-        from .alloc import _FRAME_NUMBER, _FRAME_OPEN
-        _FIELDS = (_FRAME_OPEN, _FRAME_NUMBER)
-    return _FIELDS
-
+__all__ = ["PhasesPart", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock"]
 
 _FRAME_CHOICES = ("last", "current", "all")
 
@@ -293,10 +280,11 @@ class PhaseBlock:
     """What ``with alloc.phase(name) as p:`` gives: after the block, ``p.stats`` is the
     :class:`PhaseStats` of this one occurrence (None if the frame ended inside the block)."""
 
-    __slots__ = ("_alloc", "_name", "_token", "stats")
+    __slots__ = ("_alloc", "_part", "_name", "_token", "stats")
 
-    def __init__(self, alloc, name: str):
-        self._alloc, self._name = alloc, name
+    def __init__(self, part: "PhasesPart", name: str, alloc=None):
+        self._part, self._name = part, name
+        self._alloc = alloc     # the allocator, kept alive while the block is
         self._token: _Open | None = None
         self.stats: PhaseStats | None = None
 
@@ -304,25 +292,50 @@ class PhaseBlock:
         if self._token is not None:
             raise PhaseError("this phase block is already open; call alloc.phase(name) again "
                              "for a new block", code="FA158")
-        self._token = self._alloc._phase_begin(self._name)
+        self._token = self._part._phase_begin(self._name)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         token, self._token = self._token, None
-        self.stats = self._alloc._phase_exit_block(token)
+        self.stats = self._part._phase_exit_block(token)
 
     def __repr__(self) -> str:
         return f"PhaseBlock({self._name!r})"
 
 
-class PhasesMixin(FrameHooks):
-    """SmartAlloc methods for named phases inside frames."""
+_shared_lock = threading.Lock()   # makes a part's allocator-wide totals once
+
+
+class PhasesPart(AllocPart):
+    """Named phases inside frames, of one SmartAlloc (``alloc._phase_part``).
+
+    State: per thread, a ``_ThreadPhases`` in ``ta.ext["phases"]`` (made on the thread's first
+    phase call); allocator-wide totals (``_Shared``, made when a frame with phases first ends).
+    Frame events: ``before_end_frame`` closes the open phases and publishes the frame's records,
+    ``after_end_frame`` issues the FA159 warning once the frame has really ended.
+
+    It reads the frames part's arenas (``arena()``, ``tls``) and the row fields ``frame_open`` /
+    ``frame_number`` (word indices given at construction), and asks the org part for the
+    thread's allocation counters (:meth:`~framealloc.tags.OrgPart.thread_counters`).
+    """
+
+    def __init__(self, owner, frames, org, fields: tuple[int, int]):
+        self._owner = owner         # weak reference to the SmartAlloc
+        self._frames = frames
+        self._tls = frames.tls
+        self._org = org
+        # Word indices of ``frame_open`` and ``frame_number`` in the arena row (``ta.m``).
+        self._fo, self._fnum = fields
+        self._shared: _Shared | None = None
 
     # -- state ---------------------------------------------------------------------------------
     def _phase_shared(self) -> _Shared:
-        sh = self.__dict__.get("_phase_shared_state")
+        sh = self._shared
         if sh is None:
-            sh = self.__dict__.setdefault("_phase_shared_state", _Shared())
+            with _shared_lock:
+                sh = self._shared
+                if sh is None:
+                    sh = self._shared = _Shared()
         return sh
 
     @staticmethod
@@ -332,14 +345,12 @@ class PhasesMixin(FrameHooks):
             st = ta.ext["phases"] = _ThreadPhases()
         return st
 
-    @staticmethod
-    def _phase_stale(ta, st: _ThreadPhases) -> bool:
-        """The frame the phase state belongs to has ended without the Python hooks (inside
+    def _phase_stale(self, ta, st: _ThreadPhases) -> bool:
+        """The frame the phase state belongs to has ended without the frame events (inside
         @njit code, or by ``close()``)."""
         if not st.frame:
             return False
-        fo, fnum = _fields()
-        return not ta.m[fo] or ta.m[fnum] != st.frame
+        return not ta.m[self._fo] or ta.m[self._fnum] != st.frame
 
     def _phase_sync(self, ta, st: _ThreadPhases) -> None:
         if self._phase_stale(ta, st):
@@ -378,7 +389,7 @@ class PhasesMixin(FrameHooks):
         msg = None
         if st.stack:
             t = time.perf_counter_ns()
-            b, n = self._thread_counters(ta)
+            b, n = self._org.thread_counters(ta)
             paths = [o.path for o in reversed(st.stack)]
             while st.stack:
                 self._phase_close(ta, st, b, n, t, True)
@@ -406,18 +417,16 @@ class PhasesMixin(FrameHooks):
                     tot.add(r)
         return msg
 
-    # -- hooks ---------------------------------------------------------------------------------
-    def _before_end_frame(self, ta) -> None:
+    # -- frame events --------------------------------------------------------------------------
+    def before_end_frame(self, ta) -> None:
         st = ta.ext.get("phases")
         if st is not None:
             # Phases end where end_frame is called: close them before the other features'
             # end-of-frame work. The warning waits until the frame has really ended, so that
             # warnings-as-errors cannot leave the frame open.
             st.pending = self._phase_finish_frame(ta, st)
-        super()._before_end_frame(ta)
 
-    def _after_end_frame(self, ta) -> None:
-        super()._after_end_frame(ta)
+    def after_end_frame(self, ta) -> None:
         st = ta.ext.get("phases")
         if st is not None and st.pending:
             msg, st.pending = st.pending, None
@@ -425,24 +434,22 @@ class PhasesMixin(FrameHooks):
 
     # -- public API ----------------------------------------------------------------------------
     def _phase_begin(self, name: str) -> _Open:
-        if self._closed:
-            self._raise_closed()
+        self._check_open()
         _check_name(name)
-        ta = self._arena()
+        ta = self._frames.arena()
         st = self._phase_state(ta)
         self._phase_sync(ta, st)
-        fo, fnum = _fields()
-        if not ta.m[fo]:
+        if not ta.m[self._fo]:
             raise PhaseError(f"begin_phase({name!r}) outside a frame: phases belong to the "
                              "calling thread's open frame; call begin_frame() first", code="FA158")
         stack = st.stack
         parent = stack[-1] if stack else None
         path = f"{parent.path}::{name}" if parent is not None else name
         if not st.frame:
-            st.frame = ta.m[fnum]
+            st.frame = ta.m[self._fnum]
         if path not in st.current:   # records keep the order in which paths were entered
             st.current[path] = _Acc(name, len(stack))
-        b, n = self._thread_counters(ta)
+        b, n = self._org.thread_counters(ta)
         o = _Open(name, path, len(stack), b, n, time.perf_counter_ns())
         stack.append(o)
         return o
@@ -486,17 +493,18 @@ class PhasesMixin(FrameHooks):
         if name is not None and not isinstance(name, str):
             raise PhaseError(f"end_phase(name): name must be a str or None, got "
                              f"{type(name).__name__}", code="FA158")
-        ta = self._arena()
-        st = self._phase_state(ta)
-        self._phase_sync(ta, st)
-        if not st.stack:
+        ta = self._frames.arena()
+        st = ta.ext.get("phases")   # a refused call makes no per-thread state
+        if st is not None:
+            self._phase_sync(ta, st)
+        if st is None or not st.stack:
             raise PhaseError("end_phase() with no open phase on this thread", code="FA158")
         top = st.stack[-1]
         if name is not None and name != top.name and name != top.path:
             raise PhaseError(f"end_phase({name!r}) but the innermost open phase is {top.path!r}; "
                              "end the inner phases first", code="FA158")
         t = time.perf_counter_ns()
-        b, n = self._thread_counters(ta)
+        b, n = self._org.thread_counters(ta)
         return self._phase_close(ta, st, b, n, t, False)
 
     def phase(self, name: str) -> PhaseBlock:
@@ -516,7 +524,7 @@ class PhasesMixin(FrameHooks):
         (64, 1)
         """
         _check_name(name)
-        return PhaseBlock(self, name)
+        return PhaseBlock(self, name, self._owner())
 
     def _phase_exit_block(self, token: _Open | None) -> PhaseStats | None:
         ta = getattr(self._tls, "arena", None)
@@ -528,7 +536,7 @@ class PhasesMixin(FrameHooks):
         if idx is None:   # closed by end_frame (already reported) or by an explicit end_phase
             return None
         t = time.perf_counter_ns()
-        b, n = self._thread_counters(ta)
+        b, n = self._org.thread_counters(ta)
         inner = [o.path for o in reversed(st.stack[idx + 1:])]
         while len(st.stack) > idx + 1:
             self._phase_close(ta, st, b, n, t, False)
@@ -538,7 +546,6 @@ class PhasesMixin(FrameHooks):
                   f"when the block of phase {token.path!r} ended: closed with it")
         return rec
 
-    @property
     def current_phase(self) -> str:
         """Path of the calling thread's innermost open phase; "" outside any phase.
 
@@ -595,7 +602,7 @@ class PhasesMixin(FrameHooks):
         accs = {p: a.copy() for p, a in st.current.items()}
         if st.stack:
             t = time.perf_counter_ns()
-            b, n = self._thread_counters(ta)
+            b, n = self._org.thread_counters(ta)
             extra_b = extra_n = extra_t = 0       # inclusive values of the open child
             for o in reversed(st.stack):
                 ib, in_, it = max(0, b - o.b0), max(0, n - o.n0), max(0, t - o.t0)
@@ -612,10 +619,10 @@ class PhasesMixin(FrameHooks):
         fnum = st.frame
         return {p: a.record(p, fnum, p in open_paths) for p, a in accs.items()}
 
-    def _phase_section(self) -> dict:
-        """The ``phases`` section of :meth:`stats`: ``{"phases": PhasesStats}``, every thread's
-        completed frames summed per path."""
-        sh = self.__dict__.get("_phase_shared_state")
+    def section(self) -> dict:
+        """The ``phases`` section of :meth:`~framealloc.SmartAlloc.stats`:
+        ``{"phases": PhasesStats}``, every thread's completed frames summed per path."""
+        sh = self._shared
         if sh is None:
             return {"phases": PhasesStats()}
         with sh.lock:

@@ -1,6 +1,6 @@
 """Size-class pools: fixed-size blocks in pages, free-list stacks in numpy arrays, PoolBox.
 
-One slot table per size class (:mod:`framealloc.kernels.pool_state`): blocks live in pages of
+One slot table per size class (:mod:`framealloc.kernels.layout`): blocks live in pages of
 ``AllocConfig.pool_page_size`` bytes that never move (a page table holds their addresses and NRT
 meminfos); a free-list stack and a generation per block say which blocks are free. Pages are added
 when a class runs dry (also inside @njit) and ``trim()`` gives empty pages back.
@@ -66,18 +66,19 @@ from ._slots import (
 )
 from .errors import ConfigError, DoubleFreeError, ForeignFreeError, UseAfterFreeError, error
 from .kernels import status as ST
-from .kernels.org_state import KIND_POOL
-from .kernels.pool_state import (
+from .kernels.layout import (
     CLASS_SHIFT,
-    HDR_BYTES,
+    KIND_POOL,
     MAX_CLASS_SLOTS,
     POLICY_CLOSED,
+    POOL_HDR_BYTES as HDR_BYTES,
     SLOT_MASK,
     H,
     class_buffer_bytes,
     class_tag_offset,
     gen_offset,
-    new_headers,
+    new_pool_headers,
+    words,
 )
 from .typed_pool import closed_error, native_org, org_owner, release_tags
 
@@ -293,7 +294,8 @@ class SizeClassPools:
                  page_bytes: int = 65536, *, owner: int = 0, heap=None, alloc=None):
         self._classes, page_bytes = _check_pool_classes(classes, page_bytes)
         n = len(self._classes)
-        self._hdr = new_headers(n)
+        self._header = new_pool_headers(n)     # POOL_HEADER records; _hdr: their int64 words
+        self._hdr = words(self._header)
         for c, size in enumerate(self._classes):
             h = self._hdr[c]
             h[H.ITEMSIZE] = size

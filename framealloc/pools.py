@@ -1,7 +1,8 @@
-"""Pools, typed pools, heap arrays, groups, handles and streaming (SmartAlloc methods).
+"""Pools, typed pools, heap arrays, groups, handles and streaming (the pool part of SmartAlloc).
 
-Memory that outlives frames. Each feature lives in its own module; this mixin gives SmartAlloc
-the methods and creates their state on first use (nothing here imports numba until a pool needs
+Memory that outlives frames. Each feature lives in its own module; this part holds one
+allocator's objects of the family, creates them on first use and implements SmartAlloc's
+methods for them (nothing here imports numba until a pool needs
 its kernels):
 
 ========================  =========================================  ==========================
@@ -32,7 +33,17 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["PoolsMixin"]
+from .kernels.layout import (
+    TR_ACQUIRED,
+    TR_ACQUIRED_BYTES,
+    TR_GROWS,
+    TR_PEAK_BYTES,
+    TYPED_RETIRED_DTYPE,
+    new_counters,
+)
+from ._hooks import AllocPart
+
+__all__ = ["PoolsPart"]
 
 _init_lock = threading.Lock()
 
@@ -53,27 +64,39 @@ class _PoolState:
         self.groups = GroupRegistry(self.heap)
         self.handles = None
         self.typed: list = []                   # weak references to TypedPools
-        # acquired, released, peak bytes, grows, allocated bytes of closed typed pools
-        self.typed_retired = np.zeros(5, np.int64)
+        # The int64 words of a TYPED_RETIRED record: counters of the closed typed pools.
+        self.typed_retired = new_counters(TYPED_RETIRED_DTYPE)
         self.streams: weakref.WeakSet = weakref.WeakSet()
         self.lock = threading.Lock()
 
 
-class PoolsMixin:
-    """SmartAlloc methods for memory that outlives frames."""
+class PoolsPart(AllocPart):
+    """The pool family of one SmartAlloc (``alloc._pool_part``): size-class pools, typed pools,
+    tracked heap, groups, handles, streaming allocators.
 
-    def _pstate(self) -> _PoolState:
-        try:
-            return self.__dict__["_pool_state"]
-        except KeyError:
+    State: a ``_PoolState`` made on first use (:meth:`state`); each object in it holds the
+    allocator weakly and charges its tags and budgets through ``alloc._org_charge`` /
+    ``_org_release``. Events: ``on_close`` closes the size-class pools and typed pools (each
+    releases its memory when no compiled call uses it any more). Stats: :meth:`sections` (also
+    read by the org part for the live pool and heap bytes).
+    """
+
+    def __init__(self, owner):
+        self._owner = owner         # weak reference to the SmartAlloc
+        self._st: _PoolState | None = None
+
+    def state(self) -> _PoolState:
+        """The family's objects (``pools``, ``heap``, ``groups``, ``handles``, ``typed``,
+        ``streams``), made on first use."""
+        st = self._st
+        if st is None:
             with _init_lock:
-                st = self.__dict__.get("_pool_state")
+                st = self._st
                 if st is None:
-                    st = self.__dict__["_pool_state"] = _PoolState(self)
-            return st
+                    st = self._st = _PoolState(self._owner())
+        return st
 
     # -- size-class pools --------------------------------------------------------------------
-    @property
     def pools(self):
         """The size-class pools (:class:`~framealloc.SizeClassPools`); pass them into @njit
         code for slot-level ``acquire(nbytes)`` / ``view(key, dtype, n)`` / ``release(key)``.
@@ -83,7 +106,7 @@ class PoolsMixin:
         >>> alloc.pools.size_classes[:3]
         (16, 32, 64)
         """
-        return self._pstate().pools
+        return (self._st or self.state()).pools
 
     def pool_alloc(self, dtype=np.float64, shape=(), *, zero: bool = False):
         """A :class:`~framealloc.PoolBox` holding an array of ``shape``/``dtype`` (one element
@@ -97,7 +120,7 @@ class PoolsMixin:
         ((10,), 64, 0.0)
         >>> box.free()
         """
-        return self._pstate().pools.box(dtype, shape, zero)
+        return (self._st or self.state()).pools.box(dtype, shape, zero)
 
     def pool_box(self, value):
         """A :class:`~framealloc.PoolBox` holding a copy of a scalar, record or array.
@@ -111,7 +134,7 @@ class PoolsMixin:
         from ._dtypes import box_source
 
         src = box_source(value)
-        box = self._pstate().pools.box(src.dtype, src.shape)
+        box = (self._st or self.state()).pools.box(src.dtype, src.shape)
         box.array[...] = src
         return box
 
@@ -120,14 +143,14 @@ class PoolsMixin:
         from .pool import PoolBox
         from .errors import ForeignFreeError
 
-        if not isinstance(box, PoolBox) or box._pools is not self._pstate().pools:
+        if not isinstance(box, PoolBox) or box._pools is not self.state().pools:
             raise ForeignFreeError("this PoolBox belongs to another allocator; free it with "
                                    "box.free() or its own SmartAlloc", code="FA102")
         box.free()
 
     def trim(self) -> int:
         """Give empty size-class pages back; returns the bytes released."""
-        return self._pstate().pools.trim()
+        return self.state().pools.trim()
 
     # -- typed pools -------------------------------------------------------------------------
     def typed_pool(self, dtype, capacity: int = 1024, *, policy: str = "grow", name: str = ""):
@@ -142,9 +165,9 @@ class PoolsMixin:
         """
         from .typed_pool import TypedPool
 
-        st = self._pstate()
+        st = self.state()
         pool = TypedPool(dtype, capacity, policy=policy, name=name, _retired=st.typed_retired,
-                         _owner=self)
+                         _owner=self._owner())
         with st.lock:
             st.typed = [r for r in st.typed if r() is not None]
             st.typed.append(weakref.ref(pool))
@@ -154,11 +177,11 @@ class PoolsMixin:
     def heap_array(self, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
         """A tracked ``np.empty(shape, dtype)`` (``zero=True``: ``np.zeros``): counted in
         ``stats().heap`` until it and its views are garbage-collected."""
-        return self._pstate().heap.array(shape, dtype, zero=zero)
+        return (self._st or self.state()).heap.array(shape, dtype, zero=zero)
 
     def heap_vec(self, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
         """Alias of :meth:`heap_array`."""
-        return self._pstate().heap.array(shape, dtype, zero=zero)
+        return (self._st or self.state()).heap.array(shape, dtype, zero=zero)
 
     def heap_box(self, value) -> np.ndarray:
         """A tracked heap copy of a scalar, record or array.
@@ -168,45 +191,44 @@ class PoolsMixin:
         >>> b = alloc.heap_box([1, 2, 3]); b.tolist(), alloc.stats().heap.current
         ([1, 2, 3], 24)
         """
-        return self._pstate().heap.box(value)
+        return (self._st or self.state()).heap.box(value)
 
     # -- groups ------------------------------------------------------------------------------
     def create_group(self, name: str = "") -> int:
         """A new allocation group id (see :mod:`framealloc.groups`)."""
-        return self._pstate().groups.create(name)
+        return self.state().groups.create(name)
 
     def group_alloc(self, group: int, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
         """A tracked heap array owned by ``group`` (FA112 unknown, FA113 freed group)."""
-        return self._pstate().groups.alloc(group, shape, dtype, zero=zero)
+        return self.state().groups.alloc(group, shape, dtype, zero=zero)
 
     def group_box(self, group: int, value) -> np.ndarray:
         """A tracked heap copy of ``value`` owned by ``group``."""
-        return self._pstate().groups.box(group, value)
+        return self.state().groups.box(group, value)
 
     def free_group(self, group: int) -> int:
         """Drop every array of ``group`` at once; returns the bytes it held."""
-        return self._pstate().groups.free(group)
+        return self.state().groups.free(group)
 
     def group_stats(self, group: int):
         """:class:`~framealloc.groups.GroupInfo` of one group."""
-        return self._pstate().groups.info(group)
+        return self.state().groups.info(group)
 
     # -- relocatable handles -----------------------------------------------------------------
-    @property
     def handles(self):
         """This allocator's :class:`~framealloc.HandleHeap` of relocatable blocks."""
-        st = self._pstate()
+        st = self.state()
         if st.handles is None:
             from .handles import HandleHeap
 
             with st.lock:
                 if st.handles is None:
-                    st.handles = HandleHeap()._link_owner(self)
+                    st.handles = HandleHeap()._link_owner(self._owner())
         return st.handles
 
     def compact(self) -> int:
         """Compact the relocatable handles (``alloc.handles.compact()``); returns bytes moved."""
-        return self.handles.compact()
+        return self.handles().compact()
 
     # -- streaming ---------------------------------------------------------------------------
     def streaming(self, budget: int, *, on_evict: Callable[[int], None] | None = None,
@@ -214,14 +236,14 @@ class PoolsMixin:
         """A :class:`~framealloc.StreamingAllocator` of ``budget`` bytes, counted in stats."""
         from .streaming import StreamingAllocator
 
-        s = StreamingAllocator(budget, on_evict=on_evict, name=name)._link_owner(self)
-        st = self._pstate()
+        s = StreamingAllocator(budget, on_evict=on_evict, name=name)._link_owner(self._owner())
+        st = self.state()
         with st.lock:
             st.streams.add(s)
         return s
 
     # -- stats -------------------------------------------------------------------------------
-    def _pool_sections(self) -> dict:
+    def sections(self) -> dict:
         """The pool-family sections of :class:`~framealloc.AllocStats` (empty until used)."""
         from .stats import (
             GroupStats,
@@ -232,7 +254,7 @@ class PoolsMixin:
             TypedPoolStats,
         )
 
-        st = self.__dict__.get("_pool_state")
+        st = self._st
         if st is None:
             return {}
         pools = st.pools
@@ -256,14 +278,14 @@ class PoolsMixin:
         isz = [p.dtype.itemsize for p in live_pools]
         r = st.typed_retired.tolist()
         tcur = sum(i.live * s for i, s in zip(tinfo, isz))
-        talloc = sum(i.acquired * s for i, s in zip(tinfo, isz)) + r[4]
+        talloc = sum(i.acquired * s for i, s in zip(tinfo, isz)) + r[TR_ACQUIRED_BYTES]
         typed = TypedPoolStats(
-            current=tcur, peak=sum(i.peak * s for i, s in zip(tinfo, isz)) + r[2],
+            current=tcur, peak=sum(i.peak * s for i, s in zip(tinfo, isz)) + r[TR_PEAK_BYTES],
             allocated=talloc, freed=talloc - tcur,
-            allocations=sum(i.acquired for i in tinfo) + r[0],
+            allocations=sum(i.acquired for i in tinfo) + r[TR_ACQUIRED],
             current_allocations=sum(i.live for i in tinfo),
             reserved=sum(i.reserved for i in tinfo), capacity=sum(i.capacity for i in tinfo),
-            grows=sum(i.grows for i in tinfo) + r[3], pools=len(tinfo),
+            grows=sum(i.grows for i in tinfo) + r[TR_GROWS], pools=len(tinfo),
             per_pool=[asdict(i) for i in tinfo])
 
         h = st.heap.snapshot()
@@ -297,9 +319,9 @@ class PoolsMixin:
         return dict(pool=pool, typed_pools=typed, heap=heap, groups=groups, handles=handles,
                     streaming=streaming)
 
-    def _close_pools(self) -> None:
+    def on_close(self) -> None:
         """Release the size-class pages and typed-pool storage now (for ``close()``)."""
-        st = self.__dict__.get("_pool_state")
+        st = self._st
         if st is None:
             return
         st.pools._close("FA015")

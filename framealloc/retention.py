@@ -39,13 +39,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._hooks import FrameHooks
+from ._hooks import AllocPart
 from .errors import FrameAllocError
-from .kernels.state import F
-from .errors import BudgetExceededError
-from .errors import RetentionError
+from .kernels.layout import F
+from .errors import BudgetExceededError, RetentionError
 
-__all__ = ["RetentionMixin", "RetentionPolicy", "Importance", "PromotedAllocation",
+__all__ = ["RetentionPart", "RetentionPolicy", "Importance", "PromotedAllocation",
            "PromotionFailure", "FailureReasons", "RetentionCounts", "RetentionSummary",
            "PromotionResult"]
 
@@ -428,8 +427,23 @@ def _is_dtype_spec(x) -> bool:
     return isinstance(x, (np.dtype, type)) or type(x) is str
 
 
-class RetentionMixin(FrameHooks):
-    """SmartAlloc methods for frame allocations that may outlive their frame."""
+class RetentionPart(AllocPart):
+    """Frame allocations that may outlive their frame, of one SmartAlloc
+    (``alloc._retention_part``).
+
+    State: per thread, a ``_ThreadRetention`` in ``ta.ext["retention"]`` (made on the thread's
+    first retained allocation). Frame events: ``before_end_frame`` promotes (or discards) the
+    frame's retained allocations while they are still live, ``after_rollback`` forgets those a
+    rollback freed. It allocates and promotes through the allocator's public API
+    (``frame_array``/``frame_box``, ``current_tag``/``current_phase``, ``tag``, ``pools``,
+    ``pool_box``, ``heap_box``, ``get_scratch_pool``, ``end_frame``), so a promotion behaves
+    exactly as the same calls from user code; it reads the calling thread's arena from the
+    frames part.
+    """
+
+    def __init__(self, owner, frames):
+        self._owner = owner         # weak reference to the SmartAlloc
+        self._frames = frames
 
     # -- allocation --------------------------------------------------------------------------
     def frame_retained(self, value_or_dtype, policy: RetentionPolicy, shape=()) -> np.ndarray:
@@ -484,15 +498,16 @@ class RetentionMixin(FrameHooks):
         if not is_dtype and not (isinstance(shape, tuple) and shape == ()):
             raise RetentionError(f"shape={shape!r} was given with a value; shape is only for a "
                                  "dtype (a value keeps its own shape)", code="FA163")
-        ta = self._arena()
+        alloc = self._owner()
+        ta = self._frames.arena()
         st = ta.ext.get(_EXT_KEY)
         if st is not None and st.records and st.frame == ta.m[_FRAME_NUMBER]:
             self._prune(ta, st)     # before this allocation moves the position again
-        tag, phase = self.current_tag, self.current_phase
+        tag, phase = alloc.current_tag, alloc.current_phase
         if is_dtype:
-            arr = self.frame_array(shape, value_or_dtype)
+            arr = alloc.frame_array(shape, value_or_dtype)
         else:
-            arr = self.frame_box(value_or_dtype)
+            arr = alloc.frame_box(value_or_dtype)
         st = self._retention_state(ta)   # the allocation succeeded: a frame is open
         st.records.append(_Retained(st.next_index, arr, policy, tag, phase, ta.m))
         st.next_index += 1
@@ -506,11 +521,10 @@ class RetentionMixin(FrameHooks):
             st.start(ta.m[_FRAME_NUMBER])
         return st
 
-    @property
     def retained_in_frame(self) -> int:
         """Retained allocations of the calling thread's open frame still waiting for its end
         (rolled-back ones no longer count)."""
-        ta = self._arena()
+        ta = self._frames.arena()
         st = ta.ext.get(_EXT_KEY)
         if st is None or not ta.m[_FRAME_OPEN] or st.frame != ta.m[_FRAME_NUMBER]:
             return 0
@@ -518,15 +532,12 @@ class RetentionMixin(FrameHooks):
         return len(st.records)
 
     # -- rollbacks ---------------------------------------------------------------------------
-    def _after_rollback(self, ta, cp) -> None:
+    def after_rollback(self, ta, cp) -> None:
         """The calling thread's frame was rolled back to ``cp``: forget the retained
         allocations it freed, those made after the checkpoint (exact, by checkpoint serial).
 
         SmartAlloc.rollback_to calls it after a successful rollback.
         """
-        nxt = getattr(super(), "_after_rollback", None)
-        if nxt is not None:
-            nxt(ta, cp)
         st = ta.ext.get(_EXT_KEY)
         if st is None or st.frame != cp.frame or not st.records:
             return
@@ -536,7 +547,7 @@ class RetentionMixin(FrameHooks):
         st.records = keep
 
     def _prune(self, ta, st: _ThreadRetention) -> None:
-        """Drop retained allocations that a rollback freed without :meth:`_after_rollback`
+        """Drop retained allocations that a rollback freed without :meth:`after_rollback`
         being told (a rollback inside @njit code).
 
         The frame position only goes down through rollbacks, and no checkpoint lies inside an
@@ -554,20 +565,17 @@ class RetentionMixin(FrameHooks):
         st.records = keep
 
     # -- end of frame ------------------------------------------------------------------------
-    def _before_end_frame(self, ta) -> None:
-        try:
-            st = ta.ext.get(_EXT_KEY)
-            if st is not None:
-                fn = ta.m[_FRAME_NUMBER]
-                if st.frame == fn and st.next_index:
-                    self._prune(ta, st)
-                    records, rolled = st.records, st.rolled_back
-                    st.start(-1)   # forget first: whatever happens next, nothing is kept twice
-                    st.last = self._promote(fn, records, rolled)
-                else:
-                    st.last = None
-        finally:
-            super()._before_end_frame(ta)
+    def before_end_frame(self, ta) -> None:
+        st = ta.ext.get(_EXT_KEY)
+        if st is not None:
+            fn = ta.m[_FRAME_NUMBER]
+            if st.frame == fn and st.next_index:
+                self._prune(ta, st)
+                records, rolled = st.records, st.rolled_back
+                st.start(-1)   # forget first: whatever happens next, nothing is kept twice
+                st.last = self._promote(fn, records, rolled)
+            else:
+                st.last = None
 
     def _promote(self, frame: int, records: list, rolled: list) -> PromotionResult:
         outcomes: list[tuple] = []
@@ -604,21 +612,22 @@ class RetentionMixin(FrameHooks):
         """Copy ``r`` to its destination: (value, None, "", "") or (None, reason, code, msg)."""
         kind = r.policy.kind
         src = r.array
+        alloc = self._owner()
         if kind == "pool":
-            largest = self.pools.size_classes[-1]
+            largest = alloc.pools.size_classes[-1]
             if r.nbytes > largest:
                 return (None, "too_large", "FA164",
                         f"{r.nbytes} bytes is larger than the pool's largest size class "
                         f"({largest}); use PromoteToHeap for large data")
         try:
             with ExitStack() as scope:
-                self._enter_tag(scope, r.tag)
+                self._enter_tag(alloc, scope, r.tag)
                 if kind == "pool":
-                    return self.pool_box(src), None, "", ""
+                    return alloc.pool_box(src), None, "", ""
                 if kind == "heap":
-                    return self.heap_box(src), None, "", ""
+                    return alloc.heap_box(src), None, "", ""
                 name = r.policy.scratch_name
-                getter = getattr(self, "get_scratch_pool", None)
+                getter = getattr(alloc, "get_scratch_pool", None)
                 try:
                     pool = getter(name) if getter is not None else None
                 except ValueError as e:     # a name no scratch pool can have
@@ -644,12 +653,13 @@ class RetentionMixin(FrameHooks):
                 return None, "too_large", "FA164", f"the heap could not hold {r.nbytes} bytes: {e}"
             return None, "scratch_full", "FA166", str(e)
 
-    def _enter_tag(self, scope: ExitStack, tag: str) -> None:
+    @staticmethod
+    def _enter_tag(alloc, scope: ExitStack, tag: str) -> None:
         """Attribute the promoted copy to the tag of the frame allocation, when the allocator
         can (it has ``tag()`` and no other tag is open at the end of the frame)."""
-        if not tag or self.current_tag:
+        if not tag or alloc.current_tag:
             return
-        tagger = getattr(self, "tag", None)
+        tagger = getattr(alloc, "tag", None)
         if tagger is None:
             return
         try:
@@ -673,9 +683,9 @@ class RetentionMixin(FrameHooks):
         >>> r.failed[0].reason, r.summary.failed_bytes
         ('too_large', 8000)
         """
-        ta = self._arena()
+        ta = self._frames.arena()
         frame = ta.m[_FRAME_NUMBER]
-        self.end_frame()
+        self._owner().end_frame()
         st = ta.ext.get(_EXT_KEY)
         if st is None:
             st = ta.ext[_EXT_KEY] = _ThreadRetention()
@@ -683,9 +693,8 @@ class RetentionMixin(FrameHooks):
             st.last = PromotionResult(frame, [], [], RetentionSummary())
         return st.last
 
-    @property
     def last_promotions(self) -> PromotionResult | None:
         """The :class:`PromotionResult` of the calling thread's last ended frame; None before
         any frame ended and when ``end_frame()`` ended a frame that retained nothing."""
-        st = self._arena().ext.get(_EXT_KEY)
+        st = self._frames.arena().ext.get(_EXT_KEY)
         return None if st is None else st.last

@@ -35,10 +35,11 @@ makes the ``try_`` forms return None; nothing changes then.
 
 State layout
 ------------
-The counters of every pool of a SmartAlloc live in one int64 table (``MAX_SCRATCH_POOLS`` rows
-of ``ROW_WORDS`` words, the ``S_*`` word indices below), read and written in place by the
-Python methods and the @njit kernels (:mod:`framealloc.kernels.scratch_njit`); a second int64
-table ``[MAX_SCRATCH_POOLS, AllocConfig.max_tags]`` holds the bytes each tag holds in each pool.
+The counters of every pool of a SmartAlloc live in one table (``MAX_SCRATCH_POOLS`` rows of
+``SCRATCH_POOL_DTYPE``, :mod:`framealloc.kernels.layout`), read and written in place, as int64
+words (the ``S_*`` indices), by the Python methods and the @njit kernels
+(:mod:`framealloc.kernels.scratch_njit`); a second table (``SCRATCH_TAGS``,
+``[MAX_SCRATCH_POOLS, AllocConfig.max_tags]`` words) holds the bytes each tag holds in each pool.
 @njit code finds an allocator's table through a process-wide registry (one row per allocator
 that has scratch pools: owner id, table address), checked against the allocator passed in: a
 pool id names its owner, its registry row and its table row, so a foreign, stale or made-up id
@@ -79,64 +80,49 @@ from ._dtypes import (
     normalize_shape,
     resolve_dtype,
 )
-from ._hooks import FrameHooks
+from ._hooks import AllocPart
 from .errors import ScratchError, ScratchFullError, error
 from .kernels import status as ST
-from .kernels.org_state import KIND_SCRATCH
+from .kernels.layout import (
+    KIND_SCRATCH,
+    MAX_SCRATCH_POOLS,
+    R_OWNER,
+    R_TABLE,
+    REG_CAP,
+    S_BASE,
+    S_CAP,
+    S_COUNT,
+    S_COUNT_RESET,
+    S_CURSOR,
+    S_FREED,
+    S_ID,
+    S_LIMIT,
+    S_MI,
+    S_NTAGS,
+    S_PEAK,
+    S_RESETS,
+    S_STATE,
+    S_TAGS,
+    SCRATCH_POOL_DTYPE,
+    SID_INDEX_MASK,
+    SID_OWNER_SHIFT,
+    SID_SLOT_SHIFT,
+    STATE_CLOSED,
+    STATE_OPEN,
+    registry_lock as _reg_lock,
+    scratch_registry as _registry,
+    scratch_tags_dtype,
+    words,
+)
 
-__all__ = ["ScratchMixin", "ScratchPool", "ScratchStats"]
+__all__ = ["ScratchPart", "ScratchPool", "ScratchStats"]
 
 # ---------------------------------------------------------------------------------------------
-# State layout (shared with framealloc.kernels.scratch_njit)
-
-#: Scratch pools one SmartAlloc can hold (the table never moves: @njit code may hold its address).
-MAX_SCRATCH_POOLS = 256
-#: int64 words per pool row (128 bytes: two cache lines).
-ROW_WORDS = 16
-ROW_BYTES = ROW_WORDS * 8
-(S_CURSOR,       # offset of the next free byte
- S_LIMIT,        # capacity while the pool is open, -1 once closed (the bump's one check)
- S_BASE,         # address of the buffer (4096-aligned)
- S_COUNT,        # allocations ever made
- S_CAP,          # capacity in bytes
- S_MI,           # NRT meminfo of the buffer (one reference held by the row); 0: none
- S_PEAK,         # highest cursor before the last reset (peak = max(S_PEAK, cursor))
- S_FREED,        # bytes released by resets (allocated = freed + cursor)
- S_COUNT_RESET,  # S_COUNT at the last reset
- S_RESETS,       # resets
- S_STATE,        # STATE_*
- S_ID,           # the pool's id (sid)
- S_TAGS,         # address of the pool's row of the per-tag byte table
- S_NTAGS,        # words in that row (AllocConfig.max_tags)
- ) = range(14)
-STATE_FREE, STATE_OPEN, STATE_CLOSED = 0, 1, 2
-
-#: Allocators with scratch pools at once, process-wide (registry rows).
-REG_CAP = 1 << 14
-REG_WORDS = 4
-R_OWNER, R_TABLE = 0, 1
-#: Pool id: ``(owner allocator id << SID_OWNER_SHIFT) | (registry row << SID_SLOT_SHIFT) | index``.
-SID_SLOT_SHIFT = 8
-SID_OWNER_SHIFT = 24
-SID_INDEX_MASK = (1 << SID_SLOT_SHIFT) - 1
-SID_SLOT_MASK = (1 << (SID_OWNER_SHIFT - SID_SLOT_SHIFT)) - 1
-assert MAX_SCRATCH_POOLS <= SID_INDEX_MASK + 1 and REG_CAP <= SID_SLOT_MASK + 1, "id fields"
+# State layout: framealloc.kernels.layout (SCRATCH_POOL_DTYPE, SCRATCH_TAGS, SCRATCH_REGISTRY_DTYPE)
 
 MAX_NAME = 128
 
-_registry_arr: np.ndarray | None = None
-_reg_lock = threading.Lock()
 _init_lock = threading.Lock()
-
-
-def _registry() -> np.ndarray:
-    """The process-wide registry ``[REG_CAP, REG_WORDS]`` (allocated once, never moved)."""
-    global _registry_arr
-    if _registry_arr is None:
-        with _reg_lock:
-            if _registry_arr is None:
-                _registry_arr = np.zeros((REG_CAP, REG_WORDS), np.int64)
-    return _registry_arr
 
 
 def _kernels():
@@ -228,16 +214,17 @@ def _release_scratch(table: np.ndarray, reg_slot: int, owner: int) -> None:
 class _ScratchState:
     """Per-SmartAlloc scratch state: the tables, the name index, a registry row."""
 
-    def __init__(self, alloc):
-        self.table = np.zeros((MAX_SCRATCH_POOLS, ROW_WORDS), np.int64)
+    def __init__(self, max_tags: int, owner_id: int):
+        # The int64 words of a SCRATCH_POOL table and of a SCRATCH_TAGS table (their .base).
+        self.table = words(np.zeros(MAX_SCRATCH_POOLS, SCRATCH_POOL_DTYPE))
         self.table[:, S_LIMIT] = -1
-        self.tags = np.zeros((MAX_SCRATCH_POOLS, alloc.config.max_tags), np.int64)
+        self.tags = words(np.zeros(MAX_SCRATCH_POOLS, scratch_tags_dtype(max_tags)))
         self.index: dict[str, int] = {}
         self.names: list[str] = []
         self.handles: "weakref.WeakValueDictionary[int, ScratchPool]" = \
             weakref.WeakValueDictionary()
         self.lock = threading.RLock()
-        self.owner = alloc._id
+        self.owner = owner_id
         reg = _registry()
         with _reg_lock:
             free = np.flatnonzero(reg[:, R_OWNER] == 0)
@@ -283,7 +270,8 @@ def _check_capacity(capacity) -> int:
 
 class ScratchPool:
     """A named bump arena of one SmartAlloc: allocations persist across frames until
-    :meth:`reset`. Get one with :meth:`SmartAlloc.scratch_pool <ScratchMixin.scratch_pool>`.
+    :meth:`reset`. Get one with :meth:`SmartAlloc.scratch_pool
+    <framealloc.SmartAlloc.scratch_pool>`.
 
     Use it from one thread at a time (see the module documentation). Views stay valid memory
     after ``reset()`` and ``close()`` but alias the pool's later allocations after a reset.
@@ -519,7 +507,7 @@ class ScratchPool:
         m = self._m
         if m[S_STATE] != STATE_OPEN:
             self._owner._raise_closed()
-        self._owner._scratch_release_tags(self._state, self._index)
+        _release_tags(self._owner, self._state, self._index)
         cur = m[S_CURSOR]
         if cur > m[S_PEAK]:
             m[S_PEAK] = cur
@@ -543,26 +531,52 @@ class ScratchPool:
         return f"ScratchPool({self.name!r}, capacity={self.capacity}, {state})"
 
 
+def _release_tags(alloc, st: _ScratchState, index: int) -> None:
+    """Give every tag its bytes of pool ``index`` back (reset and close), through the
+    allocator's charge interface (``alloc._org_release``)."""
+    row = st.tags[index]
+    for t in np.flatnonzero(row).tolist():
+        nbytes = int(row[t])
+        row[t] = 0
+        alloc._org_release(KIND_SCRATCH, t, nbytes)
+
+
 # ---------------------------------------------------------------------------------------------
-# SmartAlloc methods
+# The scratch part of a SmartAlloc
 
 
-class ScratchMixin(FrameHooks):
-    """SmartAlloc methods for named scratch pools."""
+class ScratchPart(AllocPart):
+    """Named scratch pools of one SmartAlloc (``alloc._scratch_part``).
 
-    def _scratch_state(self, create: bool = False) -> _ScratchState | None:
-        st = self.__dict__.get("_scratch_st")
+    State: a ``_ScratchState`` (pool table, per-tag byte table, name index, a registry row),
+    made when the first pool is created (:meth:`state`). Events: ``on_release`` releases every
+    pool's memory when the allocator's memory goes (counters kept, tags given back);
+    ``on_collected`` only drops the buffers. Stats: :meth:`section` (also read by the org part
+    for the live scratch bytes). Pools charge through the allocator's charge interface
+    (``alloc._org_charge`` / ``_org_release``).
+    """
+
+    def __init__(self, owner, config, owner_id: int):
+        self._owner = owner           # weak reference to the SmartAlloc
+        self._max_tags = config.max_tags
+        self._owner_id = owner_id
+        self._st: _ScratchState | None = None
+
+    def state(self, create: bool = False) -> _ScratchState | None:
+        """The scratch state (tables, names, registry row); None before the first pool unless
+        ``create``."""
+        st = self._st
         if st is None and create:
             with _init_lock:
-                st = self.__dict__.get("_scratch_st")
+                st = self._st
                 if st is None:
-                    st = self.__dict__["_scratch_st"] = _ScratchState(self)
+                    st = self._st = _ScratchState(self._max_tags, self._owner_id)
         return st
 
     def _scratch_handle(self, st: _ScratchState, index: int) -> ScratchPool:
         pool = st.handles.get(index)
         if pool is None:
-            pool = st.handles[index] = ScratchPool(self, st, index)
+            pool = st.handles[index] = ScratchPool(self._owner(), st, index)
         return pool
 
     def scratch_pool(self, name: str, capacity: int | None = None) -> ScratchPool:
@@ -588,11 +602,10 @@ class ScratchMixin(FrameHooks):
         ...
         framealloc.errors.ScratchError: FA160: no scratch pool named 'render' ...
         """
-        if self._closed:
-            self._raise_closed()
+        self._check_open()
         name = _check_name(name)
         cap = None if capacity is None else _check_capacity(capacity)
-        st = self._scratch_state(create=cap is not None)
+        st = self.state(create=cap is not None)
         if st is None:
             raise error(ST.BAD_SCRATCH, "name", name=repr(name))
         with st.lock:
@@ -609,8 +622,7 @@ class ScratchMixin(FrameHooks):
             if len(st.names) >= MAX_SCRATCH_POOLS:
                 raise ScratchError(f"an allocator holds at most {MAX_SCRATCH_POOLS} scratch "
                                    "pools; reuse pools by name", code="FA162")
-            if self._closed:
-                self._raise_closed()
+            self._check_open()
             index = len(st.names)
             mi, base = _kernels().new_buffer(cap)
             if mi == 0:
@@ -639,10 +651,9 @@ class ScratchMixin(FrameHooks):
         >>> p = alloc.scratch_pool("fx", 1024); alloc.get_scratch_pool("fx") is p
         True
         """
-        if self._closed:
-            self._raise_closed()
+        self._check_open()
         name = _check_name(name)
-        st = self._scratch_state()
+        st = self.state()
         if st is None:
             return None
         with st.lock:
@@ -658,23 +669,23 @@ class ScratchMixin(FrameHooks):
         >>> {k: (v.current, v.capacity) for k, v in alloc.scratch_pools().items()}
         {'a': (12, 100)}
         """
-        st = self._scratch_state()
+        st = self.state()
         if st is None:
             return {}
         with st.lock:
             names = list(st.names)
         return {n: ScratchStats.from_row(n, st.table[i]) for i, n in enumerate(names)}
 
-    def _scratch_section(self) -> dict:
-        """The scratch sections of :meth:`stats`: totals and per-pool counters."""
+    def section(self) -> dict:
+        """The scratch sections of :meth:`~framealloc.SmartAlloc.stats`: totals and per-pool
+        counters."""
         pools = self.scratch_pools()
         return {"scratch": _total(pools.values()), "scratch_pools": pools}
 
     # -- by id (the same methods work inside @njit) ------------------------------------------
     def _scratch_by_id(self, sid) -> ScratchPool:
-        if self._closed:
-            self._raise_closed()
-        st = self._scratch_state()
+        self._check_open()
+        st = self.state()
         try:
             k = operator.index(sid) if not isinstance(sid, bool) else None
         except TypeError:
@@ -726,25 +737,18 @@ class ScratchMixin(FrameHooks):
         """``ScratchPool.used`` of the pool with id ``sid``."""
         return self._scratch_by_id(sid).used
 
-    # -- internals -----------------------------------------------------------------------------
-    def _scratch_release_tags(self, st: _ScratchState, index: int) -> None:
-        """Give every tag its bytes of pool ``index`` back (reset and close)."""
-        row = st.tags[index]
-        for t in np.flatnonzero(row).tolist():
-            nbytes = int(row[t])
-            row[t] = 0
-            self._org_release(KIND_SCRATCH, t, nbytes)
-
-    def _close_scratch(self) -> None:
+    # -- events --------------------------------------------------------------------------------
+    def on_release(self) -> None:
         """Release every pool's memory now; counters stay (current becomes 0, as after a reset
         that is not counted as one)."""
-        st = self._scratch_state()
+        st = self._st
         if st is None:
             return
+        alloc = self._owner()
         with st.lock:
             t = st.table
             for i in np.flatnonzero(t[:, S_STATE] == STATE_OPEN).tolist():
-                self._scratch_release_tags(st, i)
+                _release_tags(alloc, st, i)
                 r = t[i]
                 r[S_PEAK] = max(r[S_PEAK], r[S_CURSOR])
                 r[S_FREED] += r[S_CURSOR]
@@ -753,6 +757,12 @@ class ScratchMixin(FrameHooks):
             st.finalizer()
             for pool in list(st.handles.values()):
                 pool._buf, pool._views = None, {}
+
+    def on_collected(self) -> None:
+        """The allocator was collected without ``close()``: drop the buffers."""
+        st = self._st
+        if st is not None:
+            st.finalizer()
 
 
 guard_closed(ScratchPool, ("closed", "name", "id", "capacity", "used", "available", "stats"))

@@ -37,11 +37,21 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ._closing import guard_closed
+from ._closing import ClosesWithOwner, guard_closed
 from ._dtypes import box_source, check_nbytes, normalize_shape, resolve_dtype
 from ._slots import check_count, check_key
 from .errors import ConfigError, UnsupportedDtypeError
 from .errors import StreamingBudgetError, StreamingError
+from .kernels.layout import (
+    SC_EVICTED_BYTES as _EVICTED,
+    SC_EVICTIONS as _EVICTIONS,
+    SC_PEAK as _PEAK,
+    SC_RELEASED as _RELEASED,
+    SC_RESERVED_TOTAL as _RESERVED,
+    SC_USED as _USED,
+    STREAMING_COUNTERS_DTYPE,
+    new_counters,
+)
 
 __all__ = ["StreamingAllocator", "StreamingInfo"]
 
@@ -78,7 +88,7 @@ class _Asset:
         return self.loaded == self.buf.size
 
 
-class StreamingAllocator:
+class StreamingAllocator(ClosesWithOwner):
     """Assets in a fixed byte budget (see the module doc). Thread-safe.
 
     Parameters
@@ -102,13 +112,13 @@ class StreamingAllocator:
         self._gone: set[int] = set()
         self._ids = itertools.count(1)
         self._tick = itertools.count(1)
-        # used, peak, reserved_total, evictions, evicted_bytes, released (numpy state)
-        self.counters = np.zeros(6, np.int64)
+        # The int64 words of a STREAMING_COUNTERS record (framealloc.kernels.layout).
+        self.counters = new_counters(STREAMING_COUNTERS_DTYPE)
 
     @property
     def used(self) -> int:
         """Bytes reserved by the assets held now (never above ``budget``)."""
-        return int(self.counters[0])
+        return int(self.counters[_USED])
 
     def _get(self, aid) -> tuple[int, _Asset]:
         k = check_key(aid)
@@ -132,7 +142,7 @@ class StreamingAllocator:
             raise ConfigError(f"priority must be an int, got {priority!r}", code="FA110")
         with self._lock:
             c = self.counters
-            short = c[0] + nbytes - self.budget
+            short = c[_USED] + nbytes - self.budget
             victims = []
             if short > 0:
                 if nbytes > self.budget:
@@ -155,7 +165,7 @@ class StreamingAllocator:
             buf = np.empty(nbytes, np.uint8)
             if self.on_evict is not None and victims:
                 # Called before anything changes: if it raises, nothing is evicted or reserved.
-                used = int(c[0])
+                used = int(c[_USED])
                 for k in victims:
                     try:
                         self.on_evict(k)
@@ -164,7 +174,7 @@ class StreamingAllocator:
                             f"on_evict({k}) raised {type(e).__name__}: {e}; nothing was evicted "
                             "or reserved. Make on_evict not raise (it is told about each asset "
                             "about to be evicted)", code="FA110") from e
-                if int(c[0]) != used or any(k not in self._assets for k in victims):
+                if int(c[_USED]) != used or any(k not in self._assets for k in victims):
                     raise ConfigError("on_evict changed the streaming allocator (reserve/release "
                                       "inside the callback); nothing was evicted or reserved. "
                                       "Do not call the stream from on_evict", code="FA110")
@@ -172,22 +182,22 @@ class StreamingAllocator:
                 self._drop(k, evicted=True)
             aid = next(self._ids)
             self._assets[aid] = _Asset(buf, dt, dims, int(priority), next(self._tick), name)
-            c[0] += nbytes
-            c[2] += nbytes
-            if c[0] > c[1]:
-                c[1] = c[0]
+            c[_USED] += nbytes
+            c[_RESERVED] += nbytes
+            if c[_USED] > c[_PEAK]:
+                c[_PEAK] = c[_USED]
         return aid
 
     def _drop(self, k: int, evicted: bool) -> None:
         a = self._assets.pop(k)
         self._gone.add(k)
         c = self.counters
-        c[0] -= a.buf.size
+        c[_USED] -= a.buf.size
         if evicted:
-            c[3] += 1
-            c[4] += a.buf.size
+            c[_EVICTIONS] += 1
+            c[_EVICTED] += a.buf.size
         else:
-            c[5] += 1
+            c[_RELEASED] += 1
 
     def feed(self, aid: int, data) -> float:
         """Append the next bytes of the asset (bytes-like or array); returns the progress.
@@ -283,38 +293,15 @@ class StreamingAllocator:
     def info(self) -> StreamingInfo:
         with self._lock:
             c = self.counters.tolist()
-            return StreamingInfo(budget=self.budget, used=c[0], peak=c[1],
+            return StreamingInfo(budget=self.budget, used=c[_USED], peak=c[_PEAK],
                                  assets=len(self._assets),
                                  ready=sum(a.ready for a in self._assets.values()),
-                                 reserved_total=c[2], evictions=c[3], evicted_bytes=c[4],
-                                 released=c[5])
+                                 reserved_total=c[_RESERVED], evictions=c[_EVICTIONS],
+                                 evicted_bytes=c[_EVICTED], released=c[_RELEASED])
 
     def __repr__(self) -> str:
         return (f"StreamingAllocator(budget={self.budget}, used={self.used}, "
                 f"assets={len(self._assets)})")
-
-    # -- closing with the allocator that made it (framealloc._closing) -----------------------
-    _owner_ref = None
-
-    def _link_owner(self, alloc) -> "StreamingAllocator":
-        """Close with ``alloc``: after ``alloc.close()`` every call that would change this
-        object raises FA015."""
-        import weakref
-
-        self._owner_ref = weakref.ref(alloc)
-        return self
-
-    @property
-    def _closed(self) -> bool:
-        ref = self._owner_ref
-        a = ref() if ref is not None else None
-        return a is not None and a._closed
-
-    def _raise_closed(self):
-        from .errors import error
-        from .kernels.status import Status
-
-        raise error(Status.CLOSED, what="the SmartAlloc this object belongs to")
 
 
 guard_closed(StreamingAllocator, ("info", "used", "is_ready", "progress"))

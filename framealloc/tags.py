@@ -1,4 +1,5 @@
-"""Tags and budgets (SmartAlloc methods): every allocation attributed, every limit enforced.
+"""Tags and budgets (the org part of SmartAlloc): every allocation attributed, every limit
+enforced.
 
 Tags
     ``with alloc.tag("physics"):`` attributes every allocation of the calling thread (frame, pool,
@@ -27,8 +28,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ._hooks import FrameHooks
-from .kernels.org_state import (
+from ._hooks import AllocPart
+from .kernels.layout import (
     B_ACTIVE,
     B_HARD,
     B_HARD_HITS,
@@ -57,17 +58,21 @@ from .kernels.org_state import (
     NO_LIMIT,
     RB_DEPTH,
     RB_HDR,
+    RB_OOMS,
     RB_OTHER_BYTES,
     RB_OTHER_COUNT,
+    RB_SLOT,
     T_DEPTH,
     T_PARENT,
     TAG_BUDGET0,
+    F,
+    OrgTables,
+    new_org_rows,
 )
 from .errors import BudgetError, BudgetWarning, TagError, error
 from .kernels import status as ST
-from .kernels.state import F
 
-__all__ = ["OrgMixin", "TagStats", "BudgetStats", "BudgetEvent"]
+__all__ = ["OrgPart", "TagStats", "BudgetStats", "BudgetEvent"]
 
 _TAG, _SEG_POS, _SEG_COUNT = int(F.tag), int(F.seg_pos), int(F.seg_count)
 _BUDGET_KINDS = ("total",) + KIND_NAMES
@@ -124,6 +129,9 @@ def _org_kernels():
     return org
 
 
+_reg_lock = threading.Lock()   # makes a part's tag registry once
+
+
 def _check_limit(v, what: str) -> int:
     if v is None:
         return NO_LIMIT
@@ -143,16 +151,73 @@ def _check_name(name) -> str:
     return name
 
 
-class OrgMixin(FrameHooks):
-    """SmartAlloc methods for tags and budgets."""
+class OrgPart(AllocPart):
+    """Tags and budgets of one SmartAlloc (``alloc._org_part``).
+
+    State: ``tables`` (:class:`~framealloc.kernels.org_state.OrgTables`: header, tag table,
+    counters, budgets, event ring; also ``alloc._org``), one organisation block per arena row
+    (made when a thread slot is first used, see :meth:`attach_slot`), the tag registry (names,
+    ids, soft-limit callbacks, delivered events; made on first use) and the org fields of the
+    arena rows (``org``, ``orgrow``, ``tag``, ``seg_pos``, ``seg_count``).
+
+    Interface for the other parts: :meth:`attach_slot` (frames: a thread takes a slot),
+    :meth:`charge` / :meth:`release` (every kind; bound as ``alloc._org_charge`` /
+    ``alloc._org_release``), :meth:`budget_refused` and :meth:`deliver_events` (the frame slow
+    path), :meth:`current_tag_id` and :meth:`thread_counters` (phases), and for ``stats()``
+    :meth:`frame_live_per_tag`, :meth:`sections`, :meth:`num_ooms`. It reads the frames part's
+    rows and arenas, and the live bytes of the other kinds from the pools and scratch parts'
+    stats sections (``sections()`` / ``section()``). No frame events.
+    """
+
+    def __init__(self, owner, config, frames, pools, scratch):
+        self._owner = owner           # weak reference to the SmartAlloc
+        self.config = config
+        self._frames = frames
+        self._tls = frames.tls
+        self._pools = pools
+        self._scratch = scratch
+        # Shared tables, plus one block per arena row made when its thread slot is first used.
+        self._org = self.tables = OrgTables(config.max_tags, config.max_threads,
+                                            config.budget_lease)
+        frames.rows["org"] = self._org.addr
+        self._orgrows: dict[int, np.ndarray] = {}
+        self._retired_ooms = 0
+        self._reg: dict | None = None
+
+    # -- thread slots ------------------------------------------------------------------------
+    def attach_slot(self, slot: int) -> np.ndarray:
+        """A thread takes arena slot ``slot`` (the frames part's lock held): its organisation
+        blocks (one per worker row, cleared), its thread budget reset, its rows pointed at them
+        and untagged. Returns the blocks (the first is the thread's ``ta.ob``)."""
+        blocks = self._orgrows.get(slot)
+        if blocks is None:
+            blocks = self._orgrows[slot] = new_org_rows(
+                self._frames.workers, self.config.max_tags)
+        else:
+            self._retired_ooms += int(blocks[:, RB_OOMS].sum())
+            blocks[...] = 0
+        blocks[:, RB_SLOT] = slot
+        self._reset_thread_budget(slot)   # a recycled slot starts without its budget
+        rows = self._frames.rows
+        rows["orgrow"][slot, :] = blocks.ctypes.data + np.arange(self._frames.workers) * \
+            blocks.strides[0]
+        rows["tag"][slot, :] = 0
+        return blocks
+
+    def num_ooms(self) -> int:
+        """Out-of-memory refusals counted in the organisation blocks (ended threads included)."""
+        return sum(int(b[:, RB_OOMS].sum()) for b in list(self._orgrows.values())) + \
+            self._retired_ooms
 
     # -- tag registry ------------------------------------------------------------------------
     def _tag_reg(self) -> dict:
-        reg = self.__dict__.get("_tagreg")
+        reg = self._reg
         if reg is None:
-            reg = self.__dict__.setdefault("_tagreg", {"names": [""], "ids": {"": 0},
-                                                       "callbacks": {}, "seen": 0,
-                                                       "events": [], "lock": threading.RLock()})
+            with _reg_lock:
+                reg = self._reg
+                if reg is None:
+                    reg = self._reg = {"names": [""], "ids": {"": 0}, "callbacks": {}, "seen": 0,
+                                       "events": [], "lock": threading.RLock()}
         return reg
 
     def tag_id(self, path: str) -> int:
@@ -201,7 +266,6 @@ class OrgMixin(FrameHooks):
             raise TagError(f"FA153: unknown tag id {tag_id!r}")
         return names[int(tag_id)]
 
-    @property
     def current_tag(self) -> str:
         """Path of the calling thread's current tag ("" when untagged).
 
@@ -211,45 +275,43 @@ class OrgMixin(FrameHooks):
         ...     alloc.current_tag
         'physics::broadphase'
         """
-        return self._tag_reg()["names"][self._arena().m[_TAG]]
+        return self._tag_reg()["names"][self._frames.arena().m[_TAG]]
 
-    @property
-    def current_tag_id(self) -> int:
+    def current_tag_id(self, ta=None) -> int:
         """Id of the calling thread's current tag (0 when untagged)."""
-        return self._arena().m[_TAG]
+        return (ta if ta is not None else self._frames.arena()).m[_TAG]
 
     def _switch_rows(self, ta, tag: int) -> None:
-        st = _org_kernels().switch_tag(ta.handle[0], self._workers, tag)
+        st = _org_kernels().switch_tag(ta.handle[0], self._frames.workers, tag)
         if st:
             raise error(st)
 
     def push_tag(self, name: str) -> int:
         """Enter tag ``name`` (relative to the current tag) on the calling thread; returns its id.
         Prefer ``with alloc.tag(name):``. Pair with :meth:`pop_tag`."""
-        if self._closed:
-            self._raise_closed()
-        ta = self._arena()
+        self._check_open()
+        ta = self._frames.arena()
         cur = ta.m[_TAG]
         names = self._tag_reg()["names"]
         _check_name(name)
         tid = self.tag_id(f"{names[cur]}::{name}" if cur else name)   # checks the whole path
         self._switch_rows(ta, tid)
-        ta.ext.setdefault("tags", []).append(cur)
+        ta.tags.append(cur)
         return tid
 
-    def pop_tag(self) -> None:
+    def pop_tag(self, stacklevel: int = 3) -> None:
         """Leave the tag entered by the matching :meth:`push_tag` (FA152 without one)."""
-        ta = self._arena()
-        stack = ta.ext.get("tags")
+        ta = self._frames.arena()
+        stack = ta.tags
         if not stack:
             raise TagError("FA152: pop_tag() without a matching push_tag() on this thread")
         if self._orgrows[ta.slot][0, RB_DEPTH] != 0:
             raise TagError("FA152: a tag pushed inside @njit on this thread was never popped; "
                            "pair alloc.push_tag(tid) with alloc.pop_tag() in the same function")
-        if not self._released:
+        if not self._frames.released:
             self._switch_rows(ta, stack[-1])
         stack.pop()
-        self._deliver_budget_events()
+        self.deliver_events(stacklevel)
 
     @contextmanager
     def tag(self, name: str) -> Iterator[int]:
@@ -292,7 +354,7 @@ class OrgMixin(FrameHooks):
         if t < self.config.max_tags:
             return f"tag:{self._tag_reg()['names'][t]}"
         slot = t - self.config.max_tags
-        ta = self._arenas.get(slot)
+        ta = self._frames.arenas.get(slot)
         return f"thread:{ta.name if ta is not None else slot}"
 
     @staticmethod
@@ -306,9 +368,8 @@ class OrgMixin(FrameHooks):
 
     def _set_budget_row(self, b: int, soft, hard, on_soft, what: str) -> None:
         s, h = self._check_budget_args(soft, hard, on_soft, what)
-        if self._closed:
-            self._raise_closed()
-        ta = self._arena()
+        self._check_open()
+        ta = self._frames.arena()
         reg = self._tag_reg()
         with reg["lock"]:
             row = self._org.budgets[b]
@@ -373,7 +434,7 @@ class OrgMixin(FrameHooks):
         ...     alloc.try_frame_array(257, np.uint8) is None
         True
         """
-        slot = self._arena().slot
+        slot = self._frames.arena().slot
         self._set_budget_row(TAG_BUDGET0 + self.config.max_tags + slot, soft, hard, on_soft,
                              "thread frame")
 
@@ -389,22 +450,19 @@ class OrgMixin(FrameHooks):
 
     def _kind_live(self) -> list[int]:
         """Live bytes per kind (frame, pool, heap, scratch), as the budgets count them."""
-        frame = int(self._frame_live_per_tag().sum())
-        sec = self._pool_sections()
+        frame = int(self.frame_live_per_tag().sum())
+        sec = self._pools.sections()
         pool = (sec["pool"].current + sec["typed_pools"].current) if sec else 0
         heap = sec["heap"].current if sec else 0
-        scratch = 0
-        getter = getattr(self, "_scratch_section", None)
-        if getter is not None:
-            sc = getter().get("scratch")
-            scratch = getattr(sc, "current", 0) if sc is not None else 0
+        sc = self._scratch.section().get("scratch")
+        scratch = getattr(sc, "current", 0) if sc is not None else 0
         return [frame, pool, heap, scratch]
 
-    def _frame_live_per_tag(self, slot: int | None = None) -> np.ndarray:
+    def frame_live_per_tag(self, slot: int | None = None) -> np.ndarray:
         """Live frame bytes per tag: this frame's closed segments plus the open ones."""
         mt = self.config.max_tags
         out = np.zeros(mt, np.int64)
-        rows = self._rows
+        rows = self._frames.rows
         for s, blocks in list(self._orgrows.items()):
             if slot is not None and s != slot:
                 continue
@@ -425,8 +483,8 @@ class OrgMixin(FrameHooks):
         t = b - TAG_BUDGET0
         mt = self.config.max_tags
         if t >= mt:
-            return int(self._frame_live_per_tag(slot=t - mt).sum())
-        frame = self._frame_live_per_tag()
+            return int(self.frame_live_per_tag(slot=t - mt).sum())
+        frame = self.frame_live_per_tag()
         ctrs = self._org.ctrs
         n = int(self._org.hdr[H_NTAGS])
         total = 0
@@ -439,9 +497,10 @@ class OrgMixin(FrameHooks):
         return total
 
     # -- events ------------------------------------------------------------------------------
-    def _deliver_budget_events(self) -> None:
-        """Run soft-limit callbacks and warnings for events the kernels recorded."""
-        reg = self.__dict__.get("_tagreg")
+    def deliver_events(self, stacklevel: int = 4) -> None:
+        """Run soft-limit callbacks and warnings for events the kernels recorded (FA155
+        warnings at ``stacklevel``, counted from this method: 4 is its caller's caller)."""
+        reg = self._reg
         if reg is None or int(self._org.hdr[H_EVENTS]) == reg["seen"]:
             return
         with reg["lock"]:
@@ -468,11 +527,11 @@ class OrgMixin(FrameHooks):
             warnings.warn(BudgetWarning(
                 f"FA155: the {ev.budget} budget passed its soft limit of {ev.limit} bytes "
                 f"({ev.used + ev.request} live after a {ev.request}-byte allocation)"),
-                stacklevel=4)
+                stacklevel=stacklevel)
 
-    def _budget_refused(self, ta, nbytes: int, try_: bool):
+    def budget_refused(self, ta, nbytes: int, try_: bool):
         """A hard budget refused ``nbytes``: None for try_ forms, else FA154 naming it."""
-        self._deliver_budget_events()
+        self.deliver_events()
         if try_:
             return None
         reg = self._tag_reg()
@@ -482,14 +541,14 @@ class OrgMixin(FrameHooks):
         raise error(ST.BUDGET_EXCEEDED, budget=what, request=f"{nbytes} more bytes")
 
     # -- charges of the other kinds ----------------------------------------------------------
-    def _org_charge(self, kind: int, nbytes: int, try_: bool = False) -> int | None:
-        """Attribute ``nbytes`` of ``kind`` (``org_state.KIND_*``) to the calling thread's tag and
-        charge the budgets that apply. Returns the tag id to pass to :meth:`_org_release`, or
+    def charge(self, kind: int, nbytes: int, try_: bool = False) -> int | None:
+        """Attribute ``nbytes`` of ``kind`` (``layout.KIND_*``) to the calling thread's tag and
+        charge the budgets that apply. Returns the tag id to pass to :meth:`release`, or
         None when ``try_`` and a hard budget refuses (BudgetExceededError FA154 otherwise)."""
         try:
             ta = self._tls.arena
         except AttributeError:
-            ta = self._attach()
+            ta = self._frames.attach()
         tag = ta.m[_TAG]
         if tag == 0 and not self._org.mv[H_ACTIVE]:
             ob = ta.ob
@@ -498,25 +557,25 @@ class OrgMixin(FrameHooks):
             return 0
         st, tag = _org_kernels().charge(ta.row_addr, kind, nbytes)
         if st:
-            return self._budget_refused(ta, nbytes, try_)
+            return self.budget_refused(ta, nbytes, try_)
         try:
-            self._deliver_budget_events()
+            self.deliver_events()
         except BaseException:
-            self._org_release(kind, tag, nbytes)   # a raising soft callback: nothing allocated
+            self.release(kind, tag, nbytes)   # a raising soft callback: nothing allocated
             raise
         return tag
 
-    def _org_release(self, kind: int, tag: int, nbytes: int) -> None:
-        """Give back what :meth:`_org_charge` took (any thread may call it)."""
+    def release(self, kind: int, tag: int, nbytes: int) -> None:
+        """Give back what :meth:`charge` took (any thread may call it)."""
         if tag == 0 and not self._org.mv[H_ACTIVE]:
             return
-        if not self._released or tag:
+        if not self._frames.released or tag:
             _org_kernels().release(self._org.addr, kind, tag, nbytes)
 
-    def _thread_counters(self, ta=None) -> tuple[int, int]:
+    def thread_counters(self, ta=None) -> tuple[int, int]:
         """(bytes, allocations) the calling thread has allocated so far, every kind."""
-        ta = ta if ta is not None else self._arena()
-        rows = self._rows[ta.slot]
+        ta = ta if ta is not None else self._frames.arena()
+        rows = self._frames.rows[ta.slot]
         open_ = rows["frame_open"] != 0
         pos = (rows["used_before"] + rows["cursor"]) * open_
         blk = self._orgrows[ta.slot]
@@ -526,18 +585,18 @@ class OrgMixin(FrameHooks):
                     + blk[:, RB_OTHER_COUNT].sum()))
 
     # -- stats -------------------------------------------------------------------------------
-    def _org_sections(self, kind_totals: dict) -> dict:
+    def sections(self, kind_totals: dict) -> dict:
         """``tags``, ``budgets`` and the budget counters of :class:`~framealloc.AllocStats`.
 
         ``kind_totals`` maps each kind to (current, allocated, freed, allocations) of the whole
         allocator, so the root tag gets what no tag claimed."""
-        self._deliver_budget_events()
+        self.deliver_events()
         reg = self._tag_reg()
         names = list(reg["names"])
         n = len(names)
         ctrs = self._org.ctrs[:n].copy()
         # Open frame segments are not attributed yet: add them.
-        rows = self._rows
+        rows = self._frames.rows
         for s in list(self._orgrows):
             r = rows[s]
             for w in np.flatnonzero((r["frame_open"] != 0) & (r["tag"] != 0)).tolist():

@@ -1,6 +1,6 @@
 """TypedPool: fixed-dtype record storage with a free-list stack and generations (particle systems).
 
-A typed pool is a *slot table* (:mod:`framealloc.kernels.pool_state`): ``capacity`` records of one
+A typed pool is a *slot table* (:mod:`framealloc.kernels.layout`): ``capacity`` records of one
 dtype in ``pool.data``, a free-list stack of slot indices and a generation per slot, all in one
 NRT buffer whose address lives in a numpy header row. Python and ``@njit`` code use the same
 object and the same methods; inside @njit, ``acquire()`` + ``release(i)`` are a few loads and
@@ -77,18 +77,25 @@ from ._slots import (
 )
 from .errors import error
 from .kernels import status as ST
-from .kernels.org_state import H_ACTIVE, KIND_POOL
-from .kernels.pool_state import (
+from .kernels.layout import (
+    H_ACTIVE,
+    KIND_POOL,
     MAX_TYPED_SLOTS,
     POLICY_CLOSED,
     POOL_POLICIES,
     SLOT_MASK,
+    TR_ACQUIRED,
+    TR_ACQUIRED_BYTES,
+    TR_GROWS,
+    TR_PEAK_BYTES,
+    TR_RELEASED,
     H,
     gen_offset,
-    new_headers,
+    new_pool_headers,
     stack_offset,
     tag_offset,
     typed_buffer_bytes,
+    words,
 )
 
 __all__ = ["TypedPool", "TypedPoolInfo"]
@@ -185,8 +192,11 @@ def _close_header(hdr: np.ndarray, retired: np.ndarray | None, owner=None) -> No
     if retired is not None:
         live = int(h[H.SLOTS] - h[H.TOP])
         isz = int(h[H.ITEMSIZE])
-        retired += np.array([h[H.ACQ], h[H.ACQ] - live, h[H.PEAK] * isz, h[H.GROWS],
-                             h[H.ACQ] * isz], np.int64)
+        retired[TR_ACQUIRED] += h[H.ACQ]
+        retired[TR_RELEASED] += h[H.ACQ] - live
+        retired[TR_PEAK_BYTES] += h[H.PEAK] * isz
+        retired[TR_GROWS] += h[H.GROWS]
+        retired[TR_ACQUIRED_BYTES] += h[H.ACQ] * isz
     mi = int(h[H.MI])
     hdr[0, :] = 0
     h[H.POLICY] = POLICY_CLOSED
@@ -240,7 +250,8 @@ class TypedPool:
         self._itemsize = isz
         self._id = next(_ids)
         self.name = str(name) if name else f"TypedPool#{self._id}"
-        self._hdr = new_headers(1)
+        self._header = new_pool_headers(1)     # POOL_HEADER records; _hdr: their int64 words
+        self._hdr = words(self._header)
         h = self._hdr[0]
         h[H.ITEMSIZE] = isz
         h[H.POLICY] = pol

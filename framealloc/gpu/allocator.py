@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .allocation import AllocKind, GpuAllocation
+from .allocation import AllocKind, GpuAllocation, frame_allocation_class
 from .blocks import KIND_CHUNK, KIND_DEDICATED, Block, FrameRing
 from .budget import HeapBudget
 from .config import GpuConfig
@@ -35,6 +35,7 @@ from .intents import (BufferUsage, GpuAllocRequirements, GpuLifetime, GpuMemoryI
 from .memory import DeviceMemory, next_pow2
 from .memtypes import choose_memory_types
 from .protocol import DeviceInfo, GpuBackend
+from .stats import GpuStats, collect_stats, dump_json
 from .transfer import TransferEngine, as_bytes, check_offset
 
 __all__ = ["GpuAllocator"]
@@ -513,14 +514,12 @@ class GpuAllocator:
         """Cheap per-heap usage and budget (one driver query at most): call it every frame."""
         return self._budget.heap_budgets()
 
-    def stats(self) -> Any:
+    def stats(self) -> GpuStats:
         """Full statistics (:class:`~framealloc.gpu.GpuStats`); walks every block."""
-        from .stats import collect_stats
         return collect_stats(self)
 
     def dump_json(self, detailed: bool = True, indent: int | None = 2) -> str:
         """A JSON document of blocks, allocations, free ranges and fragmentation."""
-        from .stats import dump_json
         return dump_json(self, detailed=detailed, indent=indent)
 
     # -- teardown -------------------------------------------------------------------------------
@@ -638,9 +637,10 @@ class GpuAllocator:
         ring = self._rings.get((intent, memory_type))
         if ring is None:
             usage = BufferUsage.default_for(intent)
+            kind = self._kind(intent, _FRAME, usage, None)
             ring = FrameRing(intent, memory_type, self._config.frames_in_flight,
-                             self._alignment(int(usage), 0, memory_type),
-                             self._kind(intent, _FRAME, usage, None))
+                             self._alignment(int(usage), 0, memory_type), kind,
+                             frame_allocation_class(kind))
             ring.slot = self._slot
             self._rings[(intent, memory_type)] = ring
         return ring

@@ -122,7 +122,7 @@ class FrameRing:
                  "limit", "mask", "nmask", "kind", "alloc_class")
 
     def __init__(self, intent: Any, memory_type: int, frames_in_flight: int, alignment: int,
-                 kind: Any) -> None:
+                 kind: Any, alloc_class: type) -> None:
         self.intent = intent
         self.memory_type = memory_type
         self.slots: list[list[Block]] = [[] for _ in range(frames_in_flight)]
@@ -135,8 +135,9 @@ class FrameRing:
         self.mask = alignment - 1
         self.nmask = ~self.mask
         self.kind = kind
-        from .allocation import frame_allocation_class   # (allocation imports this module)
-        self.alloc_class = frame_allocation_class(kind)   # hot-path allocations: _kind built in
+        # The class of this ring's allocations, ``_kind`` built in (the allocator makes it with
+        # ``allocation.frame_allocation_class``; allocations sit above blocks, so not here).
+        self.alloc_class = alloc_class
 
     def _sync(self) -> None:
         """Write the hot cursor back into the current chunk's LinearAllocator."""

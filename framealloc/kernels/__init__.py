@@ -7,6 +7,11 @@ from __future__ import annotations
 
 _registered = None
 
+#: Python constructors that compiled code boxes into (``"FrameVec"``, ``"FrameMap"``), registered
+#: by the Python modules that define the classes when they are imported, so the numba layer
+#: needs no import of the Python API (imports go one way: Python API -> kernels -> layout).
+BOXERS: dict = {}
+
 #: Modules that register numba typing for SmartAlloc methods and framealloc types; each is
 #: imported on first contact with numba. Feature modules add themselves here.
 NJIT_MODULES = ("framealloc.kernels.njit_api", "framealloc.kernels.pools_njit",

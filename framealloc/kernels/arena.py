@@ -1,6 +1,6 @@
 """Frame-arena kernels: the cold paths of allocation and the frame/checkpoint state machine.
 
-Every kernel works on raw addresses of :data:`~framealloc.kernels.state.ARENA_DTYPE` rows, so one
+Every kernel works on raw addresses of :data:`~framealloc.kernels.layout.ARENA_DTYPE` rows, so one
 compiled specialisation serves every allocator and is called the same way from Python (the
 SmartAlloc passes its state addresses) and from user @njit code (the SmartAlloc's native struct
 holds the same addresses). The hot path, a bounds-checked bump that builds the view, is not here:
@@ -20,7 +20,7 @@ from numba.extending import intrinsic
 
 from . import org as O
 from ._intrinsics import as_i64_ptr
-from .state import CHUNK_ALIGN, F, ROW_BYTES, ROW_WORDS
+from .layout import CHUNK_ALIGN, F, ROW_BYTES, ROW_WORDS
 
 from . import status as ST
 

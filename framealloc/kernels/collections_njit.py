@@ -4,8 +4,9 @@ A collection is a small struct of array views into its one frame allocation (Fra
 length word and the elements; FrameMap: the length word, slot states, keys, values, plus the
 capacity), all sharing the arena chunk's NRT meminfo. It crosses the Python/njit boundary by
 unboxing those views from the Python object's attributes and boxing them back through
-:func:`framealloc.collections._vec_from_parts` / ``_map_from_parts``: no copies, and both sides
-see the same length word.
+``framealloc.kernels.BOXERS`` (:func:`framealloc.collections._vec_from_parts` /
+``_map_from_parts``, registered by that module): no copies, and both sides see the same length
+word. Block layouts and hashing constants are in :mod:`framealloc.kernels.layout`.
 
 Constructors (``alloc.frame_vec``, ``alloc.frame_map``) make one bump through the allocation
 intrinsic and carve the views with :func:`_vec_from_block` / :func:`_map_from_block`. Methods
@@ -41,15 +42,9 @@ from numba.np.arrayobj import make_array, populate_array
 
 from .._dtypes import MAX_BYTES, natural_alignment
 from ..errors import CollectionValueError, UnsupportedDtypeError, error
-from ..collections import (
-    HASH_FOLD,
-    HASH_MUL,
-    MAP_HEADER,
-    _map_from_parts,
-    _vec_from_parts,
-    vec_block,
-)
+from . import BOXERS
 from . import status as ST
+from .layout import HASH_FOLD, HASH_MUL, MAP_HEADER, vec_block
 from .njit_api import SmartAllocType, frame_new, raising, resolve_numba_dtype
 
 __all__ = ["FrameVecType", "FrameMapType", "vec_type", "map_type"]
@@ -242,13 +237,14 @@ def _box_call(c, fn, objs):
 def _box_vec(typ, val, c):
     proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder, value=val)
     # Boxing an array steals its reference: the struct's two references go to the Python views.
-    return _box_call(c, _vec_from_parts, [c.box(_HDR, proxy.hdr), c.box(typ.data_type, proxy.data)])
+    return _box_call(c, BOXERS["FrameVec"],
+                     [c.box(_HDR, proxy.hdr), c.box(typ.data_type, proxy.data)])
 
 
 @box(FrameMapType)
 def _box_map(typ, val, c):
     proxy = cgutils.create_struct_proxy(typ)(c.context, c.builder, value=val)
-    return _box_call(c, _map_from_parts, [
+    return _box_call(c, BOXERS["FrameMap"], [
         c.box(_HDR, proxy.hdr), c.box(_STATE, proxy.state), c.box(typ.keys_type, proxy.keys),
         c.box(typ.vals_type, proxy.vals), c.pyapi.long_from_ssize_t(proxy.cap)])
 

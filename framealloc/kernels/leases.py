@@ -25,6 +25,8 @@ from llvmlite import ir
 from numba.core import cgutils
 from numba.extending import NativeValue
 
+from .layout import L_DROPPED, L_HOLDERS
+
 __all__ = ["unbox_leased", "box_parent", "refuse_in_generators"]
 
 _I64 = ir.IntType(64)
@@ -53,7 +55,7 @@ def unbox_leased(typ, obj, c, method: str, fields, nleases: int) -> NativeValue:
             addr = c.pyapi.long_as_longlong(c.pyapi.tuple_getitem(handle, len(fields) + j))
             builder.store(addr, slot)
             with builder.if_then(builder.icmp_unsigned("!=", addr, ir.Constant(_I64, 0))):
-                p = _word(builder, addr, 0)
+                p = _word(builder, addr, L_HOLDERS)
                 builder.store(builder.add(builder.load(p), ir.Constant(_I64, 1)), p)
     proxy.parent = obj
 
@@ -64,10 +66,10 @@ def unbox_leased(typ, obj, c, method: str, fields, nleases: int) -> NativeValue:
         for slot in leases:
             addr = builder.load(slot)
             with builder.if_then(builder.icmp_unsigned("!=", addr, ir.Constant(_I64, 0))):
-                p = _word(builder, addr, 0)
+                p = _word(builder, addr, L_HOLDERS)
                 n = builder.sub(builder.load(p), ir.Constant(_I64, 1))
                 builder.store(n, p)
-                dropped = builder.load(_word(builder, addr, 1))
+                dropped = builder.load(_word(builder, addr, L_DROPPED))
                 last = builder.and_(builder.icmp_signed("==", n, ir.Constant(_I64, 0)),
                                     builder.icmp_signed("!=", dropped, ir.Constant(_I64, 0)))
                 builder.store(builder.or_(builder.load(due), last), due)

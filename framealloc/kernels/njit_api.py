@@ -38,7 +38,7 @@ from ..errors import error, message
 from . import arena as K
 from . import org as O
 from .leases import box_parent, refuse_in_generators, unbox_leased
-from .state import F, ROW_BYTES
+from .layout import F, ROW_BYTES
 from . import status as ST
 
 __all__ = ["SmartAllocType", "smart_alloc_type"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from numba import njit
 
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, ld, st
-from .org_state import (
+from .layout import (
     B_ACTIVE,
     B_HARD,
     B_HARD_HITS,
@@ -46,6 +46,12 @@ from .org_state import (
     EV_SOFT,
     EVENT_CAP,
     EVENT_WORDS,
+    E_BUDGET,
+    E_FRAME,
+    E_KIND,
+    E_REQUEST,
+    E_SLOT,
+    E_USED,
     H_ACTIVE,
     H_BUDGETS,
     H_CTRS,
@@ -59,7 +65,10 @@ from .org_state import (
     H_TAGS,
     KIND_FRAME,
     KINDS,
+    LG_START,
+    LG_TAG,
     LOG_CAP,
+    LOG_WORDS,
     NO_LIMIT,
     RB_CHARGE_IDS,
     RB_DEPTH,
@@ -76,8 +85,9 @@ from .org_state import (
     TAG_BUDGET0,
     TAG_STACK_DEPTH,
     TAG_WORDS,
+    F,
+    ROW_BYTES,
 )
-from .state import F, ROW_BYTES
 from . import status as ST
 
 # Byte offsets of the row fields used here (module constants fold into the kernels).
@@ -153,12 +163,12 @@ def _scope(org, buf, kind, tag, slot):
 def _event(org, kind, b, used, request, frame, slot):
     i = atomic_add(org + 8 * H_EVENTS, 1) % EVENT_CAP
     e = ld(org + 8 * H_EVENTS_ADDR) + i * EVENT_WORDS * 8
-    st(e, kind)
-    st(e + 8, b)
-    st(e + 16, used)
-    st(e + 24, request)
-    st(e + 32, frame)
-    st(e + 40, slot)
+    st(e + 8 * E_KIND, kind)
+    st(e + 8 * E_BUDGET, b)
+    st(e + 8 * E_USED, used)
+    st(e + 8 * E_REQUEST, request)
+    st(e + 8 * E_FRAME, frame)
+    st(e + 8 * E_SLOT, slot)
 
 
 @njit(cache=True)
@@ -300,9 +310,9 @@ def seg_close(ra, log):
             st(rb + 8 * RB_LOG, 0)
         elif nb > 0:
             k = ld(rb + 8 * RB_LOG)
-            e = rb + 8 * (RB_HDR + 2 * mt + 2 * k)
-            st(e, t)
-            st(e + 8, sp)
+            e = rb + 8 * (RB_HDR + 2 * mt + LOG_WORDS * k)
+            st(e + 8 * LG_TAG, t)
+            st(e + 8 * LG_START, sp)
             st(rb + 8 * RB_LOG, k + 1)
     _return_lease(ra)
     st(rb + 8 * RB_NLEASE, 0)
@@ -490,9 +500,9 @@ def rollback_segments(ra, p):
     e = sp
     k = ld(rb + 8 * RB_LOG)
     while k > 0 and e > p:
-        ent = rb + 8 * (RB_HDR + 2 * mt + 2 * (k - 1))
-        t = ld(ent)
-        s = ld(ent + 8)
+        ent = rb + 8 * (RB_HDR + 2 * mt + LOG_WORDS * (k - 1))
+        t = ld(ent + 8 * LG_TAG)
+        s = ld(ent + 8 * LG_START)
         x = e - max(s, p)
         if x > 0:
             st(rb + 8 * (RB_HDR + t), ld(rb + 8 * (RB_HDR + t)) - x)

@@ -1,7 +1,7 @@
 """Slot-table kernels of typed pools and size-class pools: the hot intrinsics and the cold paths.
 
 Like :mod:`framealloc.kernels.arena`, everything works on the *address* of a header row
-(:mod:`framealloc.kernels.pool_state`), so one compiled specialisation serves every pool and is
+(:mod:`framealloc.kernels.layout`), so one compiled specialisation serves every pool and is
 called the same way from Python (the pool passes its header address) and from user @njit code
 (the pool's native struct holds the same address).
 
@@ -35,15 +35,21 @@ from numba.np.arrayobj import make_array, populate_array
 from . import org as orgk
 from . import status as ST
 from .arena import nrt_alloc_aligned, nrt_release
-from .org_state import H_ACTIVE, H_CTRS, KIND_POOL
-from .pool_state import (
+from .layout import (
+    ARENA_DTYPE,
     GEN_MASK,
-    HDR_WORDS,
+    H_ACTIVE,
+    H_CTRS,
+    KIND_POOL,
     MAX_CLASS_SLOTS,
+    ORG_HEADER_DTYPE,
     POLICY_CLOSED,
     POLICY_ERROR,
+    POOL_HDR_WORDS as HDR_WORDS,
     SLOT_MASK,
+    F,
     H,
+    ROW_BYTES,
     class_buffer_bytes,
     class_tag_offset,
     gen_offset,
@@ -51,7 +57,6 @@ from .pool_state import (
     tag_offset,
     typed_buffer_bytes,
 )
-from .state import F, ROW_BYTES
 
 _gen_offset = register_jitable(gen_offset)
 _stack_offset = register_jitable(stack_offset)
@@ -529,11 +534,8 @@ def null_org() -> tuple[int, int]:
     if _NULL_ROWS is None:
         from numba.core import config
 
-        from .org_state import HDR_WORDS as ORG_HDR_WORDS
-        from .state import ROW_WORDS
-
-        _NULL_ORG = np.zeros(ORG_HDR_WORDS, np.int64)
-        _NULL_ROWS = np.zeros(max(int(config.NUMBA_NUM_THREADS), 1) * ROW_WORDS, np.int64)
+        _NULL_ORG = np.zeros((), ORG_HEADER_DTYPE)
+        _NULL_ROWS = np.zeros(max(int(config.NUMBA_NUM_THREADS), 1), ARENA_DTYPE)
     return int(_NULL_ROWS.ctypes.data), int(_NULL_ORG.ctypes.data)
 
 

@@ -54,10 +54,10 @@ from .pool_kernels import (
 from . import status as ST
 from .leases import box_parent, refuse_in_generators, unbox_leased
 from .njit_api import raising, status_raiser
-from .pool_state import (
+from .layout import (
     CLASS_SHIFT,
-    HDR_BYTES,
     MAX_CLASSES,
+    POOL_HDR_BYTES as HDR_BYTES,
     SLOT_MASK,
     H,
 )

@@ -2,7 +2,8 @@
 
 ``alloc.scratch_array(sid, shape, dtype)`` (and ``try_scratch_array``, ``scratch_zeros``,
 ``try_scratch_zeros``, ``scratch_reset``, ``scratch_used``) work on the pool table of
-:mod:`framealloc.scratch` in place. The SmartAlloc's native struct carries its owner id; the
+:mod:`framealloc.scratch` (layout: ``SCRATCH_POOL_DTYPE`` in :mod:`framealloc.kernels.layout`)
+in place. The SmartAlloc's native struct carries its owner id; the
 allocator's table is found through the process-wide registry (its address is the linker symbol
 ``framealloc_scratch_registry``, so cached machine code finds it in every process), and the id is
 checked against the owner and the table before anything is read: a foreign or made-up id raises
@@ -25,9 +26,9 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload_method
 from numba.np.arrayobj import make_array, populate_array
 
-from .. import scratch as S
 from .._dtypes import MAX_ALIGN, natural_alignment
 from ..errors import error
+from . import layout as L
 from . import org
 from . import status as ST
 from .arena import (
@@ -47,24 +48,23 @@ from .njit_api import (
     _shape_ndim,
     resolve_numba_dtype,
 )
-from .org_state import KIND_SCRATCH
-from .state import F
 
 __all__ = ["new_buffer", "scratch_bump", "scratch_reset", "scratch_used"]
 
 _SYMBOL = "framealloc_scratch_registry"
-llb.add_symbol(_SYMBOL, S._registry().ctypes.data)
+llb.add_symbol(_SYMBOL, L.scratch_registry().ctypes.data)
 
-_REG_CAP, _REG_WORDS, _R_OWNER, _R_TABLE = S.REG_CAP, S.REG_WORDS, S.R_OWNER, S.R_TABLE
-_ROW_WORDS, _ROW_BYTES = S.ROW_WORDS, S.ROW_BYTES
-_S_CURSOR, _S_LIMIT, _S_BASE, _S_COUNT = S.S_CURSOR, S.S_LIMIT, S.S_BASE, S.S_COUNT
-_S_MI, _S_PEAK, _S_FREED, _S_COUNT_RESET = S.S_MI, S.S_PEAK, S.S_FREED, S.S_COUNT_RESET
-_S_RESETS, _S_STATE, _S_ID, _S_TAGS, _S_NTAGS = S.S_RESETS, S.S_STATE, S.S_ID, S.S_TAGS, S.S_NTAGS
-_OPEN = S.STATE_OPEN
-_OWNER_SHIFT, _SLOT_SHIFT = S.SID_OWNER_SHIFT, S.SID_SLOT_SHIFT
-_SLOT_MASK, _INDEX_MASK = S.SID_SLOT_MASK, S.SID_INDEX_MASK
-_KIND = KIND_SCRATCH
-_ORG = int(F.org)
+# Layout constants (framealloc.kernels.layout: SCRATCH_POOL_DTYPE, SCRATCH_REGISTRY_DTYPE).
+_REG_CAP, _REG_WORDS, _R_OWNER, _R_TABLE = L.REG_CAP, L.REG_WORDS, L.R_OWNER, L.R_TABLE
+_ROW_WORDS, _ROW_BYTES = L.SCRATCH_ROW_WORDS, L.SCRATCH_ROW_BYTES
+_S_CURSOR, _S_LIMIT, _S_BASE, _S_COUNT = L.S_CURSOR, L.S_LIMIT, L.S_BASE, L.S_COUNT
+_S_MI, _S_PEAK, _S_FREED, _S_COUNT_RESET = L.S_MI, L.S_PEAK, L.S_FREED, L.S_COUNT_RESET
+_S_RESETS, _S_STATE, _S_ID, _S_TAGS, _S_NTAGS = L.S_RESETS, L.S_STATE, L.S_ID, L.S_TAGS, L.S_NTAGS
+_OPEN = L.STATE_OPEN
+_OWNER_SHIFT, _SLOT_SHIFT = L.SID_OWNER_SHIFT, L.SID_SLOT_SHIFT
+_SLOT_MASK, _INDEX_MASK = L.SID_SLOT_MASK, L.SID_INDEX_MASK
+_KIND = L.KIND_SCRATCH
+_ORG = int(L.F.org)
 
 
 @intrinsic
