@@ -27,6 +27,7 @@ from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig
 from .errors import ConfigError, error
 from .kernels.layout import F, new_arena_block, new_checkpoint_block
+from .kernels import PYTHON_CLASSES
 from .kernels import status as ST
 from .phases import PhaseBlock, PhasesPart, PhaseStats
 from .pools import PoolsPart
@@ -1271,3 +1272,6 @@ _SELF_CHECKED = tuple(
 ) + ("begin_frame", "end_frame")
 
 guard_closed(SmartAlloc, _READ_AFTER_CLOSE, _SELF_CHECKED)
+
+# The numba layer refuses these classes' Python-only names inside @njit (FA016).
+PYTHON_CLASSES["SmartAlloc"] = SmartAlloc

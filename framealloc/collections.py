@@ -29,7 +29,7 @@ import numpy as np
 from ._dtypes import MAX_BYTES, check_align, check_nbytes, normalize_shape, resolve_dtype
 from ._hooks import AllocPart
 from .errors import LayoutError, error
-from .kernels import BOXERS
+from .kernels import BOXERS, PYTHON_CLASSES
 from .kernels import status as ST
 from .kernels.layout import (  # noqa: F401 - map_block, map_slots, vec_block: the block layouts
     HASH_FOLD,
@@ -803,3 +803,7 @@ class CollectionsPart(AllocPart):
         merged = dict(fields) if fields is not None else {}
         merged.update(kwfields)
         return FrameLayout(self._owner(), merged)
+
+# The numba layer refuses these classes' Python-only names inside @njit (FA016).
+PYTHON_CLASSES["FrameVec"] = FrameVec
+PYTHON_CLASSES["FrameMap"] = FrameMap

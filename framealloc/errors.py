@@ -62,9 +62,8 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass, field
 
-from .kernels.status import Status
+from .kernels.status import CodeInfo, Status
 
 ST = Status
 
@@ -399,27 +398,6 @@ class RetentionError(FrameAllocError, ValueError):
 
 # ---------------------------------------------------------------------------------------------
 # The table
-
-@dataclass(frozen=True)
-class CodeInfo:
-    """One diagnostic code: a short title and the long explanation (what happened, what to do).
-
-    Runtime codes also carry what a raise needs: the ``message`` raised (a ``str.format``
-    template over the fields in ``defaults``), ``todo`` (what to do, appended after ``"; "``),
-    other phrasings of the same code (``cases``: name -> (message, todo)), and the exception
-    class (``exception`` is its name under ``framealloc``).
-    """
-
-    code: str
-    title: str
-    explanation: str
-    exception: str = ""
-    message: str = ""
-    todo: str = ""
-    defaults: tuple = ()
-    cases: tuple = ()
-    cls: type | None = field(default=None, compare=False, repr=False)
-
 
 #: Every runtime code (``"FA105"``) -> its entry, in code order.
 CODES: dict[str, CodeInfo] = {}

@@ -65,6 +65,7 @@ from ._slots import (
     raise_release,
 )
 from .errors import ConfigError, DoubleFreeError, ForeignFreeError, UseAfterFreeError, error
+from .kernels import PYTHON_CLASSES
 from .kernels import status as ST
 from .kernels.layout import (
     CLASS_SHIFT,
@@ -690,3 +691,6 @@ class SizeClassPools:
 
 
 guard_closed(SizeClassPools, ("size_classes", "info", "deferred_frees"))
+
+# The numba layer refuses these classes' Python-only names inside @njit (FA016).
+PYTHON_CLASSES["SizeClassPools"] = SizeClassPools

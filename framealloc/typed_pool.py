@@ -76,6 +76,7 @@ from ._slots import (
     raise_release,
 )
 from .errors import error
+from .kernels import PYTHON_CLASSES
 from .kernels import status as ST
 from .kernels.layout import (
     H_ACTIVE,
@@ -596,3 +597,6 @@ class TypedPool:
 
 
 guard_closed(TypedPool, ("closed", "dtype", "info", "policy"))
+
+# The numba layer refuses these classes' Python-only names inside @njit (FA016).
+PYTHON_CLASSES["TypedPool"] = TypedPool

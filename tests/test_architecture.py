@@ -37,35 +37,15 @@ def _load_census():
 
 census = _load_census()
 
-#: Known violations that other branches of issue 11 remove. The test fails on anything else,
-#: and also when one of these no longer exists, so the list cannot go stale: after merging
-#: those branches, empty it.
-_KNOWN_UNTIL_MERGE = {
-    # import cycles, each as the set of modules of its strongly connected component
-    "cycles": {
-        frozenset({"framealloc.alloc", "framealloc.phases"}),              # branch c1
-        frozenset({"framealloc.collections",
-                   "framealloc.kernels.collections_njit"}),                # branch l1
-        frozenset({"framealloc.scratch", "framealloc.kernels.scratch_njit"}),  # branch l1
-    },
-    # (kernels module, Python-API module it imports): layouts move to kernels/layout.py (l1)
-    "kernels_imports": {
-        ("framealloc.kernels.collections_njit", "framealloc.collections"),
-        ("framealloc.kernels.scratch_njit", "framealloc.scratch"),
-    },
+#: Known violations, allowed while they are being removed: none today. An entry needs a reason;
+#: the test also fails when an entry no longer exists, so the list cannot go stale.
+_KNOWN_UNTIL_MERGE: dict[str, set] = {
+    "cycles": set(),            # frozensets of the modules of a strongly connected component
+    "kernels_imports": set(),   # (kernels module, Python-API module it imports)
 }
-
-#: Imports from kernels modules into the Python API that no branch of issue 11 removes: the
-#: numba surface names the Python classes whose numba types it declares (python_only refuses
-#: their Python-only methods inside @njit with FA016). They go once the registration receives
-#: the classes from the API (which already loads the numba surface lazily) instead of importing
-#: them; a stale entry fails the test like one of _KNOWN_UNTIL_MERGE.
-_NUMBA_SURFACE_IMPORTS_API = {
-    ("framealloc.kernels.python_only", "framealloc.alloc"),
-    ("framealloc.kernels.python_only", "framealloc.collections"),
-    ("framealloc.kernels.python_only", "framealloc.pool"),
-    ("framealloc.kernels.python_only", "framealloc.typed_pool"),
-}
+#: The numba surface imports no Python-API module either: the API registers its classes in
+#: ``framealloc.kernels.PYTHON_CLASSES`` / ``BOXERS`` when it is imported.
+_NUMBA_SURFACE_IMPORTS_API: set = set()
 
 #: Modules outside kernels/ that kernels may import: the exceptions and their code tables, the
 #: dtype rules, and the checkpoint value type. Each imports nothing but one another (checked).
@@ -125,8 +105,16 @@ def test_foundation_modules_are_leaves(graph):
     """What kernels may import from outside kernels imports nothing above itself."""
     allowed = _foundation(graph)
     assert {"framealloc.errors", "framealloc._dtypes"} <= allowed
+    # ...besides the bottom of kernels/: its modules that import nothing (the layouts, statuses).
+    importers = {e.src for e in graph.counted()}
+    bottom = {m for m in graph.modules if _in_kernels(m) and m not in importers}
+    assert {"framealloc.kernels.layout", "framealloc.kernels.status"} <= bottom
+    # explain() reads the linter's code table: the same record (CodeInfo), nothing else.
+    lint_table = "framealloc.lint.codes"
+    assert {e.dst for e in graph.counted() if e.src == lint_table} <= bottom
+    bottom.add(lint_table)
     problems = [e.describe() for e in graph.counted()
-                if e.src in allowed and e.dst not in allowed]
+                if e.src in allowed and e.dst not in allowed | bottom]
     if problems:
         pytest.fail("foundation modules importing above themselves:\n" + "\n".join(problems),
                     pytrace=False)

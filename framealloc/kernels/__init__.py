@@ -5,12 +5,9 @@ SmartAlloc meets numba (its ``_numba_type_``), or through numba's ``numba_extens
 """
 from __future__ import annotations
 
-_registered = None
+from .registry import BOXERS, PYTHON_CLASSES  # noqa: F401 - filled by the Python API
 
-#: Python constructors that compiled code boxes into (``"FrameVec"``, ``"FrameMap"``), registered
-#: by the Python modules that define the classes when they are imported, so the numba layer
-#: needs no import of the Python API (imports go one way: Python API -> kernels -> layout).
-BOXERS: dict = {}
+_registered = None
 
 #: Modules that register numba typing for SmartAlloc methods and framealloc types; each is
 #: imported on first contact with numba. Feature modules add themselves here.

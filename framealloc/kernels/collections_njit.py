@@ -42,7 +42,7 @@ from numba.np.arrayobj import make_array, populate_array
 
 from .._dtypes import MAX_BYTES, natural_alignment
 from ..errors import CollectionValueError, UnsupportedDtypeError, error
-from . import BOXERS
+from .registry import BOXERS
 from . import status as ST
 from .layout import HASH_FOLD, HASH_MUL, MAP_HEADER, vec_block
 from .njit_api import SmartAllocType, frame_new, raising, resolve_numba_dtype

@@ -18,11 +18,8 @@ import inspect
 
 from numba.core.typing.templates import AttributeTemplate, infer_getattr
 
-from ..alloc import SmartAlloc
-from ..collections import FrameMap, FrameVec
 from ..errors import error
-from ..pool import SizeClassPools
-from ..typed_pool import TypedPool
+from .registry import PYTHON_CLASSES as _API
 from .collections_njit import FrameMapType, FrameVecType
 from .njit_api import SmartAllocType
 from .pools_njit import SizeClassPoolsType, TypedPoolType
@@ -31,12 +28,14 @@ from . import status as ST
 __all__ = ["PYTHON_CLASSES", "python_only_names"]
 
 #: numba type class -> the Python class whose public names it refuses with FA016.
+#: (The classes come from the registry the Python API fills when it is imported: this layer never
+#: imports the API.)
 PYTHON_CLASSES = {
-    SmartAllocType: SmartAlloc,
-    TypedPoolType: TypedPool,
-    SizeClassPoolsType: SizeClassPools,
-    FrameVecType: FrameVec,
-    FrameMapType: FrameMap,
+    SmartAllocType: _API["SmartAlloc"],
+    TypedPoolType: _API["TypedPool"],
+    SizeClassPoolsType: _API["SizeClassPools"],
+    FrameVecType: _API["FrameVec"],
+    FrameMapType: _API["FrameMap"],
 }
 
 

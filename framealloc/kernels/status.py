@@ -1,5 +1,6 @@
 """The one status vocabulary of framealloc: a status IS its FA code's number (numba-free, imports
-nothing).
+nothing), and :class:`CodeInfo`, the record that describes one code (the table of entries is in
+:mod:`framealloc.errors`; the linter's codes use the same record without importing the runtime).
 
 Every kernel returns a :class:`Status` value instead of raising: ``OK`` (0), an FA code's number
 (``FRAME_EXHAUSTED`` is 8, ``POOL_EXHAUSTED`` is 105, ``BUDGET_EXCEEDED`` is 154), or one of the
@@ -18,9 +19,10 @@ object (a Python call) each time a kernel returned one to Python.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import IntEnum, unique
 
-__all__ = ["Status"]
+__all__ = ["Status", "CodeInfo"]
 
 
 @unique
@@ -136,3 +138,24 @@ class Status(IntEnum):
 
 # The members as plain ints (``status.BUDGET_EXCEEDED == 154``), for @njit code (module docstring).
 globals().update({_s.name: int(_s) for _s in Status})
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """One diagnostic code: a short title and the long explanation (what happened, what to do).
+
+    Runtime codes also carry what a raise needs: the ``message`` raised (a ``str.format``
+    template over the fields in ``defaults``), ``todo`` (what to do, appended after ``"; "``),
+    other phrasings of the same code (``cases``: name -> (message, todo)), and the exception
+    class (``exception`` is its name under ``framealloc``).
+    """
+
+    code: str
+    title: str
+    explanation: str
+    exception: str = ""
+    message: str = ""
+    todo: str = ""
+    defaults: tuple = ()
+    cases: tuple = ()
+    cls: type | None = field(default=None, compare=False, repr=False)

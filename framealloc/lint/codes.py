@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from framealloc.errors import CodeInfo
+from framealloc.kernels.status import CodeInfo
 
 __all__ = ["CODES", "SEVERITY", "FAMILIES", "Severity", "family_of"]
 
