@@ -205,6 +205,92 @@ def _literal_align(align, natural):
 FLAG_ZERO = 1
 
 
+def _c(v):
+    return ir.Constant(cgutils.intp_t, v)
+
+
+class _Request:
+    """What the allocation intrinsic computed about a request, before touching the row."""
+
+    def __init__(self, nbytes, align, bad, ovf, bad_align):
+        self.nbytes = nbytes        # itemsize * prod(dims) (wrapped when ``ovf``)
+        self.align = align          # the alignment used: max(natural, the user's)
+        self.bad = bad              # i1: the request is invalid (sent to the cold path)
+        self.ovf = ovf              # i1: the size overflowed or passed MAX_BYTES
+        self.bad_align = bad_align  # i1: the user's alignment is invalid (None: constant)
+
+
+def _emit_request(context, builder, dims, itemsize, natural, const_align, align_val, align_ty):
+    """Size and alignment of a request, with one flag for anything invalid (no diagnosis here)."""
+    i1 = ir.IntType(1)
+    # nbytes = itemsize * prod(dims), with unsigned overflow detection (negatives overflow).
+    nbytes = _c(itemsize)
+    ovf = ir.Constant(i1, 0)
+    for d in dims:
+        res = builder.umul_with_overflow(nbytes, d)
+        nbytes = builder.extract_value(res, 0)
+        ovf = builder.or_(ovf, builder.extract_value(res, 1))
+    ovf = builder.or_(ovf, builder.icmp_unsigned(">", nbytes, _c(K.MAX_BYTES)))
+    bad = ovf
+    if len(dims) > 1:  # a zero dimension hides a negative one from the size checks
+        any_dim = dims[0]
+        for d in dims[1:]:
+            any_dim = builder.or_(any_dim, d)
+        bad = builder.or_(bad, builder.icmp_signed("<", any_dim, _c(0)))
+    bad_align = None
+    if const_align is not None:
+        a = _c(const_align)
+    else:
+        user_a = context.cast(builder, align_val, align_ty, types.intp)
+        a = builder.select(builder.icmp_signed(">", user_a, _c(natural)), user_a, _c(natural))
+        # Validate what the user passed (not the max with the natural alignment).
+        bad_align = builder.or_(
+            builder.icmp_unsigned(">", builder.sub(user_a, _c(1)), _c(MAX_ALIGN - 1)),
+            builder.icmp_unsigned("!=", builder.and_(user_a, builder.sub(user_a, _c(1))), _c(0)))
+        bad = builder.or_(bad, bad_align)
+    return _Request(nbytes, a, bad, ovf, bad_align)
+
+
+def _emit_cold_call(context, builder, row, dims, req):
+    """The cold path: diagnose the request and call :func:`~framealloc.kernels.arena.slow_alloc`
+    out of line (grow, fall back, lease budgets, or refuse). Returns (status, data, meminfo);
+    status 0 also for ``HEAP`` (a success: the row owns the fallback until end_frame)."""
+    neg = ir.Constant(ir.IntType(1), 0)
+    for d in dims:
+        neg = builder.or_(neg, builder.icmp_signed("<", d, _c(0)))
+    size_status = builder.select(neg, _c(ST.BAD_SIZE),
+                                 builder.select(req.ovf, _c(ST.SIZE_OVERFLOW), _c(0)))
+    if req.bad_align is not None:
+        size_status = builder.select(
+            builder.and_(builder.icmp_signed("==", size_status, _c(0)), req.bad_align),
+            _c(ST.BAD_ALIGN), size_status)
+    slow_sig = types.UniTuple(types.intp, 3)(types.intp, types.intp, types.intp, types.intp)
+    res = context.compile_internal(builder, _call_slow_alloc, slow_sig,
+                                   [row, req.nbytes, req.align, size_status])
+    status, data, mi = cgutils.unpack_tuple(builder, res, 3)
+    is_heap = builder.icmp_signed("==", status, _c(ST.HEAP))
+    return builder.select(is_heap, _c(0), status), data, mi
+
+
+def _emit_view(context, builder, arrty, nb, itemsize, dims, data, mi, nbytes, zero):
+    """A C-contiguous array over ``data`` holding a new reference to ``mi``."""
+    ary = make_array(arrty)(context, builder)
+    strides, acc = [], _c(itemsize)
+    for d in reversed(dims):
+        strides.append(acc)
+        acc = builder.mul(acc, d)
+    strides.reverse()
+    populate_array(ary, data=builder.inttoptr(data, context.get_data_type(nb).as_pointer()),
+                   shape=dims, strides=strides, itemsize=_c(itemsize),
+                   meminfo=builder.inttoptr(mi, cgutils.voidptr_t))
+    value = ary._getvalue()
+    # Unconditional, so numba's refcount pruning can pair it with the view's decref.
+    context.nrt.incref(builder, arrty, value)
+    if zero:
+        cgutils.memset(builder, builder.inttoptr(data, cgutils.voidptr_t), nbytes, 0)
+    return value
+
+
 @intrinsic
 def _frame_view(typingctx, alloc, shape, dtype, align, flags):
     """Bump-allocate an array of ``shape``/``dtype`` in the current frame: ``(status, view)``.
@@ -231,110 +317,43 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
 
     def codegen(context, builder, signature, args):
         alloc_val, shape_val, _, align_val, _ = args
-        intp = cgutils.intp_t
-        i1 = ir.IntType(1)
-        zero_c = ir.Constant(intp, 0)
         dims = ([shape_val] if ndim == 1 and isinstance(shape, types.Integer)
                 else cgutils.unpack_tuple(builder, shape_val, ndim))
         dims = [context.cast(builder, d, t, types.intp) for d, t in
                 zip(dims, [shape] if isinstance(shape, types.Integer) else list(shape))]
-        # nbytes = itemsize * prod(dims), with unsigned overflow detection (negatives overflow).
-        nbytes = ir.Constant(intp, itemsize)
-        ovf = ir.Constant(i1, 0)
-        for d in dims:
-            res = builder.umul_with_overflow(nbytes, d)
-            nbytes = builder.extract_value(res, 0)
-            ovf = builder.or_(ovf, builder.extract_value(res, 1))
-        bad = builder.or_(ovf, builder.icmp_unsigned(">", nbytes, ir.Constant(intp, K.MAX_BYTES)))
-        if len(dims) > 1:  # a zero dimension hides a negative one from the size checks
-            any_dim = dims[0]
-            for d in dims[1:]:
-                any_dim = builder.or_(any_dim, d)
-            bad = builder.or_(bad, builder.icmp_signed("<", any_dim, zero_c))
-        if const_align is not None:
-            a = ir.Constant(intp, const_align)
-        else:
-            user_a = context.cast(builder, align_val, align, types.intp)
-            a = builder.select(builder.icmp_signed(">", user_a, ir.Constant(intp, natural)),
-                               user_a, ir.Constant(intp, natural))
-            # Validate what the user passed (not the max with the natural alignment).
-            bad_align = builder.or_(
-                builder.icmp_unsigned(">", builder.sub(user_a, ir.Constant(intp, 1)),
-                                      ir.Constant(intp, MAX_ALIGN - 1)),
-                builder.icmp_unsigned("!=", builder.and_(user_a, builder.sub(
-                    user_a, ir.Constant(intp, 1))), zero_c))
-            bad = builder.or_(bad, bad_align)
-
+        req = _emit_request(context, builder, dims, itemsize, natural, const_align,
+                            align_val, align)
         row, _ = _worker_row(context, builder, alloc_val)
+        # The hot path: one bounds check (it also catches "no frame": limit is -1 then, and a bad
+        # request), the bump, the view. Everything else is the cold call, out of line.
         cursor = _load_field(builder, row, F.cursor)
+        off = builder.and_(builder.add(cursor, builder.sub(req.align, _c(1))),
+                           builder.neg(req.align))
+        end = builder.add(off, req.nbytes)
         limit = _load_field(builder, row, F.limit)
-        base = _load_field(builder, row, F.base)
-        # Chunk bases are CHUNK_ALIGN-aligned, so aligning the offset aligns the address; the
-        # loop-carried chain is then just cursor -> align -> + nbytes.
-        off = builder.and_(builder.add(cursor, builder.sub(a, ir.Constant(intp, 1))), builder.neg(a))
-        end = builder.add(off, nbytes)
-        start = builder.add(base, off)
-        cold = builder.or_(bad, builder.icmp_signed(">", end, limit))
-
-        data_slot = cgutils.alloca_once(builder, intp)
-        mi_slot = cgutils.alloca_once(builder, intp)
-        status_slot = cgutils.alloca_once_value(builder, zero_c)
+        cold = builder.or_(req.bad, builder.icmp_signed(">", end, limit))
+        data_slot = cgutils.alloca_once(builder, cgutils.intp_t)
+        mi_slot = cgutils.alloca_once(builder, cgutils.intp_t)
+        status_slot = cgutils.alloca_once_value(builder, _c(0))
         with builder.if_else(cold, likely=False) as (slow, fast):
             with fast:
                 _store_field(builder, row, F.cursor, end)
                 count = _load_field(builder, row, F.count)
-                _store_field(builder, row, F.count, builder.add(count, ir.Constant(intp, 1)))
-                builder.store(start, data_slot)
+                _store_field(builder, row, F.count, builder.add(count, _c(1)))
+                builder.store(builder.add(_load_field(builder, row, F.base), off), data_slot)
                 builder.store(_load_field(builder, row, F.meminfo), mi_slot)
             with slow:
-                # Diagnose the size: 4 negative, 5 overflow, 7 bad alignment, 0 fine.
-                neg = ir.Constant(i1, 0)
-                for d in dims:
-                    neg = builder.or_(neg, builder.icmp_signed("<", d, zero_c))
-                size_status = builder.select(neg, ir.Constant(intp, ST.BAD_SIZE),
-                                             builder.select(builder.or_(ovf, builder.icmp_unsigned(
-                                                 ">", nbytes, ir.Constant(intp, K.MAX_BYTES))),
-                                                 ir.Constant(intp, ST.SIZE_OVERFLOW), zero_c))
-                if const_align is None:
-                    size_status = builder.select(
-                        builder.and_(builder.icmp_signed("==", size_status, zero_c), bad_align),
-                        ir.Constant(intp, ST.BAD_ALIGN), size_status)
-                slow_sig = types.UniTuple(types.intp, 3)(types.intp, types.intp, types.intp,
-                                                         types.intp)
-                res = context.compile_internal(builder, _call_slow_alloc, slow_sig,
-                                               [row, nbytes, a, size_status])
-                status, data, mi = cgutils.unpack_tuple(builder, res, 3)
-                # ST.HEAP is a success too: the row owns the fallback until end_frame.
-                is_heap = builder.icmp_signed("==", status, ir.Constant(intp, ST.HEAP))
-                builder.store(builder.select(is_heap, zero_c, status), status_slot)
+                status, data, mi = _emit_cold_call(context, builder, row, dims, req)
+                builder.store(status, status_slot)
                 builder.store(data, data_slot)
                 builder.store(mi, mi_slot)
-
-        def build_view():
-            ary = make_array(arrty)(context, builder)
-            strides, acc = [], ir.Constant(intp, itemsize)
-            for d in reversed(dims):
-                strides.append(acc)
-                acc = builder.mul(acc, d)
-            strides.reverse()
-            data_ptr = builder.inttoptr(builder.load(data_slot),
-                                        context.get_data_type(nb).as_pointer())
-            populate_array(ary, data=data_ptr, shape=dims, strides=strides,
-                           itemsize=ir.Constant(intp, itemsize),
-                           meminfo=builder.inttoptr(builder.load(mi_slot), cgutils.voidptr_t))
-            value = ary._getvalue()
-            # Unconditional, so numba's refcount pruning can pair it with the view's decref.
-            context.nrt.incref(builder, arrty, value)
-            if zero:
-                cgutils.memset(builder, builder.inttoptr(builder.load(data_slot), cgutils.voidptr_t),
-                               nbytes, 0)
-            return value
-
         status = builder.load(status_slot)
         out = cgutils.alloca_once(builder, context.get_value_type(arrty))
-        with builder.if_else(builder.icmp_signed("==", status, zero_c), likely=True) as (ok, bad):
+        with builder.if_else(builder.icmp_signed("==", status, _c(0)), likely=True) as (ok, bad):
             with ok:
-                builder.store(build_view(), out)
+                builder.store(_emit_view(context, builder, arrty, nb, itemsize, dims,
+                                         builder.load(data_slot), builder.load(mi_slot),
+                                         req.nbytes, zero), out)
             with bad:
                 builder.store(cgutils.get_null_value(context.get_value_type(arrty)), out)
         return context.make_tuple(builder, retty, [status, builder.load(out)])
