@@ -387,6 +387,8 @@ class FramesPart:
         except AttributeError:
             ta = self.attach()
         m = ta.m
+        # m[0..3] are cursor, limit, base, count: literal indices on this hot path (no global
+        # lookups), held to the layout by the "hot fields moved" assertion in kernels/layout.py.
         if m[2] != ta.base:             # the chunk changed (growth, first use, resize)
             ta.refresh_chunk()
         try:

@@ -451,8 +451,11 @@ BUDGET_WORDS = BUDGET_DTYPE.itemsize // 8
 (B_ACTIVE, B_SOFT, B_HARD, B_USED, B_PEAK, B_SOFT_EVENTS, B_HARD_HITS, B_SOFT_FRAME,
  B_SOFT_SEEN) = (_word(BUDGET_DTYPE, n) for n in BUDGET_DTYPE.names)
 NO_LIMIT = 1 << 62
-B_TOTAL, B_FRAME, B_POOL, B_HEAP, B_SCRATCH = 0, 1, 2, 3, 4
-TAG_BUDGET0 = 5
+#: Budget ids: the total, then one per kind (``1 + KIND_*``), then one per tag from TAG_BUDGET0.
+B_TOTAL = 0
+B_FRAME, B_POOL, B_HEAP, B_SCRATCH = (1 + k for k in (KIND_FRAME, KIND_POOL, KIND_HEAP,
+                                                      KIND_SCRATCH))
+TAG_BUDGET0 = 1 + KINDS
 
 BUDGET_EVENT_DTYPE = _record("BUDGET_EVENT", """\
 One entry of the budget event ring (EVENT_CAP entries, written round-robin).""", (
