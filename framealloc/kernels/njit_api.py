@@ -13,6 +13,8 @@ after the allocator is gone). Everything else, including the raise, is in a cold
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -38,7 +40,7 @@ from ..errors import error, message
 from . import arena as K
 from . import org as O
 from .leases import box_parent, refuse_in_generators, unbox_leased
-from .layout import F, ROW_BYTES
+from .layout import CHECKPOINT_DTYPE, F, ROW_BYTES
 from . import status as ST
 
 __all__ = ["SmartAllocType", "smart_alloc_type"]
@@ -361,12 +363,28 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
     return sig, codegen
 
 
+#: What compiled code knows of the allocator on the calling worker (fields by name in njit code).
+NativeHandle = namedtuple("NativeHandle", (
+    "rows",      # address of this thread slot's first arena row
+    "cps",       # address of this thread slot's checkpoint stacks
+    "workers",   # rows per slot (numba worker threads)
+    "depth",     # checkpoint stack depth
+    "owner",     # allocator id (checkpoint ownership)
+    "thread",    # id of the Python thread's arena (FrameCheckpoint.thread)
+    "row",       # address of this worker's arena row
+    "worker",    # this worker's index (numba.get_thread_id())
+))
+_NATIVE_HANDLE_TYPE = types.NamedUniTuple(types.intp, len(NativeHandle._fields), NativeHandle)
+#: Bytes of one worker's checkpoint stack entry (CHECKPOINT record).
+_CP_BYTES = CHECKPOINT_DTYPE.itemsize
+
+
 @intrinsic
 def _native(typingctx, alloc):
-    """(rows, cps, workers, depth, owner, slot, row of this worker, worker index)."""
+    """The calling worker's view of the allocator, a :class:`NativeHandle`."""
     if not isinstance(alloc, SmartAllocType):
         return None
-    sig = types.UniTuple(types.intp, 8)(alloc)
+    sig = _NATIVE_HANDLE_TYPE(alloc)
 
     def codegen(context, builder, signature, args):
         s = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=args[0])
@@ -610,7 +628,7 @@ def _ol_frame_box(alloc, value):
 def _ol_begin(alloc):
     def impl(alloc):
         nat = _native(alloc)
-        raise_status(K.begin_frame(nat[0], nat[2]))
+        raise_status(K.begin_frame(nat.rows, nat.workers))
     return impl
 
 
@@ -618,21 +636,21 @@ def _ol_begin(alloc):
 def _ol_end(alloc):
     def impl(alloc):
         nat = _native(alloc)
-        raise_status(K.end_frame(nat[0], nat[2]))
+        raise_status(K.end_frame(nat.rows, nat.workers))
     return impl
 
 
 @overload_attribute(SmartAllocType, "frame_number")
 def _ol_frame_number(alloc):
     def impl(alloc):
-        return K.row_view(_native(alloc)[0])[F.frame_number]
+        return K.row_view(_native(alloc).rows)[F.frame_number]
     return impl
 
 
 @overload_attribute(SmartAllocType, "in_frame")
 def _ol_in_frame(alloc):
     def impl(alloc):
-        return K.row_view(_native(alloc)[0])[F.frame_open] != 0
+        return K.row_view(_native(alloc).rows)[F.frame_open] != 0
     return impl
 
 
@@ -640,10 +658,10 @@ def _ol_in_frame(alloc):
 def _ol_checkpoint(alloc):
     def impl(alloc):
         nat = _native(alloc)
-        depth = nat[3]
-        res = K.checkpoint(nat[6], nat[1] + nat[7] * depth * 16, depth)
+        depth = nat.depth
+        res = K.checkpoint(nat.row, nat.cps + nat.worker * depth * _CP_BYTES, depth)
         raise_status(res[0])
-        return FrameCheckpoint(nat[4], nat[5], nat[7], res[1], res[2], res[3], res[4], res[5],
+        return FrameCheckpoint(nat.owner, nat.thread, nat.worker, res[1], res[2], res[3], res[4], res[5],
                                res[6])
     return impl
 
@@ -655,12 +673,13 @@ def _ol_rollback(alloc, cp):
 
     def impl(alloc, cp):
         nat = _native(alloc)
-        if cp.owner != nat[4]:
+        if cp.owner != nat.owner:
             raise_status(ST.FOREIGN_CHECKPOINT)
-        if cp.thread != nat[5] or cp.worker != nat[7]:
+        if cp.thread != nat.thread or cp.worker != nat.worker:
             raise_status(ST.WRONG_THREAD)
-        raise_status(K.rollback(nat[6], nat[1] + nat[7] * nat[3] * 16, nat[3], cp.frame,
-                                 cp.serial, cp.position, cp.chunk_seq, cp.cursor, cp.index))
+        cps = nat.cps + nat.worker * nat.depth * _CP_BYTES
+        raise_status(K.rollback(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
+                                cp.chunk_seq, cp.cursor, cp.index))
     return impl
 
 
@@ -672,7 +691,7 @@ def _ol_push_tag(alloc, tag):
         raise error(ST.TAG_UNKNOWN, tag=f" (push_tag takes an int inside @njit, got {tag})")
 
     def impl(alloc, tag):
-        st = O.push_tag(_native(alloc)[6], tag)
+        st = O.push_tag(_native(alloc).row, tag)
         if st != 0:
             _fail(st)
     return impl
@@ -681,7 +700,7 @@ def _ol_push_tag(alloc, tag):
 @overload_method(SmartAllocType, "pop_tag", inline="always")
 def _ol_pop_tag(alloc):
     def impl(alloc):
-        st = O.pop_tag(_native(alloc)[6])
+        st = O.pop_tag(_native(alloc).row)
         if st != 0:
             _fail(st)
     return impl
@@ -690,7 +709,7 @@ def _ol_pop_tag(alloc):
 @overload_attribute(SmartAllocType, "current_tag_id")
 def _ol_current_tag_id(alloc):
     def impl(alloc):
-        return K.row_view(_native(alloc)[6])[F.tag]
+        return K.row_view(_native(alloc).row)[F.tag]
     return impl
 
 
@@ -698,6 +717,6 @@ def _ol_current_tag_id(alloc):
 def _ol_frame_bytes(alloc):
     """Bytes consumed in this worker's current frame (the checkpoint position measure)."""
     def impl(alloc):
-        r = K.row_view(_native(alloc)[6])
+        r = K.row_view(_native(alloc).row)
         return r[F.used_before] + r[F.cursor]
     return impl

@@ -297,7 +297,7 @@ def _new_impl(z, try_, dtype_arg, align_arg):
 def impl(alloc, sid, shape, dtype=None, align=None, zero=False):
     nat = _native(alloc)
     size_status, nbytes, a = _scratch_size(shape, {dt}, {al})
-    status, data, mi = scratch_bump(nat[6], nat[4], np.int64(sid), nbytes, a, size_status)
+    status, data, mi = scratch_bump(nat.row, nat.owner, np.int64(sid), nbytes, a, size_status)
     if status != 0:
 {refuse}        _fail(status)
     return _scratch_view(data, mi, shape, {dt}, Z)
@@ -333,7 +333,7 @@ def _ol_scratch_reset(alloc, sid):
 
     def impl(alloc, sid):
         nat = _native(alloc)
-        status = scratch_reset(nat[6], nat[4], np.int64(sid))
+        status = scratch_reset(nat.row, nat.owner, np.int64(sid))
         if status != 0:
             _fail(status)
     return impl
@@ -344,7 +344,7 @@ def _ol_scratch_used(alloc, sid):
     _check_sid(sid)
 
     def impl(alloc, sid):
-        status, used = scratch_used(_native(alloc)[4], np.int64(sid))
+        status, used = scratch_used(_native(alloc).owner, np.int64(sid))
         if status != 0:
             _fail(status)
         return used
