@@ -151,6 +151,32 @@ def _check_name(name) -> str:
     return name
 
 
+def charge_take(alloc, kind: int, nbytes: int, try_: bool, take, arg):
+    """Charge, take, give back on failure: the one sequence every attributed kind follows
+    (pools, typed pools, heap arrays, scratch; the @njit side is ``kernels.org.charge_take``).
+
+    Charges ``nbytes`` of ``kind`` to the calling thread's tag and budgets through
+    ``alloc._org_charge`` (FA154 when a hard budget refuses, None under ``try_``), then calls
+    ``take(tag, arg)``; ``arg`` is whatever the site needs, one object so that both calls stay
+    plain positional calls (the fast kind). ``take`` returns what it took, or None when it took
+    nothing (the try_ forms' "out of memory"), or raises. On either failure the charge is given
+    back through ``alloc._org_release`` before this returns None or re-raises, so the
+    allocator's state is exactly as before (``take`` undoes its own partial work before it
+    fails). Returns the result of ``take``, or None.
+    """
+    tag = alloc._org_charge(kind, nbytes, try_)
+    if tag is None:
+        return None
+    try:
+        got = take(tag, arg)
+    except BaseException:
+        alloc._org_release(kind, tag, nbytes)
+        raise
+    if got is None:
+        alloc._org_release(kind, tag, nbytes)
+    return got
+
+
 class OrgPart(AllocPart):
     """Tags and budgets of one SmartAlloc (``alloc._org_part``).
 
