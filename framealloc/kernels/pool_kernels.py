@@ -666,11 +666,11 @@ def slot_uncharge(addr, org, key):
 
 
 @register_jitable
-def _take_many(addr, arg, tag):
-    """The take of :func:`acquire_many_org` (``arg``: ``(out, org)``): the slots, recorded as
-    charged to ``tag`` (one charge counted as ``n`` allocations); 0, or ``-status`` (nothing
-    taken)."""
-    out, org = arg
+def _take_many(hdr_org, out, tag):
+    """The take of :func:`acquire_many_org` (``hdr_org``: the pool header's and the org header's
+    addresses): ``out``'s slots, recorded as charged to ``tag`` (one charge counted as ``n``
+    allocations); 0, or ``-status`` (nothing taken)."""
+    addr, org = hdr_org
     st = acquire_many_into(addr, out)
     if st != ST.OK:
         return -st
@@ -691,8 +691,8 @@ def acquire_many_org(addr, row, out):
     h = words(addr)
     if n == 0 or h[H.POLICY] == POLICY_CLOSED:
         return acquire_many_into(addr, out)
-    r = orgk.charge_take(row, KIND_POOL, n * h[H.ITEMSIZE], _take_many, addr,
-                         (out, words(row)[F.org]))
+    r = orgk.charge_take(row, KIND_POOL, n * h[H.ITEMSIZE], _take_many,
+                         (addr, words(row)[F.org]), out)
     return -r if r < 0 else ST.OK
 
 
