@@ -114,7 +114,6 @@ from .kernels.layout import (
     scratch_tags_dtype,
     words,
 )
-from .tags import charge_take
 
 __all__ = ["ScratchPart", "ScratchPool", "ScratchStats"]
 
@@ -124,10 +123,6 @@ __all__ = ["ScratchPart", "ScratchPool", "ScratchStats"]
 MAX_NAME = 128
 
 _init_lock = threading.Lock()
-
-
-class _Raced(Exception):
-    """Raised by :meth:`ScratchPool._bump`: the charge ran code that used or closed the pool."""
 
 
 def _kernels():
@@ -462,14 +457,19 @@ class ScratchPool:
         end = off + nbytes
         if end > m[S_LIMIT]:
             return self._refuse(nbytes, off, try_)
-        try:
-            if charge_take(self._owner, KIND_SCRATCH, end - cur, try_, self._bump,
-                           (cur, end)) is None:
-                return None
-        except _Raced:
-            # The charge ran code (a budget callback) that used or closed this pool: the charge
-            # was given back; retry.
+        # tags.charge_take written out (the take being the re-check and the bump): this is the
+        # Python fast path, where the helper's two extra calls measured +10-15%.
+        alloc = self._owner
+        tag = alloc._org_charge(KIND_SCRATCH, end - cur, try_)
+        if tag is None:
+            return None
+        if m[S_CURSOR] != cur or end > m[S_LIMIT]:
+            # The charge ran code (a budget callback) that used or closed this pool: undo, retry.
+            alloc._org_release(KIND_SCRATCH, tag, end - cur)
             return self._alloc(shape, dtype, align, zero, try_)
+        self._tm[tag] += end - cur
+        m[S_CURSOR] = end
+        m[S_COUNT] += 1
         # ``tv``/``buf`` are local references to the pool's buffer: the result stays valid
         # memory even if the allocator is closed meanwhile on another thread.
         if tv is not None and off % isz == 0:
@@ -482,19 +482,6 @@ class ScratchPool:
         if zero:
             buf[off:end] = 0
         return out
-
-    def _bump(self, tag: int, arg) -> bool:
-        """The take of :meth:`_alloc` (``arg``: ``(cursor, end)`` seen before the charge): move
-        the cursor to ``end`` charged to ``tag``; raises :class:`_Raced` (nothing done) when the
-        charge ran code that used or closed this pool meanwhile."""
-        cur, end = arg
-        m = self._m
-        if m[S_CURSOR] != cur or end > m[S_LIMIT]:
-            raise _Raced
-        self._tm[tag] += end - cur
-        m[S_CURSOR] = end
-        m[S_COUNT] += 1
-        return True
 
     def _refuse(self, nbytes: int, off: int, try_: bool):
         m = self._m
