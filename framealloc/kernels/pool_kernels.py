@@ -665,35 +665,31 @@ def slot_uncharge(addr, org, key):
         orgk.release(org, KIND_POOL, t, h[H.ITEMSIZE])
 
 
-@register_jitable
-def _take_many(hdr_org, out, tag):
-    """The take of :func:`acquire_many_org` (``hdr_org``: the pool header's and the org header's
-    addresses): ``out``'s slots, recorded as charged to ``tag`` (one charge counted as ``n``
-    allocations); 0, or ``-status`` (nothing taken)."""
-    addr, org = hdr_org
-    st = acquire_many_into(addr, out)
-    if st != ST.OK:
-        return -st
-    if tag != 0:
-        n = out.shape[0]
-        tags = _slot_tags(words(addr))
-        for j in range(n):
-            tags[out[j]] = tag
-        _recount(org, tag, n - 1, 0)
-    return 0
-
-
 @njit(cache=True)
 def acquire_many_org(addr, row, out):
     """:func:`acquire_many_into` with a tag or budgets on: one charge of ``n * ITEMSIZE`` bytes
-    (all or nothing, BUDGET_EXCEEDED), then the slots (``orgk.charge_take``). A status."""
+    (all or nothing, BUDGET_EXCEEDED), then the slots. A status. ``orgk.charge_take`` written
+    out: through the helper, acquire_many(4) + release_many with a budget on measured ~+20 ns
+    (the ``out`` array passed one call deeper)."""
     n = out.shape[0]
     h = words(addr)
     if n == 0 or h[H.POLICY] == POLICY_CLOSED:
         return acquire_many_into(addr, out)
-    r = orgk.charge_take(row, KIND_POOL, n * h[H.ITEMSIZE], _take_many,
-                         (addr, words(row)[F.org]), out)
-    return -r if r < 0 else ST.OK
+    nb = n * h[H.ITEMSIZE]
+    st, tag = orgk.charge(row, KIND_POOL, nb)
+    if st != 0:
+        return ST.BUDGET_EXCEEDED
+    org = words(row)[F.org]
+    st = acquire_many_into(addr, out)
+    if st != ST.OK:
+        orgk.release(org, KIND_POOL, tag, nb)
+        return st
+    if tag != 0:
+        tags = _slot_tags(h)
+        for j in range(n):
+            tags[out[j]] = tag
+        _recount(org, tag, n - 1, 0)
+    return ST.OK
 
 
 @register_jitable

@@ -23,7 +23,7 @@ from llvmlite import ir
 from numba import carray, njit, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
-from numba.extending import intrinsic, overload_method, register_jitable
+from numba.extending import intrinsic, overload_method
 from numba.np.arrayobj import make_array, populate_array
 
 from .._dtypes import MAX_ALIGN, natural_alignment
@@ -119,8 +119,8 @@ def resolve(owner, sid):
 def scratch_bump(arena_row, owner, sid, nbytes, align, size_status):
     """Allocate ``nbytes`` aligned to ``align`` in pool ``sid``: ``(status, data, meminfo)``.
 
-    Checks the fit first, then charges the tag and budgets and bumps (``org.charge_take``, the
-    calling worker's arena row); on any failure nothing changes.
+    Checks the fit first, then charges the tag and budgets through ``org.charge`` (the
+    calling worker's arena row), then bumps; on any failure nothing changes.
     """
     if size_status != 0:
         return size_status, 0, 0
@@ -135,26 +135,20 @@ def scratch_bump(arena_row, owner, sid, nbytes, align, size_status):
     end = off + nbytes
     if end > r[_S_LIMIT]:
         return ST.SCRATCH_FULL, 0, 0
-    p = org.charge_take(arena_row, _KIND, end - cur, _take_bump, addr, (off, end))
-    if p < 0:
-        return -p, 0, 0
-    return 0, p, r[_S_MI]
-
-
-@register_jitable
-def _take_bump(addr, arg, tag):
-    """The take of :func:`scratch_bump` (``arg``: ``(offset, end)``, the fit checked): bump the
-    cursor to ``end`` charged to ``tag``; the data address, or ``-INTERNAL`` (nothing taken)
-    for a tag the pool has no entry for."""
-    off, end = arg
-    r = _words(addr, _ROW_WORDS)
+    consumed = end - cur
+    # org.charge_take written out: through the helper this kernel measured ~+1.5 ns per
+    # allocation (7.4 -> 9 ns) even without tags or budgets.
+    status, tag = org.charge(arena_row, _KIND, consumed)
+    if status != 0:
+        return status, 0, 0
     ntags = r[_S_NTAGS]
     if tag < 0 or tag >= ntags:
-        return -ST.INTERNAL
-    _words(r[_S_TAGS], ntags)[tag] += end - r[_S_CURSOR]
+        org.release(row_view(arena_row)[_ORG], _KIND, tag, consumed)
+        return ST.INTERNAL, 0, 0
     r[_S_CURSOR] = end
     r[_S_COUNT] += 1
-    return r[_S_BASE] + off
+    _words(r[_S_TAGS], ntags)[tag] += consumed
+    return 0, r[_S_BASE] + off, r[_S_MI]
 
 
 @njit(cache=True)
