@@ -153,10 +153,11 @@ def _check_name(name) -> str:
 
 def charge_take(alloc, kind: int, nbytes: int, try_: bool, take, arg):
     """Charge, take, give back on failure: the one sequence every attributed kind follows
-    (size-class pools, typed pools' ``acquire_many``, heap arrays; the @njit side is
-    ``kernels.org.charge_take``). The two sub-2-microsecond Python fast paths (``TypedPool._take``,
-    ``ScratchPool._alloc``) write this sequence out, because the two extra calls here cost them
-    5-15%; they follow the same contract.
+    (size-class pools, typed pools' ``acquire_many``, heap arrays). The two sub-2-microsecond
+    Python fast paths (``TypedPool._take``, ``ScratchPool._alloc``) write this sequence out,
+    because the two extra calls here cost them 5-15%; they follow the same contract, as do the
+    @njit kernels (``pool_kernels.*_org``, ``scratch_njit.scratch_bump``), where a shared helper
+    measured slower and compiled slower.
 
     Charges ``nbytes`` of ``kind`` to the calling thread's tag and budgets through
     ``alloc._org_charge`` (FA154 when a hard budget refuses, None under ``try_``), then calls

@@ -22,7 +22,6 @@ reads words with the ``ld``/``st`` intrinsics: few, flat functions keep numba's 
 from __future__ import annotations
 
 from numba import njit
-from numba.extending import register_jitable
 
 from ._intrinsics import atomic_add, atomic_cas, atomic_load, ld, st
 from .layout import (
@@ -573,27 +572,3 @@ def release(org, kind, tag, nbytes):
         _attr(org, tag, kind, nbytes, 1, -1)
     _uncharge(org, kind, tag, -1, nbytes)
     return ST.OK
-
-
-@register_jitable
-def charge_take(ra, kind, nbytes, take, addr, arg):
-    """Charge, take, give back on failure: the sequence of the attributed kinds in @njit code
-    (typed pools' and size classes' acquire; the Python side is ``framealloc.tags.charge_take``).
-    ``pool_kernels.acquire_many_org`` and ``scratch_njit.scratch_bump`` write it out: through
-    this helper they measured slower (~+20 ns per acquire_many with a budget on, ~+1.5 ns per
-    scratch allocation).
-
-    :func:`charge` ``nbytes`` of ``kind`` to row ``ra``'s tag and budgets, then call
-    ``take(addr, arg, tag)`` (a ``register_jitable`` function; ``arg``: whatever the site needs,
-    a tuple for several values). ``take`` returns a result >= 0, or ``-status`` having taken
-    nothing; then the charge is given back (:func:`release`). Returns ``take``'s result, or
-    ``-status`` (``-BUDGET_EXCEEDED`` when a hard budget refuses: nothing changed but the
-    refusal counters). Inlined into each caller: one call to :func:`charge`, one to ``take``.
-    """
-    status, tag = charge(ra, kind, nbytes)
-    if status != 0:
-        return -status
-    r = take(addr, arg, tag)
-    if r < 0:
-        release(ld(ra + _ORG), kind, tag, nbytes)
-    return r

@@ -613,34 +613,24 @@ def _recount(org, tag, allocs, frees):
             orgk._attr(org, tag, KIND_POOL, 0, frees, -1)
 
 
-@register_jitable
-def _take_typed(addr, arg, tag):
-    """The take of :func:`typed_acquire_org`: a slot recorded as charged to ``tag``, or
-    ``-status`` (nothing taken)."""
-    k = slot_acquire(addr, 0)
-    if k >= 0:
-        _slot_tags(words(addr))[k & SLOT_MASK] = tag
-    return k
-
-
-@register_jitable
-def _take_class(addr, arg, tag):
-    """The take of :func:`class_acquire_org`: :func:`_take_typed` for a size class."""
-    k = slot_acquire(addr, 1)
-    if k >= 0:
-        _slot_tags(words(addr))[k & SLOT_MASK] = tag
-    return k
-
-
 @njit(cache=True)
 def typed_acquire_org(addr, row):
     """A typed pool's acquire with a tag or budgets on: charge ``ITEMSIZE`` bytes first (a hard
     budget: ``-BUDGET_EXCEEDED``, nothing changed), then take the slot (on failure the charge is
-    given back) and record the tag (``orgk.charge_take``). The handle, or ``-status``."""
+    given back) and record the tag. The handle, or ``-status``."""
     h = words(addr)
     if h[H.POLICY] == POLICY_CLOSED:
         return -ST.POOL_CLOSED
-    return orgk.charge_take(row, KIND_POOL, h[H.ITEMSIZE], _take_typed, addr, 0)
+    isz = h[H.ITEMSIZE]
+    st, tag = orgk.charge(row, KIND_POOL, isz)
+    if st != 0:
+        return -ST.BUDGET_EXCEEDED
+    k = slot_acquire(addr, 0)
+    if k < 0:
+        orgk.release(words(row)[F.org], KIND_POOL, tag, isz)
+        return k
+    _slot_tags(h)[k & SLOT_MASK] = tag
+    return k
 
 
 @njit(cache=True)
@@ -649,7 +639,16 @@ def class_acquire_org(addr, row):
     h = words(addr)
     if h[H.POLICY] == POLICY_CLOSED:
         return -ST.POOL_CLOSED
-    return orgk.charge_take(row, KIND_POOL, h[H.ITEMSIZE], _take_class, addr, 0)
+    isz = h[H.ITEMSIZE]
+    st, tag = orgk.charge(row, KIND_POOL, isz)
+    if st != 0:
+        return -ST.BUDGET_EXCEEDED
+    k = slot_acquire(addr, 1)
+    if k < 0:
+        orgk.release(words(row)[F.org], KIND_POOL, tag, isz)
+        return k
+    _slot_tags(h)[k & SLOT_MASK] = tag
+    return k
 
 
 @njit(cache=True)
@@ -668,9 +667,7 @@ def slot_uncharge(addr, org, key):
 @njit(cache=True)
 def acquire_many_org(addr, row, out):
     """:func:`acquire_many_into` with a tag or budgets on: one charge of ``n * ITEMSIZE`` bytes
-    (all or nothing, BUDGET_EXCEEDED), then the slots. A status. ``orgk.charge_take`` written
-    out: through the helper, acquire_many(4) + release_many with a budget on measured ~+20 ns
-    (the ``out`` array passed one call deeper)."""
+    (all or nothing, BUDGET_EXCEEDED), then the slots. A status."""
     n = out.shape[0]
     h = words(addr)
     if n == 0 or h[H.POLICY] == POLICY_CLOSED:
