@@ -45,6 +45,7 @@ from .kernels.layout import (
     new_counters,
 )
 from .errors import PoolExhaustedError
+from .tags import charge_take
 from .typed_pool import org_owner
 
 __all__ = ["HeapTracker", "HeapCounters"]
@@ -82,16 +83,14 @@ class HeapTracker:
         self._refs: dict[int, _HeapRef] = {}   # id(ref) -> ref (arrays are unhashable)
         self._owner_ref = weakref.ref(alloc) if alloc is not None else None
 
-    def _charge(self, nbytes: int) -> int:
-        """Charge ``nbytes`` to the allocator's current tag and budgets (FA154 when a hard budget
-        refuses): the tag, or -1 when there is no (open) allocator."""
+    def _charger(self):
+        """The open allocator to charge (arrays already collected leave the budgets first), or
+        None."""
         a = org_owner(self._owner_ref)
-        if a is None:
-            return -1
-        if self._pending:
+        if a is not None and self._pending:
             with self._lock:
-                self._drain()      # arrays already collected leave the budgets first
-        return a._org_charge(KIND_HEAP, nbytes, False)
+                self._drain()
+        return a
 
     def _uncharge(self, tag: int, nbytes: int) -> None:
         if tag >= 0:
@@ -104,9 +103,14 @@ class HeapTracker:
 
         ``on_free(nbytes)`` is called (from a later tracker call) once it is gone. Its bytes are
         charged to the current tag and budgets (FA154 when a hard budget refuses: not tracked)."""
-        return self._track(arr, on_free, self._charge(int(arr.nbytes)))
+        a = self._charger()
+        if a is None:
+            return self._track(-1, (arr, on_free))
+        return charge_take(a, KIND_HEAP, int(arr.nbytes), False, self._track, (arr, on_free))
 
-    def _track(self, arr: np.ndarray, on_free, tag: int) -> np.ndarray:
+    def _track(self, tag: int, arg) -> np.ndarray:
+        """Count ``arr`` charged to ``tag`` (-1: none); ``arg``: ``(arr, on_free)``."""
+        arr, on_free = arg
         ref = _HeapRef(arr, self._on_dead)
         ref.nbytes = int(arr.nbytes)
         ref.on_free = on_free
@@ -131,17 +135,22 @@ class HeapTracker:
         else:
             dims, count = normalize_shape(shape)
         nbytes = check_nbytes(count, isz)
-        tag = self._charge(nbytes)
+        a = self._charger()
+        if a is None:
+            return self._new(-1, (dims, dt, zero, on_free, nbytes))
+        return charge_take(a, KIND_HEAP, nbytes, False, self._new,
+                           (dims, dt, zero, on_free, nbytes))
+
+    def _new(self, tag: int, arg) -> np.ndarray:
+        """A new tracked array charged to ``tag`` (-1: none; ``arg``: ``(dims, dtype, zero,
+        on_free, nbytes)``); FA105 when the memory is not there."""
+        dims, dt, zero, on_free, nbytes = arg
         try:
             arr = np.zeros(dims, dt) if zero else np.empty(dims, dt)
         except MemoryError:
-            self._uncharge(tag, nbytes)
-            raise PoolExhaustedError(f"out of memory for a {count * isz}-byte heap array",
+            raise PoolExhaustedError(f"out of memory for a {nbytes}-byte heap array",
                                      code="FA105") from None
-        except BaseException:
-            self._uncharge(tag, nbytes)
-            raise
-        return self._track(arr, on_free, tag)
+        return self._track(tag, (arr, on_free))
 
     def box(self, value, on_free=None) -> np.ndarray:
         """A tracked copy of a scalar, record or array (C order)."""

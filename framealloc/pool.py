@@ -81,6 +81,7 @@ from .kernels.layout import (
     new_pool_headers,
     words,
 )
+from .tags import charge_take
 from .typed_pool import closed_error, native_org, org_owner, release_tags
 
 __all__ = ["SizeClassPools", "PoolBox", "SizeClassInfo"]
@@ -406,36 +407,40 @@ class SizeClassPools:
     def _take(self, c: int, try_: bool, boxed: bool = False):
         """Charge the allocator's tag and budgets for a block of class ``c`` (FA154, or None
         for ``try_``), then take it: its key (``boxed``: ``(key, ctypes owner of the block)``)
-        or None. If the block cannot be had, the charge is given back."""
+        or None. If the block cannot be had, the charge is given back (``charge_take``)."""
         a = org_owner(self._owner_ref)
-        tag = 0
-        charged = a is not None and not self._closed
-        if charged:
-            if self._pending:
-                with self._lock:
-                    self._drain()     # blocks of collected boxes leave the budgets first
-            tag = a._org_charge(KIND_POOL, self._classes[c], try_)
-            if tag is None:
-                return None
-        done = False
-        try:
+        if a is None or self._closed:
+            return self._take_tagged(0, (c, try_, boxed))
+        if self._pending:
             with self._lock:
-                self._drain()
-                key = self._acquire(c, try_, tag)
-                if key is None:
-                    return None
-                done = True
-                if boxed:
-                    # A ctypes array over the block: numpy keeps it as the array's base (every
-                    # view keeps it alive), it keeps the page alive, it can be weakly referenced.
-                    owner = self._ctypes[c].from_buffer(self._block(c, key & ~_CLASS_BITS))
-                    ref = self._refs[key & _BLOCK_BITS] = _SlotRef(owner, self._on_dead)
-                    ref.key = key
-                    return key, owner
+                self._drain()     # blocks of collected boxes leave the budgets first
+        return charge_take(a, KIND_POOL, self._classes[c], try_, self._take_tagged,
+                           (c, try_, boxed))
+
+    def _take_tagged(self, tag: int, arg):
+        """Take a block of class ``c`` charged to ``tag`` (``arg``: ``(c, try_, boxed)``): see
+        :meth:`_take`. On failure nothing is taken (None, or the error raised)."""
+        c, try_, boxed = arg
+        with self._lock:
+            self._drain()
+            key = self._acquire(c, try_, tag)
+            if key is None or not boxed:
                 return key
-        finally:
-            if charged and not done:
-                a._org_release(KIND_POOL, tag, self._classes[c])
+            local = key & ~_CLASS_BITS
+            try:
+                # A ctypes array over the block: numpy keeps it as the array's base (every
+                # view keeps it alive), it keeps the page alive, it can be weakly referenced.
+                owner = self._ctypes[c].from_buffer(self._block(c, local))
+                ref = self._refs[key & _BLOCK_BITS] = _SlotRef(owner, self._on_dead)
+            except BaseException:
+                self._refs.pop(key & _BLOCK_BITS, None)
+                if self._owner_ref is None:
+                    kernels().py_release(self._row(c), local)
+                else:
+                    kernels().py_release_tag(self._row(c), local)   # the charge: charge_take
+                raise
+            ref.key = key
+            return key, owner
 
     def _give_back(self, c: int, local: int) -> int:
         """Release a block (lock held): a status; its bytes leave the tag they were charged to."""

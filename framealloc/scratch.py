@@ -457,6 +457,8 @@ class ScratchPool:
         end = off + nbytes
         if end > m[S_LIMIT]:
             return self._refuse(nbytes, off, try_)
+        # tags.charge_take written out (the take being the re-check and the bump): this is the
+        # Python fast path, where the helper's two extra calls measured +10-15%.
         alloc = self._owner
         tag = alloc._org_charge(KIND_SCRATCH, end - cur, try_)
         if tag is None:

@@ -151,6 +151,36 @@ def _check_name(name) -> str:
     return name
 
 
+def charge_take(alloc, kind: int, nbytes: int, try_: bool, take, arg):
+    """Charge, take, give back on failure: the one sequence every attributed kind follows
+    (size-class pools, typed pools' ``acquire_many``, heap arrays). The two sub-2-microsecond
+    Python fast paths (``TypedPool._take``, ``ScratchPool._alloc``) write this sequence out,
+    because the two extra calls here cost them 5-15%; they follow the same contract, as do the
+    @njit kernels (``pool_kernels.*_org``, ``scratch_njit.scratch_bump``), where a shared helper
+    measured slower and compiled slower.
+
+    Charges ``nbytes`` of ``kind`` to the calling thread's tag and budgets through
+    ``alloc._org_charge`` (FA154 when a hard budget refuses, None under ``try_``), then calls
+    ``take(tag, arg)``; ``arg`` is whatever the site needs, one object so that both calls stay
+    plain positional calls (the fast kind). ``take`` returns what it took, or None when it took
+    nothing (the try_ forms' "out of memory"), or raises. On either failure the charge is given
+    back through ``alloc._org_release`` before this returns None or re-raises, so the
+    allocator's state is exactly as before (``take`` undoes its own partial work before it
+    fails). Returns the result of ``take``, or None.
+    """
+    tag = alloc._org_charge(kind, nbytes, try_)
+    if tag is None:
+        return None
+    try:
+        got = take(tag, arg)
+    except BaseException:
+        alloc._org_release(kind, tag, nbytes)
+        raise
+    if got is None:
+        alloc._org_release(kind, tag, nbytes)
+    return got
+
+
 class OrgPart(AllocPart):
     """Tags and budgets of one SmartAlloc (``alloc._org_part``).
 

@@ -98,6 +98,7 @@ from .kernels.layout import (
     typed_buffer_bytes,
     words,
 )
+from .tags import charge_take
 
 __all__ = ["TypedPool", "TypedPoolInfo"]
 
@@ -387,6 +388,8 @@ class TypedPool:
         elif self._m[_POLICY] == POLICY_CLOSED:
             h = -ST.POOL_CLOSED
         else:
+            # tags.charge_take written out: this is the Python fast path, where the helper's two
+            # extra calls measured +5-10% on acquire+release.
             isz = self._itemsize
             tag = a._org_charge(KIND_POOL, isz, try_)
             if tag is None:
@@ -436,15 +439,22 @@ class TypedPool:
         if a is None or n == 0 or self._m[_POLICY] == POLICY_CLOSED:
             st = kernels().py_acquire_many(self._hdr_addr, out)
         else:
-            nb = n * self._itemsize
-            tag = a._org_charge(KIND_POOL, nb, False)
-            st = kernels().py_acquire_many_tag(self._hdr_addr, out, tag)
-            if st != ST.OK:
-                a._org_release(KIND_POOL, tag, nb)
-            elif tag and n > 1:
-                kernels().recount(a._org.addr, tag, n - 1, 0)
+            return charge_take(a, KIND_POOL, n * self._itemsize, False, self._take_many, (out, a))
         if st != ST.OK:
             raise_acquire(st, self._what)
+        return out
+
+    def _take_many(self, tag: int, arg):
+        """:meth:`acquire_many` charged to ``tag`` (one charge of ``len(out)`` slots' bytes,
+        counted as ``len(out)`` allocations; ``arg``: ``(out, alloc)``): ``out``, or raises with
+        nothing acquired."""
+        out, a = arg
+        n = out.shape[0]
+        st = kernels().py_acquire_many_tag(self._hdr_addr, out, tag)
+        if st != ST.OK:
+            raise_acquire(st, self._what)
+        if tag and n > 1:
+            kernels().recount(a._org.addr, tag, n - 1, 0)
         return out
 
     def release(self, key: int) -> None:
