@@ -24,7 +24,6 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload_method
-from numba.np.arrayobj import make_array, populate_array
 
 from .._dtypes import MAX_ALIGN, natural_alignment
 from ..errors import error
@@ -43,6 +42,7 @@ from .njit_api import (
     _literal_align,
     _literal_bool,
     _check_args,
+    _emit_view,
     _native,
     _omitted,
     _shape_ndim,
@@ -258,22 +258,13 @@ def _scratch_view(typingctx, data, meminfo, shape, dtype, zero):
 
     def codegen(context, builder, signature, args):
         d, mi, shape_val, _, _ = args
-        intp = cgutils.intp_t
         dims = _dims(context, builder, shape, shape_val)
-        ary = make_array(arrty)(context, builder)
-        strides, acc = [], ir.Constant(intp, itemsize)
-        for dim in reversed(dims):
-            strides.append(acc)
-            acc = builder.mul(acc, dim)
-        strides.reverse()
-        populate_array(ary, data=builder.inttoptr(d, context.get_data_type(nb).as_pointer()),
-                       shape=dims, strides=strides, itemsize=ir.Constant(intp, itemsize),
-                       meminfo=builder.inttoptr(mi, cgutils.voidptr_t))
-        value = ary._getvalue()
-        context.nrt.incref(builder, arrty, value)
+        nbytes = None
         if fill:
-            cgutils.memset(builder, builder.inttoptr(d, cgutils.voidptr_t), acc, 0)
-        return value
+            nbytes = ir.Constant(cgutils.intp_t, itemsize)
+            for dim in dims:
+                nbytes = builder.mul(nbytes, dim)
+        return _emit_view(context, builder, arrty, nb, itemsize, dims, d, mi, nbytes, fill)
 
     return sig, codegen
 
