@@ -595,6 +595,7 @@ class SmartAlloc:
         self._org = org.tables
         self._alloc, self._arena, self._attach = frames.alloc, frames.arena, frames.attach
         self._org_charge, self._org_release = org.charge, org.release
+        self._org_refund = org.refund
         # The frame-event protocol: each event's listeners, in LISTENER_ORDER.
         parts = [getattr(self, name) for name in LISTENER_ORDER]
         self._on_begin = listeners(parts, "after_begin_frame")

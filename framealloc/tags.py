@@ -152,21 +152,28 @@ def _check_name(name) -> str:
 
 
 def charge_take(alloc, kind: int, nbytes: int, try_: bool, take, arg):
-    """Charge, take, give back on failure: the one sequence every attributed kind follows
-    (size-class pools, typed pools' ``acquire_many``, heap arrays). The two sub-2-microsecond
-    Python fast paths (``TypedPool._take``, ``ScratchPool._alloc``) write this sequence out,
-    because the two extra calls here cost them 5-15%; they follow the same contract, as do the
-    @njit kernels (``pool_kernels.*_org``, ``scratch_njit.scratch_bump``), where a shared helper
-    measured slower and compiled slower.
+    """Charge, take, give back on failure: the one sequence every attributed kind follows from
+    Python (typed pools, size-class pools and their boxes, heap arrays and tracked arrays,
+    scratch pools). Its @njit twin, for the pool acquires compiled into user kernels, is
+    :func:`framealloc.kernels.pool_kernels.acquire_org`.
 
     Charges ``nbytes`` of ``kind`` to the calling thread's tag and budgets through
     ``alloc._org_charge`` (FA154 when a hard budget refuses, None under ``try_``), then calls
     ``take(tag, arg)``; ``arg`` is whatever the site needs, one object so that both calls stay
     plain positional calls (the fast kind). ``take`` returns what it took, or None when it took
-    nothing (the try_ forms' "out of memory"), or raises. On either failure the charge is given
-    back through ``alloc._org_release`` before this returns None or re-raises, so the
-    allocator's state is exactly as before (``take`` undoes its own partial work before it
-    fails). Returns the result of ``take``, or None.
+    nothing (the try_ forms' "out of memory"), or raises. On either failure the charge is
+    refunded through ``alloc._org_refund`` (counted neither as an allocation nor as a free)
+    before this returns None or re-raises, so the allocator's counters are exactly as before
+    (``take`` undoes its own partial work before it fails). Returns the result of ``take``, or
+    None.
+
+    >>> import framealloc as fa
+    >>> from framealloc.kernels.layout import KIND_HEAP
+    >>> a = fa.SmartAlloc()
+    >>> with a.tag("sim"):
+    ...     charge_take(a, KIND_HEAP, 64, False, lambda tag, arg: None, None)  # took nothing
+    >>> a.stats().tags["sim"].kinds["heap"]["allocations"]
+    0
     """
     tag = alloc._org_charge(kind, nbytes, try_)
     if tag is None:
@@ -174,10 +181,10 @@ def charge_take(alloc, kind: int, nbytes: int, try_: bool, take, arg):
     try:
         got = take(tag, arg)
     except BaseException:
-        alloc._org_release(kind, tag, nbytes)
+        alloc._org_refund(kind, tag, nbytes)
         raise
     if got is None:
-        alloc._org_release(kind, tag, nbytes)
+        alloc._org_refund(kind, tag, nbytes)
     return got
 
 
@@ -591,9 +598,21 @@ class OrgPart(AllocPart):
         try:
             self.deliver_events()
         except BaseException:
-            self.release(kind, tag, nbytes)   # a raising soft callback: nothing allocated
+            self.refund(kind, tag, nbytes)    # a raising soft callback: nothing allocated
             raise
         return tag
+
+    def refund(self, kind: int, tag: int, nbytes: int) -> None:
+        """Undo the :meth:`charge` this thread just made when the take failed: counters and
+        budgets as before the charge (not a free: see ``kernels.org.refund``)."""
+        ta = self._tls.arena                 # charge attached it
+        if tag == 0 and not self._org.mv[H_ACTIVE]:
+            ob = ta.ob
+            ob[RB_OTHER_BYTES] -= nbytes
+            ob[RB_OTHER_COUNT] -= 1
+            return
+        if not self._frames.released or tag:
+            _org_kernels().refund(ta.row_addr, kind, tag, nbytes)
 
     def release(self, kind: int, tag: int, nbytes: int) -> None:
         """Give back what :meth:`charge` took (any thread may call it)."""

@@ -388,15 +388,17 @@ class TypedPool:
         elif self._m[_POLICY] == POLICY_CLOSED:
             h = -ST.POOL_CLOSED
         else:
-            # tags.charge_take written out: this is the Python fast path, where the helper's two
-            # extra calls measured +5-10% on acquire+release.
-            isz = self._itemsize
-            tag = a._org_charge(KIND_POOL, isz, try_)
-            if tag is None:
+            return charge_take(a, KIND_POOL, self._itemsize, try_, self._take_tagged, try_)
+        if h < 0:
+            if try_ and h == -ST.POOL_EXHAUSTED:
                 return None
-            h = kernels().py_typed_acquire_tag(self._hdr_addr, tag)
-            if h < 0:
-                a._org_release(KIND_POOL, tag, isz)
+            raise_acquire(-h, self._what)
+        return h
+
+    def _take_tagged(self, tag: int, try_: bool):
+        """One slot recording ``tag`` (charged by :func:`~framealloc.tags.charge_take`): its
+        handle, None (``try_``: full or out of memory), or raises with nothing taken."""
+        h = kernels().py_typed_acquire_tag(self._hdr_addr, tag)
         if h < 0:
             if try_ and h == -ST.POOL_EXHAUSTED:
                 return None

@@ -572,3 +572,19 @@ def release(org, kind, tag, nbytes):
         _attr(org, tag, kind, nbytes, 1, -1)
     _uncharge(org, kind, tag, -1, nbytes)
     return ST.OK
+
+
+@njit(cache=True)
+def refund(ra, kind, tag, nbytes):
+    """Undo a :func:`charge` of row ``ra`` whose take failed (on the charging thread, before
+    anything else used the memory): the tag's bytes and allocation count, the budgets and the
+    thread's counters are as if it never happened. (Peaks and soft-limit events the charge
+    caused stay: they record that the request was made.)"""
+    org = ld(ra + _ORG)
+    rb = ld(ra + _ORGROW)
+    if tag != 0:
+        _attr(org, tag, kind, -nbytes, -1, 1)   # current, allocated, count down; peak as is
+    _uncharge(org, kind, tag, -1, nbytes)
+    st(rb + 8 * RB_OTHER_BYTES, ld(rb + 8 * RB_OTHER_BYTES) - nbytes)
+    st(rb + 8 * RB_OTHER_COUNT, ld(rb + 8 * RB_OTHER_COUNT) - 1)
+    return ST.OK

@@ -613,42 +613,69 @@ def _recount(org, tag, allocs, frees):
             orgk._attr(org, tag, KIND_POOL, 0, frees, -1)
 
 
-@njit(cache=True)
-def typed_acquire_org(addr, row):
-    """A typed pool's acquire with a tag or budgets on: charge ``ITEMSIZE`` bytes first (a hard
-    budget: ``-BUDGET_EXCEEDED``, nothing changed), then take the slot (on failure the charge is
-    given back) and record the tag. The handle, or ``-status``."""
-    h = words(addr)
-    if h[H.POLICY] == POLICY_CLOSED:
-        return -ST.POOL_CLOSED
-    isz = h[H.ITEMSIZE]
-    st, tag = orgk.charge(row, KIND_POOL, isz)
-    if st != 0:
-        return -ST.BUDGET_EXCEEDED
-    k = slot_acquire(addr, 0)
-    if k < 0:
-        orgk.release(words(row)[F.org], KIND_POOL, tag, isz)
-        return k
-    _slot_tags(h)[k & SLOT_MASK] = tag
+TAKE_TYPED, TAKE_CLASS, TAKE_MANY = 0, 1, 2   # what :func:`take_tagged` takes
+
+
+@register_jitable
+def no_keys():
+    """The ``out`` of a one-slot take: an empty int64 array over no memory (no allocation)."""
+    return i64s(0, 0)
+
+
+@register_jitable
+def take_tagged(addr, how, out, tag):
+    """The *take* of a pool acquire, with the tag recorded in the taken slots' entries of the
+    ``TAGS`` array in the same call (so no thread sees a slot whose tag is not written yet).
+
+    ``how``: :data:`TAKE_TYPED` / :data:`TAKE_CLASS` (one slot of a typed pool / size class:
+    its handle; ``out`` unused, :func:`no_keys`) or :data:`TAKE_MANY` (``len(out)`` slots of a
+    typed pool into ``out``, all or nothing: 0). ``-status`` having taken nothing."""
+    if how == TAKE_MANY:
+        st = acquire_many_into(addr, out)
+        if st != ST.OK:
+            return -st
+        if tag != 0:
+            tags = _slot_tags(words(addr))
+            for j in range(out.shape[0]):
+                tags[out[j]] = tag
+        return 0
+    if how == TAKE_CLASS:
+        k = slot_acquire(addr, 1)
+    else:
+        k = slot_acquire(addr, 0)
+    if k >= 0 and tag != 0:
+        _slot_tags(words(addr))[k & SLOT_MASK] = tag
     return k
 
 
 @njit(cache=True)
-def class_acquire_org(addr, row):
-    """:func:`typed_acquire_org` for one size class (``ITEMSIZE`` = the block size)."""
+def acquire_org(addr, row, how, out):
+    """Charge, take, give back on failure: every pool acquire with a tag or budgets on, in
+    @njit code (typed pools, size classes, ``acquire_many``; Python's twin is
+    :func:`framealloc.tags.charge_take`, which also runs the soft-limit callbacks).
+
+    Charges the bytes of the slots (``ITEMSIZE`` each) to row ``row``'s tag and budgets (a hard
+    budget: ``-BUDGET_EXCEEDED``, nothing changed but the refusal counters), then
+    :func:`take_tagged`; when that takes nothing the charge is given back and its ``-status``
+    returned. One charge of n slots counts as n allocations. Returns what
+    :func:`take_tagged` returns."""
     h = words(addr)
     if h[H.POLICY] == POLICY_CLOSED:
         return -ST.POOL_CLOSED
-    isz = h[H.ITEMSIZE]
-    st, tag = orgk.charge(row, KIND_POOL, isz)
+    n = out.shape[0] if how == TAKE_MANY else 1
+    if n == 0:
+        return 0
+    nb = n * h[H.ITEMSIZE]
+    st, tag = orgk.charge(row, KIND_POOL, nb)
     if st != 0:
         return -ST.BUDGET_EXCEEDED
-    k = slot_acquire(addr, 1)
-    if k < 0:
-        orgk.release(words(row)[F.org], KIND_POOL, tag, isz)
-        return k
-    _slot_tags(h)[k & SLOT_MASK] = tag
-    return k
+    org = words(row)[F.org]
+    r = take_tagged(addr, how, out, tag)
+    if r < 0:
+        orgk.refund(row, KIND_POOL, tag, nb)
+    elif n > 1:
+        _recount(org, tag, n - 1, 0)
+    return r
 
 
 @njit(cache=True)
@@ -662,31 +689,6 @@ def slot_uncharge(addr, org, key):
     tags[s] = 0
     if _has_org(org):
         orgk.release(org, KIND_POOL, t, h[H.ITEMSIZE])
-
-
-@njit(cache=True)
-def acquire_many_org(addr, row, out):
-    """:func:`acquire_many_into` with a tag or budgets on: one charge of ``n * ITEMSIZE`` bytes
-    (all or nothing, BUDGET_EXCEEDED), then the slots. A status."""
-    n = out.shape[0]
-    h = words(addr)
-    if n == 0 or h[H.POLICY] == POLICY_CLOSED:
-        return acquire_many_into(addr, out)
-    nb = n * h[H.ITEMSIZE]
-    st, tag = orgk.charge(row, KIND_POOL, nb)
-    if st != 0:
-        return ST.BUDGET_EXCEEDED
-    org = words(row)[F.org]
-    st = acquire_many_into(addr, out)
-    if st != ST.OK:
-        orgk.release(org, KIND_POOL, tag, nb)
-        return st
-    if tag != 0:
-        tags = _slot_tags(h)
-        for j in range(n):
-            tags[out[j]] = tag
-        _recount(org, tag, n - 1, 0)
-    return ST.OK
 
 
 @register_jitable
@@ -730,18 +732,12 @@ def release_many_org(addr, org, keys):
 
 @njit(cache=True)
 def py_typed_acquire_tag(addr, tag):
-    k = slot_acquire(addr, 0)
-    if k >= 0 and tag != 0:
-        _slot_tags(words(addr))[k & SLOT_MASK] = tag
-    return k
+    return take_tagged(addr, TAKE_TYPED, no_keys(), tag)
 
 
 @njit(cache=True)
 def py_class_acquire_tag(addr, tag):
-    k = slot_acquire(addr, 1)
-    if k >= 0 and tag != 0:
-        _slot_tags(words(addr))[k & SLOT_MASK] = tag
-    return k
+    return take_tagged(addr, TAKE_CLASS, no_keys(), tag)
 
 
 @njit(cache=True)
@@ -759,12 +755,8 @@ def py_release_tag(addr, key):
 
 @njit(cache=True)
 def py_acquire_many_tag(addr, out, tag):
-    st = acquire_many_into(addr, out)
-    if st == ST.OK and tag != 0:
-        tags = _slot_tags(words(addr))
-        for j in range(out.shape[0]):
-            tags[out[j]] = tag
-    return st
+    """A status."""
+    return -take_tagged(addr, TAKE_MANY, out, tag)
 
 
 @njit(cache=True)

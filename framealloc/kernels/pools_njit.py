@@ -34,11 +34,14 @@ from numba.np import numpy_support
 from ..errors import error
 from .pool_kernels import (
     acquire_many_into,
-    acquire_many_org,
-    class_acquire_org,
+    TAKE_CLASS,
+    TAKE_MANY,
+    TAKE_TYPED,
+    acquire_org,
     i32s,
     i64s,
     make_view,
+    no_keys,
     org_busy,
     release_busy,
     release_many_org,
@@ -47,7 +50,6 @@ from .pool_kernels import (
     slot_release,
     slot_status,
     slot_uncharge,
-    typed_acquire_org,
     worker_row,
     words,
 )
@@ -193,7 +195,7 @@ def _check_count(ty, what):
 
 def _typed_take(pool):
     """The handle of a newly acquired slot, or ``-status``: no call unless a tag or a budget is
-    on (then the cold :func:`typed_acquire_org` charges first)."""
+    on (then the cold :func:`acquire_org` charges first)."""
 
 
 def _give_back(hdr, org, key):
@@ -205,7 +207,7 @@ def _give_back(hdr, org, key):
 def _ol_typed_take(pool):
     def impl(pool):
         if org_busy(pool._rows, pool._org):
-            return typed_acquire_org(pool._hdr, worker_row(pool._rows))
+            return acquire_org(pool._hdr, worker_row(pool._rows), TAKE_TYPED, no_keys())
         return slot_acquire(pool._hdr, 0)
     return impl
 
@@ -273,7 +275,7 @@ def _tp_acquire_many(pool, n):
             raise E(M)
         out = np.empty(n, np.int64)
         if org_busy(pool._rows, pool._org):
-            st = acquire_many_org(pool._hdr, worker_row(pool._rows), out)
+            st = -acquire_org(pool._hdr, worker_row(pool._rows), TAKE_MANY, out)
         else:
             st = acquire_many_into(pool._hdr, out)
         if st != ST.OK:
@@ -427,7 +429,8 @@ def _acquire_impl(try_):
         if c < 0:
             raise big_e(big_m)
         if busy:
-            h = class_acquire_org(pools._hdr + c * HDR_BYTES, worker_row(pools._rows))
+            h = acquire_org(pools._hdr + c * HDR_BYTES, worker_row(pools._rows), TAKE_CLASS,
+                            no_keys())
         else:
             h = slot_acquire(pools._hdr + c * HDR_BYTES, 1)
         if h < 0:
