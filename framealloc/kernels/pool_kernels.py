@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import carray, njit, types
+from numba import carray, literally, njit, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, register_jitable
@@ -613,52 +613,48 @@ def _recount(org, tag, allocs, frees):
             orgk._attr(org, tag, KIND_POOL, 0, frees, -1)
 
 
-TAKE_TYPED, TAKE_CLASS, TAKE_MANY = 0, 1, 2   # what :func:`take_tagged` takes
+TAKE_TYPED, TAKE_CLASS, TAKE_MANY = 0, 1, 2   # what :func:`acquire_org` takes
 
 
 @register_jitable
 def no_keys():
-    """The ``out`` of a one-slot take: an empty int64 array over no memory (no allocation)."""
+    """The ``out`` of a one-slot :func:`acquire_org`: an empty int64 array over no memory (no
+    allocation)."""
     return i64s(0, 0)
 
 
 @register_jitable
-def take_tagged(addr, how, out, tag):
-    """The *take* of a pool acquire, with the tag recorded in the taken slots' entries of the
-    ``TAGS`` array in the same call (so no thread sees a slot whose tag is not written yet).
-
-    ``how``: :data:`TAKE_TYPED` / :data:`TAKE_CLASS` (one slot of a typed pool / size class:
-    its handle; ``out`` unused, :func:`no_keys`) or :data:`TAKE_MANY` (``len(out)`` slots of a
-    typed pool into ``out``, all or nothing: 0). ``-status`` having taken nothing."""
-    if how == TAKE_MANY:
-        st = acquire_many_into(addr, out)
-        if st != ST.OK:
-            return -st
-        if tag != 0:
-            tags = _slot_tags(words(addr))
-            for j in range(out.shape[0]):
-                tags[out[j]] = tag
-        return 0
-    if how == TAKE_CLASS:
-        k = slot_acquire(addr, 1)
-    else:
-        k = slot_acquire(addr, 0)
-    if k >= 0 and tag != 0:
+def tag_slot(addr, k, tag):
+    """Record ``tag`` in the ``TAGS`` entry of the slot just taken (handle ``k``), in the same
+    compiled call as the take, so no thread sees a slot whose tag is not written yet."""
+    if tag != 0:
         _slot_tags(words(addr))[k & SLOT_MASK] = tag
-    return k
+
+
+@register_jitable
+def tag_slots(addr, keys, tag):
+    """:func:`tag_slot` for the slots of ``keys`` (indices)."""
+    if tag != 0:
+        tags = _slot_tags(words(addr))
+        for j in range(keys.shape[0]):
+            tags[keys[j]] = tag
 
 
 @njit(cache=True)
 def acquire_org(addr, row, how, out):
     """Charge, take, give back on failure: every pool acquire with a tag or budgets on, in
-    @njit code (typed pools, size classes, ``acquire_many``; Python's twin is
-    :func:`framealloc.tags.charge_take`, which also runs the soft-limit callbacks).
+    @njit code. Python's twin is :func:`framealloc.tags.charge_take` (which also runs the
+    soft-limit callbacks); its takes are the ``py_*_tag`` kernels below.
 
-    Charges the bytes of the slots (``ITEMSIZE`` each) to row ``row``'s tag and budgets (a hard
-    budget: ``-BUDGET_EXCEEDED``, nothing changed but the refusal counters), then
-    :func:`take_tagged`; when that takes nothing the charge is given back and its ``-status``
-    returned. One charge of n slots counts as n allocations. Returns what
-    :func:`take_tagged` returns."""
+    ``how`` (a literal: compiled once per value, with only its own take): :data:`TAKE_TYPED` /
+    :data:`TAKE_CLASS`, one slot of the typed pool / size class at ``addr`` (``out``:
+    :func:`no_keys`), or :data:`TAKE_MANY`, ``len(out)`` slots of a typed pool into ``out``,
+    all or nothing. Charges the slots' bytes (``ITEMSIZE`` each) to row ``row``'s tag and
+    budgets (a hard budget: ``-BUDGET_EXCEEDED``, nothing changed but the refusal counters),
+    takes them and records the tag; when the take fails the charge is refunded
+    (:func:`framealloc.kernels.org.refund`) and its ``-status`` returned. One charge of n slots
+    counts as n allocations. Returns the handle (one slot), 0 (many), or ``-status``."""
+    literally(how)
     h = words(addr)
     if h[H.POLICY] == POLICY_CLOSED:
         return -ST.POOL_CLOSED
@@ -669,12 +665,20 @@ def acquire_org(addr, row, how, out):
     st, tag = orgk.charge(row, KIND_POOL, nb)
     if st != 0:
         return -ST.BUDGET_EXCEEDED
-    org = words(row)[F.org]
-    r = take_tagged(addr, how, out, tag)
+    if how == TAKE_MANY:
+        r = -acquire_many_into(addr, out)
+    elif how == TAKE_CLASS:
+        r = slot_acquire(addr, 1)
+    else:
+        r = slot_acquire(addr, 0)
     if r < 0:
         orgk.refund(row, KIND_POOL, tag, nb)
-    elif n > 1:
-        _recount(org, tag, n - 1, 0)
+        return r
+    if how == TAKE_MANY:
+        tag_slots(addr, out, tag)
+        _recount(words(row)[F.org], tag, n - 1, 0)
+    else:
+        tag_slot(addr, r, tag)
     return r
 
 
@@ -732,12 +736,18 @@ def release_many_org(addr, org, keys):
 
 @njit(cache=True)
 def py_typed_acquire_tag(addr, tag):
-    return take_tagged(addr, TAKE_TYPED, no_keys(), tag)
+    k = slot_acquire(addr, 0)
+    if k >= 0:
+        tag_slot(addr, k, tag)
+    return k
 
 
 @njit(cache=True)
 def py_class_acquire_tag(addr, tag):
-    return take_tagged(addr, TAKE_CLASS, no_keys(), tag)
+    k = slot_acquire(addr, 1)
+    if k >= 0:
+        tag_slot(addr, k, tag)
+    return k
 
 
 @njit(cache=True)
@@ -755,8 +765,10 @@ def py_release_tag(addr, key):
 
 @njit(cache=True)
 def py_acquire_many_tag(addr, out, tag):
-    """A status."""
-    return -take_tagged(addr, TAKE_MANY, out, tag)
+    st = acquire_many_into(addr, out)
+    if st == ST.OK:
+        tag_slots(addr, out, tag)
+    return st
 
 
 @njit(cache=True)
