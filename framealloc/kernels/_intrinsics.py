@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 _I64 = ir.IntType(64)
@@ -78,3 +79,13 @@ def st(typingctx, addr, value):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def thread_id(builder):
+    """Emit ``numba.get_thread_id()``: the worker index inside a parallel region, 0 outside
+    (a ``readnone`` call, which LLVM hoists out of loops)."""
+    fnty = ir.FunctionType(cgutils.intp_t, [])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "get_thread_id")
+    fn.attributes.add("nounwind")
+    fn.attributes.add("readnone")
+    return builder.call(fn, [])

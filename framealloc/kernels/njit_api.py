@@ -39,6 +39,7 @@ from ..checkpoints import FrameCheckpoint
 from ..errors import error, message
 from . import arena as K
 from . import org as O
+from ._intrinsics import thread_id
 from .leases import box_parent, refuse_in_generators, unbox_leased
 from .layout import CHECKPOINT_DTYPE, F, ROW_BYTES
 from . import status as ST
@@ -95,13 +96,7 @@ def _box(typ, val, c):
 # ---------------------------------------------------------------------------------------------
 # Codegen helpers
 
-def _thread_id(builder):
-    """``numba.get_thread_id()``: the worker index inside a parallel region, 0 outside."""
-    fnty = ir.FunctionType(cgutils.intp_t, [])
-    fn = cgutils.get_or_insert_function(builder.module, fnty, "get_thread_id")
-    fn.attributes.add("nounwind")
-    fn.attributes.add("readnone")
-    return builder.call(fn, [])
+_thread_id = thread_id   # the LLVM helper lives in _intrinsics (kernels use it too)
 
 
 def _worker_row(context, builder, alloc_val):

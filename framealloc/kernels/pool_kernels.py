@@ -30,9 +30,9 @@ from numba import carray, literally, njit, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, register_jitable
-from numba.np.arrayobj import make_array, populate_array
 
 from . import org as orgk
+from ._intrinsics import thread_id
 from . import status as ST
 from .arena import nrt_alloc_aligned, nrt_release
 from .layout import (
@@ -127,39 +127,6 @@ def i32s(addr, n):
 @register_jitable
 def i64s(addr, n):
     return carray(_ptr(addr, types.int64), (n,))
-
-
-# ---------------------------------------------------------------------------------------------
-# Views
-
-def resolve_nb_dtype(ty):
-    """numba element type of a dtype argument (np.float32, np.dtype(...), a record)."""
-    from .njit_api import resolve_numba_dtype
-    return resolve_numba_dtype(ty)[0]
-
-
-@intrinsic
-def make_view(typingctx, data, meminfo, n, dtype):
-    """A 1-D C array of ``n`` elements at address ``data`` that holds a reference to ``meminfo``
-    (0: none, for views that never leave the kernel)."""
-    nb = resolve_nb_dtype(dtype)
-    arrty = types.Array(nb, 1, "C")
-    sig = arrty(types.intp, types.intp, types.intp, dtype)
-
-    def codegen(context, builder, signature, args):
-        d, mi, count, _ = args
-        ary = make_array(arrty)(context, builder)
-        itemsize = context.get_abi_sizeof(context.get_data_type(nb))
-        intp = cgutils.intp_t
-        populate_array(ary, data=builder.inttoptr(d, context.get_data_type(nb).as_pointer()),
-                       shape=[count], strides=[ir.Constant(intp, itemsize)],
-                       itemsize=ir.Constant(intp, itemsize),
-                       meminfo=builder.inttoptr(mi, cgutils.voidptr_t))
-        value = ary._getvalue()
-        context.nrt.incref(builder, arrty, value)
-        return value
-
-    return sig, codegen
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,10 +507,8 @@ def null_org() -> tuple[int, int]:
 
 
 def _worker_row(builder, rows):
-    from .njit_api import _thread_id
-
     i64 = cgutils.intp_t
-    return builder.add(rows, builder.mul(_thread_id(builder), ir.Constant(i64, ROW_BYTES)))
+    return builder.add(rows, builder.mul(thread_id(builder), ir.Constant(i64, ROW_BYTES)))
 
 
 @intrinsic

@@ -17,8 +17,11 @@ pool unchanged.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import (
+    intrinsic,
     register_jitable,
     box,
     make_attribute_wrapper,
@@ -30,6 +33,7 @@ from numba.extending import (
     unbox,
 )
 from numba.np import numpy_support
+from numba.np.arrayobj import make_array, populate_array
 
 from ..errors import error
 from .pool_kernels import (
@@ -40,12 +44,10 @@ from .pool_kernels import (
     acquire_org,
     i32s,
     i64s,
-    make_view,
     no_keys,
     org_busy,
     release_busy,
     release_many_org,
-    resolve_nb_dtype,
     slot_acquire,
     slot_release,
     slot_status,
@@ -55,7 +57,7 @@ from .pool_kernels import (
 )
 from . import status as ST
 from .leases import box_parent, refuse_in_generators, unbox_leased
-from .njit_api import raising, status_raiser
+from .njit_api import raising, resolve_numba_dtype, status_raiser
 from .layout import (
     CLASS_SHIFT,
     MAX_CLASSES,
@@ -65,6 +67,40 @@ from .layout import (
 )
 
 __all__ = ["TypedPoolType", "typed_pool_type", "SizeClassPoolsType", "size_class_pools_type"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+
+def resolve_nb_dtype(ty):
+    """numba element type of a dtype argument (np.float32, np.dtype(...), a record)."""
+    return resolve_numba_dtype(ty)[0]
+
+
+@intrinsic
+def make_view(typingctx, data, meminfo, n, dtype):
+    """A 1-D C array of ``n`` elements at address ``data`` that holds a reference to ``meminfo``
+    (0: none, for views that never leave the kernel)."""
+    nb = resolve_nb_dtype(dtype)
+    arrty = types.Array(nb, 1, "C")
+    sig = arrty(types.intp, types.intp, types.intp, dtype)
+
+    def codegen(context, builder, signature, args):
+        d, mi, count, _ = args
+        ary = make_array(arrty)(context, builder)
+        itemsize = context.get_abi_sizeof(context.get_data_type(nb))
+        intp = cgutils.intp_t
+        populate_array(ary, data=builder.inttoptr(d, context.get_data_type(nb).as_pointer()),
+                       shape=[count], strides=[ir.Constant(intp, itemsize)],
+                       itemsize=ir.Constant(intp, itemsize),
+                       meminfo=builder.inttoptr(mi, cgutils.voidptr_t))
+        value = ary._getvalue()
+        context.nrt.incref(builder, arrty, value)
+        return value
+
+    return sig, codegen
+
+
 
 _CLASS_MASK = (MAX_CLASSES * 2 - 1) << CLASS_SHIFT   # 6 bits of class index in a key
 _LOCAL_MASK = ~_CLASS_MASK
