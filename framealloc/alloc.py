@@ -1192,8 +1192,7 @@ class SmartAlloc:
         fb_live = int(org.frame_live_per_tag().sum())
         fb_alloc = frame.allocated + fallback_bytes
         kinds = {"frame": (fb_live, fb_alloc, fb_alloc - fb_live, frame.allocations)}
-        for name, keys in (("pool", ("pool", "typed_pools")), ("heap", ("heap",)),
-                           ("scratch", ("scratch",))):
+        for name, keys in AllocStats.TAG_KINDS.items():
             parts = [sections[k] for k in keys if sections.get(k) is not None]
             kinds[name] = (sum(p.current for p in parts), sum(p.allocated for p in parts),
                            sum(p.freed for p in parts), sum(p.allocations for p in parts))

@@ -333,6 +333,10 @@ class AllocStats:
     VIEWS: ClassVar[tuple] = ("groups",)
     #: The byte fields every kind has, each summed by a ``total_<field>`` property.
     TOTALS: ClassVar[tuple] = ("current", "reserved", "allocated", "freed")
+    #: The sections that make up each kind that tags and budgets count
+    #: (``kernels.layout.KIND_NAMES``; ``frame`` is computed from the arena rows).
+    TAG_KINDS: ClassVar[dict] = {"pool": ("pool", "typed_pools"), "heap": ("heap",),
+                                 "scratch": ("scratch",)}
 
     frame: FrameStats
     threads: list = field(default_factory=list)

@@ -220,3 +220,14 @@ def test_njit_charges_count_every_slot_and_give_back_on_release(alloc):
     pool.release_many(a)
     pool.release_many(b)
     assert alloc.stats().tags["sim"].kinds["pool"]["current"] == 0
+
+
+def test_every_kind_has_its_stats_sections(alloc):
+    """A kind that tags count (``layout.KIND_NAMES``) names the AllocStats sections it is made of
+    (``AllocStats.TAG_KINDS``), so the root tag's share of it is computed from real totals."""
+    from framealloc.kernels.layout import KIND_NAMES
+
+    assert set(fa.AllocStats.TAG_KINDS) == set(KIND_NAMES) - {"frame"}
+    for sections in fa.AllocStats.TAG_KINDS.values():
+        assert set(sections) <= set(fa.AllocStats.KINDS)
+    assert set(alloc.stats().tags[""].kinds) == set(KIND_NAMES)
