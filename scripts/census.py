@@ -29,6 +29,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import deque
@@ -359,7 +360,16 @@ def census(root: str, rev: str | None = None) -> dict:
         "status_namespaces": {m: len(v) for m, v in constants.items()},
         "status_collisions": status_collisions(constants),
         "code_tables": sorted(m for m in mods if m.endswith("_codes") or m.endswith(".codes")),
+        "code_table_defs": sorted(m for m in mods if _defines_codes(graph.modules[m])),
     }
+
+
+_CODE_ENTRY = re.compile(r"""_add\(\s*(?:ST\.|["']FA\d{3})|["']FA\d{3}["']\s*:\s*(?:\(|CodeInfo)""")
+
+
+def _defines_codes(module: str) -> bool:
+    """Whether a module writes code entries itself (three or more), rather than re-exporting."""
+    return len(_CODE_ENTRY.findall(module)) >= 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -403,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: " + ", ".join(f"{v} in {mod}" for mod, v in values.items()))
     print(f"code-table modules (*_codes, codes): {len(c['code_tables'])}: "
           + ", ".join(c["code_tables"]))
+    print(f"modules that write code entries (FA number with its text; the rest are views): "
+          f"{len(c['code_table_defs'])}: " + ", ".join(c["code_table_defs"]))
     return 0
 
 
