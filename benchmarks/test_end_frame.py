@@ -8,6 +8,8 @@ setup of each round, inside one @njit call. ``end_frame`` is timed from Python
 100 000 allocations of 64 B write 6.4 MB, which evicts the interpreter's and numba's own data from
 the caches; the control makes 1 allocation and then writes 6.4 MB of unrelated memory, so the
 difference between it and "after 100000 allocations" is what the allocations themselves cost.
+The P5 rows compare those two (the same cache state); "after 1 allocation" (warm caches) is
+context.
 """
 from __future__ import annotations
 
