@@ -16,11 +16,21 @@ from __future__ import annotations
 from llvmlite import ir
 from numba import carray, njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, register_jitable
 
 from . import org as O
-from ._intrinsics import as_i64_ptr
-from .layout import CHUNK_ALIGN, F, ROW_BYTES, ROW_WORDS
+from ._intrinsics import as_i64_ptr, atomic_add, ld, st
+from .layout import (
+    CHUNK_ALIGN,
+    F,
+    H_ACTIVE,
+    NO_LIMIT,
+    RB_CLOSED,
+    RB_JOINED,
+    RB_NLEASE,
+    ROW_BYTES,
+    ROW_WORDS,
+)
 
 from . import status as ST
 
@@ -221,22 +231,48 @@ def _serve(r, nbytes, align):
 
 
 @njit(cache=True)
+def _open_row(addr, number):
+    """Open frame ``number`` on the row at ``addr``: an empty frame, its tag segment begun."""
+    r = row_view(addr)
+    r[F.frame_open] = 1
+    r[F.frame_number] = number
+    r[F.cursor] = 0
+    r[F.used_before] = 0
+    r[F.count] = 0
+    r[F.peak_frame] = 0
+    r[F.cp_serial] = 0
+    r[F.cp_depth] = 0
+    O.seg_open(addr)  # sets the limit
+
+
+@njit(cache=True)
 def begin_frame(addr, workers):
-    """Open a frame on every worker row of one thread slot (rows are contiguous from ``addr``)."""
-    if row_view(addr)[F.frame_open] != 0:
+    """Open a frame on the thread slot whose first row is at ``addr``.
+
+    Only that row opens: the slot's other rows (one per numba worker, used inside ``prange``)
+    join the frame when they first allocate in it (:func:`join_frame`), so a frame costs the
+    same whatever the number of workers."""
+    r = row_view(addr)
+    if r[F.frame_open] != 0:
         return ST.BEGIN_TWICE
-    for w in range(workers):
-        r = row_view(addr + w * ROW_BYTES)
-        r[F.frame_open] = 1
-        r[F.frame_number] += 1
-        r[F.cursor] = 0
-        r[F.used_before] = 0
-        r[F.count] = 0
-        r[F.peak_frame] = 0
-        r[F.cp_serial] = 0
-        r[F.cp_depth] = 0
-        O.seg_open(addr + w * ROW_BYTES)  # sets the limit
+    _open_row(addr, r[F.frame_number] + 1)
     return ST.OK
+
+
+@njit(cache=True)
+def join_frame(addr, first):
+    """A worker row (``addr``) of a thread slot joins the frame open on the slot's first row
+    (``first``), on its first use in that frame; counted in the first row's organisation
+    block (``joined``) so that :func:`end_frame` closes it. Safe when several workers join at
+    once: each opens only its own row. Nothing happens when the row is open already, or when no
+    frame is open (the caller then reports NO_FRAME)."""
+    if addr == first or row_view(addr)[F.frame_open] != 0:
+        return
+    r0 = row_view(first)
+    if r0[F.frame_open] == 0:
+        return
+    _open_row(addr, r0[F.frame_number])
+    atomic_add(r0[F.orgrow] + 8 * RB_JOINED, 1)
 
 
 @njit(cache=True)
@@ -249,37 +285,111 @@ def _settle_peak(r):
     return pos
 
 
+# The common case, inlined into the caller (begin_frame/end_frame in @njit code): no budgets on,
+# nothing tagged in this frame, no heap fallback, no worker row joined, no growth due. Each
+# does exactly what the cached kernel would do then, as a few loads and stores; anything else
+# returns False and the caller calls the kernel.
+
+@register_jitable
+def begin_fast(addr):
+    """:func:`begin_frame` without budgets: True when done, False to call the kernel."""
+    r = row_view(addr)
+    if r[F.frame_open] != 0 or ld(r[F.org] + 8 * H_ACTIVE) != 0:
+        return False
+    r[F.frame_open] = 1
+    r[F.frame_number] += 1
+    r[F.cursor] = 0
+    r[F.used_before] = 0
+    r[F.count] = 0
+    r[F.peak_frame] = 0
+    r[F.cp_serial] = 0
+    r[F.cp_depth] = 0
+    # org.seg_open with no budget in scope: the segment starts at 0, no lease.
+    r[F.seg_pos] = 0
+    r[F.seg_count] = 0
+    st(r[F.orgrow] + 8 * RB_NLEASE, 0)
+    r[F.budget_end] = NO_LIMIT
+    r[F.limit] = r[F.capacity] if r[F.meminfo] != 0 else -1
+    return True
+
+
+@register_jitable
+def end_fast(addr):
+    """:func:`end_frame` in the common case: True when done, False to call the kernel."""
+    r = row_view(addr)
+    if r[F.frame_open] == 0 or r[F.tag] != 0 or r[F.heap_list] != 0 \
+            or r[F.budget_end] != NO_LIMIT or ld(r[F.org] + 8 * H_ACTIVE) != 0:
+        return False
+    rb = r[F.orgrow]
+    if ld(rb + 8 * RB_JOINED) != 0 or ld(rb + 8 * RB_CLOSED) != 0:
+        return False
+    cursor = r[F.cursor]
+    pos = r[F.used_before] + cursor
+    peak_frame = max(r[F.peak_frame], pos)
+    if r[F.policy] == POLICY_GROW and r[F.capacity] < peak_frame:
+        return False
+    # org.settle_frame: the open segment is the root tag's, nothing to give back.
+    r[F.seg_pos] = pos
+    r[F.seg_count] = r[F.count]
+    r[F.peak_frame] = peak_frame
+    if pos > r[F.peak]:
+        r[F.peak] = pos
+    r[F.allocated_total] += pos
+    r[F.count_total] += r[F.count]
+    r[F.last_frame_peak] = peak_frame
+    r[F.frame_open] = 0
+    r[F.limit] = -1
+    r[F.cursor] = 0
+    r[F.used_before] = 0
+    r[F.count] = 0
+    return True
+
+
 @njit(cache=True)
-def end_frame(addr, workers):
-    """Close the frame of one thread slot: O(workers) resets, whatever was allocated.
+def _close_row(addr):
+    """Close the frame of one row: O(1) resets, whatever was allocated.
 
     With the "grow" policy, a row whose frame outgrew its chunk gets one chunk large enough for
-    the frame's peak, so the next identical frame needs no growth.
-    """
-    if row_view(addr)[F.frame_open] == 0:
+    the frame's peak, so the next identical frame needs no growth."""
+    r = row_view(addr)
+    O.settle_frame(addr)
+    pos = _settle_peak(r)
+    r[F.allocated_total] += pos
+    r[F.count_total] += r[F.count]
+    r[F.last_frame_peak] = r[F.peak_frame]
+    r[F.frame_open] = 0
+    r[F.limit] = -1
+    release_heap_list(r)
+    if r[F.policy] == POLICY_GROW and r[F.capacity] < r[F.peak_frame]:
+        if _install_chunk(r, _round_up(r[F.peak_frame], CHUNK_ALIGN)):
+            r[F.chunks_grown] += 1
+    r[F.cursor] = 0
+    r[F.used_before] = 0
+    r[F.count] = 0
+
+
+@njit(cache=True)
+def end_frame(addr, workers):
+    """Close the frame of the thread slot whose first row is at ``addr``: its first row and the
+    worker rows that joined it (:func:`join_frame`)."""
+    r0 = row_view(addr)
+    if r0[F.frame_open] == 0:
         return ST.END_NO_BEGIN
-    for w in range(workers):
-        r = row_view(addr + w * ROW_BYTES)
-        O.settle_frame(addr + w * ROW_BYTES)
-        pos = _settle_peak(r)
-        r[F.allocated_total] += pos
-        r[F.count_total] += r[F.count]
-        r[F.last_frame_peak] = r[F.peak_frame]
-        r[F.frame_open] = 0
-        r[F.limit] = -1
-        release_heap_list(r)
-        if r[F.policy] == POLICY_GROW and r[F.capacity] < r[F.peak_frame]:
-            if _install_chunk(r, _round_up(r[F.peak_frame], CHUNK_ALIGN)):
-                r[F.chunks_grown] += 1
-        r[F.cursor] = 0
-        r[F.used_before] = 0
-        r[F.count] = 0
+    joined = r0[F.orgrow] + 8 * RB_JOINED
+    if ld(joined) != 0:
+        for w in range(1, workers):
+            a = addr + w * ROW_BYTES
+            if row_view(a)[F.frame_open] != 0:
+                _close_row(a)
+        st(joined, 0)
+    _close_row(addr)
     return ST.OK
 
 
-@njit(cache=True)
-def checkpoint(addr, cps_addr, depth):
-    """Push a checkpoint of the row at ``addr``.
+@register_jitable
+def checkpoint_at(addr, cps_addr, depth):
+    """Push a checkpoint of the row at ``addr`` (inlined into @njit callers; Python calls
+    :func:`checkpoint`).
 
     Returns ``(status, frame, serial, index, position, chunk_seq, cursor)``; the checkpoint stack
     (``depth`` entries of (serial, position) at ``cps_addr``) records it so rollbacks can tell
@@ -293,28 +403,30 @@ def checkpoint(addr, cps_addr, depth):
     r[F.cp_serial] = serial
     pos = r[F.used_before] + r[F.cursor]
     index = r[F.cp_depth]
-    stack[index % depth, 0] = serial
-    stack[index % depth, 1] = pos
+    slot = index if index < depth else index % depth   # no division in the common case
+    stack[slot, 0] = serial
+    stack[slot, 1] = pos
     r[F.cp_depth] = index + 1
     return ST.OK, r[F.frame_number], serial, index, pos, r[F.chunk_seq], r[F.cursor]
 
 
 @njit(cache=True)
-def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
-    """Roll the row back to a checkpoint; ``index`` is its place on the checkpoint stack.
+def checkpoint(addr, cps_addr, depth):
+    """:func:`checkpoint_at`, compiled once (Python's call)."""
+    return checkpoint_at(addr, cps_addr, depth)
 
-    A checkpoint is valid when it is from this frame and still on the stack: a rollback pops
-    every checkpoint taken after its target at a higher position, so rolling back to one of those
-    later is detected (FA010), as is one pushed out by more than ``depth`` newer checkpoints.
-    """
-    r = row_view(addr)
+
+@register_jitable
+def _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """OK when the checkpoint is valid for row ``r`` (see :func:`rollback`), else
+    STALE_CHECKPOINT."""
     if r[F.frame_open] == 0 or frame != r[F.frame_number]:
         return ST.STALE_CHECKPOINT
     d = r[F.cp_depth]
     if index >= d or index < d - depth:
         return ST.STALE_CHECKPOINT
     stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
-    slot = index % depth
+    slot = index if 0 <= index < depth else index % depth   # no division in the common case
     if stack[slot, 0] != serial or stack[slot, 1] != pos:
         return ST.STALE_CHECKPOINT
     now = r[F.used_before] + r[F.cursor]
@@ -326,6 +438,22 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
             return ST.STALE_CHECKPOINT
     elif chunk_seq > r[F.chunk_seq] or chunk_seq < 0 or pos > r[F.used_before]:
         return ST.STALE_CHECKPOINT  # a checkpoint in a retired chunk lies before the current chunk
+    return ST.OK
+
+
+@njit(cache=True)
+def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """Roll the row back to a checkpoint; ``index`` is its place on the checkpoint stack.
+
+    A checkpoint is valid when it is from this frame and still on the stack: a rollback pops
+    every checkpoint taken after its target at a higher position, so rolling back to one of those
+    later is detected (FA010), as is one pushed out by more than ``depth`` newer checkpoints.
+    """
+    r = row_view(addr)
+    status = _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    if status != ST.OK:
+        return status
+    now = r[F.used_before] + r[F.cursor]
     _settle_peak(r)
     O.rollback_segments(addr, pos)
     r[F.allocated_total] += now - pos
@@ -339,6 +467,32 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
     r[F.cp_depth] = index + 1
     r[F.rollbacks] += 1
     O.set_limit(addr)
+    return ST.OK
+
+
+@register_jitable
+def rollback_fast(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """:func:`rollback` in the common case (inlined into @njit callers): the checkpoint is in
+    the current chunk, the row's tag is the root and its segment began before the checkpoint,
+    no budget lease. The status, or -1 to call :func:`rollback`."""
+    r = row_view(addr)
+    if r[F.tag] != 0 or r[F.budget_end] != NO_LIMIT or chunk_seq != r[F.chunk_seq] \
+            or pos < r[F.seg_pos]:
+        return -1
+    status = _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    if status != ST.OK:
+        return status
+    now = r[F.used_before] + r[F.cursor]
+    if now > r[F.peak_frame]:
+        r[F.peak_frame] = now
+    if now > r[F.peak]:
+        r[F.peak] = now
+    # org.rollback_segments: nothing logged past the checkpoint, the open segment is the root's.
+    r[F.allocated_total] += now - pos
+    r[F.cursor] = cursor
+    r[F.cp_depth] = index + 1
+    r[F.rollbacks] += 1
+    r[F.limit] = r[F.capacity] if r[F.meminfo] != 0 else -1
     return ST.OK
 
 

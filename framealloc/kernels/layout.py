@@ -484,17 +484,22 @@ _ORG_ROW_HEADER = (
     ("other_count", "allocations of other kinds charged by this thread"),
     ("nlease", "entries of lease_ids in use"),
     ("ooms", "allocations refused for lack of memory"),
+    ("joined", "worker rows of this thread slot that joined the open frame (kept in the slot's "
+               "first row's block; see arena.join_frame)"),
     ("stack", "njit tag stack: the tags to return to", TAG_STACK_DEPTH, 8),
     ("lease_ids", "budget ids the current segment's lease charged", MAX_SCOPE),
     ("charge_ids", "scratch list of budget ids for one direct charge", MAX_SCOPE),
+    ("closed", "writes to tag_bytes/tag_counts in the current frame (tag segments closed with "
+               "bytes, heap fallbacks); 0: end_frame has nothing to settle but the open segment"),
 )
 #: The fixed part of an ORG_ROW (what ``RB_*`` index).
 ORG_ROW_HEADER_DTYPE = _record("ORG_ROW_HEADER", "", _ORG_ROW_HEADER, register=False)
 RB_HDR = ORG_ROW_HEADER_DTYPE.itemsize // 8
-(RB_DEPTH, RB_SLOT, RB_LOG, RB_OTHER_BYTES, RB_OTHER_COUNT, RB_NLEASE, RB_OOMS, RB_STACK,
- RB_LEASE_IDS, RB_CHARGE_IDS) = (_word(ORG_ROW_HEADER_DTYPE, n) for n in ORG_ROW_HEADER_DTYPE.names)
+(RB_DEPTH, RB_SLOT, RB_LOG, RB_OTHER_BYTES, RB_OTHER_COUNT, RB_NLEASE, RB_OOMS, RB_JOINED,
+ RB_STACK, RB_LEASE_IDS, RB_CHARGE_IDS, RB_CLOSED) = (
+    _word(ORG_ROW_HEADER_DTYPE, n) for n in ORG_ROW_HEADER_DTYPE.names)
 assert 3 + MAX_TAG_DEPTH <= MAX_SCOPE and (RB_HDR, RB_STACK, RB_LEASE_IDS, RB_CHARGE_IDS) == \
-    (96, 8, 24, 60), "org row header moved"
+    (97, 8, 24, 60), "org row header moved"
 
 SEGMENT_DTYPE = _record("SEGMENT", """\
 One entry of an organisation block's segment log: a tag segment closed while a checkpoint was

@@ -100,11 +100,12 @@ _thread_id = thread_id   # the LLVM helper lives in _intrinsics (kernels use it 
 
 
 def _worker_row(context, builder, alloc_val):
-    """(row address, worker index) of the current thread's arena row."""
+    """(row address, worker index, the thread slot's first row) of the current thread's arena
+    row."""
     alloc = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=alloc_val)
     tid = _thread_id(builder)
     row = builder.add(alloc.rows, builder.mul(tid, ir.Constant(cgutils.intp_t, ROW_BYTES)))
-    return row, tid
+    return row, tid, alloc.rows
 
 
 def _load_field(builder, row_addr, field):
@@ -119,7 +120,9 @@ def _store_field(builder, row_addr, field, value):
     builder.store(value, ptr)
 
 
-def _call_slow_alloc(row, nbytes, align, size_status):
+def _call_slow_alloc(row, first, nbytes, align, size_status):
+    if row != first:    # a prange worker's row joins its thread's frame on first use
+        K.join_frame(row, first)
     return K.slow_alloc(row, nbytes, align, size_status)
 
 
@@ -248,7 +251,7 @@ def _emit_request(context, builder, dims, itemsize, natural, const_align, align_
     return _Request(nbytes, a, bad, ovf, bad_align)
 
 
-def _emit_cold_call(context, builder, row, dims, req):
+def _emit_cold_call(context, builder, row, first, dims, req):
     """The cold path: diagnose the request and call :func:`~framealloc.kernels.arena.slow_alloc`
     out of line (grow, fall back, lease budgets, or refuse). Returns (status, data, meminfo);
     status 0 also for ``HEAP`` (a success: the row owns the fallback until end_frame)."""
@@ -261,9 +264,10 @@ def _emit_cold_call(context, builder, row, dims, req):
         size_status = builder.select(
             builder.and_(builder.icmp_signed("==", size_status, _c(0)), req.bad_align),
             _c(ST.BAD_ALIGN), size_status)
-    slow_sig = types.UniTuple(types.intp, 3)(types.intp, types.intp, types.intp, types.intp)
+    slow_sig = types.UniTuple(types.intp, 3)(types.intp, types.intp, types.intp, types.intp,
+                                             types.intp)
     res = context.compile_internal(builder, _call_slow_alloc, slow_sig,
-                                   [row, req.nbytes, req.align, size_status])
+                                   [row, first, req.nbytes, req.align, size_status])
     status, data, mi = cgutils.unpack_tuple(builder, res, 3)
     is_heap = builder.icmp_signed("==", status, _c(ST.HEAP))
     return builder.select(is_heap, _c(0), status), data, mi
@@ -320,7 +324,7 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
                 zip(dims, [shape] if isinstance(shape, types.Integer) else list(shape))]
         req = _emit_request(context, builder, dims, itemsize, natural, const_align,
                             align_val, align)
-        row, _ = _worker_row(context, builder, alloc_val)
+        row, _, first = _worker_row(context, builder, alloc_val)
         # The hot path: one bounds check (it also catches "no frame": limit is -1 then, and a bad
         # request), the bump, the view. Everything else is the cold call, out of line.
         cursor = _load_field(builder, row, F.cursor)
@@ -340,7 +344,7 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
                 builder.store(builder.add(_load_field(builder, row, F.base), off), data_slot)
                 builder.store(_load_field(builder, row, F.meminfo), mi_slot)
             with slow:
-                status, data, mi = _emit_cold_call(context, builder, row, dims, req)
+                status, data, mi = _emit_cold_call(context, builder, row, first, dims, req)
                 builder.store(status, status_slot)
                 builder.store(data, data_slot)
                 builder.store(mi, mi_slot)
@@ -383,7 +387,7 @@ def _native(typingctx, alloc):
 
     def codegen(context, builder, signature, args):
         s = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=args[0])
-        row, tid = _worker_row(context, builder, args[0])
+        row, tid, _ = _worker_row(context, builder, args[0])
         return context.make_tuple(builder, signature.return_type,
                                   [s.rows, s.cps, s.workers, s.depth, s.owner, s.slot, row, tid])
 
@@ -623,7 +627,8 @@ def _ol_frame_box(alloc, value):
 def _ol_begin(alloc):
     def impl(alloc):
         nat = _native(alloc)
-        raise_status(K.begin_frame(nat.rows, nat.workers))
+        if not K.begin_fast(nat.rows):
+            raise_status(K.begin_frame(nat.rows, nat.workers))
     return impl
 
 
@@ -631,7 +636,8 @@ def _ol_begin(alloc):
 def _ol_end(alloc):
     def impl(alloc):
         nat = _native(alloc)
-        raise_status(K.end_frame(nat.rows, nat.workers))
+        if not K.end_fast(nat.rows):
+            raise_status(K.end_frame(nat.rows, nat.workers))
     return impl
 
 
@@ -653,8 +659,10 @@ def _ol_in_frame(alloc):
 def _ol_checkpoint(alloc):
     def impl(alloc):
         nat = _native(alloc)
+        if nat.row != nat.rows:     # a prange worker's row joins the frame on first use
+            K.join_frame(nat.row, nat.rows)
         depth = nat.depth
-        res = K.checkpoint(nat.row, nat.cps + nat.worker * depth * _CP_BYTES, depth)
+        res = K.checkpoint_at(nat.row, nat.cps + nat.worker * depth * _CP_BYTES, depth)
         raise_status(res[0])
         return FrameCheckpoint(nat.owner, nat.thread, nat.worker, res[1], res[2], res[3], res[4], res[5],
                                res[6])
@@ -673,8 +681,12 @@ def _ol_rollback(alloc, cp):
         if cp.thread != nat.thread or cp.worker != nat.worker:
             raise_status(ST.WRONG_THREAD)
         cps = nat.cps + nat.worker * nat.depth * _CP_BYTES
-        raise_status(K.rollback(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
-                                cp.chunk_seq, cp.cursor, cp.index))
+        st = K.rollback_fast(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
+                             cp.chunk_seq, cp.cursor, cp.index)
+        if st < 0:
+            st = K.rollback(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
+                            cp.chunk_seq, cp.cursor, cp.index)
+        raise_status(st)
     return impl
 
 

@@ -72,6 +72,7 @@ from .layout import (
     NO_LIMIT,
     RB_CHARGE_IDS,
     RB_DEPTH,
+    RB_CLOSED,
     RB_HDR,
     RB_LEASE_IDS,
     RB_LOG,
@@ -303,6 +304,7 @@ def seg_close(ra, log):
     if nb != 0 or nc != 0:
         st(rb + 8 * (RB_HDR + t), ld(rb + 8 * (RB_HDR + t)) + nb)
         st(rb + 8 * (RB_HDR + mt + t), ld(rb + 8 * (RB_HDR + mt + t)) + nc)
+        st(rb + 8 * RB_CLOSED, ld(rb + 8 * RB_CLOSED) + 1)
         if t != 0:
             _attr(org, t, KIND_FRAME, nb, nc, 1)
     if log:
@@ -450,6 +452,7 @@ def fallback_bytes(ra, nbytes):
     rb = ld(ra + _ORGROW)
     t = ld(ra + _TAG)
     st(rb + 8 * (RB_HDR + t), ld(rb + 8 * (RB_HDR + t)) + nbytes)
+    st(rb + 8 * RB_CLOSED, ld(rb + 8 * RB_CLOSED) + 1)
     if t != 0:
         _attr(org, t, KIND_FRAME, nbytes, 0, 1)
     be = ld(ra + _BUDGET_END)
@@ -477,6 +480,7 @@ def settle_frame(ra):
         st(rb + 8 * (RB_HDR + t), 0)
         st(rb + 8 * (RB_HDR + mt + t), 0)
     st(rb + 8 * RB_LOG, 0)
+    st(rb + 8 * RB_CLOSED, 0)
 
 
 @njit(cache=True)
