@@ -298,7 +298,7 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
 
     ``align`` is 0 for the dtype's natural alignment; ``flags`` (a literal) holds FLAG_ZERO.
     On a non-zero status (an ``ST_*`` code) the view is a null array and the caller raises with a
-    plain ``raise`` (see :func:`raise_status`): raising from inside codegen would skip numba's
+    plain ``raise`` (see :func:`_fail`): raising from inside codegen would skip numba's
     clean-up of the caller's live arrays and leak them.
     """
     if not isinstance(alloc, SmartAllocType):
@@ -427,29 +427,19 @@ def raising(status, case=None, **fields):
     return type(exc), str(exc)
 
 
-#: The statuses of the frame and org kernels: what :func:`raise_status` raises.
+#: The statuses of the frame and org kernels: what :func:`_fail` raises (with the scratch ones).
 FRAME_STATUSES = (ST.NO_FRAME, ST.BEGIN_TWICE, ST.END_NO_BEGIN, ST.BAD_SIZE, ST.SIZE_OVERFLOW,
                   ST.BAD_ALIGN, ST.FRAME_EXHAUSTED, ST.FOREIGN_CHECKPOINT, ST.STALE_CHECKPOINT,
                   ST.WRONG_THREAD, ST.BUDGET_EXCEEDED, ST.TAG_UNKNOWN, ST.TAG_UNBALANCED,
                   ST.TAG_LOG_FULL)
 
 
-def raise_status(status):
-    """Raise the FA error of a non-zero status of the frame or org kernels (no-op for OK); njit
-    only, inlined into the caller (see :func:`status_raiser`)."""
-
-
 def _raise_any(status):
-    """:func:`raise_status`, and the scratch kernels' statuses too (behind :func:`_fail`)."""
+    """Raise the FA error of a non-zero status of the frame, org or scratch kernels (no-op for
+    OK); njit only, inlined into :func:`_fail` (see :func:`status_raiser`)."""
 
 
-_raise_frame = status_raiser(FRAME_STATUSES)
 _raise_frame_scratch = status_raiser(FRAME_STATUSES + (ST.BAD_SCRATCH, ST.SCRATCH_FULL))
-
-
-@overload(raise_status, inline="always")
-def _ol_raise_status(status):
-    return _raise_frame
 
 
 @overload(_raise_any, inline="always")
@@ -628,7 +618,9 @@ def _ol_begin(alloc):
     def impl(alloc):
         nat = _native(alloc)
         if not K.begin_fast(nat.rows):
-            raise_status(K.begin_frame(nat.rows, nat.workers))
+            st = K.begin_frame(nat.rows, nat.workers)
+            if st != 0:
+                _fail(st)   # out of line: no exception chain compiled into the caller
     return impl
 
 
@@ -637,7 +629,9 @@ def _ol_end(alloc):
     def impl(alloc):
         nat = _native(alloc)
         if not K.end_fast(nat.rows):
-            raise_status(K.end_frame(nat.rows, nat.workers))
+            st = K.end_frame(nat.rows, nat.workers)
+            if st != 0:
+                _fail(st)
     return impl
 
 
@@ -663,7 +657,8 @@ def _ol_checkpoint(alloc):
             K.join_frame(nat.row, nat.rows)
         depth = nat.depth
         res = K.checkpoint_at(nat.row, nat.cps + nat.worker * depth * _CP_BYTES, depth)
-        raise_status(res[0])
+        if res[0] != 0:
+            _fail(res[0])
         return FrameCheckpoint(nat.owner, nat.thread, nat.worker, res[1], res[2], res[3], res[4], res[5],
                                res[6])
     return impl
@@ -677,16 +672,17 @@ def _ol_rollback(alloc, cp):
     def impl(alloc, cp):
         nat = _native(alloc)
         if cp.owner != nat.owner:
-            raise_status(ST.FOREIGN_CHECKPOINT)
+            _fail(ST.FOREIGN_CHECKPOINT)
         if cp.thread != nat.thread or cp.worker != nat.worker:
-            raise_status(ST.WRONG_THREAD)
+            _fail(ST.WRONG_THREAD)
         cps = nat.cps + nat.worker * nat.depth * _CP_BYTES
         st = K.rollback_fast(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
                              cp.chunk_seq, cp.cursor, cp.index)
         if st < 0:
             st = K.rollback(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
                             cp.chunk_seq, cp.cursor, cp.index)
-        raise_status(st)
+        if st != 0:
+            _fail(st)
     return impl
 
 
