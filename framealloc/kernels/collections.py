@@ -7,7 +7,8 @@ Plain Python functions over a collection's views (no numba here):
 * FrameMap: ``hdr`` (``hdr[0]`` is the number of keys), ``state`` (one uint8 per slot: 0 empty,
   1 used), ``keys`` and ``vals`` (one entry per slot) and ``cap`` (the most keys it holds).
 
-The Python API (:mod:`framealloc.collections`) calls them with its memoryviews and arrays. The
+The Python API (:mod:`framealloc.collections`) calls them with memoryviews of the header, slot
+states and keys (their items are Python ints, which :func:`home` needs) and the value arrays. The
 numba surface (:mod:`framealloc.kernels.collections_njit`) registers each one with
 ``register_jitable``, so the methods compiled into ``@njit`` code run this same code over
 reference-free views. They change state and return a status (a bool, or -1 for "no index");
