@@ -6,7 +6,10 @@ capacity), all sharing the arena chunk's NRT meminfo. It crosses the Python/njit
 unboxing those views from the Python object's attributes and boxing them back through
 ``framealloc.kernels.BOXERS`` (:func:`framealloc.collections._vec_from_parts` /
 ``_map_from_parts``, registered by that module): no copies, and both sides see the same length
-word. Block layouts and hashing constants are in :mod:`framealloc.kernels.layout`.
+word. Block layouts and hashing constants are in :mod:`framealloc.kernels.layout`; the state
+machines the methods run (probe, insert, remove, push, pop...) are the numba-free functions of
+:mod:`framealloc.kernels.collections`, which the Python API calls too and this module registers
+for numba (see "Methods" below).
 
 Constructors (``alloc.frame_vec``, ``alloc.frame_map``) make one bump through the allocation
 intrinsic and carve the views with :func:`_vec_from_block` / :func:`_map_from_block`. Methods
@@ -455,8 +458,10 @@ def _pair(params, status, call, read=None, **fields):
     raises the FA error of ``status`` where ``tried`` says no (the class and the message from
     the table of framealloc.errors; ``fields`` fill the message's details). Both take
     ``params``, the methods' parameters (the first one is the struct, kept alive by ``_keep``
-    past the last access). Generated as source, so that each method stays one flat inline
-    function (an inline helper per method made first calls ~70% slower to compile).
+    past the last access). Generated as source (with the names this module defines before the
+    call), so that each method stays one flat inline function: an inline helper per method
+    between the overload and the kernel made the first call of a small njit function using
+    push/pop/insert/get/remove ~70% slower to compile.
     """
     args, obj = ", ".join(params), params[0]
     if read is None:
