@@ -33,7 +33,7 @@ from ._hooks import AllocPart
 from .errors import LayoutError, error
 from .kernels import BOXERS, PYTHON_CLASSES
 from .kernels import status as ST
-from .kernels.collections import map_insert, map_remove, probe, vec_extend, vec_index, vec_pop
+from .kernels.collections import map_insert, map_remove, probe, vec_extend, vec_index
 from .kernels.layout import (  # noqa: F401 - map_block, map_slots, vec_block: the block layouts
     MAP_HEADER,
     VEC_HEADER,
@@ -176,8 +176,8 @@ class FrameVec:
 
     def try_push(self, value) -> bool:
         """Append ``value``; False (and no change) when the vec is full."""
-        # kernels.collections.vec_push, written out: through the call this 4-line body was ~20%
-        # slower from Python.
+        # kernels.collections.vec_push, written out: through the call, push and pop (4-line
+        # bodies) were 15-20% slower from Python.
         m = self._m
         n = m[0]
         if not 0 <= n < self._cap:
@@ -207,15 +207,21 @@ class FrameVec:
 
     def pop(self):
         """Remove and return the last element; :class:`CollectionEmptyError` (FA132) if empty."""
-        i = vec_pop(self._m, self._cap)
-        if i < 0:
+        m = self._m         # kernels.collections.vec_pop, written out (see try_push)
+        n = m[0] - 1
+        if not 0 <= n < self._cap:
             raise error(ST.VEC_EMPTY)
-        return self._item(i)
+        m[0] = n
+        return self._item(n)
 
     def try_pop(self):
         """Remove and return the last element, or None when the vec is empty."""
-        i = vec_pop(self._m, self._cap)
-        return None if i < 0 else self._item(i)
+        m = self._m         # kernels.collections.vec_pop, written out (see try_push)
+        n = m[0] - 1
+        if not 0 <= n < self._cap:
+            return None
+        m[0] = n
+        return self._item(n)
 
     def _item(self, i: int):
         x = self._data[i]

@@ -13,9 +13,10 @@ numba surface (:mod:`framealloc.kernels.collections_njit`) registers each one wi
 ``register_jitable``, so the methods compiled into ``@njit`` code run this same code over
 reference-free views. They change state and return a status (a bool, or -1 for "no index");
 they never raise, and they never store a value before deciding to (a failed store from Python
-leaves the collection as it was). Two bodies of two to four lines, :func:`vec_push` and
-:func:`clamped_len`, are also written out in the Python API's ``FrameVec.try_push`` and
-``__len__``: through the call those were ~20% slower from Python.
+leaves the collection as it was). Three bodies of two to four lines, :func:`vec_push`,
+:func:`vec_pop` and :func:`clamped_len`, are also written out in the Python API's FrameVec
+(``try_push``, ``pop``/``try_pop``, ``__len__``): through the call those were 15-20% slower
+from Python.
 
 Every bound comes from the storage's own size or the capacity, never from the length word alone
 (which a stale collection may have overwritten), and every probe loop is bounded by the table
