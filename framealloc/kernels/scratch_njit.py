@@ -40,9 +40,10 @@ from .njit_api import (
     _shape_ndim,
     resolve_numba_dtype,
 )
-from .scratch import scratch_bump, scratch_reset, scratch_used
+from .scratch import new_buffer, scratch_bump, scratch_reset, scratch_used
 
-__all__ = ["scratch_bump", "scratch_reset", "scratch_used"]   # the kernels it calls
+# The kernels it calls (and new_buffer), importable from here as before the split.
+__all__ = ["new_buffer", "scratch_bump", "scratch_reset", "scratch_used"]
 
 
 # ---------------------------------------------------------------------------------------------
