@@ -38,8 +38,9 @@ State layout
 The counters of every pool of a SmartAlloc live in one table (``MAX_SCRATCH_POOLS`` rows of
 ``SCRATCH_POOL_DTYPE``, :mod:`framealloc.kernels.layout`), read and written in place, as int64
 words (the ``S_*`` indices), by the Python methods and the @njit kernels
-(:mod:`framealloc.kernels.scratch_njit`); a second table (``SCRATCH_TAGS``,
-``[MAX_SCRATCH_POOLS, AllocConfig.max_tags]`` words) holds the bytes each tag holds in each pool.
+(:mod:`framealloc.kernels.scratch`; the reset, ``settle``, is one function that both run); a
+second table (``SCRATCH_TAGS``, ``[MAX_SCRATCH_POOLS, AllocConfig.max_tags]`` words) holds the
+bytes each tag holds in each pool.
 @njit code finds an allocator's table through a process-wide registry (one row per allocator
 that has scratch pools: owner id, table address), checked against the allocator passed in: a
 pool id names its owner, its registry row and its table row, so a foreign, stale or made-up id
@@ -125,9 +126,22 @@ MAX_NAME = 128
 _init_lock = threading.Lock()
 
 
+_scratch_kernels = _settle = None
+
+
 def _kernels():
-    from .kernels import scratch_njit
-    return scratch_njit
+    """:mod:`framealloc.kernels.scratch`, imported on first use (it loads numba)."""
+    global _scratch_kernels, _settle
+    if _scratch_kernels is None:
+        from .kernels import scratch
+        _scratch_kernels, _settle = scratch, scratch.settle
+    return _scratch_kernels
+
+
+def _give_back(alloc, kind: int, tag: int, nbytes: int) -> None:
+    """``release`` of :func:`~framealloc.kernels.scratch.settle` from Python: a tag's bytes go
+    back through the allocator's charge interface."""
+    alloc._org_release(kind, tag, nbytes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,6 +233,7 @@ class _ScratchState:
         self.table = words(np.zeros(MAX_SCRATCH_POOLS, SCRATCH_POOL_DTYPE))
         self.table[:, S_LIMIT] = -1
         self.tags = words(np.zeros(MAX_SCRATCH_POOLS, scratch_tags_dtype(max_tags)))
+        self.no_tags = bytes(self.tags.shape[1] * 8)   # the bytes of a tag row with no bytes
         self.index: dict[str, int] = {}
         self.names: list[str] = []
         self.handles: "weakref.WeakValueDictionary[int, ScratchPool]" = \
@@ -241,6 +256,11 @@ class _ScratchState:
 
     def sid(self, index: int) -> int:
         return (self.owner << SID_OWNER_SHIFT) | (self.slot << SID_SLOT_SHIFT) | index
+
+
+def _words_of(row: np.ndarray) -> memoryview:
+    """The int64 words of one table row, as a memoryview (fast item access from Python)."""
+    return memoryview(row).cast("B").cast("q")
 
 
 def _check_name(name) -> str:
@@ -290,8 +310,8 @@ class ScratchPool:
         self._owner = alloc
         self._state = state
         self._index = index
-        self._m = memoryview(state.table[index]).cast("B").cast("q")
-        self._tm = memoryview(state.tags[index]).cast("B").cast("q")
+        self._m = _words_of(state.table[index])
+        self._tm = _words_of(state.tags[index])
         self._buf: np.ndarray | None = None
         # dtype -> (typed view of the whole buffer or None, itemsize, natural alignment, dtype)
         self._views: dict = {}
@@ -506,17 +526,11 @@ class ScratchPool:
         >>> b = pool.array(8, "f8"); b[:] = 2; float(a[0])     # a aliases b now
         2.0
         """
-        m = self._m
-        if m[S_STATE] != STATE_OPEN:
-            self._owner._raise_closed()
-        _release_tags(self._owner, self._state, self._index)
-        cur = m[S_CURSOR]
-        if cur > m[S_PEAK]:
-            m[S_PEAK] = cur
-        m[S_FREED] += cur
-        m[S_CURSOR] = 0
-        m[S_COUNT_RESET] = m[S_COUNT]
-        m[S_RESETS] += 1
+        owner, tags = self._owner, self._tm
+        if tags.tobytes() == self._state.no_tags:
+            tags = ()      # no tag holds bytes: skip settle's loop over the tags (at C speed)
+        if (_settle or _kernels().settle)(self._m, tags, _give_back, owner, 1):
+            owner._raise_closed()
 
     def stats(self) -> ScratchStats:
         """This pool's counters (see :class:`ScratchStats`)."""
@@ -531,16 +545,6 @@ class ScratchPool:
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"used={self.used}"
         return f"ScratchPool({self.name!r}, capacity={self.capacity}, {state})"
-
-
-def _release_tags(alloc, st: _ScratchState, index: int) -> None:
-    """Give every tag its bytes of pool ``index`` back (reset and close), through the
-    allocator's charge interface (``alloc._org_release``)."""
-    row = st.tags[index]
-    for t in np.flatnonzero(row).tolist():
-        nbytes = int(row[t])
-        row[t] = 0
-        alloc._org_release(KIND_SCRATCH, t, nbytes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -748,14 +752,10 @@ class ScratchPart(AllocPart):
             return
         alloc = self._owner()
         with st.lock:
-            t = st.table
-            for i in np.flatnonzero(t[:, S_STATE] == STATE_OPEN).tolist():
-                _release_tags(alloc, st, i)
-                r = t[i]
-                r[S_PEAK] = max(r[S_PEAK], r[S_CURSOR])
-                r[S_FREED] += r[S_CURSOR]
-                r[S_CURSOR] = 0
-                r[S_COUNT_RESET] = r[S_COUNT]
+            for i in np.flatnonzero(st.table[:, S_STATE] == STATE_OPEN).tolist():
+                # The reset's settlement, not counted as a reset; tags get their bytes back.
+                _kernels().settle(_words_of(st.table[i]), _words_of(st.tags[i]), _give_back,
+                                  alloc, 0)
             st.finalizer()
             for pool in list(st.handles.values()):
                 pool._buf, pool._views = None, {}
