@@ -125,7 +125,7 @@ def scratch_bump(arena_row, owner, sid, nbytes, align, size_status):
         return status, 0, 0
     ntags = r[_S_NTAGS]
     if tag < 0 or tag >= ntags:
-        org.release(row_view(arena_row)[_ORG], _KIND, tag, consumed)
+        org.refund(arena_row, _KIND, tag, consumed)
         return ST.INTERNAL, 0, 0
     r[_S_CURSOR] = end
     r[_S_COUNT] += 1
