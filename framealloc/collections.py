@@ -12,7 +12,9 @@ Using it then is never unsafe in memory terms -- its views keep the arena chunk 
 index is checked against the storage's own bounds -- but it reads and writes someone else's
 data. Create collections in each frame; keep nothing from one frame to the next.
 
-The numba side (typing, boxing, the njit methods) is :mod:`framealloc.kernels.collections_njit`.
+The state machines (probe, insert, remove, push, pop...) are :mod:`framealloc.kernels.collections`,
+which this module calls and the njit methods compile; the numba side (typing, boxing, the njit
+methods) is :mod:`framealloc.kernels.collections_njit`.
 """
 from __future__ import annotations
 
@@ -31,9 +33,8 @@ from ._hooks import AllocPart
 from .errors import LayoutError, error
 from .kernels import BOXERS, PYTHON_CLASSES
 from .kernels import status as ST
+from .kernels.collections import map_insert, map_remove, probe, vec_extend, vec_index
 from .kernels.layout import (  # noqa: F401 - map_block, map_slots, vec_block: the block layouts
-    HASH_FOLD,
-    HASH_MUL,
     MAP_HEADER,
     VEC_HEADER,
     F,
@@ -44,7 +45,6 @@ from .kernels.layout import (  # noqa: F401 - map_block, map_slots, vec_block: t
 
 __all__ = ["FrameVec", "FrameMap", "FrameLayout", "CollectionsPart"]
 
-_M64 = (1 << 64) - 1
 #: Policy code of on_frame_exhausted="error" in the arena rows (framealloc.kernels.arena).
 _POLICY_ERROR = 1
 
@@ -97,11 +97,6 @@ def _check_capacity(capacity, fixed: int, per_item: int) -> int:
 
 def _store_error(value, dtype, exc) -> Exception:
     return error(ST.BAD_VALUE, value=repr(value), dtype=str(dtype), why=f": {exc}")
-
-
-def _slot(k: int, mask: int) -> int:
-    h = (k & _M64) * HASH_MUL & _M64
-    return (h ^ (h >> HASH_FOLD)) & mask
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,8 +153,9 @@ class FrameVec:
 
     # -- size ------------------------------------------------------------------------------
     def __len__(self) -> int:
+        # kernels.collections.clamped_len, written out (the call made len() ~20% slower): a
+        # stale header (the frame ended) may hold anything; report a length within bounds.
         n = self._m[0]
-        # A stale header (the frame ended) may hold anything; report a length within bounds.
         return n if 0 <= n <= self._cap else (0 if n < 0 else self._cap)
 
     @property
@@ -180,6 +176,8 @@ class FrameVec:
 
     def try_push(self, value) -> bool:
         """Append ``value``; False (and no change) when the vec is full."""
+        # kernels.collections.vec_push, written out: through the call, push and pop (4-line
+        # bodies) were 15-20% slower from Python.
         m = self._m
         n = m[0]
         if not 0 <= n < self._cap:
@@ -205,18 +203,11 @@ class FrameVec:
             src = np.asarray(values, dtype=self._data.dtype).reshape(-1)
         except (TypeError, ValueError, OverflowError) as exc:
             raise _store_error(values, self._data.dtype, exc) from None
-        m = self._m
-        n = m[0]
-        k = src.shape[0]
-        if not 0 <= n <= self._cap or k > self._cap - n:
-            return False
-        self._data[n:n + k] = src
-        m[0] = n + k
-        return True
+        return vec_extend(self._m, self._data, src)
 
     def pop(self):
         """Remove and return the last element; :class:`CollectionEmptyError` (FA132) if empty."""
-        m = self._m
+        m = self._m         # kernels.collections.vec_pop, written out (see try_push)
         n = m[0] - 1
         if not 0 <= n < self._cap:
             raise error(ST.VEC_EMPTY)
@@ -225,7 +216,7 @@ class FrameVec:
 
     def try_pop(self):
         """Remove and return the last element, or None when the vec is empty."""
-        m = self._m
+        m = self._m         # kernels.collections.vec_pop, written out (see try_push)
         n = m[0] - 1
         if not 0 <= n < self._cap:
             return None
@@ -260,10 +251,9 @@ class FrameVec:
             i = operator.index(i)
         except TypeError:
             raise error(ST.VEC_INDEX, "type", index=repr(i)) from None
-        n = len(self)
-        j = i + n if i < 0 else i
-        if not 0 <= j < n:
-            raise error(ST.VEC_INDEX, index=f" {i}", length=f" (length {n})")
+        j = vec_index(self._m, self._cap, i)
+        if j < 0:
+            raise error(ST.VEC_INDEX, index=f" {i}", length=f" (length {len(self)})")
         return j
 
     def __getitem__(self, i):
@@ -357,7 +347,7 @@ class FrameMap:
 
     # -- size ------------------------------------------------------------------------------
     def __len__(self) -> int:
-        n = self._m[0]
+        n = self._m[0]      # kernels.collections.clamped_len, written out (see FrameVec)
         return n if 0 <= n <= self._cap else (0 if n < 0 else self._cap)
 
     @property
@@ -393,21 +383,7 @@ class FrameMap:
     def _find(self, k: int) -> tuple[int, bool]:
         """(slot, found): the key's slot, or the empty slot where it would go (-1: no empty
         slot, which only a stale table can show)."""
-        st, ks, mask = self._st, self._ks, self._mask
-        i = _slot(k, mask)
-        for _ in range(mask + 1):
-            if not st[i]:
-                return i, False
-            if ks[i] == k:
-                return i, True
-            i = (i + 1) & mask
-        return -1, False
-
-    def _store(self, i: int, value) -> None:
-        try:
-            self._vals[i] = value
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise _store_error(value, self._vals.dtype, exc) from None
+        return probe(self._st, self._ks, k)
 
     def _value(self, i: int):
         x = self._vals[i]
@@ -417,19 +393,11 @@ class FrameMap:
     def try_insert(self, key, value) -> bool:
         """Insert or update ``key``; False (and no change) when it is new and the map is full."""
         k = self._key(key)
-        i, found = self._find(k)
-        if found:
-            self._store(i, value)
-            return True
-        m = self._m
-        n = m[0]
-        if i < 0 or not 0 <= n < self._cap:
-            return False
-        self._store(i, value)
-        self._ks[i] = k
-        self._st[i] = 1
-        m[0] = n + 1
-        return True
+        try:
+            # The kernel stores the value before anything else: a failed store changes nothing.
+            return map_insert(self._st, self._ks, self._vals, self._m, self._cap, k, value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise _store_error(value, self._vals.dtype, exc) from None
 
     def insert(self, key, value) -> None:
         """Insert or update ``key``; :class:`CollectionFullError` (FA134) when it is new and the
@@ -441,42 +409,24 @@ class FrameMap:
 
     def get(self, key, default=None):
         """The value of ``key``, or ``default`` when the map does not hold it."""
-        i, found = self._find(self._key(key))
+        i, found = probe(self._st, self._ks, self._key(key))
         return self._value(i) if found else default
 
     def __getitem__(self, key):
-        i, found = self._find(self._key(key))
+        i, found = probe(self._st, self._ks, self._key(key))
         if not found:
             raise error(ST.KEY_MISSING, key=f"key {key!r}")
         return self._value(i)
 
     def contains(self, key) -> bool:
         """Whether the map holds ``key``."""
-        return self._find(self._key(key))[1]
+        return probe(self._st, self._ks, self._key(key))[1]
 
     __contains__ = contains
 
     def try_remove(self, key) -> bool:
         """Remove ``key``; False when the map does not hold it."""
-        i, found = self._find(self._key(key))
-        if not found:
-            return False
-        st, ks, vs, mask = self._st, self._ks, self._vals, self._mask
-        # Backward-shift deletion: pull later entries of the probe run into the gap when their
-        # home slot is not inside (gap, entry], so every lookup still ends at an empty slot.
-        j = i
-        for _ in range(mask):
-            j = (j + 1) & mask
-            if not st[j]:
-                break
-            if (j - _slot(ks[j], mask)) & mask >= (j - i) & mask:
-                ks[i] = ks[j]
-                vs[i] = vs[j]
-                i = j
-        st[i] = 0
-        m = self._m
-        m[0] = max(m[0] - 1, 0)
-        return True
+        return map_remove(self._st, self._ks, self._vals, self._m, self._key(key))
 
     def remove(self, key) -> None:
         """Remove ``key``; :class:`FrameMapKeyError` (FA135) when the map does not hold it."""
@@ -803,6 +753,7 @@ class CollectionsPart(AllocPart):
         merged = dict(fields) if fields is not None else {}
         merged.update(kwfields)
         return FrameLayout(self._owner(), merged)
+
 
 # The numba layer refuses these classes' Python-only names inside @njit (FA016).
 PYTHON_CLASSES["FrameVec"] = FrameVec

@@ -38,8 +38,9 @@ State layout
 The counters of every pool of a SmartAlloc live in one table (``MAX_SCRATCH_POOLS`` rows of
 ``SCRATCH_POOL_DTYPE``, :mod:`framealloc.kernels.layout`), read and written in place, as int64
 words (the ``S_*`` indices), by the Python methods and the @njit kernels
-(:mod:`framealloc.kernels.scratch_njit`); a second table (``SCRATCH_TAGS``,
-``[MAX_SCRATCH_POOLS, AllocConfig.max_tags]`` words) holds the bytes each tag holds in each pool.
+(:mod:`framealloc.kernels.scratch`; the reset, ``settle``, is one function that both run); a
+second table (``SCRATCH_TAGS``, ``[MAX_SCRATCH_POOLS, AllocConfig.max_tags]`` words) holds the
+bytes each tag holds in each pool.
 @njit code finds an allocator's table through a process-wide registry (one row per allocator
 that has scratch pools: owner id, table address), checked against the allocator passed in: a
 pool id names its owner, its registry row and its table row, so a foreign, stale or made-up id
@@ -83,6 +84,7 @@ from ._dtypes import (
 from ._hooks import AllocPart
 from .errors import ScratchError, ScratchFullError, error
 from .kernels import status as ST
+from .tags import charge_take
 from .kernels.layout import (
     KIND_SCRATCH,
     MAX_SCRATCH_POOLS,
@@ -125,13 +127,30 @@ MAX_NAME = 128
 _init_lock = threading.Lock()
 
 
+_scratch_kernels = _settle = None
+
+
 def _kernels():
-    from .kernels import scratch_njit
-    return scratch_njit
+    """:mod:`framealloc.kernels.scratch`, imported on first use (it loads numba)."""
+    global _scratch_kernels, _settle
+    if _scratch_kernels is None:
+        from .kernels import scratch
+        _scratch_kernels, _settle = scratch, scratch.settle
+    return _scratch_kernels
+
+
+def _give_back(alloc, kind: int, tag: int, nbytes: int) -> None:
+    """``release`` of :func:`~framealloc.kernels.scratch.settle` from Python: a tag's bytes go
+    back through the allocator's charge interface."""
+    alloc._org_release(kind, tag, nbytes)
 
 
 # ---------------------------------------------------------------------------------------------
 # Stats
+
+
+class _PoolChanged(Exception):
+    """A scratch allocation's charge ran code that used or closed the pool: start again."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +238,7 @@ class _ScratchState:
         self.table = words(np.zeros(MAX_SCRATCH_POOLS, SCRATCH_POOL_DTYPE))
         self.table[:, S_LIMIT] = -1
         self.tags = words(np.zeros(MAX_SCRATCH_POOLS, scratch_tags_dtype(max_tags)))
+        self.no_tags = bytes(self.tags.shape[1] * 8)   # the bytes of a tag row with no bytes
         self.index: dict[str, int] = {}
         self.names: list[str] = []
         self.handles: "weakref.WeakValueDictionary[int, ScratchPool]" = \
@@ -241,6 +261,11 @@ class _ScratchState:
 
     def sid(self, index: int) -> int:
         return (self.owner << SID_OWNER_SHIFT) | (self.slot << SID_SLOT_SHIFT) | index
+
+
+def _words_of(row: np.ndarray) -> memoryview:
+    """The int64 words of one table row, as a memoryview (fast item access from Python)."""
+    return memoryview(row).cast("B").cast("q")
 
 
 def _check_name(name) -> str:
@@ -290,8 +315,8 @@ class ScratchPool:
         self._owner = alloc
         self._state = state
         self._index = index
-        self._m = memoryview(state.table[index]).cast("B").cast("q")
-        self._tm = memoryview(state.tags[index]).cast("B").cast("q")
+        self._m = _words_of(state.table[index])
+        self._tm = _words_of(state.tags[index])
         self._buf: np.ndarray | None = None
         # dtype -> (typed view of the whole buffer or None, itemsize, natural alignment, dtype)
         self._views: dict = {}
@@ -457,19 +482,12 @@ class ScratchPool:
         end = off + nbytes
         if end > m[S_LIMIT]:
             return self._refuse(nbytes, off, try_)
-        # tags.charge_take written out (the take being the re-check and the bump): this is the
-        # Python fast path, where the helper's two extra calls measured +10-15%.
-        alloc = self._owner
-        tag = alloc._org_charge(KIND_SCRATCH, end - cur, try_)
-        if tag is None:
-            return None
-        if m[S_CURSOR] != cur or end > m[S_LIMIT]:
-            # The charge ran code (a budget callback) that used or closed this pool: undo, retry.
-            alloc._org_release(KIND_SCRATCH, tag, end - cur)
+        try:
+            if charge_take(self._owner, KIND_SCRATCH, end - cur, try_, self._bump,
+                           (cur, end)) is None:
+                return None
+        except _PoolChanged:
             return self._alloc(shape, dtype, align, zero, try_)
-        self._tm[tag] += end - cur
-        m[S_CURSOR] = end
-        m[S_COUNT] += 1
         # ``tv``/``buf`` are local references to the pool's buffer: the result stays valid
         # memory even if the allocator is closed meanwhile on another thread.
         if tv is not None and off % isz == 0:
@@ -482,6 +500,20 @@ class ScratchPool:
         if zero:
             buf[off:end] = 0
         return out
+
+    def _bump(self, tag: int, arg) -> int:
+        """The take of :meth:`_alloc` (``arg``: the cursor and the end seen before the charge):
+        count the bytes for ``tag`` and move the cursor. If the charge ran code (a budget
+        callback) that used or closed this pool, nothing is taken and :meth:`_alloc` starts
+        again (the charge refunded by ``charge_take``)."""
+        cur, end = arg
+        m = self._m
+        if m[S_CURSOR] != cur or end > m[S_LIMIT]:
+            raise _PoolChanged
+        self._tm[tag] += end - cur
+        m[S_CURSOR] = end
+        m[S_COUNT] += 1
+        return end
 
     def _refuse(self, nbytes: int, off: int, try_: bool):
         m = self._m
@@ -506,17 +538,11 @@ class ScratchPool:
         >>> b = pool.array(8, "f8"); b[:] = 2; float(a[0])     # a aliases b now
         2.0
         """
-        m = self._m
-        if m[S_STATE] != STATE_OPEN:
-            self._owner._raise_closed()
-        _release_tags(self._owner, self._state, self._index)
-        cur = m[S_CURSOR]
-        if cur > m[S_PEAK]:
-            m[S_PEAK] = cur
-        m[S_FREED] += cur
-        m[S_CURSOR] = 0
-        m[S_COUNT_RESET] = m[S_COUNT]
-        m[S_RESETS] += 1
+        owner, tags = self._owner, self._tm
+        if tags.tobytes() == self._state.no_tags:
+            tags = ()      # no tag holds bytes: skip settle's loop over the tags (at C speed)
+        if (_settle or _kernels().settle)(self._m, tags, _give_back, owner, 1):
+            owner._raise_closed()
 
     def stats(self) -> ScratchStats:
         """This pool's counters (see :class:`ScratchStats`)."""
@@ -531,16 +557,6 @@ class ScratchPool:
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"used={self.used}"
         return f"ScratchPool({self.name!r}, capacity={self.capacity}, {state})"
-
-
-def _release_tags(alloc, st: _ScratchState, index: int) -> None:
-    """Give every tag its bytes of pool ``index`` back (reset and close), through the
-    allocator's charge interface (``alloc._org_release``)."""
-    row = st.tags[index]
-    for t in np.flatnonzero(row).tolist():
-        nbytes = int(row[t])
-        row[t] = 0
-        alloc._org_release(KIND_SCRATCH, t, nbytes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -748,14 +764,10 @@ class ScratchPart(AllocPart):
             return
         alloc = self._owner()
         with st.lock:
-            t = st.table
-            for i in np.flatnonzero(t[:, S_STATE] == STATE_OPEN).tolist():
-                _release_tags(alloc, st, i)
-                r = t[i]
-                r[S_PEAK] = max(r[S_PEAK], r[S_CURSOR])
-                r[S_FREED] += r[S_CURSOR]
-                r[S_CURSOR] = 0
-                r[S_COUNT_RESET] = r[S_COUNT]
+            for i in np.flatnonzero(st.table[:, S_STATE] == STATE_OPEN).tolist():
+                # The reset's settlement, not counted as a reset; tags get their bytes back.
+                _kernels().settle(_words_of(st.table[i]), _words_of(st.tags[i]), _give_back,
+                                  alloc, 0)
             st.finalizer()
             for pool in list(st.handles.values()):
                 pool._buf, pool._views = None, {}

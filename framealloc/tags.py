@@ -155,7 +155,9 @@ def charge_take(alloc, kind: int, nbytes: int, try_: bool, take, arg):
     """Charge, take, give back on failure: the one sequence every attributed kind follows from
     Python (typed pools, size-class pools and their boxes, heap arrays and tracked arrays,
     scratch pools). Its @njit twin, for the pool acquires compiled into user kernels, is
-    :func:`framealloc.kernels.pool_kernels.acquire_org`.
+    :func:`framealloc.kernels.pool_kernels.acquire_org`; in @njit scratch allocation
+    (``kernels.scratch.scratch_bump``) the fit is checked before the charge, so its take fails
+    only on a broken tag table (INTERNAL), where it refunds the same way.
 
     Charges ``nbytes`` of ``kind`` to the calling thread's tag and budgets through
     ``alloc._org_charge`` (FA154 when a hard budget refuses, None under ``try_``), then calls

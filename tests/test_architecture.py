@@ -120,6 +120,47 @@ def test_foundation_modules_are_leaves(graph):
                     pytrace=False)
 
 
+#: The numba surface inside kernels/: typing, boxing and overload registration. Every other
+#: kernels module is a state machine (layer 1) and imports none of these.
+_SURFACE = {"framealloc.kernels", "framealloc.kernels.njit_api", "framealloc.kernels.pools_njit",
+            "framealloc.kernels.scratch_njit", "framealloc.kernels.collections_njit",
+            "framealloc.kernels.python_only", "framealloc.kernels.aliasing",
+            "framealloc.kernels.leases"}
+#: numba names that only the surface uses: types, data models, boxing, overloads.
+_TYPING_NAMES = {"overload", "overload_method", "overload_attribute", "register_model",
+                 "typeof_impl", "unbox", "box", "make_attribute_wrapper", "infer_getattr",
+                 "models"}
+
+
+def _numba_typing(graph, module: str) -> list[str]:
+    """The typing names ``module`` imports from numba (anywhere in the file)."""
+    found = []
+    for node in ast.walk(ast.parse(graph.modules[module])):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("numba"):
+            found += [a.name for a in node.names if a.name in _TYPING_NAMES]
+    return found
+
+
+def test_state_machines_import_no_numba_surface(graph):
+    """Layer 1 (kernels modules that are not the surface) imports no surface module and
+    registers no typing: the surface is built over the kernels, never the other way."""
+    from framealloc.kernels import NJIT_MODULES
+
+    assert set(NJIT_MODULES) <= _SURFACE, "a new surface module: add it to _SURFACE"
+    layer1 = {m for m in graph.modules if _in_kernels(m) and m not in _SURFACE}
+    assert {"framealloc.kernels.arena", "framealloc.kernels.org",
+            "framealloc.kernels.pool_kernels", "framealloc.kernels.scratch",
+            "framealloc.kernels.collections"} <= layer1
+    assert _numba_typing(graph, "framealloc.kernels.collections_njit"), "the check sees nothing"
+    problems = [e.describe() for e in graph.counted(dynamic=True)
+                if e.src in layer1 and e.dst in _SURFACE]
+    for m in sorted(layer1):
+        problems += [f"{m} imports numba typing: {name}" for name in _numba_typing(graph, m)]
+    if problems:
+        pytest.fail("state-machine modules reaching the numba surface:\n" + "\n".join(problems),
+                    pytrace=False)
+
+
 # -- import weight ------------------------------------------------------------------------------
 _HEAVY = ("numba", "llvmlite")
 

@@ -6,7 +6,10 @@ capacity), all sharing the arena chunk's NRT meminfo. It crosses the Python/njit
 unboxing those views from the Python object's attributes and boxing them back through
 ``framealloc.kernels.BOXERS`` (:func:`framealloc.collections._vec_from_parts` /
 ``_map_from_parts``, registered by that module): no copies, and both sides see the same length
-word. Block layouts and hashing constants are in :mod:`framealloc.kernels.layout`.
+word. Block layouts and hashing constants are in :mod:`framealloc.kernels.layout`; the state
+machines the methods run (probe, insert, remove, push, pop...) are the numba-free functions of
+:mod:`framealloc.kernels.collections`, which the Python API calls too and this module registers
+for numba (see "Methods" below).
 
 Constructors (``alloc.frame_vec``, ``alloc.frame_map``) make one bump through the allocation
 intrinsic and carve the views with :func:`_vec_from_block` / :func:`_map_from_block`. Methods
@@ -17,6 +20,7 @@ collection may have overwritten), so no call can read or write outside the colle
 """
 from __future__ import annotations
 
+import inspect
 import operator
 
 import numpy as np
@@ -44,7 +48,8 @@ from .._dtypes import MAX_BYTES, natural_alignment
 from ..errors import CollectionValueError, UnsupportedDtypeError, error
 from .registry import BOXERS
 from . import status as ST
-from .layout import HASH_FOLD, HASH_MUL, MAP_HEADER, vec_block
+from . import collections as kc
+from .layout import HASH_FOLD, HASH_MUL, MAP_HEADER, _round_up, map_block, map_slots, vec_block
 from .njit_api import SmartAllocType, frame_new, raising, resolve_numba_dtype
 
 __all__ = ["FrameVecType", "FrameMapType", "vec_type", "map_type"]
@@ -346,16 +351,21 @@ def _capacity_arg(capacity):
         raise error(ST.BAD_CAPACITY, got=f", got a {capacity}")
 
 
-@register_jitable
-def _map_geometry(cap, ksz, vsz, valign):
-    """(slots, keys offset, values offset, total bytes): ``collections.map_block`` in njit."""
-    need = cap + cap // 2 + 1
-    slots = 2
-    while slots < need:
-        slots <<= 1
-    keys_off = (MAP_HEADER + slots + ksz - 1) & -ksz
-    vals_off = (keys_off + slots * ksz + valign - 1) & -valign
-    return slots, keys_off, vals_off, vals_off + slots * vsz
+# The block geometry is layout.map_block's, compiled; only its table size needs another form
+# (numba has no int.bit_length): the same power of two, found by doubling.
+register_jitable(_round_up)
+register_jitable(map_block)
+
+
+@overload(map_slots)
+def _ol_map_slots(capacity):
+    def impl(capacity):
+        need = capacity + capacity // 2 + 1
+        slots = 2
+        while slots < need:
+            slots <<= 1
+        return slots
+    return impl
 
 
 def _register_vec_ctor(name, try_):
@@ -394,7 +404,7 @@ def _register_map_ctor(name, try_):
             cap = np.int64(capacity)
             if cap < 0 or cap > maxcap:
                 raise E(M)
-            slots, keys_off, vals_off, total = _map_geometry(cap, ksz, vsz, valign)
+            slots, keys_off, vals_off, total, _ = map_block(cap, ksz, vsz, valign)
             raw = frame_new(alloc, total, np.uint8, align, False, try_)
             if raw is None:
                 return None
@@ -412,12 +422,93 @@ _register_map_ctor("try_frame_map", True)
 # Methods
 #
 # Split for speed of compilation and execution, and for leak-free errors:
-# * workers: plain jitted functions over _raw views (no reference counting; compiled once per
-#   element type, not once per call site) that return a status instead of raising;
-# * methods: tiny inline='always' overloads that take the views, call the worker, _keep the
-#   struct alive past the last access, and raise. numba releases the caller's references only
-#   for a `raise` in the caller's own code, so raising must not happen inside a called function.
+# * kernels: the state machines of framealloc.kernels.collections, registered here as plain
+#   jitted functions (not inlined: compiled once per element type, not once per call site) over
+#   _raw views (no reference counting); they return a status instead of raising;
+# * attempts: inline jitables that take the views out of the struct, call a kernel and _keep the
+#   struct alive past the last access; they return the kernel's status (a bool, or an index
+#   with -1 for "none"), never raise;
+# * methods: tiny inline='always' overloads over an attempt; the try_ form returns its status,
+#   the raising form (made by _pair from the same attempt) raises the FA error. numba releases
+#   the caller's references only for a `raise` in the caller's own code, so raising must not
+#   happen inside a called function: everything between the method and the kernel is inlined.
 # Bounds come from the storage's own length, never from the length word alone.
+
+for _kernel in (kc.probe, kc.map_insert, kc.map_remove, kc.gather, kc.clamped_len, kc.vec_push,
+                kc.vec_pop, kc.vec_extend, kc.vec_index):
+    register_jitable(_kernel)
+
+
+@overload(kc.home)
+def _ol_home(k, mask):
+    """The hash in uint64 arithmetic (wrapping), equal to the Python form for every key."""
+    def impl(k, mask):
+        h = np.uint64(k) * _MUL
+        return np.intp((h ^ (h >> _FOLD)) & np.uint64(mask))
+    return impl
+
+
+def _pair(params, status, call, read=None, **fields):
+    """``(tried, raised)``: the two njit implementations of a method pair, written once.
+
+    ``call`` is the source of one kernel call over the struct's ``_raw`` views: it returns a
+    status and never raises, either a bool (``read`` is None), or an index that is -1 for
+    "none", at which ``read`` (source using the index ``at_``) is the result. ``tried`` returns
+    the status (a bool), or the result or None; ``raised`` returns nothing or the result and
+    raises the FA error of ``status`` where ``tried`` says no (the class and the message from
+    the table of framealloc.errors; ``fields`` fill the message's details). Both take
+    ``params``, the methods' parameters (the first one is the struct, kept alive by ``_keep``
+    past the last access). Generated as source (with the names this module defines before the
+    call), so that each method stays one flat inline function: an inline helper per method
+    between the overload and the kernel made the first call of a small njit function using
+    push/pop/insert/get/remove ~70% slower to compile.
+    """
+    args, obj = ", ".join(params), params[0]
+    if read is None:
+        src = (f"def tried({args}):\n"
+               f"    ok = {call}\n"
+               f"    _keep({obj})\n"
+               f"    return ok\n"
+               f"def raised({args}):\n"
+               f"    ok = {call}\n"
+               f"    _keep({obj})\n"
+               f"    if not ok:\n"
+               f"        raise E(M)\n")
+    else:
+        src = (f"def tried({args}):\n"
+               f"    at_ = {call}\n"
+               f"    if at_ < 0:\n"
+               f"        return None\n"
+               f"    x = {read}\n"
+               f"    _keep({obj})\n"
+               f"    return x\n"
+               f"def raised({args}):\n"
+               f"    at_ = {call}\n"
+               f"    if at_ < 0:\n"
+               f"        raise E(M)\n"
+               f"    x = {read}\n"
+               f"    _keep({obj})\n"
+               f"    return x\n")
+    E, M = raising(status, **fields)
+    glb = dict(globals(), E=E, M=M)
+    exec(src, glb)  # constant messages; the names of this module
+    return glb["tried"], glb["raised"]
+
+
+def _register_pair(typ, name, check, status, call, read=None, **fields):
+    """Register the njit methods ``try_<name>`` and ``<name>`` of ``typ`` (see :func:`_pair`).
+
+    ``check`` refuses bad arguments at typing time (it gets their numba types); its parameters
+    are the methods' (what numba checks the implementations against, and inspect shows).
+    """
+    impls = _pair(list(inspect.signature(check).parameters), status, call, read, **fields)
+    for impl, method in zip(impls, ("try_" + name, name)):
+        def typing(*args, _impl=impl, **kws):
+            check(*args, **kws)
+            return _impl
+        typing.__wrapped__ = check     # the signature numba and inspect see: the methods'
+        overload_method(typ, method, inline="always")(typing)
+
 
 def _check_store(elem, value, what):
     """Typing-time check that ``value`` can be stored as ``elem`` (FA139 otherwise)."""
@@ -439,64 +530,51 @@ def _map(m):
     return isinstance(m, FrameMapType)
 
 
-@register_jitable
-def _clamped_len(hdr, cap):
-    n = hdr[0]
-    if n < 0:
-        return 0
-    return n if n <= cap else cap
+# -- FrameVec ----------------------------------------------------------------------------------
+
+def _check_push(v, value):
+    _check_store(v.dtype, value, "FrameVec")
 
 
-@register_jitable
-def _vpush(hdr, data, value):
-    n = hdr[0]
-    if not np.uint64(n) < np.uint64(len(data)):
-        return False
-    data[n] = value
-    hdr[0] = n + 1
-    return True
+def _check_extend(v, values):
+    if not (isinstance(values, types.Array) and values.ndim == 1):
+        raise error(ST.BAD_VALUE, value=f"a {values}", dtype="the FrameVec's elements",
+                    why=" (extend takes a 1-D NumPy array inside @njit)")
+    _check_store(v.dtype, values.dtype, "FrameVec")
 
 
-@register_jitable
-def _vpop(hdr, cap):
-    """The index of the last element, which is removed; -1 when empty."""
-    n = hdr[0] - 1
-    if not np.uint64(n) < np.uint64(cap):
-        return -1
-    hdr[0] = n
-    return n
+def _check_pop(v):
+    pass
 
 
-@register_jitable
-def _vextend(hdr, data, values):
-    n = hdr[0]
-    k = len(values)
-    if n < 0 or n > len(data) or k > len(data) - n:
-        return False
-    data[n:n + k] = values
-    hdr[0] = n + k
-    return True
+def _check_index(i):
+    if not isinstance(i, types.Integer):
+        raise error(ST.VEC_INDEX, "type", index=f"a {i}")
 
 
-@register_jitable
-def _vindex(hdr, cap, i):
-    """``i`` (negative: from the end) as an index below the length; -1 when out of range."""
-    n = _clamped_len(hdr, cap)
-    j = i + n if i < 0 else i
-    return j if np.uint64(j) < np.uint64(n) else -1
+_register_pair(FrameVecType, "push", _check_push, ST.VEC_FULL,
+               "kc.vec_push(_raw(v, 'hdr'), _raw(v, 'data'), value)")
+_register_pair(FrameVecType, "extend", _check_extend, ST.VEC_FULL,
+               "kc.vec_extend(_raw(v, 'hdr'), _raw(v, 'data'), values)",
+               op="extend", room=" (room for fewer elements than given)")
+_register_pair(FrameVecType, "pop", _check_pop, ST.VEC_EMPTY,
+               "kc.vec_pop(_raw(v, 'hdr'), len(_raw(v, 'data')))", read="_raw(v, 'data')[at_]")
+_, _vec_getitem = _pair(("v", "i"), ST.VEC_INDEX,
+                        "kc.vec_index(_raw(v, 'hdr'), len(_raw(v, 'data')), i)",
+                        read="_raw(v, 'data')[at_]")
 
 
 @overload(len, inline="always")
 def _ol_len(v):
     if _vec(v):
         def impl(v):
-            n = _clamped_len(_raw(v, "hdr"), len(_raw(v, "data")))
+            n = kc.clamped_len(_raw(v, "hdr"), len(_raw(v, "data")))
             _keep(v)
             return n
         return impl
     if _map(v):
         def impl(v):
-            n = _clamped_len(_raw(v, "hdr"), _raw(v, "cap"))
+            n = kc.clamped_len(_raw(v, "hdr"), _raw(v, "cap"))
             _keep(v)
             return n
         return impl
@@ -507,89 +585,6 @@ def _ol_len(v):
 def _ol_vec_capacity(v):
     def impl(v):
         return len(_raw(v, "data"))
-    return impl
-
-
-@overload_method(FrameVecType, "try_push", inline="always")
-def _ol_try_push(v, value):
-    _check_store(v.dtype, value, "FrameVec")
-
-    def impl(v, value):
-        ok = _vpush(_raw(v, "hdr"), _raw(v, "data"), value)
-        _keep(v)
-        return ok
-    return impl
-
-
-@overload_method(FrameVecType, "push", inline="always")
-def _ol_push(v, value):
-    _check_store(v.dtype, value, "FrameVec")
-    E, M = raising(ST.VEC_FULL)
-
-    def impl(v, value):
-        ok = _vpush(_raw(v, "hdr"), _raw(v, "data"), value)
-        _keep(v)
-        if not ok:
-            raise E(M)
-    return impl
-
-
-@overload_method(FrameVecType, "pop", inline="always")
-def _ol_pop(v):
-    E, M = raising(ST.VEC_EMPTY)
-
-    def impl(v):
-        data = _raw(v, "data")
-        i = _vpop(_raw(v, "hdr"), len(data))
-        if i < 0:
-            raise E(M)
-        x = data[i]
-        _keep(v)
-        return x
-    return impl
-
-
-@overload_method(FrameVecType, "try_pop", inline="always")
-def _ol_try_pop(v):
-    def impl(v):
-        data = _raw(v, "data")
-        i = _vpop(_raw(v, "hdr"), len(data))
-        if i < 0:
-            return None
-        x = data[i]
-        _keep(v)
-        return x
-    return impl
-
-
-def _extend_check(v, values):
-    if not (isinstance(values, types.Array) and values.ndim == 1):
-        raise error(ST.BAD_VALUE, value=f"a {values}", dtype="the FrameVec's elements",
-                    why=" (extend takes a 1-D NumPy array inside @njit)")
-    _check_store(v.dtype, values.dtype, "FrameVec")
-
-
-@overload_method(FrameVecType, "try_extend", inline="always")
-def _ol_try_extend(v, values):
-    _extend_check(v, values)
-
-    def impl(v, values):
-        ok = _vextend(_raw(v, "hdr"), _raw(v, "data"), values)
-        _keep(v)
-        return ok
-    return impl
-
-
-@overload_method(FrameVecType, "extend", inline="always")
-def _ol_extend(v, values):
-    _extend_check(v, values)
-    E, M = raising(ST.VEC_FULL, op="extend", room=" (room for fewer elements than given)")
-
-    def impl(v, values):
-        ok = _vextend(_raw(v, "hdr"), _raw(v, "data"), values)
-        _keep(v)
-        if not ok:
-            raise E(M)
     return impl
 
 
@@ -605,30 +600,15 @@ def _ol_vec_clear(v):
 def _ol_as_array(v):
     def impl(v):
         data = _field(v, "data")        # a real view: it owns a reference and may escape
-        return data[:_clamped_len(_raw(v, "hdr"), len(data))]
+        return data[:kc.clamped_len(_raw(v, "hdr"), len(data))]
     return impl
-
-
-def _check_index(i):
-    if not isinstance(i, types.Integer):
-        raise error(ST.VEC_INDEX, "type", index=f"a {i}")
 
 
 @overload(operator.getitem, inline="always")
 def _ol_vec_getitem(v, i):
     if _vec(v):
         _check_index(i)
-        E, M = raising(ST.VEC_INDEX)
-
-        def impl(v, i):
-            data = _raw(v, "data")
-            j = _vindex(_raw(v, "hdr"), len(data), i)
-            if j < 0:
-                raise E(M)
-            x = data[j]
-            _keep(v)
-            return x
-        return impl
+        return _vec_getitem
 
 
 @overload(operator.setitem)
@@ -641,7 +621,7 @@ def _ol_vec_setitem(v, i, value):
 
         def impl(v, i, value):
             data = _raw(v, "data")
-            j = _vindex(_raw(v, "hdr"), len(data), i)
+            j = kc.vec_index(_raw(v, "hdr"), len(data), i)
             if j < 0:
                 raise E(M)
             data[j] = value
@@ -649,8 +629,7 @@ def _ol_vec_setitem(v, i, value):
         return impl
 
 
-# ---------------------------------------------------------------------------------------------
-# FrameMap (the same algorithm as framealloc.collections.FrameMap)
+# -- FrameMap (the same kernels as framealloc.collections.FrameMap) ----------------------------
 
 def _cast_key(m, key):
     """``key`` in the map's key type (njit only); FA137 when it does not fit."""
@@ -685,98 +664,29 @@ def _ol_cast_key(m, key):
     return impl
 
 
-@register_jitable
-def _home(k, mask):
-    h = np.uint64(k) * _MUL
-    return np.intp((h ^ (h >> _FOLD)) & np.uint64(mask))
-
-
-@register_jitable
-def _mfind(state, keys, k):
-    """(slot, found): the key's slot, or the empty slot where it would go (-1: none, which only
-    a stale table can show)."""
-    mask = len(state) - 1
-    i = _home(k, mask)
-    for _ in range(mask + 1):
-        if state[i] == 0:
-            return i, False
-        if keys[i] == k:
-            return i, True
-        i = (i + 1) & mask
-    return -1, False
-
-
-@register_jitable
-def _minsert(state, keys, vals, hdr, cap, k, value):
-    i, found = _mfind(state, keys, k)
-    if found:
-        vals[i] = value
-        return True
-    n = hdr[0]
-    if i < 0 or not np.uint64(n) < np.uint64(cap):
-        return False
-    vals[i] = value
-    keys[i] = k
-    state[i] = 1
-    hdr[0] = n + 1
-    return True
-
-
-@register_jitable
-def _mremove(state, keys, vals, hdr, k):
-    i, found = _mfind(state, keys, k)
-    if not found:
-        return False
-    # Backward-shift deletion: pull later entries of the probe run into the gap when their home
-    # slot is not inside (gap, entry], so every lookup still ends at an empty slot.
-    mask = len(state) - 1
-    j = i
-    for _ in range(mask):
-        j = (j + 1) & mask
-        if state[j] == 0:
-            break
-        if ((j - _home(keys[j], mask)) & mask) >= ((j - i) & mask):
-            keys[i] = keys[j]
-            vals[i] = vals[j]
-            i = j
-    state[i] = 0
-    hdr[0] = max(hdr[0] - 1, 0)
-    return True
-
-
-@overload_method(FrameMapType, "try_insert", inline="always")
-def _ol_try_insert(m, key, value):
+def _check_insert(m, key, value):
     _check_store(m.value_type, value, "FrameMap")
 
-    def impl(m, key, value):
-        ok = _minsert(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
-                      _raw(m, "cap"), _cast_key(m, key), value)
-        _keep(m)
-        return ok
-    return impl
+
+def _check_key(m, key):
+    pass            # the key is checked where it is cast (_cast_key)
 
 
-def _insert(m, key, value):
-    _check_store(m.value_type, value, "FrameMap")
-    E, M = raising(ST.MAP_FULL)
-
-    def impl(m, key, value):
-        ok = _minsert(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
-                      _raw(m, "cap"), _cast_key(m, key), value)
-        _keep(m)
-        if not ok:
-            raise E(M)
-    return impl
-
-
-overload_method(FrameMapType, "insert", inline="always")(_insert)
+_INSERT = ("kc.map_insert(_raw(m, 'state'), _raw(m, 'keys'), _raw(m, 'vals'), _raw(m, 'hdr'), "
+           "_raw(m, 'cap'), _cast_key(m, key), value)")
+_register_pair(FrameMapType, "insert", _check_insert, ST.MAP_FULL, _INSERT)
+_register_pair(FrameMapType, "remove", _check_key, ST.KEY_MISSING,
+               "kc.map_remove(_raw(m, 'state'), _raw(m, 'keys'), _raw(m, 'vals'), _raw(m, 'hdr'), "
+               "_cast_key(m, key))")
+_, _map_setitem = _pair(("m", "key", "value"), ST.MAP_FULL, _INSERT)
 
 
 @overload(operator.setitem)
 def _ol_map_setitem(m, key, value):
     # numba inlines no setitem: this raise goes through a call (see docs/collections.md).
     if _map(m):
-        return _insert(m, key, value)
+        _check_insert(m, key, value)
+        return _map_setitem
 
 
 @overload_method(FrameMapType, "get", inline="always")
@@ -791,7 +701,7 @@ def _ol_get(m, key, default=None):
                 from None
 
     def impl(m, key, default=None):
-        i, found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
+        i, found = kc.probe(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
         x = _raw(m, "vals")[i if found else 0]       # slot 0 always exists (slots >= 2)
         _keep(m)
         if found:
@@ -806,7 +716,7 @@ def _ol_map_getitem(m, key):
         E, M = raising(ST.KEY_MISSING)
 
         def impl(m, key):
-            i, found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
+            i, found = kc.probe(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))
             x = _raw(m, "vals")[i if found else 0]       # slot 0 always exists (slots >= 2)
             _keep(m)
             if not found:
@@ -817,7 +727,7 @@ def _ol_map_getitem(m, key):
 
 def _contains(m, key):
     def impl(m, key):
-        found = _mfind(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))[1]
+        found = kc.probe(_raw(m, "state"), _raw(m, "keys"), _cast_key(m, key))[1]
         _keep(m)
         return found
     return impl
@@ -830,29 +740,6 @@ overload_method(FrameMapType, "contains", inline="always")(_contains)
 def _ol_in(m, key):
     if _map(m):
         return _contains(m, key)
-
-
-@overload_method(FrameMapType, "try_remove", inline="always")
-def _ol_try_remove(m, key):
-    def impl(m, key):
-        ok = _mremove(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
-                      _cast_key(m, key))
-        _keep(m)
-        return ok
-    return impl
-
-
-@overload_method(FrameMapType, "remove", inline="always")
-def _ol_remove(m, key):
-    E, M = raising(ST.KEY_MISSING)
-
-    def impl(m, key):
-        ok = _mremove(_raw(m, "state"), _raw(m, "keys"), _raw(m, "vals"), _raw(m, "hdr"),
-                      _cast_key(m, key))
-        _keep(m)
-        if not ok:
-            raise E(M)
-    return impl
 
 
 @overload_method(FrameMapType, "clear", inline="always")
@@ -871,32 +758,17 @@ def _ol_map_capacity(m):
     return impl
 
 
-@register_jitable
-def _gather(state, src):
-    n = 0
-    for i in range(len(state)):
-        if state[i] != 0:
-            n += 1
-    out = np.empty(n, src.dtype)
-    j = 0
-    for i in range(len(state)):
-        if state[i] != 0:
-            out[j] = src[i]
-            j += 1
-    return out
-
-
 @overload_method(FrameMapType, "keys")
 def _ol_keys(m):
     def impl(m):
-        return _gather(_field(m, "state"), _field(m, "keys"))
+        return kc.gather(_field(m, "state"), _field(m, "keys"))
     return impl
 
 
 @overload_method(FrameMapType, "values")
 def _ol_values(m):
     def impl(m):
-        return _gather(_field(m, "state"), _field(m, "vals"))
+        return kc.gather(_field(m, "state"), _field(m, "vals"))
     return impl
 
 
@@ -904,5 +776,5 @@ def _ol_values(m):
 def _ol_items(m):
     def impl(m):
         state = _field(m, "state")
-        return _gather(state, _field(m, "keys")), _gather(state, _field(m, "vals"))
+        return kc.gather(state, _field(m, "keys")), kc.gather(state, _field(m, "vals"))
     return impl

@@ -1,41 +1,33 @@
-"""Scratch pools inside @njit: the kernels and the SmartAlloc methods that take a pool id.
+"""Scratch pools inside @njit: the numba surface of :mod:`framealloc.kernels.scratch`.
 
 ``alloc.scratch_array(sid, shape, dtype)`` (and ``try_scratch_array``, ``scratch_zeros``,
 ``try_scratch_zeros``, ``scratch_reset``, ``scratch_used``) work on the pool table of
 :mod:`framealloc.scratch` (layout: ``SCRATCH_POOL_DTYPE`` in :mod:`framealloc.kernels.layout`)
-in place. The SmartAlloc's native struct carries its owner id; the
-allocator's table is found through the process-wide registry (its address is the linker symbol
-``framealloc_scratch_registry``, so cached machine code finds it in every process), and the id is
-checked against the owner and the table before anything is read: a foreign or made-up id raises
-FA160 instead of touching memory.
+in place, through the cached kernels of :mod:`framealloc.kernels.scratch` (which find the table
+from the id and the owner id carried by the SmartAlloc's native struct). This module holds only
+numba typing code: two intrinsics and the ``SmartAlloc`` method overloads, each a few lines
+over a kernel. Imports go one way: this module imports the kernels, never the reverse.
 
 An allocation is three steps: :func:`_scratch_size` (an intrinsic: byte count and alignment with
-the size checks, constant-folded for literal shapes), :func:`scratch_bump` (a cached kernel:
-resolve the id, check the fit, charge the tag and budgets, bump) and :func:`_scratch_view` (an
-intrinsic: the view over the pool's buffer, holding a reference to it). Errors are raised out of
-line by :func:`framealloc.kernels.njit_api._fail` (for the reason given there).
+the size checks, constant-folded for literal shapes), :func:`~framealloc.kernels.scratch.
+scratch_bump` (a cached kernel: resolve the id, check the fit, charge the tag and budgets, bump)
+and :func:`_scratch_view` (an intrinsic: the view over the pool's buffer, holding a reference to
+it). Errors are raised out of line by :func:`framealloc.kernels.njit_api._fail` (for the reason
+given there).
 """
 from __future__ import annotations
 
-import llvmlite.binding as llb
 import numpy as np
 from llvmlite import ir
-from numba import carray, njit, types
+from numba import types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload_method
 
 from .._dtypes import MAX_ALIGN, natural_alignment
 from ..errors import error
-from . import layout as L
-from . import org
 from . import status as ST
-from .arena import (
-    MAX_BYTES,
-    _as_i64_ptr,
-    nrt_alloc_aligned,
-    row_view,
-)
+from .arena import MAX_BYTES
 from .njit_api import (
     SmartAllocType,
     _fail,
@@ -48,138 +40,10 @@ from .njit_api import (
     _shape_ndim,
     resolve_numba_dtype,
 )
+from .scratch import new_buffer, scratch_bump, scratch_reset, scratch_used
 
+# The kernels it calls (and new_buffer), importable from here as before the split.
 __all__ = ["new_buffer", "scratch_bump", "scratch_reset", "scratch_used"]
-
-_SYMBOL = "framealloc_scratch_registry"
-llb.add_symbol(_SYMBOL, L.scratch_registry().ctypes.data)
-
-# Layout constants (framealloc.kernels.layout: SCRATCH_POOL_DTYPE, SCRATCH_REGISTRY_DTYPE).
-_REG_CAP, _REG_WORDS, _R_OWNER, _R_TABLE = L.REG_CAP, L.REG_WORDS, L.R_OWNER, L.R_TABLE
-_ROW_WORDS, _ROW_BYTES = L.SCRATCH_ROW_WORDS, L.SCRATCH_ROW_BYTES
-_S_CURSOR, _S_LIMIT, _S_BASE, _S_COUNT = L.S_CURSOR, L.S_LIMIT, L.S_BASE, L.S_COUNT
-_S_MI, _S_PEAK, _S_FREED, _S_COUNT_RESET = L.S_MI, L.S_PEAK, L.S_FREED, L.S_COUNT_RESET
-_S_RESETS, _S_STATE, _S_ID, _S_TAGS, _S_NTAGS = L.S_RESETS, L.S_STATE, L.S_ID, L.S_TAGS, L.S_NTAGS
-_OPEN = L.STATE_OPEN
-_OWNER_SHIFT, _SLOT_SHIFT = L.SID_OWNER_SHIFT, L.SID_SLOT_SHIFT
-_SLOT_MASK, _INDEX_MASK = L.SID_SLOT_MASK, L.SID_INDEX_MASK
-_KIND = L.KIND_SCRATCH
-_ORG = int(L.F.org)
-
-
-@intrinsic
-def _registry_addr(typingctx):
-    """Address of the process-wide registry (resolved by the linker from ``_SYMBOL``)."""
-    sig = types.intp()
-
-    def codegen(context, builder, signature, args):
-        mod = builder.module
-        gv = mod.globals.get(_SYMBOL)
-        if gv is None:
-            gv = ir.GlobalVariable(mod, cgutils.intp_t, _SYMBOL)
-            gv.linkage = "external"
-        return builder.ptrtoint(gv, cgutils.intp_t)
-
-    return sig, codegen
-
-
-# ---------------------------------------------------------------------------------------------
-# Kernels (ints in, ints out: one compiled specialisation each, cached)
-
-@njit(cache=True)
-def new_buffer(nbytes):
-    """A page-aligned NRT buffer: ``(meminfo, data)``; ``(0, 0)`` when memory runs out."""
-    return nrt_alloc_aligned(nbytes)
-
-
-@njit(cache=True)
-def _words(addr, n):
-    return carray(_as_i64_ptr(addr), (n,))
-
-
-@njit(cache=True)
-def resolve(owner, sid):
-    """Address of the table row of pool ``sid`` of allocator ``owner``; 0 if it is not one."""
-    if owner <= 0 or sid < 0 or (sid >> _OWNER_SHIFT) != owner:
-        return 0
-    slot = (sid >> _SLOT_SHIFT) & _SLOT_MASK
-    if slot >= _REG_CAP:
-        return 0
-    reg = _words(_registry_addr(), _REG_CAP * _REG_WORDS)
-    if reg[slot * _REG_WORDS + _R_OWNER] != owner:
-        return 0
-    addr = reg[slot * _REG_WORDS + _R_TABLE] + (sid & _INDEX_MASK) * _ROW_BYTES
-    r = _words(addr, _ROW_WORDS)
-    if r[_S_STATE] != _OPEN or r[_S_ID] != sid:
-        return 0
-    return addr
-
-
-@njit(cache=True)
-def scratch_bump(arena_row, owner, sid, nbytes, align, size_status):
-    """Allocate ``nbytes`` aligned to ``align`` in pool ``sid``: ``(status, data, meminfo)``.
-
-    Checks the fit first, then charges the tag and budgets through ``org.charge`` (the
-    calling worker's arena row), then bumps; on any failure nothing changes.
-    """
-    if size_status != 0:
-        return size_status, 0, 0
-    if align <= 0 or (align & (align - 1)) != 0 or align > MAX_ALIGN:
-        return ST.BAD_ALIGN, 0, 0
-    addr = resolve(owner, sid)
-    if addr == 0:
-        return ST.BAD_SCRATCH, 0, 0
-    r = _words(addr, _ROW_WORDS)
-    cur = r[_S_CURSOR]
-    off = (cur + align - 1) & -align
-    end = off + nbytes
-    if end > r[_S_LIMIT]:
-        return ST.SCRATCH_FULL, 0, 0
-    consumed = end - cur
-    status, tag = org.charge(arena_row, _KIND, consumed)
-    if status != 0:
-        return status, 0, 0
-    ntags = r[_S_NTAGS]
-    if tag < 0 or tag >= ntags:
-        org.release(row_view(arena_row)[_ORG], _KIND, tag, consumed)
-        return ST.INTERNAL, 0, 0
-    r[_S_CURSOR] = end
-    r[_S_COUNT] += 1
-    _words(r[_S_TAGS], ntags)[tag] += consumed
-    return 0, r[_S_BASE] + off, r[_S_MI]
-
-
-@njit(cache=True)
-def scratch_reset(arena_row, owner, sid):
-    """Reset pool ``sid``: give every tag its bytes back, settle the counters. A status."""
-    addr = resolve(owner, sid)
-    if addr == 0:
-        return ST.BAD_SCRATCH
-    r = _words(addr, _ROW_WORDS)
-    org_addr = row_view(arena_row)[_ORG]
-    tags = _words(r[_S_TAGS], r[_S_NTAGS])
-    for t in range(tags.size):
-        b = tags[t]
-        if b != 0:
-            tags[t] = 0
-            org.release(org_addr, _KIND, t, b)
-    cur = r[_S_CURSOR]
-    if cur > r[_S_PEAK]:
-        r[_S_PEAK] = cur
-    r[_S_FREED] += cur
-    r[_S_CURSOR] = 0
-    r[_S_COUNT_RESET] = r[_S_COUNT]
-    r[_S_RESETS] += 1
-    return 0
-
-
-@njit(cache=True)
-def scratch_used(owner, sid):
-    """``(status, bytes in use)`` of pool ``sid``."""
-    addr = resolve(owner, sid)
-    if addr == 0:
-        return ST.BAD_SCRATCH, 0
-    return 0, _words(addr, _ROW_WORDS)[_S_CURSOR]
 
 
 # ---------------------------------------------------------------------------------------------

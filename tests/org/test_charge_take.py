@@ -17,6 +17,7 @@ from numba import njit
 import framealloc as fa
 from framealloc import heap as heap_mod
 from framealloc import pool as pool_mod
+from framealloc import scratch as scratch_mod
 from framealloc import tags as tags_mod
 from framealloc import typed_pool as typed_mod
 
@@ -99,6 +100,8 @@ PYTHON_TAKES = {
     "pool_alloc": (lambda a: lambda: a.pool_alloc(np.float64, 8),
                    (pool_mod.SizeClassPools, "_take_tagged")),
     "heap_array": (lambda a: lambda: a.heap_array(8), (heap_mod.HeapTracker, "_new")),
+    "ScratchPool.array": (lambda a: (lambda p: lambda: p.array(8))(a.scratch_pool("s", 4096)),
+                          (scratch_mod.ScratchPool, "_bump")),
 }
 
 
@@ -112,7 +115,7 @@ def test_every_python_path_charges_through_charge_take(alloc, monkeypatch, name)
         calls.append(args[1])
         return real(*args)
 
-    for mod in (typed_mod, pool_mod, heap_mod):
+    for mod in (typed_mod, pool_mod, heap_mod, scratch_mod):
         monkeypatch.setattr(mod, "charge_take", spy)
     with alloc.tag("sim"):
         setup(alloc)()
@@ -130,6 +133,26 @@ def test_a_raising_take_gives_the_charge_back_python(alloc, monkeypatch, name):
         with pytest.raises(RuntimeError, match="take failed"):
             go()
         assert charged(alloc) == before
+
+
+def test_a_scratch_charge_that_uses_the_pool_retries(alloc):
+    """A soft-limit callback run by the charge allocates from the same pool: the first charge is
+    refunded and the allocation starts again, so each allocation is charged once."""
+    pool = alloc.scratch_pool("s", 4096)
+    seen = []
+
+    def on_soft(event):
+        if not seen:
+            seen.append(pool.array(4, np.uint8))     # moves the cursor under the allocation
+
+    alloc.set_budget(soft=1, kind="scratch", on_soft=on_soft)
+    with alloc.tag("sim"):
+        with pytest.warns(fa.BudgetWarning):
+            a = pool.array(8, np.float64)
+    assert len(seen) == 1 and a.shape == (8,)
+    assert a.ctypes.data >= seen[0].ctypes.data + 4         # not the bytes the callback took
+    k = alloc.stats().tags["sim"].kinds["scratch"]
+    assert (k["current"], k["allocations"], k["frees"]) == (pool.used, 2, 0)
 
 
 def test_charge_take_contract(alloc):
