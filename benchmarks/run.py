@@ -5,7 +5,7 @@
     python benchmarks/run.py --json out.json      # also keep pytest-benchmark's JSON
     python benchmarks/run.py --from-json out.json # only format an existing JSON
     python benchmarks/run.py -- -k P1             # extra arguments go to pytest
-    python benchmarks/run.py --update-docs docs/benchmarks.md   # paste the result into the docs
+    python benchmarks/run.py --update-docs docs/benchmarks.md   # write the docs and the README table
 
 or run pytest yourself and format its JSON:
 
@@ -74,6 +74,13 @@ TAG_PUSH = "ctx: tag push+pop in @njit"
 PY_BUDGET = "ctx: frame_array(16, float32) from Python, budgets on vs off"
 PY_POOL_BUDGET = "ctx: pool_box(16 float32) from Python, budgets on vs off"
 ORG_ON, ORG_OFF = FRAME + " (tag + 4 budgets)", FRAME + " (no tag, no budget)"
+E1 = "E1: begin_frame + end_frame pair in @njit"
+E2 = "E2: frame_checkpoint + rollback_to pair in @njit"
+E3 = "E3: one 64 B temporary per loop iteration in @njit"
+E3_CP = "framealloc (checkpoint per iteration)"
+E4 = "E4: begin_frame + end_frame pair from Python"
+E5 = "E5: first call of a user kernel, fresh process, framealloc's kernels cached"
+E5_COLD = "E5: first call of a user kernel, fresh process, empty numba cache"
 
 ROWS = [
     Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
@@ -105,6 +112,21 @@ ROWS = [
         "import + first frame", None, "seconds", 1.0),
     Row("P7", "`import framealloc` imports no numba (nothing compiled)", P7, "import framealloc",
         None, "no-numba", 0),
+    Row("E1", "`begin_frame(); end_frame()` pair in @njit", E1, FRAME, None, "seconds", 3e-9),
+    Row("E2", "`frame_checkpoint(); rollback_to(cp)` pair in @njit", E2, FRAME, None,
+        "seconds", 3e-9),
+    Row("E3", "one frame per loop iteration with one 64 B array, @njit, vs `np.empty`", E3,
+        FRAME, EMPTY, "faster", 5),
+    Row("E3", "one checkpoint per loop iteration (inside one frame) vs `np.empty`", E3, E3_CP,
+        EMPTY, "faster", None),
+    Row("E4", "`begin_frame(); end_frame()` pair from Python", E4, FRAME, None, "seconds",
+        5e-7),
+    Row("E5", "first call of a user kernel (begin/frame_array/end) vs the same with `np.empty`, "
+        "framealloc's kernels cached", E5, FRAME, EMPTY, "within", 1.5),
+    Row("E5", "the same, empty numba cache (a new user's first run)", E5_COLD, FRAME, None,
+        "seconds", 3.0),
+    Row("E6", "Python -> @njit call taking the SmartAlloc vs taking an int", CALL, FRAME,
+        CONTROL, "within", 1.3),
     # Context: no targets.
     Row("ctx", "P5 from Python, after 100 000 vs after 1 allocation (caches not evicted)",
         P5_PY, "after 100000 allocations", "after 1 allocation", "within", None),
@@ -125,8 +147,6 @@ ROWS = [
         FRAME + " + rollback", EMPTY, "faster", None),
     Row("ctx", "`frame_array` from Python vs `np.empty` with a pre-made dtype", P6, FRAME,
         EMPTY + " (pre-made dtype)", "within", None),
-    Row("ctx", "Python -> @njit call taking the SmartAlloc vs taking an int", CALL, FRAME,
-        CONTROL, "within", None),
     Row("ctx", "tag `push_tag(tid)` + `pop_tag()` in @njit (no allocation between)", TAG_PUSH,
         "push+pop", None, "seconds", None),
     Row("ctx", "tag push + 64 B `frame_array` + pop in @njit", TAG_PUSH, "push+alloc+pop", None,
@@ -166,8 +186,11 @@ def fmt_time(seconds: float) -> str:
 
 
 def per_op(bench: dict) -> float:
-    """Median seconds per operation (an allocation, a batch, an end_frame, a process...)."""
-    return bench["stats"]["median"] / bench["extra_info"].get("ops", 1)
+    """Median seconds per operation (an allocation, a batch, an end_frame, a process...); a
+    benchmark that times a subprocess can report the time measured inside it
+    (``median_inside_s``)."""
+    ei = bench["extra_info"]
+    return ei.get("median_inside_s", bench["stats"]["median"]) / ei.get("ops", 1)
 
 
 def index(data: dict) -> dict:
@@ -277,6 +300,22 @@ def render(data: dict) -> str:
 
 BEGIN = "<!-- BEGIN TABLE"
 END = "<!-- END TABLE -->"
+README = REPO / "README.md"
+
+
+def readme_table(data: dict) -> str:
+    """The README's Performance table: every row with a target, and the run it came from."""
+    idx = index(data)
+    rows = [v for v in (verdict(r, idx) for r in ROWS if r.target is not None) if v is not None]
+    commit = data.get("commit_info", {})
+    mi = data.get("machine_info", {}).get("framealloc", {})
+    stamp = (f"Medians of one run on commit {str(commit.get('id', '?'))[:10]}"
+             f"{' (dirty tree)' if commit.get('dirty') else ''}, {data.get('datetime', '?')[:10]}, "
+             f"{mi.get('cpu_usable', '?')} usable CPUs, Python {mi.get('python', '?')}, "
+             f"Numba {mi.get('numba', '?')}; written by `python benchmarks/run.py --update-docs "
+             f"docs/benchmarks.md` (ratios side by side in one process, JIT warmed).")
+    return stamp + "\n\n" + md_table(["#", "benchmark", "framealloc", "reference", "ratio",
+                                      "target", "result"], rows)
 
 
 def update_docs(path: Path, text: str) -> None:
@@ -319,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         args.output.write_text(text)
     if args.update_docs:
         update_docs(args.update_docs, text)
+        if BEGIN in README.read_text():
+            update_docs(README, readme_table(data))
     if not args.from_json and not args.json:
         path.unlink()
     return rc
