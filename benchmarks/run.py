@@ -81,6 +81,7 @@ E3_CP = "framealloc (checkpoint per iteration)"
 E4 = "E4: begin_frame + end_frame pair from Python"
 E5 = "E5: first call of a user kernel, fresh process, framealloc's kernels cached"
 E5_COLD = "E5: first call of a user kernel, fresh process, empty numba cache"
+E7 = "E7: P2 1000-particle batch in @njit, tag + 4 budgets on vs off"
 
 ROWS = [
     Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
@@ -127,6 +128,8 @@ ROWS = [
         "seconds", 3.0),
     Row("E6", "Python -> @njit call taking the SmartAlloc vs taking an int", CALL, FRAME,
         CONTROL, "within", 1.3),
+    Row("E7", "P2 batch with a tag and 4 budgets on vs off", E7, FRAME + " (tag + 4 budgets)",
+        FRAME, "within", 1.2),
     # Context: no targets.
     Row("ctx", "P5 from Python, after 100 000 vs after 1 allocation (caches not evicted)",
         P5_PY, "after 100000 allocations", "after 1 allocation", "within", None),

@@ -12,6 +12,9 @@ frame calls from Python, the first call of a user kernel.
   ``np.empty`` (target <= 1.5x); and the same with an empty cache (a new user's first run;
   target <= 3 s). The time is measured inside the process, around the first call only (the
   ratio table reads ``median_inside_s``; the benchmark's own time is the whole process).
+* E7: the P2 particle batch with a tag and 4 budgets on, against the same without (target
+  <= 1.2x): the budget lease a row takes must scale with the frame, not run out every few
+  batches.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numba import njit
+
+import framealloc as fa
 
 from ._common import EMPTY, FRAME, label, timed
 
@@ -206,3 +211,25 @@ def test_first_call_empty_cache(benchmark, user_script, competitor, tmp_path):
     label(benchmark, group=COLD, competitor=competitor, ops=1, unit="first call")
     benchmark.pedantic(run, rounds=2, iterations=1)
     benchmark.extra_info["median_inside_s"] = statistics.median(inside)
+
+
+# -- E7: the P2 batch with a tag and 4 budgets on --------------------------------------------------
+BUDGETED = "E7: P2 1000-particle batch in @njit, tag + 4 budgets on vs off"
+
+
+@pytest.mark.parametrize("competitor", [FRAME + " (tag + 4 budgets)", FRAME])
+def test_particle_batch_budgets(benchmark, competitor):
+    from .test_njit_alloc import BATCH_FRAMES, BATCHES_PER_FRAME, particles_frame
+    from .test_org import budgeted_alloc
+
+    alloc = budgeted_alloc() if competitor != FRAME else fa.SmartAlloc()
+    try:
+        if competitor != FRAME:
+            alloc.push_tag("bench")
+        timed(benchmark, lambda: particles_frame(alloc, BATCH_FRAMES, BATCHES_PER_FRAME),
+              group=BUDGETED, competitor=competitor, ops=BATCH_FRAMES * BATCHES_PER_FRAME,
+              unit="batch")
+    finally:
+        if competitor != FRAME:
+            alloc.pop_tag()
+        alloc.close()

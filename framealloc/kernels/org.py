@@ -97,6 +97,7 @@ _CURSOR, _LIMIT, _COUNT, _CAPACITY = 8 * int(F.cursor), 8 * int(F.limit), 8 * in
 _MEMINFO, _USED_BEFORE, _FRAME_OPEN = 8 * int(F.meminfo), 8 * int(F.used_before), \
     8 * int(F.frame_open)
 _FRAME_NUMBER, _CP_DEPTH = 8 * int(F.frame_number), 8 * int(F.cp_depth)
+_LAST_FRAME_PEAK = 8 * int(F.last_frame_peak)
 _TAG, _SEG_POS, _SEG_COUNT = 8 * int(F.tag), 8 * int(F.seg_pos), 8 * int(F.seg_count)
 _BUDGET_END, _ORGROW, _ORG = 8 * int(F.budget_end), 8 * int(F.orgrow), 8 * int(F.org)
 
@@ -415,7 +416,14 @@ def lease(ra, new_pos, request):
             room = cap - used
     take = need
     if room > need:
-        take = min(max(need, ld(org + 8 * H_QUANTUM)), room)
+        # Sized to the frame, not to the request: at least a quantum, as much again as this
+        # segment has leased so far (leases double), and the last frame's peak (a frame like the
+        # last needs one lease); never more than half of what the budgets have left beyond this
+        # request, so other threads and tags keep their share. The unused part goes back when
+        # the segment closes.
+        want = max(need, ld(org + 8 * H_QUANTUM), be - ld(ra + _SEG_POS),
+                   ld(ra + _LAST_FRAME_PEAK))
+        take = min(want, need + (room - need) // 2)
     if _commit(org, rb + 8 * RB_LEASE_IDS, n, take, frame, ld(rb + 8 * RB_SLOT), request,
                True) >= 0:
         return ST.BUDGET_EXCEEDED
