@@ -230,10 +230,9 @@ def _serve(r, nbytes, align):
     return ST.FRAME_EXHAUSTED, 0, 0
 
 
-@njit(cache=True)
-def _open_row(addr, number):
-    """Open frame ``number`` on the row at ``addr``: an empty frame, its tag segment begun."""
-    r = row_view(addr)
+@register_jitable
+def _start_frame(r, number):
+    """The fields of row ``r`` that open frame ``number`` empty (the tag segment aside)."""
     r[F.frame_open] = 1
     r[F.frame_number] = number
     r[F.cursor] = 0
@@ -242,6 +241,12 @@ def _open_row(addr, number):
     r[F.peak_frame] = 0
     r[F.cp_serial] = 0
     r[F.cp_depth] = 0
+
+
+@njit(cache=True)
+def _open_row(addr, number):
+    """Open frame ``number`` on the row at ``addr``: an empty frame, its tag segment begun."""
+    _start_frame(row_view(addr), number)
     O.seg_open(addr)  # sets the limit
 
 
@@ -296,14 +301,7 @@ def begin_fast(addr):
     r = row_view(addr)
     if r[F.frame_open] != 0 or ld(r[F.org] + 8 * H_ACTIVE) != 0:
         return False
-    r[F.frame_open] = 1
-    r[F.frame_number] += 1
-    r[F.cursor] = 0
-    r[F.used_before] = 0
-    r[F.count] = 0
-    r[F.peak_frame] = 0
-    r[F.cp_serial] = 0
-    r[F.cp_depth] = 0
+    _start_frame(r, r[F.frame_number] + 1)
     # org.seg_open with no budget in scope: the segment starts at 0, no lease.
     r[F.seg_pos] = 0
     r[F.seg_count] = 0
