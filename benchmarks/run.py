@@ -5,7 +5,7 @@
     python benchmarks/run.py --json out.json      # also keep pytest-benchmark's JSON
     python benchmarks/run.py --from-json out.json # only format an existing JSON
     python benchmarks/run.py -- -k P1             # extra arguments go to pytest
-    python benchmarks/run.py --update-docs docs/benchmarks.md   # write the docs and the README table
+    python benchmarks/run.py --update-docs docs/benchmarks.md   # the docs and the README table
 
 or run pytest yourself and format its JSON:
 
@@ -66,6 +66,7 @@ P3_STORE = "ctx: P3 with out[i] = a[0] instead of a reduction"
 P3_SMALL = "ctx: P3 with 1000 iterations per prange region"
 CALL = "ctx: Python -> @njit call with the allocator as argument"
 P4 = "P4: typed-pool acquire+release in @njit"
+P4_NATURAL = "P4: typed pool, the natural loop and 64-bursts, in @njit"
 P4_POOL = "ctx: size-class pool acquire+view+release (64 B) in @njit"
 P6_LAYOUT = "P6: frame_layout of 8 arrays (N=1000) from Python"
 P6_LAYOUT_FRAME = "ctx: one frame with one 8-array layout (N=1000), frame included"
@@ -111,6 +112,12 @@ ROWS = [
         FRAME, EMPTY, "faster", 20),
     Row("P7", "fresh process, warm cache: import + SmartAlloc + first @njit frame", P7,
         "import + first frame", None, "seconds", 1.0),
+    Row("P7", "the same vs a process that only imports numpy and numba", P7,
+        "import + first frame", "import numpy, numba", "within", 1.5),
+    Row("P4", "typed pool, the natural loop (acquire, write, release each iteration)",
+        P4_NATURAL, FRAME + " (natural loop)", None, "seconds", 4e-9),
+    Row("P4", "typed pool, bursts of 64 acquires then 64 releases", P4_NATURAL,
+        FRAME + " (64-burst)", None, "seconds", 3e-9),
     Row("P7", "`import framealloc` imports no numba (nothing compiled)", P7, "import framealloc",
         None, "no-numba", 0),
     Row("E1", "`begin_frame(); end_frame()` pair in @njit", E1, FRAME, None, "seconds", 3e-9),

@@ -123,3 +123,53 @@ def test_size_class_pool_from_python(benchmark, alloc, competitor):
             for _ in range(CALLS):
                 np.empty(8, np.float64)
     timed(benchmark, fn, group=POOL_PY, competitor=competitor, ops=CALLS, unit="alloc+free")
+
+
+# -- The loop a user writes: acquire, write, release each iteration; and bursts of 64 -----------
+P4_NATURAL = "P4: typed pool, the natural loop and 64-bursts, in @njit"
+BURST = 64
+
+
+@njit
+def _natural(pool, n):
+    """What a particle system does per spawn/despawn: acquire, write the record, use it,
+    release (no reuse of a view across iterations)."""
+    acc = 0.0
+    for k in range(n):
+        i = pool.acquire()
+        pool.data[i].life = k
+        pool.data[i].vel[0] = 1.0
+        acc += pool.data[i].life
+        pool.release(i)
+    return acc
+
+
+@njit
+def _bursts(pool, n):
+    """64 acquires, a write to each, 64 releases: slots live together, as in a frame's spawns."""
+    idx = np.empty(BURST, np.int64)
+    acc = 0.0
+    for k in range(n // BURST):
+        for j in range(BURST):
+            i = pool.acquire()
+            pool.data[i].life = j
+            idx[j] = i
+        for j in range(BURST):
+            acc += pool.data[idx[j]].life
+            pool.release(idx[j])
+    return acc
+
+
+@pytest.mark.parametrize("competitor", [FRAME + " (natural loop)", FRAME + " (64-burst)"])
+def test_typed_pool_natural_and_burst(benchmark, alloc, competitor):
+    pool = alloc.typed_pool(PARTICLE, 1024)
+    if competitor.endswith("(natural loop)"):
+        fn = lambda: _natural(pool, N)  # noqa: E731
+        expect = float(sum(range(N)))
+    else:
+        fn = lambda: _bursts(pool, N)  # noqa: E731
+        expect = float((N // BURST) * sum(range(BURST)))
+    result = timed(benchmark, fn, group=P4_NATURAL, competitor=competitor,
+                   ops=(N // BURST) * BURST if "burst" in competitor else N,
+                   unit="acquire+release")
+    assert result == expect

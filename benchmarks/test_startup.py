@@ -152,3 +152,14 @@ def _importtime_top(d, env, n=8):
             rows.append((int(parts[1]), parts[2].rstrip()))
     rows.sort(reverse=True)
     return [f"{us} us {name.strip()}" for us, name in rows[:n]]
+
+
+def test_numpy_numba_startup(benchmark, user_dir):
+    """Reference of the relative P7 target: an interpreter that imports numpy and numba."""
+    d, env, _ = user_dir
+    rounds = ROUNDS if benchmark.enabled else 1
+    label(benchmark, group="P7: fresh process, warm numba cache", competitor="import numpy, numba",
+          ops=1, unit="process", what="python -c 'import numpy, numba'")
+    benchmark.pedantic(lambda: subprocess.run([sys.executable, "-c", "import numpy, numba"],
+                                              cwd=d, env=env, check=True),
+                       rounds=rounds, iterations=1)
