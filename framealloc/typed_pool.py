@@ -323,6 +323,10 @@ class TypedPool:
         with self._lock:
             m = self._m
             cap, isz = m[H.CAP], self._itemsize
+            if m[H.MI] == 0 and self._closed:
+                # close() ran (on another thread) after this call passed its closed check and
+                # released the storage: refuse as the call would have, not with an empty view.
+                self._raise_closed()
             if m[H.MI] == 0:
                 self._data = np.empty(0, self._dtype)
                 self._gens = self._stack = self._tags = np.empty(0, np.int32)

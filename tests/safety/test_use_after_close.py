@@ -304,3 +304,17 @@ def test_njit_methods_refuse_a_closed_object(which):
             kernel(obj, k, arg(ctx))
         assert ei.value.code == "FA015", (names[k], str(ei.value))
     assert state_of(*objs) == before, diff(before, state_of(*objs))
+
+
+def test_a_typed_pool_call_overtaken_by_close_refuses():
+    """A Python call that passed its closed check just before close() ran on another thread
+    re-reads the storage next (``_refresh``): it refuses with FA015, never hands out an empty
+    view (found by test_thread_faults: ``tp.data[i]`` raised IndexError)."""
+    a = fa.SmartAlloc()
+    tp = a.typed_pool(np.float64, 4)
+    i = tp.acquire()
+    tp.data[i] = 1.0
+    a.close()                                  # no compiled call holds it: storage released
+    with pytest.raises(fa.FrameAllocError) as ei:
+        tp._refresh()
+    assert ei.value.code == "FA015", str(ei.value)
