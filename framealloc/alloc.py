@@ -360,9 +360,9 @@ class FramesPart:
             ta = self.tls.arena
         except AttributeError:
             ta = self.attach()
-        if ta.m[_FRAME_OPEN]:
-            raise error(ST.BEGIN_TWICE)
-        (_arena_kernels or _kernels()).begin_frame(ta.handle[0], self.workers)
+        st = (_arena_kernels or _kernels()).begin_frame(ta.row_addr, self.workers)
+        if st:
+            raise error(st)          # FA002: a frame is open
         return ta
 
     def open_arena(self) -> _ThreadArena:
@@ -376,8 +376,10 @@ class FramesPart:
         return ta
 
     def end(self, ta: _ThreadArena) -> None:
-        """End the open frame of ``ta`` in O(1)."""
-        (_arena_kernels or _kernels()).end_frame(ta.handle[0], self.workers)
+        """End the open frame of ``ta`` in O(1) (FA003 if none is open)."""
+        st = (_arena_kernels or _kernels()).end_frame(ta.row_addr, self.workers)
+        if st:
+            raise error(st)
 
     # -- frame allocation ----------------------------------------------------------------------
     def alloc(self, shape, dtype, align, zero: bool, try_: bool):
@@ -678,14 +680,16 @@ class SmartAlloc:
         if self._closed:
             self._raise_closed()
         frames = self._frame_part
-        ta = frames.open_arena()
+        ta = frames.arena()
         if ta.ext:
+            frames.open_arena()      # FA003 before any listener runs
             for listener in self._on_before_end:
                 listener(ta)
-        frames.end(ta)
-        if ta.ext:
+            frames.end(ta)
             for listener in self._on_after_end:
                 listener(ta)
+        else:
+            frames.end(ta)           # the kernel refuses (FA003) when no frame is open
 
     @contextmanager
     def frame(self) -> Iterator["SmartAlloc"]:
