@@ -96,14 +96,11 @@ def _box(typ, val, c):
 # ---------------------------------------------------------------------------------------------
 # Codegen helpers
 
-_thread_id = thread_id   # the LLVM helper lives in _intrinsics (kernels use it too)
-
-
 def _worker_row(context, builder, alloc_val):
     """(row address, worker index, the thread slot's first row) of the current thread's arena
     row."""
     alloc = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=alloc_val)
-    tid = _thread_id(builder)
+    tid = thread_id(builder)
     row = builder.add(alloc.rows, builder.mul(tid, ir.Constant(cgutils.intp_t, ROW_BYTES)))
     return row, tid, alloc.rows
 
