@@ -192,9 +192,11 @@ _CUMULATIVE = ("allocated_total", "count_total", "chunks_grown", "heap_fallbacks
                "heap_fallback_bytes", "rollbacks")
 
 
-def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int, lock) -> None:
+def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int, lock,
+                  ntab: np.ndarray) -> None:
     """A thread ended: keep its history in ``retired``, free its chunks, give its slot back."""
     with lock:
+        ntab[1 + slot, 0] = 0     # compiled code no longer finds the slot by its thread ident
         _release_slot_locked(rows, retired, slot)
 
 
@@ -287,6 +289,22 @@ class CheckpointGuard:
             self._alloc.rollback_to(self.checkpoint)
 
 
+#: Words of a native-table entry: the thread ident, then the 7 ints of ``_native_handle()``.
+NTAB_WORDS = 8
+
+
+class _NtabEntry:
+    """Clears a thread's native-table entry when the thread's local storage goes."""
+
+    __slots__ = ("tab", "row")
+
+    def __init__(self, tab: np.ndarray, row: int):
+        self.tab, self.row = tab, row
+
+    def __del__(self):
+        self.tab[self.row, 0] = 0
+
+
 class FramesPart:
     """The frame arenas of one SmartAlloc: an arena row per thread slot and prange worker, the
     checkpoint stacks, each Python thread's :class:`_ThreadArena`, and the Python fast path of
@@ -323,6 +341,10 @@ class FramesPart:
         self.lock = threading.RLock()
         self.arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = \
             weakref.WeakValueDictionary()
+        # What compiled code unboxes without running Python (kernels.njit_api): row 0 holds the
+        # number of entries, row 1 + slot the slot's thread ident (0: none) and its handle.
+        self.ntab = np.zeros((config.max_threads + 1, NTAB_WORDS), np.int64)
+        self.ntab[0, 0] = config.max_threads
         self.released = False
         self.org: "OrgPart | None" = None
 
@@ -343,7 +365,8 @@ class FramesPart:
         ta = _ThreadArena(self, slot, tid, blocks[0])
         self.tls.arena = ta
         self.arenas[slot] = ta
-        weakref.finalize(ta, _release_slot, self.rows, self.retired, slot, self.lock)
+        weakref.finalize(ta, _release_slot, self.rows, self.retired, slot, self.lock,
+                         self.ntab)
         return ta
 
     def arena(self) -> _ThreadArena:
@@ -519,6 +542,7 @@ class FramesPart:
         """``close()`` (lock held): the Python fast paths of every thread now take the slow path,
         which refuses, and compiled calls unbox afresh."""
         self.rows["limit"] = -1
+        self.ntab[1:, 0] = 0
         for ta in list(self.arenas.values()):
             ta.native = None
 
@@ -598,6 +622,7 @@ class SmartAlloc:
         self._alloc, self._arena, self._attach = frames.alloc, frames.arena, frames.attach
         self._org_charge, self._org_release = org.charge, org.release
         self._org_refund = org.refund
+        self._ntab = frames.ntab.ctypes.data   # the native table's address (kernels.njit_api)
         # The frame-event protocol: each event's listeners, in LISTENER_ORDER.
         parts = [getattr(self, name) for name in LISTENER_ORDER]
         self._on_begin = listeners(parts, "after_begin_frame")
@@ -642,6 +667,12 @@ class SmartAlloc:
                 self._raise_closed()
             ta = self._arena()
             ta.native = ta.handle + (self._lease.addr,)
+            # Publish the handle for this thread ident; the entry is cleared when the thread's
+            # state goes (the sentinel below lives only in this thread's local storage, so it
+            # dies before the ident can be reused), at close() and when the slot is released.
+            tab = self._frame_part.ntab
+            tab[1 + ta.slot] = (threading.get_ident(),) + ta.native
+            self._tls.ntab_entry = _NtabEntry(tab, 1 + ta.slot)
             return ta.native
 
     def _native_exit(self) -> None:

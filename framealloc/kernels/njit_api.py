@@ -83,9 +83,10 @@ _NATIVE_FIELDS = ("rows", "cps", "workers", "depth", "owner", "slot")
 
 @unbox(SmartAllocType)
 def _unbox(typ, obj, c):
-    """Read ``obj._native_handle()``: the calling thread's slot (a tuple of ints) and the
-    allocator's lease, held until the call returns (:mod:`.leases`)."""
-    return unbox_leased(typ, obj, c, "_native_handle", _NATIVE_FIELDS, 1)
+    """The calling thread's slot and the allocator's lease, held until the call returns
+    (:mod:`.leases`): read from the allocator's native table (``obj._ntab``, kept by
+    ``_native_handle()``, which only runs on a thread's first call)."""
+    return unbox_leased(typ, obj, c, "_native_handle", _NATIVE_FIELDS, 1, table_attr="_ntab")
 
 
 @box(SmartAllocType)
