@@ -26,7 +26,7 @@ from .checkpoints import FrameCheckpoint
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig
 from .errors import ConfigError, error
-from .kernels.layout import F, new_arena_block, new_checkpoint_block
+from .kernels.layout import F, new_arena_block, new_checkpoint_block, new_native_table
 from .kernels import PYTHON_CLASSES
 from .kernels import status as ST
 from .phases import PhaseBlock, PhasesPart, PhaseStats
@@ -97,7 +97,7 @@ class _ThreadArena:
         self.row_addr = row0.ctypes.data
         self.cps_addr = frames.cps[slot].ctypes.data
         self.handle = (frames.rows[slot].ctypes.data, self.cps_addr, frames.workers,
-                       frames.config.max_checkpoints, frames.owner_id, tid)
+                       frames.config.checkpoint_slots, frames.owner_id, tid)
         # What @njit code unboxes (kernels.njit_api): the slot's addresses, then the lease.
         self.native: tuple | None = None
         self.lock = frames.lock   # held while this thread reads the row's chunk (vs. close())
@@ -196,7 +196,7 @@ def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int, lock,
                   ntab: np.ndarray) -> None:
     """A thread ended: keep its history in ``retired``, free its chunks, give its slot back."""
     with lock:
-        ntab[1 + slot, 0] = 0     # compiled code no longer finds the slot by its thread ident
+        ntab["ident"][1 + slot] = 0     # compiled code no longer finds the slot by its thread ident
         _release_slot_locked(rows, retired, slot)
 
 
@@ -289,20 +289,16 @@ class CheckpointGuard:
             self._alloc.rollback_to(self.checkpoint)
 
 
-#: Words of a native-table entry: the thread ident, then the 7 ints of ``_native_handle()``.
-NTAB_WORDS = 8
-
-
 class _NtabEntry:
     """Clears a thread's native-table entry when the thread's local storage goes."""
 
     __slots__ = ("tab", "row")
 
     def __init__(self, tab: np.ndarray, row: int):
-        self.tab, self.row = tab, row
+        self.tab, self.row = tab["ident"], row
 
     def __del__(self):
-        self.tab[self.row, 0] = 0
+        self.tab[self.row] = 0
 
 
 class FramesPart:
@@ -331,7 +327,8 @@ class FramesPart:
         self.rows["policy"] = config.policy_code
         self.rows["chunk_size"] = (config.frame_chunk_size if config.on_frame_exhausted == "grow"
                                    else config.frame_capacity)
-        self.cps = new_checkpoint_block(config.max_threads, self.workers, config.max_checkpoints)
+        self.cps = new_checkpoint_block(config.max_threads, self.workers,
+                                        config.checkpoint_slots)
         # Counters of threads that have ended (their rows are reused), so totals stay exact.
         self.retired = np.zeros(1, self.rows.dtype)
         self.tls = threading.local()
@@ -341,10 +338,8 @@ class FramesPart:
         self.lock = threading.RLock()
         self.arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = \
             weakref.WeakValueDictionary()
-        # What compiled code unboxes without running Python (kernels.njit_api): row 0 holds the
-        # number of entries, row 1 + slot the slot's thread ident (0: none) and its handle.
-        self.ntab = np.zeros((config.max_threads + 1, NTAB_WORDS), np.int64)
-        self.ntab[0, 0] = config.max_threads
+        # What compiled code unboxes without running Python (layout NATIVE, kernels.njit_api).
+        self.ntab = new_native_table(config.max_threads)
         self.released = False
         self.org: "OrgPart | None" = None
 
@@ -493,7 +488,7 @@ class FramesPart:
     def checkpoint(self) -> FrameCheckpoint:
         """A checkpoint of the calling thread's frame."""
         ta = self.arena()
-        res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.max_checkpoints)
+        res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots)
         if res[0] != ST.OK:
             raise error(res[0])
         return FrameCheckpoint(self.owner_id, ta.tid, 0, *res[1:])
@@ -507,7 +502,7 @@ class FramesPart:
             raise error(ST.FOREIGN_CHECKPOINT)
         if cp.thread != ta.tid or cp.worker != 0:
             raise error(ST.WRONG_THREAD)
-        status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.max_checkpoints,
+        status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots,
                                      cp.frame, cp.serial, cp.position, cp.chunk_seq, cp.cursor,
                                      cp.index)
         if status != ST.OK:
@@ -542,7 +537,7 @@ class FramesPart:
         """``close()`` (lock held): the Python fast paths of every thread now take the slow path,
         which refuses, and compiled calls unbox afresh."""
         self.rows["limit"] = -1
-        self.ntab[1:, 0] = 0
+        self.ntab["ident"][1:] = 0
         for ta in list(self.arenas.values()):
             ta.native = None
 
@@ -671,7 +666,7 @@ class SmartAlloc:
             # state goes (the sentinel below lives only in this thread's local storage, so it
             # dies before the ident can be reused), at close() and when the slot is released.
             tab = self._frame_part.ntab
-            tab[1 + ta.slot] = (threading.get_ident(),) + ta.native
+            tab[1 + ta.slot] = (threading.get_ident(),) + ta.native   # NATIVE_DTYPE's order
             self._tls.ntab_entry = _NtabEntry(tab, 1 + ta.slot)
             return ta.native
 

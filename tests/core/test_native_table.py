@@ -31,7 +31,7 @@ def _alloc_sum(alloc, n):
 
 def _entries(alloc):
     tab = alloc._frame_part.ntab
-    return {int(i): int(r) for r, i in enumerate(tab[1:, 0]) if i}
+    return {int(i): r for r, i in enumerate(tab["ident"][1:]) if i}
 
 
 def _python_slot(alloc):
