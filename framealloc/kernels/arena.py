@@ -295,7 +295,7 @@ def _settle_peak(r):
 # does exactly what the cached kernel would do then, as a few loads and stores; anything else
 # returns False and the caller calls the kernel.
 
-@register_jitable
+@njit(cache=True)
 def begin_fast(addr):
     """:func:`begin_frame` without budgets: True when done, False to call the kernel."""
     r = row_view(addr)
@@ -311,7 +311,7 @@ def begin_fast(addr):
     return True
 
 
-@register_jitable
+@njit(cache=True)
 def end_fast(addr):
     """:func:`end_frame` in the common case: True when done, False to call the kernel."""
     r = row_view(addr)
