@@ -121,7 +121,8 @@ _add("FA605", "error", "frame data used after its frame ended", """
 A name bound to a frame allocation is used after `alloc.end_frame()` (or
 `end_frame_with_promotions()`) on the same allocator, or after the `with alloc.frame():` block it
 was allocated in has exited, on at least one path. Its memory may already hold the next frame's
-data (in debug mode it reads as NaN). `x += arr` writes into `x` and does not make `x`
+data (in debug mode it reads as NaN). Each statement is reported once per name, at the first use
+(`framealloc lint --show-all` lists every use). `x += arr` writes into `x` and does not make `x`
 frame memory; values read out of frame memory (`float(arr[0])`, `arr.sum()`, `arr.copy()`) are
 not frame memory either.
 What to do: finish using the data before the frame ends, copy what must survive (`arr.copy()`),

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from framealloc.lint import lint_source
+from framealloc.lint import LintConfig, lint_source
 
 from .helpers import codes_in
 
@@ -265,7 +265,7 @@ def test_the_issue_kernel_and_its_variants_lint_clean() -> None:
     assert lint(issue) == []
 
 
-# -- uses after the frame ---------------------------------------------------------------------
+# -- one finding per problem -------------------------------------------------------------------
 
 DEAD = """
 def f(alloc, x, y):
@@ -275,6 +275,22 @@ def f(alloc, x, y):
     alloc.end_frame()
     {stmt}
 """
+
+
+@pytest.mark.parametrize("stmt,cols", [
+    ("a += a.sum() + a.max()", [5]),
+    ("y[:] = a + a * a", [12]),
+    ("print(a.sum(), a.max(), a[0])", [11]),
+    ("print(a.sum(), b.max(), a[0])", [11, 20]),
+    ("if a.sum() > a.max():\n        pass", [8]),
+    ("for v in a[a > 0]:\n        print(a, v)", [14, 15]),
+])
+def test_a_dead_name_is_reported_once_per_statement(stmt: str, cols: list[int]) -> None:
+    """Several uses of one dead name in one statement are one finding at the first use; another
+    name, or another statement, is another finding."""
+    ds = lint_source(DEAD.format(stmt=stmt))
+    assert [d.code for d in ds] == ["FA605"] * len(cols)
+    assert [d.col + 1 for d in ds] == cols
 
 
 @pytest.mark.parametrize("stmt", [
@@ -290,6 +306,23 @@ def test_metadata_of_a_dead_array_is_no_use_of_its_data(stmt: str) -> None:
                                   "print(len(a))", "print(a.T.shape)"])
 def test_other_uses_of_a_dead_array_are_reported(stmt: str) -> None:
     assert [d.code for d in lint_source(DEAD.format(stmt=stmt))] == ["FA605"]
+
+
+def test_show_all_lists_every_use() -> None:
+    src = DEAD.format(stmt="print(a.sum(), a.max(), a[0])")
+    everything = lint_source(src, config=LintConfig(show_all=True))
+    assert [(d.line, d.col + 1) for d in everything] == [(7, 11), (7, 20), (7, 29)]
+    assert [(d.line, d.col + 1) for d in lint_source(src)] == [(7, 11)]
+
+
+def test_dead_uses_in_a_loop_are_reported_once_per_statement() -> None:
+    assert lint("""
+    async def f(alloc, net, n):
+        a = alloc.frame_array(4)
+        await net.flush()
+        for i in range(n):
+            a[i] = a[i - 1] + a[i]
+    """) == [(3, "FA701"), (6, "FA702")]
 
 
 # -- lifetime ------------------------------------------------------------------------------

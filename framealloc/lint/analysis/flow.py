@@ -8,6 +8,7 @@ Names bound to frame allocations are followed through assignments, tuple unpacki
 containers and closures, with NumPy's semantics: an augmented assignment (``x += v``) updates ``x``
 in place (a list extends), a ufunc's ``out`` array is its result, elements of a numeric array and
 anything computed from frame data (``v.copy()``, ``float(v[0])``, ``v + 1``) are new values.
+A use of a name after its frame ended is reported once per statement, at its first use.
 
 Codes emitted here: FA201-FA203 (thread boundaries), FA601-FA606 (lifetime), FA701-FA703 (async).
 """
@@ -625,10 +626,13 @@ class _ScopeWalker:
 
     # -- loads ----------------------------------------------------------------------------------
     def check_load(self, node: ast.Name, st: State) -> None:
-        """A use of ``node``: after its frame ended (FA605/FA603) or across an await (FA702)."""
+        """A use of ``node``: after its frame ended (FA605/FA603) or across an await (FA702).
+        One problem, one finding: each is reported once per statement and name, at the first
+        use in the statement (unless the emitter shows every use)."""
         taint = st.names.get(node.id)
         if not taint or self.reads_metadata(node):
             return
+        group = (id(self.statement_of(node)), node.id)
         dead = frozenset(r for r in taint if r.dead is not None)
         if id(node) in self.returned:  # reported as FA604/FA603 by the return itself
             dead = frozenset(r for r in dead if not r.origin.local_frame)
@@ -639,12 +643,12 @@ class _ScopeWalker:
                 self.out.emit("FA603", node,
                               f"`{node.id}` is a closure capturing frame memory from "
                               f"{_describe(ref.origin)} and is used after {why}; call it before "
-                              "the frame ends or capture a copy")
+                              "the frame ends or capture a copy", group)
             else:
                 self.out.emit("FA605", node,
                               f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
                               f"and is used after {why}; finish with it before the frame ends or "
-                              "keep a copy (`.copy()`)")
+                              "keep a copy (`.copy()`)", group)
         if self.scope.is_async:
             crossed = frozenset(r for r in taint if r.crossed is not None)
             if crossed:
@@ -653,7 +657,7 @@ class _ScopeWalker:
                               f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
                               f"and is used after the `await` at line {ref.crossed}; "
                               "other tasks may have ended the frame meanwhile: finish with it "
-                              "before awaiting or copy it")
+                              "before awaiting or copy it", group)
 
     def reads_metadata(self, node: ast.Name) -> bool:
         """``v.shape``, ``v.dtype``, ``v is None``: what the array object itself holds, which stays
@@ -666,6 +670,13 @@ class _ScopeWalker:
             return (isinstance(parent.ops[0], (ast.Is, ast.IsNot))
                     and isinstance(other, ast.Constant) and other.value is None)
         return False
+
+    def statement_of(self, node: ast.AST) -> ast.AST:
+        """The innermost statement containing ``node`` (the node itself when there is none)."""
+        cur: ast.AST | None = node
+        while cur is not None and not isinstance(cur, ast.stmt):
+            cur = self.ctx.parents.get(cur)
+        return cur if cur is not None else node
 
     def captured(self, body: list[ast.stmt] | ast.expr, bound: set[str], st: State) -> Taint:
         """Closure taint of the frame data a nested function or lambda reads from this scope."""
