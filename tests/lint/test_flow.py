@@ -308,6 +308,16 @@ def test_other_uses_of_a_dead_array_are_reported(stmt: str) -> None:
     assert [d.code for d in lint_source(DEAD.format(stmt=stmt))] == ["FA605"]
 
 
+@pytest.mark.parametrize("ret,found", [
+    ("a", [(7, "FA604")]), ("a[1:]", [(7, "FA604")]), ("(a, b)", [(7, "FA604")]),
+    ("a[0]", [(7, "FA605")]), ("float(a.sum())", [(7, "FA605")]), ("a.shape", []),
+    ("a[0], b", [(7, "FA604"), (7, "FA605")]), ("a if x else a[0]", [(7, "FA604")]),
+])
+def test_returning_dead_frame_data(ret: str, found: list[tuple[int, str]]) -> None:
+    """Handing the memory out is FA604; reading a number out of recycled memory is FA605."""
+    assert lint(DEAD.format(stmt=f"return {ret}")) == found
+
+
 def test_show_all_lists_every_use() -> None:
     src = DEAD.format(stmt="print(a.sum(), a.max(), a[0])")
     everything = lint_source(src, config=LintConfig(show_all=True))

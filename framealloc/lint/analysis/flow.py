@@ -167,6 +167,8 @@ class _ScopeWalker:
         self.in_handled_try = 0
         self.waited: set[int] = set()  # executor calls whose results are collected at once
         self.returned: set[int] = set()  # Name nodes whose value a `return` hands out
+        # uses of dead frame data in a `return` value, reported unless the return reports FA604
+        self.deferred: list[tuple[ast.Name, Taint]] = []
         self.where = "the module" if scope.is_module else "the function"
         name = "" if scope.is_module else scope.node.name  # type: ignore[union-attr]
         self.opener = name in _OPENER_NAMES or name.startswith(_OPENER_PREFIXES)
@@ -317,11 +319,17 @@ class _ScopeWalker:
     def _s_Return(self, node: ast.Return, st: State) -> None:
         if node.value is not None:
             self.returned = {id(n) for n in _value_names(node.value)}
+            self.deferred = []
             try:
                 taint = self.ev(node.value, st)
             finally:
                 self.returned = set()
             local = [r for r in taint if r.origin.local_frame]
+            handed_out = {r.origin for r in local}
+            for name, dead in self.deferred:  # `return a[0]`: a number read from recycled memory
+                if not any(r.origin in handed_out for r in dead):
+                    self.report_dead(name, dead)
+            self.deferred = []
             plain = [r for r in local if not r.closure]
             if plain:
                 o = _first(frozenset(plain)).origin
@@ -632,23 +640,14 @@ class _ScopeWalker:
         taint = st.names.get(node.id)
         if not taint or self.reads_metadata(node):
             return
-        group = (id(self.statement_of(node)), node.id)
         dead = frozenset(r for r in taint if r.dead is not None)
-        if id(node) in self.returned:  # reported as FA604/FA603 by the return itself
-            dead = frozenset(r for r in dead if not r.origin.local_frame)
+        if id(node) in self.returned:  # reported as FA604/FA603 by the return itself, if any
+            local = frozenset(r for r in dead if r.origin.local_frame)
+            if local:
+                self.deferred.append((node, local))
+            dead -= local
         if dead:
-            ref = _first(dead)
-            why = ref.dead
-            if ref.closure:
-                self.out.emit("FA603", node,
-                              f"`{node.id}` is a closure capturing frame memory from "
-                              f"{_describe(ref.origin)} and is used after {why}; call it before "
-                              "the frame ends or capture a copy", group)
-            else:
-                self.out.emit("FA605", node,
-                              f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
-                              f"and is used after {why}; finish with it before the frame ends or "
-                              "keep a copy (`.copy()`)", group)
+            self.report_dead(node, dead)
         if self.scope.is_async:
             crossed = frozenset(r for r in taint if r.crossed is not None)
             if crossed:
@@ -657,7 +656,26 @@ class _ScopeWalker:
                               f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
                               f"and is used after the `await` at line {ref.crossed}; "
                               "other tasks may have ended the frame meanwhile: finish with it "
-                              "before awaiting or copy it", group)
+                              "before awaiting or copy it", self.group_of(node))
+
+    def report_dead(self, node: ast.Name, dead: Taint) -> None:
+        """FA605 (FA603 for a closure): ``node`` is used after the frame of ``dead`` ended."""
+        ref = _first(dead)
+        why = ref.dead
+        if ref.closure:
+            self.out.emit("FA603", node,
+                          f"`{node.id}` is a closure capturing frame memory from "
+                          f"{_describe(ref.origin)} and is used after {why}; call it before "
+                          "the frame ends or capture a copy", self.group_of(node))
+        else:
+            self.out.emit("FA605", node,
+                          f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
+                          f"and is used after {why}; finish with it before the frame ends or "
+                          "keep a copy (`.copy()`)", self.group_of(node))
+
+    def group_of(self, node: ast.Name) -> tuple[int, str]:
+        """Uses of one name in one statement are one problem."""
+        return id(self.statement_of(node)), node.id
 
     def reads_metadata(self, node: ast.Name) -> bool:
         """``v.shape``, ``v.dtype``, ``v is None``: what the array object itself holds, which stays
