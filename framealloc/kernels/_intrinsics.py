@@ -91,22 +91,27 @@ def thread_id(builder):
     return builder.call(fn, [])
 
 
-def call_cached(context, builder, dispatcher, sig, args, inline: bool = True):
+def call_cached(context, builder, dispatcher, sig, args, inline: bool | None = None):
     """Emit a call to the ``@njit(cache=True)`` ``dispatcher`` for ``sig`` from codegen.
 
     Unlike ``context.compile_internal`` (which compiles a Python function in every process),
     the dispatcher's compiled code comes from numba's cache; its library is linked into the
-    caller's, so LLVM may still inline it; ``inline=False`` marks the call ``noinline``
-    (a slow path that must not make its caller too big to inline).
+    caller's, so LLVM may still inline it. ``inline=True`` marks the call ``alwaysinline`` (a
+    fast path of a few loads and stores), ``inline=False`` ``noinline`` (a slow path that must
+    not make its caller bigger); ``None`` leaves it to LLVM.
     """
-    cres = dispatcher.get_compile_result(sig)
+    argtys = tuple(sig.args)
+    cres = dispatcher.overloads.get(argtys)
+    if cres is None:          # by argument types only: the cache entry a plain call made
+        dispatcher.compile(argtys)
+        cres = dispatcher.overloads[argtys]
     context.active_code_library.add_linking_library(cres.library)
     block, first = builder.block, len(builder.block.instructions)
     status, res = context.call_internal_no_propagate(builder, cres.fndesc, cres.signature, args)
-    if not inline:
+    if inline is not None:
         for instr in block.instructions[first:]:
             if isinstance(instr, ir.CallInstr):
-                instr.attributes.add("noinline")
+                instr.attributes.add("alwaysinline" if inline else "noinline")
     with cgutils.if_unlikely(builder, status.is_error):
         context.call_conv.return_status_propagate(builder, status)
     return res
@@ -119,6 +124,7 @@ def cold_call(typingctx, fn, args):
     if not isinstance(fn, types.Dispatcher) or not isinstance(args, types.BaseTuple):
         return None
     inner = fn.get_call_type(typingctx, tuple(args.types), {})
+    inner = inner.return_type(*args.types)
     sig = inner.return_type(fn, args)
 
     def codegen(context, builder, signature, llargs):

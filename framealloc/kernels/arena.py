@@ -494,6 +494,10 @@ def rollback_fast(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, 
     return ST.OK
 
 
+#: :func:`rollback_fast` compiled once (cached): what @njit callers call (kernels.njit_api).
+rollback_quick = njit(cache=True)(rollback_fast)
+
+
 @njit(cache=True)
 def release_checkpoint(addr, serial, index):
     """Forget the newest checkpoint when it is ``serial`` (a committed guard): keeps the stack short."""

@@ -558,9 +558,12 @@ _F8 = types.NumberClass(types.float64)
 
 def _fold(pysig, args, kws):
     """Positional argument types of a call, omitted parameters as ``types.Omitted``."""
-    return fold_arguments(pysig, args, kws, lambda i, p, v: v,
-                          lambda i, p, d: types.Omitted(d),
-                          lambda i, p, v: types.StarArgTuple(v))
+    try:
+        return fold_arguments(pysig, args, kws, lambda i, p, v: v,
+                              lambda i, p, d: types.Omitted(d),
+                              lambda i, p, v: types.StarArgTuple(v))
+    except TypeError as e:      # wrong arity or an unknown keyword: numba's usual report
+        raise TypingError(str(e)) from None
 
 
 def _array_request(name, zero_default):
@@ -610,6 +613,7 @@ def _alloc_method(name, try_, params_request):
         return signature(types.Optional(arrty) if try_ else arrty, *folded).replace(pysig=pysig)
 
     resolve.params = tuple(pysig.parameters)     # what the tests' surface tables read
+
     def lower(context, builder, sig, args):
         shape, src, dtype, (align, align_at), zero = request(*sig.args[1:])
         arrty, emit = _view_plan(shape, dtype, align, zero)
@@ -703,7 +707,7 @@ infer_getattr(_FrameMethods)
 def _lower_frame_event(fast, slow):
     def lower(context, builder, sig, args):
         s = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=args[0])
-        done = call_cached(context, builder, fast, types.boolean(_I), [s.rows])
+        done = call_cached(context, builder, fast, types.boolean(_I), [s.rows], inline=True)
         with builder.if_then(builder.not_(done), likely=False):
             st = call_cached(context, builder, slow, _I(_I, _I), [s.rows, s.workers],
                              inline=False)
@@ -732,41 +736,100 @@ def _ol_in_frame(alloc):
     return impl
 
 
-@overload_method(SmartAllocType, "frame_checkpoint", inline="always")
-def _ol_checkpoint(alloc):
-    def impl(alloc):
-        nat = _native(alloc)
-        if nat.row != nat.rows:     # a prange worker's row joins the frame on first use
-            K.join_frame(nat.row, nat.rows)
-        depth = nat.depth
-        res = K.checkpoint_at(nat.row, nat.cps + nat.worker * depth * _CP_BYTES, depth)
-        if res[0] != 0:
-            _fail(res[0])
-        return FrameCheckpoint(nat.owner, nat.thread, nat.worker, res[1], res[2], res[3], res[4],
-                               res[5], res[6])
-    return impl
+# frame_checkpoint / rollback_to: typed by a template and lowered by hand like the frame
+# methods: the push and the common rollback are cached kernels (inlined by LLVM), the checks
+# compare the checkpoint's fields with the calling worker's, errors and slow paths out of line.
+
+_CP_TYPE = types.NamedUniTuple(types.int64, len(FrameCheckpoint._fields), FrameCheckpoint)
+_CP = {name: i for i, name in enumerate(FrameCheckpoint._fields)}
+#: Fields of ``K.checkpoint``'s result after the status, in order.
+_CP_RESULT = ("frame", "serial", "index", "position", "chunk_seq", "cursor")
+#: The checkpoint fields ``K.rollback`` takes after (row, stack, depth), in order.
+_CP_ROLLBACK = ("frame", "serial", "position", "chunk_seq", "cursor", "index")
 
 
-@overload_method(SmartAllocType, "rollback_to", inline="always")
-def _ol_rollback(alloc, cp):
+def _fail_if(context, builder, cond, status):
+    """Raise the error of ``status`` (an LLVM value or an int) when ``cond`` holds."""
+    st = _c(status) if isinstance(status, int) else status
+    with builder.if_then(cond, likely=False):
+        call_cached(context, builder, _fail, types.none(_I), [st], inline=False)
+
+
+def _worker_stack(context, builder, alloc_val):
+    """(struct, worker row, worker index, first row, the worker's checkpoint stack)."""
+    s = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=alloc_val)
+    row, tid, first = _worker_row(context, builder, alloc_val)
+    cps = builder.add(s.cps, builder.mul(tid, builder.mul(s.depth, _c(_CP_BYTES))))
+    return s, row, tid, first, cps
+
+
+def _lower_checkpoint(context, builder, sig, args):
+    s, row, tid, first, cps = _worker_stack(context, builder, args[0])
+    with builder.if_then(builder.icmp_unsigned("!=", row, first), likely=False):
+        # a prange worker's row joins the frame on first use
+        call_cached(context, builder, K.join_frame, types.none(_I, _I), [row, first],
+                    inline=False)
+    res = call_cached(context, builder, K.checkpoint, types.none(_I, _I, _I),
+                      [row, cps, s.depth], inline=True)
+    _fail_if(context, builder, builder.icmp_signed("!=", builder.extract_value(res, 0), _c(0)),
+             builder.extract_value(res, 0))
+    vals = [None] * len(_CP)
+    vals[_CP["owner"]], vals[_CP["thread"]], vals[_CP["worker"]] = s.owner, s.slot, tid
+    for i, name in enumerate(_CP_RESULT):
+        vals[_CP[name]] = builder.extract_value(res, 1 + i)
+    return context.make_tuple(builder, _CP_TYPE, vals)
+
+
+def _lower_rollback(context, builder, sig, args):
+    s, row, tid, _, cps = _worker_stack(context, builder, args[0])
+    cp = {name: builder.extract_value(args[1], i) for name, i in _CP.items()}
+    _fail_if(context, builder, builder.icmp_signed("!=", cp["owner"], s.owner),
+             ST.FOREIGN_CHECKPOINT)
+    _fail_if(context, builder, builder.or_(builder.icmp_signed("!=", cp["thread"], s.slot),
+                                           builder.icmp_signed("!=", cp["worker"], tid)),
+             ST.WRONG_THREAD)
+    argv = [row, cps, s.depth] + [cp[n] for n in _CP_ROLLBACK]
+    rsig = types.none(*[_I] * len(argv))
+    st = call_cached(context, builder, K.rollback_quick, rsig, argv, inline=True)
+    slot = cgutils.alloca_once_value(builder, st)
+    with builder.if_then(builder.icmp_signed("<", st, _c(0)), likely=False):
+        builder.store(call_cached(context, builder, K.rollback, rsig, argv, inline=False), slot)
+    st = builder.load(slot)
+    _fail_if(context, builder, builder.icmp_signed("!=", st, _c(0)), st)
+    return context.get_dummy_value()
+
+
+def _resolve_checkpoint(self, ty, args, kws):
+    if not args and not kws:
+        return signature(_CP_TYPE)
+
+
+def _rollback_params(cp):
+    """Parameters of rollback_to."""
+
+
+_ROLLBACK_PYSIG = utils.pysignature(_rollback_params)
+
+
+def _resolve_rollback(self, ty, args, kws):
+    (cp,) = _fold(_ROLLBACK_PYSIG, args, kws)
     if getattr(cp, "instance_class", None) is not FrameCheckpoint:
         raise error(ST.STALE_CHECKPOINT, "type", got=cp)
+    return signature(types.none, _CP_TYPE).replace(pysig=_ROLLBACK_PYSIG)
 
-    def impl(alloc, cp):
-        nat = _native(alloc)
-        if cp.owner != nat.owner:
-            _fail(ST.FOREIGN_CHECKPOINT)
-        if cp.thread != nat.thread or cp.worker != nat.worker:
-            _fail(ST.WRONG_THREAD)
-        cps = nat.cps + nat.worker * nat.depth * _CP_BYTES
-        st = K.rollback_fast(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
-                             cp.chunk_seq, cp.cursor, cp.index)
-        if st < 0:
-            st = K.rollback(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
-                            cp.chunk_seq, cp.cursor, cp.index)
-        if st != 0:
-            _fail(st)
-    return impl
+
+_resolve_rollback.params = tuple(_ROLLBACK_PYSIG.parameters)
+
+
+class _CheckpointMethods(AttributeTemplate):
+    key = SmartAllocType
+    resolve_frame_checkpoint = bound_function("SmartAlloc.frame_checkpoint")(_resolve_checkpoint)
+    resolve_rollback_to = bound_function("SmartAlloc.rollback_to")(_resolve_rollback)
+
+
+infer_getattr(_CheckpointMethods)
+lower_builtin("SmartAlloc.frame_checkpoint", SmartAllocType)(_lower_checkpoint)
+lower_builtin("SmartAlloc.rollback_to", SmartAllocType, types.Any)(_lower_rollback)
 
 
 @overload_method(SmartAllocType, "push_tag", inline="always")
