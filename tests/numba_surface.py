@@ -17,8 +17,12 @@ def template_members(template) -> set[str]:
     return {n[len("resolve_"):] for n in vars(cls) if n.startswith("resolve_")}
 
 
-def hand_lowered_params(template, member: str) -> list[str]:
+def hand_lowered_params(template, member: str) -> list[str] | None:
     """Parameter names (after the receiver) of a hand-lowered method: the ``params`` its
-    resolver carries (the signature it folds keyword arguments with); none when absent."""
+    resolver carries (the signature it folds keyword arguments with), none when absent; None
+    for an attribute (a resolver that is not a bound function)."""
     cls = template if isinstance(template, type) else type(template)
-    return list(getattr(vars(cls)[f"resolve_{member}"], "params", []))
+    resolver = vars(cls)[f"resolve_{member}"]
+    if not hasattr(resolver, "__wrapped__"):
+        return None
+    return list(getattr(resolver, "params", []))

@@ -117,18 +117,25 @@ def call_cached(context, builder, dispatcher, sig, args, inline: bool | None = N
     return res
 
 
-@intrinsic
-def cold_call(typingctx, fn, args):
-    """``cold_call(f, (a, b))``: call the ``@njit(cache=True)`` function ``f`` out of line (never
-    inlined into the caller: for slow paths of the small methods that must stay inlinable)."""
-    if not isinstance(fn, types.Dispatcher) or not isinstance(args, types.BaseTuple):
-        return None
-    inner = fn.get_call_type(typingctx, tuple(args.types), {})
-    inner = inner.return_type(*args.types)
-    sig = inner.return_type(fn, args)
+def _call_marked(inline: bool):
+    def typer(typingctx, fn, args):
+        if not isinstance(fn, types.Dispatcher) or not isinstance(args, types.BaseTuple):
+            return None
+        inner = fn.get_call_type(typingctx, tuple(args.types), {})
+        inner = inner.return_type(*args.types)
+        sig = inner.return_type(fn, args)
 
-    def codegen(context, builder, signature, llargs):
-        vals = cgutils.unpack_tuple(builder, llargs[1], len(args.types))
-        return call_cached(context, builder, fn.dispatcher, inner, vals, inline=False)
+        def codegen(context, builder, signature, llargs):
+            vals = cgutils.unpack_tuple(builder, llargs[1], len(args.types))
+            return call_cached(context, builder, fn.dispatcher, inner, vals, inline=inline)
 
-    return sig, codegen
+        return sig, codegen
+    return typer
+
+
+#: ``cold_call(f, (a, b))``: call the ``@njit(cache=True)`` function ``f`` out of line (never
+#: inlined into the caller: for slow paths of the small methods that must stay inlinable).
+cold_call = intrinsic(_call_marked(False))
+#: ``hot_call(f, (a, b))``: call the ``@njit(cache=True)`` function ``f`` inlined into the caller
+#: by LLVM (its compiled code comes from numba's cache: nothing to compile per caller).
+hot_call = intrinsic(_call_marked(True))

@@ -20,8 +20,12 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba import njit
+from numba.core.typing.templates import AttributeTemplate
 from numba.extending import (
+    infer_getattr,
     intrinsic,
+    lower_getattr,
     register_jitable,
     box,
     make_attribute_wrapper,
@@ -56,6 +60,7 @@ from .pool_kernels import (
     words,
 )
 from . import status as ST
+from ._intrinsics import hot_call
 from .leases import box_parent, refuse_in_generators, unbox_leased
 from .njit_api import raising, resolve_numba_dtype, status_raiser
 from .layout import (
@@ -210,7 +215,64 @@ def _ol_raise_release(status):
 
 
 # ---------------------------------------------------------------------------------------------
-# TypedPool methods
+# TypedPool: the per-element methods (acquire, acquire_handle, try_acquire, release) do their
+# work in kernels cached by numba, called ``alwaysinline`` (``hot_call``: the slot pop/push, a
+# few loads and stores), so a user's kernel compiles only the method's few lines and its
+# ``raise`` statements, which stay in the user's function (numba then releases the live arrays).
+# ``data`` is lowered by hand. Before: ~5 s of nested inline overloads on a first call.
+
+@njit(cache=True)
+def _typed_acquire_k(hdr, rows, org):
+    """The handle of a newly acquired slot, or ``-status`` (tags/budgets: charged first)."""
+    if org_busy(rows, org):
+        return acquire_org(hdr, worker_row(rows), TAKE_TYPED, no_keys())
+    return slot_acquire(hdr, 0)
+
+
+@njit(cache=True)
+def _typed_release_k(hdr, org, key):
+    """Release ``key``: its status; a charged slot gives its bytes back."""
+    st = slot_release(hdr, key)
+    if st == ST.OK and release_busy(hdr, key, org):
+        slot_uncharge(hdr, org, key)
+    return st
+
+
+_I = types.int64
+
+
+def _lower_data(context, builder, typ, val):
+    """``pool.data``: a view of the slot array holding a reference to its memory."""
+    p = cgutils.create_struct_proxy(typ)(context, builder, value=val)
+    nb = typ.dtype
+    arrty = types.Array(nb, 1, "C")
+
+    def word(i):
+        ptr = builder.inttoptr(builder.add(p.hdr, ir.Constant(cgutils.intp_t, 8 * int(i))),
+                               cgutils.intp_t.as_pointer())
+        return builder.load(ptr)
+
+    ary = make_array(arrty)(context, builder)
+    itemsize = context.get_abi_sizeof(context.get_data_type(nb))
+    intp = cgutils.intp_t
+    populate_array(ary, data=builder.inttoptr(word(H.DATA), context.get_data_type(nb).as_pointer()),
+                   shape=[word(H.CAP)], strides=[ir.Constant(intp, itemsize)],
+                   itemsize=ir.Constant(intp, itemsize),
+                   meminfo=builder.inttoptr(word(H.MI), cgutils.voidptr_t))
+    value = ary._getvalue()
+    context.nrt.incref(builder, arrty, value)
+    return value
+
+
+class _TypedPoolData(AttributeTemplate):
+    key = TypedPoolType
+
+    def resolve_data(self, ty):
+        return types.Array(ty.dtype, 1, "C")
+
+
+infer_getattr(_TypedPoolData)
+lower_getattr(TypedPoolType, "data")(_lower_data)
 
 def _typed(name, **kw):
     return overload_method(TypedPoolType, name, inline="always", **kw)
@@ -229,23 +291,9 @@ def _check_count(ty, what):
         raise error(ST.BAD_POOL_SIZE, name=what, got=f", got a {ty}")
 
 
-def _typed_take(pool):
-    """The handle of a newly acquired slot, or ``-status``: no call unless a tag or a budget is
-    on (then the cold :func:`acquire_org` charges first)."""
-
-
 def _give_back(hdr, org, key):
     """Release ``key`` (a status); a tagged slot, or any slot while budgets are on, gives its
     bytes back in a cold call."""
-
-
-@overload(_typed_take, inline="always")
-def _ol_typed_take(pool):
-    def impl(pool):
-        if org_busy(pool._rows, pool._org):
-            return acquire_org(pool._hdr, worker_row(pool._rows), TAKE_TYPED, no_keys())
-        return slot_acquire(pool._hdr, 0)
-    return impl
 
 
 @overload(_give_back, inline="always")
@@ -261,7 +309,7 @@ def _ol_give_back(hdr, org, key):
 @_typed("acquire")
 def _tp_acquire(pool):
     def impl(pool):
-        h = _typed_take(pool)
+        h = hot_call(_typed_acquire_k, (pool._hdr, pool._rows, pool._org))
         if h < 0:
             raise_acquire(-h)
         return h & SLOT_MASK
@@ -271,7 +319,7 @@ def _tp_acquire(pool):
 @_typed("acquire_handle")
 def _tp_acquire_handle(pool):
     def impl(pool):
-        h = _typed_take(pool)
+        h = hot_call(_typed_acquire_k, (pool._hdr, pool._rows, pool._org))
         if h < 0:
             raise_acquire(-h)
         return h
@@ -281,7 +329,7 @@ def _tp_acquire_handle(pool):
 @_typed("try_acquire")
 def _tp_try_acquire(pool):
     def impl(pool):
-        h = _typed_take(pool)
+        h = hot_call(_typed_acquire_k, (pool._hdr, pool._rows, pool._org))
         if h < 0:
             if h == -ST.POOL_CLOSED:
                 raise_acquire(-h)
@@ -295,7 +343,7 @@ def _tp_release(pool, key):
     _check_int(key, "the index or handle")
 
     def impl(pool, key):
-        st = _give_back(pool._hdr, pool._org, key)
+        st = hot_call(_typed_release_k, (pool._hdr, pool._org, np.int64(key)))
         if st != ST.OK:
             raise_release(st)
     return impl
@@ -396,16 +444,6 @@ def _tp_live_indices(pool):
                 out[k] = i
                 k += 1
         return out
-    return impl
-
-
-@overload_attribute(TypedPoolType, "data", inline="always")
-def _tp_data(pool):
-    dt = numpy_support.as_dtype(pool.dtype)
-
-    def impl(pool):
-        h = words(pool._hdr)
-        return make_view(h[H.DATA], h[H.MI], h[H.CAP], dt)
     return impl
 
 

@@ -305,6 +305,7 @@ class TypedPoolData(Kind):
         self.pool = alloc.typed_pool(dt, N)
         self.state = {"": self.pool.data.copy()}
         self.live = 0
+        self.stack, self.top = np.zeros(N + 1, np.int64), 0   # live slots, across calls
 
     def api(self, rnd):
         """acquire / try_acquire / acquire_handle or release, within the capacity."""
@@ -323,7 +324,7 @@ class TypedPoolData(Kind):
             model_write(state[""], w, a, b, c, src)
 
     def execute(self, ops, src):
-        k_typed(self.pool, ops, src)
+        self.top = k_typed(self.pool, ops, src, self.stack, self.top)
 
     def read(self):
         return {"": [("python", self.pool.data.copy()), ("njit", r_typed(self.pool))]}

@@ -261,10 +261,10 @@ def r_scratch(alloc, sid, shape, dt):
 
 
 @njit(cache=True)
-def k_typed(p, ops, src):
-    """Typed pool: acquire (acquire / try_acquire / acquire_handle), release, write p.data."""
-    stack = np.zeros(ops.shape[0] + 1, np.int64)
-    top = 0
+def k_typed(p, ops, src, stack, top):
+    """Typed pool: acquire (acquire / try_acquire / acquire_handle), release, write p.data.
+    ``stack[:top]`` holds the live slots, kept by the caller across calls (a release in a later
+    call gives back a slot an earlier call acquired); returns the new ``top``."""
     for r in range(ops.shape[0]):
         op, w, a, b, c = ops[r, 0], ops[r, 1], ops[r, 2], ops[r, 3], ops[r, 4]
         if op == ACQUIRE:
