@@ -24,7 +24,7 @@ from ._dtypes import (
 from ._hooks import LISTENER_ORDER, check_open, listeners
 from .checkpoints import FrameCheckpoint
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
-from .config import AllocConfig
+from .config import AllocConfig, config_with_options
 from .errors import ConfigError, error
 from .kernels.layout import F, new_arena_block, new_checkpoint_block
 from .kernels import PYTHON_CLASSES
@@ -550,6 +550,11 @@ class SmartAlloc:
     ----------
     config:
         Sizes and policies; ``None`` uses :class:`AllocConfig` defaults.
+    **options:
+        :class:`AllocConfig` fields, a shorthand: ``SmartAlloc(max_threads=8)`` is
+        ``SmartAlloc(AllocConfig(max_threads=8))``. With a ``config`` too, they replace that
+        config's fields (``dataclasses.replace``). Another name raises
+        :class:`~framealloc.ConfigError` (FA013) that lists the valid ones.
 
     Example
     -------
@@ -561,6 +566,8 @@ class SmartAlloc:
     ...         pos[:] = 1.0
     >>> alloc.frame_number
     3
+    >>> fa.SmartAlloc(max_threads=8, on_frame_exhausted="error").config.max_threads
+    8
     """
 
     # Composition (see framealloc._hooks): the parts below hold the state; every public method
@@ -574,12 +581,8 @@ class SmartAlloc:
     # the calling thread's tag and budgets, give them back), ``_native_handle``/``_native_exit``
     # (kernels.leases), ``_closed``/``_raise_closed`` (framealloc._closing), ``_id``.
 
-    def __init__(self, config: AllocConfig | None = None):
-        if config is None:
-            config = AllocConfig()
-        elif not isinstance(config, AllocConfig):
-            raise ConfigError(f"config must be an AllocConfig, got {type(config).__name__}",
-                              code="FA013")
+    def __init__(self, config: AllocConfig | None = None, **options: Any):
+        config = config_with_options(config, options)
         self.config = config
         self._id = next(_ids)
         me = weakref.ref(self)      # parts hold the allocator weakly: no reference cycle

@@ -497,7 +497,8 @@ _add(ST.TOO_MANY_THREADS, ConfigError, "too many threads", """
 More Python threads used this allocator than `AllocConfig.max_threads` thread slots.
 Raise `max_threads`; a slot is returned when its thread ends.""")
 _add(ST.BAD_CONFIG, ConfigError, "invalid configuration", """
-An AllocConfig field has an invalid value (see the message for which one and the allowed range).""")
+An AllocConfig field has an invalid value (see the message for which one and the allowed range),
+or SmartAlloc(**options) got a name that is not an AllocConfig field (the message lists them).""")
 _add(ST.BAD_SHAPE, AllocSizeError, "bad shape", """
 The shape has too many dimensions (more than 8 inside @njit, 32 from Python) or is not an int or a
 tuple of ints.""",
