@@ -281,10 +281,12 @@ class CheckpointGuard:
         self.committed = True
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        cp = self.checkpoint
+        assert cp is not None, "CheckpointGuard.__exit__ without __enter__"
         if self.committed and exc_type is None:
-            self._alloc._forget_checkpoint(self.checkpoint)
+            self._alloc._forget_checkpoint(cp)
         else:
-            self._alloc.rollback_to(self.checkpoint)
+            self._alloc.rollback_to(cp)
 
 
 class FramesPart:
@@ -303,6 +305,8 @@ class FramesPart:
     It asks the org part (``org``, wired by SmartAlloc) for the organisation blocks of a slot
     when a thread attaches, and hands it budget refusals and events from the slow path.
     """
+
+    org: OrgPart       # wired by SmartAlloc.__init__ once the org part exists (it needs this one)
 
     def __init__(self, owner, config: AllocConfig, owner_id: int):
         self._owner = owner          # weak reference to the SmartAlloc (its closing interface)
@@ -324,7 +328,6 @@ class FramesPart:
         self.arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = \
             weakref.WeakValueDictionary()
         self.released = False
-        self.org: "OrgPart | None" = None
 
     # -- threads -----------------------------------------------------------------------------
     def attach(self) -> _ThreadArena:

@@ -409,9 +409,8 @@ def _add(status: Status, exception, title: str, explanation: str, message: str =
     assert code not in CODES and status > 0, f"duplicate or negative code {code}"
     cls = exception if isinstance(exception, type) else None
     name = exception.__name__ if cls is not None else (exception or "")
-    cases = tuple((k, v) for k, v in (cases or {}).items())
     CODES[code] = CodeInfo(code, title, explanation.strip(), name, message, todo,
-                           tuple(defaults.items()), cases, cls)
+                           tuple(defaults.items()), tuple((cases or {}).items()), cls)
 
 
 _add(ST.NO_FRAME, FrameStateError, "allocation outside a frame", """
@@ -980,7 +979,7 @@ def message(status, case: str | None = None, **fields) -> str:
     return f"{info.code}: {text}"
 
 
-def exception_class(status) -> type:
+def exception_class(status) -> type[Exception]:
     """The exception class of ``status`` (GPU and coordination classes are imported on use)."""
     info = _entry(status)
     if info.cls is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = ["Finding", "Emitter"]
 
@@ -17,6 +18,16 @@ class Finding:
     message: str
 
 
+class Position(Protocol):
+    """Anything with a position to report at: an AST node, or a stand-in for one."""
+
+    @property
+    def lineno(self) -> int: ...
+
+    @property
+    def col_offset(self) -> int: ...
+
+
 class Emitter:
     """Collects findings; the same code at the same place is kept once (loops are analysed
     more than once)."""
@@ -24,8 +35,8 @@ class Emitter:
     def __init__(self) -> None:
         self._seen: dict[tuple[str, int, int], Finding] = {}
 
-    def emit(self, code: str, node: ast.AST, message: str) -> None:
-        """Record ``code`` at ``node``'s position."""
+    def emit(self, code: str, node: ast.AST | Position, message: str) -> None:
+        """Record ``code`` at ``node``'s position (line 1, column 0 for a node without one)."""
         key = (code, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
         if key not in self._seen:
             self._seen[key] = Finding(code, key[1], key[2], message)
