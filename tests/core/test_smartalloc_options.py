@@ -74,8 +74,10 @@ def test_unknown_option_suggests_the_close_field():
         fa.SmartAlloc(max_thread=2, zzz=1, max_tags=8)
 
 
-@pytest.mark.parametrize("name", [f.name for f in FIELDS if isinstance(getattr(DEFAULTS, f.name),
-                                                                        int)])
+INT_FIELDS = [name for name in NAMES if isinstance(getattr(DEFAULTS, name), int)]
+
+
+@pytest.mark.parametrize("name", INT_FIELDS)
 def test_bad_values_are_checked_as_in_alloc_config(name):
     with pytest.raises(fa.ConfigError) as by_config:
         fa.AllocConfig(**{name: -1})
