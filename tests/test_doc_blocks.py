@@ -158,7 +158,7 @@ def test_the_scan_finds_the_blocks():
                      if FENCE_RE.match(ln))
         blocks = BLOCKS[path.relative_to(ROOT).as_posix()]
         assert 2 * sum(b.fenced for b in blocks) == fences, path
-    assert sum(not b.fenced for b in BLOCKS["docs/organisation.md"]) == 6
+    assert any(not b.fenced and b.doctest for b in BLOCKS["docs/organisation.md"])
     assert sum(b.doctest for bs in BLOCKS.values() for b in bs) > 50
     assert any(b.lang == "console" for b in BLOCKS["docs/lint.md"])
 
