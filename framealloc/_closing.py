@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Iterable
+from typing import Iterable, TypeVar
 
 from .kernels.layout import L_DROPPED as _DROPPED, L_HOLDERS as _HOLDERS, LEASE_DTYPE, new_counters
 
@@ -44,8 +44,11 @@ def _guard(fn):
     return g
 
 
-def guard_closed(cls: type, read_only: Iterable[str] = (),
-                 self_checked: Iterable[str] = ()) -> type:
+_C = TypeVar("_C")
+
+
+def guard_closed(cls: type[_C], read_only: Iterable[str] = (),
+                 self_checked: Iterable[str] = ()) -> type[_C]:
     """Guard every public method and property of ``cls`` except ``close``, the ``read_only``
     names (they keep working after close and change nothing) and the ``self_checked`` ones
     (hot paths that refuse by themselves). Records the lists on the class: ``_guarded_names``,
@@ -76,9 +79,9 @@ def guard_closed(cls: type, read_only: Iterable[str] = (),
         else:
             continue
         guarded.append(name)
-    cls._guarded_names = frozenset(guarded)
-    cls._open_after_close = opened
-    cls._self_checked = checked
+    setattr(cls, "_guarded_names", frozenset(guarded))
+    setattr(cls, "_open_after_close", opened)
+    setattr(cls, "_self_checked", checked)
     return cls
 
 

@@ -52,6 +52,8 @@ Rules:
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 __all__ = ["AllocPart", "LISTENER_ORDER", "EVENTS", "listeners", "check_open"]
 
 #: The listeners, in the order every event calls them (the part attribute names of SmartAlloc).
@@ -70,6 +72,7 @@ class AllocPart:
     allocator)."""
 
     __slots__ = ()
+    _owner: Callable[[], Any]      # set by each part: weakref.ref(alloc)
 
     def _check_open(self) -> None:
         """FA015 when the allocator was closed (its closing interface, framealloc._closing)."""

@@ -24,7 +24,7 @@ from ._dtypes import (
 from ._hooks import LISTENER_ORDER, check_open, listeners
 from .checkpoints import FrameCheckpoint
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
-from .config import AllocConfig
+from .config import AllocConfig, config_with_options
 from .errors import ConfigError, error
 from .kernels.layout import F, new_arena_block, new_checkpoint_block, new_native_table
 from .kernels import PYTHON_CLASSES
@@ -283,10 +283,12 @@ class CheckpointGuard:
         self.committed = True
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        cp = self.checkpoint
+        assert cp is not None, "CheckpointGuard.__exit__ without __enter__"
         if self.committed and exc_type is None:
-            self._alloc._forget_checkpoint(self.checkpoint)
+            self._alloc._forget_checkpoint(cp)
         else:
-            self._alloc.rollback_to(self.checkpoint)
+            self._alloc.rollback_to(cp)
 
 
 class _NtabEntry:
@@ -318,6 +320,8 @@ class FramesPart:
     when a thread attaches, and hands it budget refusals and events from the slow path.
     """
 
+    org: OrgPart       # wired by SmartAlloc.__init__ once the org part exists (it needs this one)
+
     def __init__(self, owner, config: AllocConfig, owner_id: int):
         self._owner = owner          # weak reference to the SmartAlloc (its closing interface)
         self.config = config
@@ -341,7 +345,6 @@ class FramesPart:
         # What compiled code unboxes without running Python (layout NATIVE, kernels.njit_api).
         self.ntab = new_native_table(config.max_threads)
         self.released = False
-        self.org: "OrgPart | None" = None
 
     # -- threads -----------------------------------------------------------------------------
     def attach(self) -> _ThreadArena:
@@ -569,6 +572,11 @@ class SmartAlloc:
     ----------
     config:
         Sizes and policies; ``None`` uses :class:`AllocConfig` defaults.
+    **options:
+        :class:`AllocConfig` fields, a shorthand: ``SmartAlloc(max_threads=8)`` is
+        ``SmartAlloc(AllocConfig(max_threads=8))``. With a ``config`` too, they replace that
+        config's fields (``dataclasses.replace``). Another name raises
+        :class:`~framealloc.ConfigError` (FA013) that lists the valid ones.
 
     Example
     -------
@@ -580,6 +588,8 @@ class SmartAlloc:
     ...         pos[:] = 1.0
     >>> alloc.frame_number
     3
+    >>> fa.SmartAlloc(max_threads=8, on_frame_exhausted="error").config.max_threads
+    8
     """
 
     # Composition (see framealloc._hooks): the parts below hold the state; every public method
@@ -593,12 +603,8 @@ class SmartAlloc:
     # the calling thread's tag and budgets, give them back), ``_native_handle``/``_native_exit``
     # (kernels.leases), ``_closed``/``_raise_closed`` (framealloc._closing), ``_id``.
 
-    def __init__(self, config: AllocConfig | None = None):
-        if config is None:
-            config = AllocConfig()
-        elif not isinstance(config, AllocConfig):
-            raise ConfigError(f"config must be an AllocConfig, got {type(config).__name__}",
-                              code="FA013")
+    def __init__(self, config: AllocConfig | None = None, **options: Any):
+        config = config_with_options(config, options)
         self.config = config
         self._id = next(_ids)
         me = weakref.ref(self)      # parts hold the allocator weakly: no reference cycle

@@ -30,7 +30,7 @@ class FrameCheckpoint(NamedTuple):
     worker: int     # prange worker (0 outside parallel regions)
     frame: int
     serial: int
-    index: int
+    index: int  # type: ignore[assignment]  # the stack index; shadows tuple.index() on purpose
     position: int
     chunk_seq: int
     cursor: int

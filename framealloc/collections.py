@@ -138,6 +138,10 @@ class FrameVec:
     """
 
     __slots__ = ("_hdr", "_data", "_m", "_cap", "__weakref__")
+    _hdr: np.ndarray       # int64[1]: the length
+    _data: np.ndarray      # the storage, ``capacity`` elements
+    _m: memoryview         # of _hdr
+    _cap: int
 
     def __init__(self, *args, **kwargs):
         raise TypeError("create a FrameVec with alloc.frame_vec(dtype, capacity)")
@@ -332,6 +336,17 @@ class FrameMap:
 
     __slots__ = ("_hdr", "_state", "_keys", "_vals", "_m", "_st", "_ks", "_cap", "_mask", "_lo",
                  "_hi", "__weakref__")
+    _hdr: np.ndarray       # int64[1]: the length
+    _state: np.ndarray     # per slot: empty or full
+    _keys: np.ndarray
+    _vals: np.ndarray
+    _m: memoryview         # of _hdr
+    _st: memoryview        # of _state
+    _ks: memoryview        # of _keys
+    _cap: int
+    _mask: int             # table size - 1
+    _lo: int               # the key dtype's range
+    _hi: int
 
     def __init__(self, *args, **kwargs):
         raise TypeError("create a FrameMap with alloc.frame_map(key_dtype, value_dtype, capacity)")
@@ -529,7 +544,8 @@ class FrameLayout:
         self._owner = owner
         self._fields = tuple(specs)
         self._names = tuple(fields)
-        self._type = namedtuple("FrameLayoutViews", self._names)
+        # Field names known at run time only: mypy cannot type this namedtuple.
+        self._type = namedtuple("FrameLayoutViews", self._names)  # type: ignore[misc]
         self._c = _NO_CACHE
         self._reuse: dict = {}
 

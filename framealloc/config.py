@@ -1,11 +1,13 @@
 """Allocator configuration and size helpers."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import difflib
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["AllocConfig", "KiB", "MiB", "GiB", "FRAME_POLICIES", "MAX_ALIGN"]
+__all__ = ["AllocConfig", "KiB", "MiB", "GiB", "FRAME_POLICIES", "MAX_ALIGN", "config_with_options"]
 
 #: Largest alignment a frame allocation may ask for: one page, the largest a NumPy user needs.
 MAX_ALIGN = 4096
@@ -122,6 +124,35 @@ class AllocConfig:
     def policy_code(self) -> int:
         """The exhaustion policy as the integer stored in the arena state."""
         return FRAME_POLICIES.index(self.on_frame_exhausted)
+
+
+def config_with_options(config: AllocConfig | None, options: dict[str, Any]) -> AllocConfig:
+    """The configuration of ``SmartAlloc(config, **options)``: ``config`` (the defaults when it is
+    None) with the fields named in ``options`` replaced, checked like any :class:`AllocConfig`.
+
+    A name that is not an :class:`AllocConfig` field raises :class:`~framealloc.ConfigError`
+    (FA013) naming the valid ones.
+
+    >>> config_with_options(None, {"max_threads": 8}).max_threads
+    8
+    >>> config_with_options(AllocConfig(max_tags=16), {"max_threads": 8}).max_tags
+    16
+    """
+    if config is not None and not isinstance(config, AllocConfig):
+        raise ConfigError(f"config must be an AllocConfig, got {type(config).__name__}; or pass "
+                          f"the options as keywords: SmartAlloc(max_threads=8)", code="FA013")
+    names = [f.name for f in fields(AllocConfig)]
+    unknown = [name for name in options if name not in names]
+    if unknown:
+        hints = [f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
+                 for name in unknown
+                 for close in [difflib.get_close_matches(name, names, n=1)]]
+        raise ConfigError(f"unknown SmartAlloc option{'s' if len(hints) > 1 else ''} "
+                          f"{', '.join(hints)}: the options are the AllocConfig fields "
+                          f"{', '.join(names)}", code="FA013")
+    if config is None:
+        return AllocConfig(**options)
+    return replace(config, **options) if options else config
 
 
 def _check_classes(classes, page_size: int) -> tuple:

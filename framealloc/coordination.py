@@ -189,6 +189,7 @@ class TransferHandle:
     """
 
     __slots__ = ("_data", "_state", "_lock", "source_thread", "nbytes")
+    _data: np.ndarray | None       # None once received or dropped
 
     _PENDING, _RECEIVED, _DROPPED = 0, 1, 2
 
@@ -221,6 +222,7 @@ class TransferHandle:
                                     "its data is gone", code="FA174")
             self._state = self._RECEIVED
             data, self._data = self._data, None
+            assert data is not None, "a pending TransferHandle holds its data"
             return data
 
     def drop(self) -> None:

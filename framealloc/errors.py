@@ -409,9 +409,8 @@ def _add(status: Status, exception, title: str, explanation: str, message: str =
     assert code not in CODES and status > 0, f"duplicate or negative code {code}"
     cls = exception if isinstance(exception, type) else None
     name = exception.__name__ if cls is not None else (exception or "")
-    cases = tuple((k, v) for k, v in (cases or {}).items())
     CODES[code] = CodeInfo(code, title, explanation.strip(), name, message, todo,
-                           tuple(defaults.items()), cases, cls)
+                           tuple(defaults.items()), tuple((cases or {}).items()), cls)
 
 
 _add(ST.NO_FRAME, FrameStateError, "allocation outside a frame", """
@@ -497,7 +496,8 @@ _add(ST.TOO_MANY_THREADS, ConfigError, "too many threads", """
 More Python threads used this allocator than `AllocConfig.max_threads` thread slots.
 Raise `max_threads`; a slot is returned when its thread ends.""")
 _add(ST.BAD_CONFIG, ConfigError, "invalid configuration", """
-An AllocConfig field has an invalid value (see the message for which one and the allowed range).""")
+An AllocConfig field has an invalid value (see the message for which one and the allowed range),
+or SmartAlloc(**options) got a name that is not an AllocConfig field (the message lists them).""")
 _add(ST.BAD_SHAPE, AllocSizeError, "bad shape", """
 The shape has too many dimensions (more than 8 inside @njit, 32 from Python) or is not an int or a
 tuple of ints.""",
@@ -979,7 +979,7 @@ def message(status, case: str | None = None, **fields) -> str:
     return f"{info.code}: {text}"
 
 
-def exception_class(status) -> type:
+def exception_class(status) -> type[Exception]:
     """The exception class of ``status`` (GPU and coordination classes are imported on use)."""
     info = _entry(status)
     if info.cls is not None:

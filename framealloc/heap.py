@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import threading
 import weakref
+from typing import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,9 @@ __all__ = ["HeapTracker", "HeapCounters"]
 
 class _HeapRef(weakref.ref):
     __slots__ = ("nbytes", "on_free", "tag")   # tag: charged to (-1: nothing charged)
+    nbytes: int
+    on_free: Callable[[int], object] | None
+    tag: int
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class HeapTracker:
         # current, peak, allocated, freed, allocations, frees (int64, shared with stats)
         self.counters = new_counters(HEAP_COUNTERS_DTYPE)   # int64 words of the record
         self._lock = threading.RLock()
-        self._pending: collections.deque = collections.deque()
+        self._pending: collections.deque[_HeapRef] = collections.deque()
         pending = self._pending
         self._on_dead = lambda ref, _p=pending: _p.append(ref)
         self._refs: dict[int, _HeapRef] = {}   # id(ref) -> ref (arrays are unhashable)
@@ -130,6 +134,7 @@ class HeapTracker:
         """A tracked ``np.empty``/``np.zeros`` (FA004/5/6 for bad shapes and dtypes, FA105 when
         the memory is not there)."""
         dt, isz, _ = resolve_dtype(dtype)
+        dims: tuple[int, ...]
         if shape == ():
             dims, count = (), 1
         else:

@@ -41,6 +41,7 @@ import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from types import FrameType
 
 from ._hooks import AllocPart
 from .errors import PhaseError, PhaseWarning
@@ -259,7 +260,8 @@ _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def _warn(message: str) -> None:
     """Issue FA159 at the first caller outside framealloc (and contextlib)."""
-    level, f = 1, sys._getframe(0)
+    level = 1
+    f: FrameType | None = sys._getframe(0)
     while f is not None:
         fn = os.path.abspath(f.f_code.co_filename)
         if not (fn.startswith(_PKG_DIR) or os.path.basename(fn) == "contextlib.py"):

@@ -107,6 +107,7 @@ class _SlotRef(weakref.ref):
     """Weak reference to a PoolBox's buffer owner; its callback queues the block's release."""
 
     __slots__ = ("key",)
+    key: int
 
 
 class PoolBox:
@@ -127,6 +128,7 @@ class PoolBox:
     """
 
     __slots__ = ("_array", "_pools", "key", "nbytes", "size_class", "_freed", "__weakref__")
+    _array: np.ndarray | None      # None once freed
 
     def __init__(self, pools: "SizeClassPools", key: int, array: np.ndarray, size_class: int):
         self._pools = pools
@@ -139,10 +141,11 @@ class PoolBox:
     @property
     def array(self) -> np.ndarray:
         """The box's array (FA108 after ``free()``)."""
-        if self._freed:
+        a = self._array
+        if a is None:      # freed
             raise UseAfterFreeError("this PoolBox was freed; its array is gone (allocate a new "
                                     "one)", code="FA108")
-        return self._array
+        return a
 
     @property
     def freed(self) -> bool:
@@ -169,9 +172,9 @@ class PoolBox:
         return a if dtype is None else a.astype(dtype)
 
     def __repr__(self) -> str:
-        if self._freed:
-            return f"PoolBox(freed, key={self.key})"
         a = self._array
+        if a is None:
+            return f"PoolBox(freed, key={self.key})"
         return (f"PoolBox(shape={a.shape}, dtype={a.dtype}, size_class={self.size_class}, "
                 f"key={self.key})")
 
@@ -215,8 +218,9 @@ class _ClassState:
 
     def __init__(self, row: np.ndarray):
         self.m = memoryview(row)
-        self.serial = -1
-        self.gens = self.stack = self.tags = self.pt = None
+        self.serial = -1           # none read yet: refresh() sets every array below
+        self.gens = self.stack = self.tags = np.empty(0, np.int32)
+        self.pt = np.empty(0, np.int64)
         self.pages: dict = {}
 
     def refresh(self) -> None:
@@ -531,6 +535,7 @@ class SizeClassPools:
     def box(self, dtype, shape=(), zero: bool = False) -> PoolBox:
         """A :class:`PoolBox` holding an array of ``shape``/``dtype`` (heap beyond 4 KiB)."""
         dt, isz, _ = resolve_dtype(dtype)
+        dims: tuple[int, ...]
         if shape == ():
             dims, count = (), 1
         else:
@@ -688,8 +693,8 @@ class SizeClassPools:
             self._deferred.clear()
             self._pending.clear()
             for s in self._state:
-                s.serial, s.pages, s.pt = -1, {}, None
-                s.gens = s.stack = s.tags = None
+                s.serial, s.pages, s.pt = -1, {}, np.empty(0, np.int64)
+                s.gens = s.stack = s.tags = np.empty(0, np.int32)
 
     def __repr__(self) -> str:
         return f"SizeClassPools(classes={self._classes}, page_bytes={self._page_bytes})"

@@ -319,7 +319,7 @@ class RetentionCounts:
             elif status == "failed":
                 rc[reason] += 1
                 rb[reason] += nbytes
-        out = {}
+        out: dict[str, int | FailureReasons] = {}
         for k in n:
             out[k + "_count"] = n[k]
             out[k + "_bytes"] = b[k]
@@ -541,7 +541,7 @@ class RetentionPart(AllocPart):
         st = ta.ext.get(_EXT_KEY)
         if st is None or st.frame != cp.frame or not st.records:
             return
-        keep = []
+        keep: list[_Retained] = []
         for r in st.records:
             (st.rolled_back if cp.serial <= r.cp_serial else keep).append(r)
         st.records = keep
@@ -559,7 +559,7 @@ class RetentionPart(AllocPart):
         if not st.records:
             return
         now = _position(ta.m)
-        keep = []
+        keep: list[_Retained] = []
         for r in st.records:
             (st.rolled_back if now < r.end else keep).append(r)
         st.records = keep

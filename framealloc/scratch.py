@@ -538,8 +538,9 @@ class ScratchPool:
         >>> b = pool.array(8, "f8"); b[:] = 2; float(a[0])     # a aliases b now
         2.0
         """
-        owner, tags = self._owner, self._tm
-        if tags.tobytes() == self._state.no_tags:
+        owner = self._owner
+        tags: memoryview | tuple[()] = self._tm
+        if self._tm.tobytes() == self._state.no_tags:
             tags = ()      # no tag holds bytes: skip settle's loop over the tags (at C speed)
         if (_settle or _kernels().settle)(self._m, tags, _give_back, owner, 1):
             owner._raise_closed()

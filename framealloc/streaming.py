@@ -131,6 +131,7 @@ class StreamingAllocator(ClosesWithOwner):
     def reserve(self, size, dtype=None, *, priority: int = 0, name: str = "") -> int:
         """Reserve an asset of ``size`` bytes (``dtype=None``) or of ``shape=size`` elements of
         ``dtype``; returns its id. Evicts as described in the module doc, or raises FA117."""
+        dims: tuple[int, ...]
         if dtype is None:
             dt, dims = np.dtype(np.uint8), (check_count(size, "size"),)
             nbytes = dims[0]

@@ -267,8 +267,9 @@ class TypedPool:
         self._closed: str | None = None
         self._released = False
         self._lock = threading.RLock()
+        # Placeholders: serial -1 makes the first use _refresh() the views of the storage.
         self._serial = -1
-        self._data = self._gens = self._stack = self._tags = None
+        self._data = self._gens = self._stack = self._tags = np.empty(0, np.int32)
         self._nbtype = None
         # The SmartAlloc whose tags and budgets this pool charges (weakly; None: standalone).
         self._owner_ref = weakref.ref(_owner) if _owner is not None else None

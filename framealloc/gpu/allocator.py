@@ -289,6 +289,7 @@ class GpuAllocator:
         r = requirements
         if r.lifetime is _FRAME:
             return self._allocate_frame_checked(r.size, r.intent, r.usage, r.alignment, r.name)
+        assert r.usage is not None, "GpuAllocRequirements.__post_init__ resolves usage"
         return self._allocate_pooled(r.size, r.intent, r.lifetime, r.usage, r.alignment, r.name)
 
     def try_allocate(self, requirements: GpuAllocRequirements) -> GpuAllocation | None:
@@ -461,6 +462,7 @@ class GpuAllocator:
             self._xfer.run_immediate(sblock, src.offset + off, rblock, roff, n)
             if not rblock.coherent:
                 self._mem.flush_or_invalidate(rblock, roff, n, flush=False)
+            assert rblock.array is not None, "readback memory is host-visible (mapped)"
             out = np.array(rblock.array[roff:roff + n])
         finally:
             self._free_internal(rblock, roff, n)

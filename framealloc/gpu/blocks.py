@@ -42,7 +42,7 @@ class Block:
     def __init__(self, owner: Any, handle: BackendBlock, size: int, memory_type: int, heap: int,
                  kind: str, host_visible: bool, coherent: bool, serial: int) -> None:
         self.owner = owner
-        self.handle = handle
+        self.handle: BackendBlock | None = handle      # None once released
         self.buffer = handle.buffer
         self.size = size
         self.memory_type = memory_type
@@ -193,14 +193,15 @@ class FrameRing:
         """Bytes bumped (with padding) in ``slot`` (default: the current one)."""
         self._sync()
         s = self.slot if slot is None else slot
-        return sum(c.va.cursor for c in self.slots[s])  # type: ignore[union-attr]
+        return sum(c.va.cursor for c in self.slots[s])  # type: ignore[union-attr, misc]
 
     def chunks(self) -> list[Block]:
         return [c for chunks in self.slots for c in chunks]
 
     def trim(self, slot: int, frame: int, older_than: int) -> list[Block]:
         """Remove and return chunks of ``slot`` unused since ``frame - older_than``."""
-        keep, drop = [], []
+        keep: list[Block] = []
+        drop: list[Block] = []
         for c in self.slots[slot]:
             (drop if c.last_used < frame - older_than else keep).append(c)
         if drop:

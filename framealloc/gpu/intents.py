@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import operator
 from dataclasses import dataclass
+from typing import SupportsIndex, cast
 
 from .errors import GpuAlignmentError, GpuSizeError, GpuUsageError
 
@@ -132,7 +133,7 @@ _VALID_USAGE_BY_INTENT = {i: _valid_usages(i) for i in GpuMemoryIntent}
 
 def _coerce_enum(enum_cls: type[enum.IntEnum], value: object, what: str) -> enum.IntEnum:
     if type(value) is enum_cls:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, str):
         key = value.strip().upper().replace("-", "_").replace(" ", "_")
         if key == "DEVICELOCAL":
@@ -151,7 +152,7 @@ def check_size(size: object) -> int:
         raise GpuSizeError(
             f"GPU allocation size must be an integer number of bytes, got {size!r} "
             f"({type(size).__name__}); pass e.g. `array.nbytes`", code="FA401")
-    n = operator.index(size)
+    n = operator.index(cast(SupportsIndex, size))     # __index__ checked above
     if n <= 0:
         raise GpuSizeError(
             f"GPU allocation size must be positive, got {n}; Vulkan buffers cannot be empty",
@@ -169,7 +170,7 @@ def check_alignment(alignment: object) -> int:
         raise GpuAlignmentError(
             f"alignment must be an integer power of two (or 0 for the default), got {alignment!r}",
             code="FA402")
-    a = operator.index(alignment)
+    a = operator.index(cast(SupportsIndex, alignment))     # __index__ checked above
     if a == 0:
         return 0
     if a < 0 or a & (a - 1) or a > MAX_ALIGNMENT:
@@ -188,7 +189,7 @@ def check_usage(usage: object, intent: GpuMemoryIntent) -> BufferUsage:
         return usage
     if isinstance(usage, bool) or not hasattr(type(usage), "__index__"):
         raise GpuUsageError(f"usage must be BufferUsage flags, got {usage!r}", code="FA403")
-    u = operator.index(usage)
+    u = operator.index(cast(SupportsIndex, usage))     # __index__ checked above
     if u == 0:
         raise GpuUsageError(
             "usage is empty: a buffer needs at least one BufferUsage flag "

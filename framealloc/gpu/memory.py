@@ -146,7 +146,9 @@ class DeviceMemory:
                    lifetime: GpuLifetime) -> tuple[Block, int]:
         """A range for a Persistent/Transient allocation: dedicated memory when large, else a
         TLSF range of an existing block, else of a new block."""
-        if size >= self.config.dedicated_threshold:
+        threshold = self.config.dedicated_threshold
+        assert threshold is not None, "GpuConfig.__post_init__ resolves dedicated_threshold"
+        if size >= threshold:
             block = self.new_block(mt, align_up(size, self.granularity(mt)), KIND_DEDICATED)
             block.lifetime = lifetime
             self.dedicated[block.serial] = block

@@ -85,7 +85,7 @@ class NullRecorder:
 
     def __init__(self, backend: NullBackend) -> None:
         self._backend = backend
-        self._ops: list[tuple] = []
+        self._ops: list[tuple | None] = []      # copies; None: a barrier
         self._batches: list[_Batch] = []
         self.destroyed = False
 

@@ -16,7 +16,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -77,8 +77,13 @@ class BackendBlock(Protocol):
     host_address: int    # address of the persistent mapping, 0 when not mapped
 
 
+#: A backend's own block type: each backend takes back only the blocks it made.
+_Block = TypeVar("_Block", bound=BackendBlock)
+_BlockIn = TypeVar("_BlockIn", bound=BackendBlock, contravariant=True)
+
+
 @runtime_checkable
-class CommandRecorder(Protocol):
+class CommandRecorder(Protocol[_BlockIn]):
     """Records copies into command buffers and submits them with fences, in order.
 
     The recorder makes each submission safe on its own: it orders the first command after all
@@ -86,7 +91,7 @@ class CommandRecorder(Protocol):
     later work. ``barrier`` orders copies recorded before it against copies recorded after it.
     """
 
-    def copy(self, src: BackendBlock, src_offset: int, dst: BackendBlock, dst_offset: int,
+    def copy(self, src: _BlockIn, src_offset: int, dst: _BlockIn, dst_offset: int,
              size: int) -> None: ...
 
     def barrier(self) -> None: ...
@@ -105,31 +110,31 @@ class CommandRecorder(Protocol):
 
 
 @runtime_checkable
-class GpuBackend(Protocol):
+class GpuBackend(Protocol[_Block]):
     """A device that :class:`~framealloc.gpu.GpuAllocator` can sub-allocate."""
 
     info: DeviceInfo
 
-    def create_block(self, memory_type_index: int, size: int) -> BackendBlock:
+    def create_block(self, memory_type_index: int, size: int) -> _Block:
         """Allocate ``size`` bytes of the memory type, create one buffer over it (all usages),
         and map it persistently when host-visible. Raises GpuOutOfMemoryError (FA405)."""
         ...
 
-    def destroy_block(self, block: BackendBlock) -> None: ...
+    def destroy_block(self, block: _Block) -> None: ...
 
-    def host_view(self, block: BackendBlock) -> np.ndarray:
+    def host_view(self, block: _Block) -> np.ndarray:
         """A writable uint8 array over the whole mapping of a host-visible block."""
         ...
 
-    def flush(self, block: BackendBlock, offset: int, size: int) -> None: ...
+    def flush(self, block: _Block, offset: int, size: int) -> None: ...
 
-    def invalidate(self, block: BackendBlock, offset: int, size: int) -> None: ...
+    def invalidate(self, block: _Block, offset: int, size: int) -> None: ...
 
     def heap_budgets(self) -> list[tuple[int, int]] | None:
         """``(usage, budget)`` per heap from the driver, or None when it cannot tell."""
         ...
 
-    def create_recorder(self) -> CommandRecorder: ...
+    def create_recorder(self) -> CommandRecorder[_Block]: ...
 
     def wait_idle(self) -> None: ...
 

@@ -76,7 +76,7 @@ class GpuStats:
 def collect_stats(gpu: GpuAllocator) -> GpuStats:
     """Full statistics; walks every block (do not call it per allocation)."""
     blocks = [blk for pool in gpu._mem.pools.values() for blk in pool.blocks]
-    unused = sum(blk.va.free_bytes for blk in blocks)  # type: ignore[union-attr]
+    unused = sum(blk.va.free_bytes for blk in blocks)  # type: ignore[union-attr, misc]
     largest_per_block = [blk.va.largest_free() for blk in blocks]  # type: ignore[union-attr]
     frame_bytes = in_flight = chunks = 0
     for ring in gpu._rings.values():

@@ -215,7 +215,7 @@ class UnifiedAllocator:
                 f"{nbytes} bytes at offset {dst_offset} do not fit the {dsize}-byte "
                 "destination; pass a larger destination or a smaller offset", code="FA412")
         made = destination is None
-        if made:
+        if destination is None:
             self._check_budget(nbytes)
             destination = self.gpu.allocate(GpuAllocRequirements(
                 nbytes, GpuMemoryIntent.DEVICE_LOCAL, lifetime))

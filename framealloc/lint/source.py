@@ -74,7 +74,7 @@ def _neutralise(lines: list[str]) -> list[str] | None:
 
 def _notebook_cells(path: Path) -> list[list[str]]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    cells = []
+    cells: list[list[str]] = []
     for cell in data.get("cells", []):
         if cell.get("cell_type") != "code":
             cells.append([])  # keep numbering: cell N is the Nth cell of the notebook

@@ -43,6 +43,7 @@ def test_first_njit_use_registers_the_type_lazily():
     assert out == "3"
 
 
+@pytest.mark.slow
 def test_demo_runs_same_particles_and_flat_memory():
     from framealloc import demo
 
@@ -95,6 +96,7 @@ def end_without_begin(alloc):
 '''
 
 
+@pytest.mark.slow
 def test_user_functions_with_cache_true_reload_from_cache(tmp_path):
     (tmp_path / "usermod.py").write_text(USER_MODULE)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path))

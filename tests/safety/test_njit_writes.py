@@ -625,6 +625,7 @@ def test_the_table_covers_every_kind_and_shape():
         assert {(kind, w, rec, 1) for w in (W_IDX, W_SLICE, W_ALL) for rec in (0, 1)} <= seen
 
 
+@pytest.mark.slow      # a kernel compiled per row (~3 min in all); --quick keeps the hypothesis run
 @pytest.mark.parametrize("kind,method,label,ndim",
                          [pytest.param(*r, id="-".join(map(str, r))) for r in TABLE])
 def test_writes_survive(alloc, kind, method, label, ndim):

@@ -40,6 +40,7 @@ def _run(scenario: str, seed: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow      # a stress test: ~40 s in all
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_close_at_a_random_moment(scenario, seed):
@@ -49,6 +50,7 @@ def test_close_at_a_random_moment(scenario, seed):
     _results[(scenario, seed)] = result
 
 
+@pytest.mark.slow      # reads the stress runs above
 def test_close_waited_for_running_kernels():
     """Across the runs above, close() found compiled calls in flight and deferred the release
     (the path that used to free memory under them)."""

@@ -92,7 +92,7 @@ class VulkanBackend:
         self._pmem = ffi.new("VkDeviceMemory*")
         self._pdata = ffi.new("void**")
         self._reqs = ffi.new("VkMemoryRequirements*")
-        self._budget_props = None
+        self._budget_props: tuple[Any, Any] | None = None     # (properties2, budget) structs
         self.info = self._describe()
 
     # -- device description ---------------------------------------------------------------------

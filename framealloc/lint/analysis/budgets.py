@@ -70,15 +70,15 @@ def check_unbounded_loops(ctx: ModuleContext, out: Emitter) -> None:
         return
     for loop in ast.walk(ctx.tree):
         kind = _unbounded(loop, ctx)
-        if kind is None:
+        if kind is None or not isinstance(loop, (ast.While, ast.For, ast.AsyncFor)):
             continue
-        body = list(scope_nodes(loop.body))  # type: ignore[attr-defined]
+        body = list(scope_nodes(loop.body))
         methods = {mc[1] for n in body if (mc := method_call(n))}
         ends_frame = bool(methods & FRAME_CLOSE_METHODS)
         gives_back = bool(methods & POOL_TASK_METHODS)
         for node in body:
             mc = method_call(node)
-            if not mc:
+            if not mc or not isinstance(node, ast.Call):     # (a method call is an ast.Call)
                 continue
             if mc[1] in FRAME_ALLOC_METHODS:
                 if ends_frame or _inside_frame_with(node, loop, ctx):

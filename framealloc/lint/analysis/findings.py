@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = ["Finding", "Emitter"]
 
@@ -16,6 +17,16 @@ class Finding:
     line: int
     col: int
     message: str
+
+
+class Position(Protocol):
+    """Anything with a position to report at: an AST node, or a stand-in for one."""
+
+    @property
+    def lineno(self) -> int: ...
+
+    @property
+    def col_offset(self) -> int: ...
 
 
 class Emitter:
@@ -32,8 +43,10 @@ class Emitter:
         self._seen: dict[tuple[str, int, int], Finding] = {}
         self._groups: dict[tuple[str, Hashable], Finding] = {}
 
-    def emit(self, code: str, node: ast.AST, message: str, group: Hashable = None) -> None:
-        """Record ``code`` at ``node``'s position (once per ``group`` when one is given)."""
+    def emit(self, code: str, node: ast.AST | Position, message: str,
+             group: Hashable = None) -> None:
+        """Record ``code`` at ``node``'s position (line 1, column 0 for a node without one;
+        once per ``group`` when one is given)."""
         line, col = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
         if group is not None and not self.show_all:
             prev = self._groups.get((code, group))

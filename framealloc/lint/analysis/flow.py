@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from .calls import (CONTAINER_MUTATORS, FRAME_ALLOC_METHODS, FRAME_CLOSE_METHODS,
                     FRAME_OPEN_METHODS, NUMPY_POSITIONAL_OUT, NUMPY_VIEW_FUNCS, OUT_METHODS,
@@ -454,6 +455,7 @@ class _ScopeWalker:
         cur: State | None = st
         try:
             for stmt in node.body:
+                assert cur is not None, "the loop stops at a statement that ends the flow"
                 cur = self.stmt(stmt, cur)
                 if cur is None:
                     break
@@ -538,7 +540,7 @@ class _ScopeWalker:
                       f"{what} without ending the frame; use `with {key}.frame():` or call "
                       f"`{key}.end_frame()` in a `finally:` block")
 
-    def on_await(self, node: ast.AST, st: State) -> None:
+    def on_await(self, node: ast.stmt | ast.expr, st: State) -> None:
         """An ``await`` point: open frames (FA703) and data held across it (FA702 on use)."""
         if not self.scope.is_async:
             return
@@ -768,7 +770,7 @@ class _ScopeWalker:
     def _e_Starred(self, node: ast.Starred, st: State) -> Taint:
         return self.ev(node.value, st)
 
-    def _union(self, nodes: list[ast.expr | None], st: State) -> Taint:
+    def _union(self, nodes: Sequence[ast.expr | None], st: State) -> Taint:
         taint = EMPTY
         for n in nodes:
             taint |= self.ev(n, st)

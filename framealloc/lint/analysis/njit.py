@@ -35,7 +35,7 @@ def is_nopython(func: ast.FunctionDef | ast.AsyncFunctionDef, ctx: ModuleContext
 
 
 def _local_lists(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for node in scope_nodes(func.body):
         if isinstance(node, ast.Assign) and value_kind(node.value) == "container":
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))

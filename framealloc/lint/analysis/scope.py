@@ -83,7 +83,7 @@ class ScopeInfo:
             mc = method_call(sub)
             if mc and mc[1] in FRAME_OPEN_METHODS:
                 info.opens.add(receiver_key(mc[0]))
-            elif mc and mc[1] in FRAME_CLOSE_METHODS:
+            elif mc and mc[1] in FRAME_CLOSE_METHODS and isinstance(sub, ast.Call):
                 info.close_sites.setdefault(receiver_key(mc[0]), []).append(
                     (sub.lineno, sub.col_offset))
         info.local_names -= info.declared_global | info.declared_nonlocal
