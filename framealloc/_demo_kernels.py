@@ -182,7 +182,7 @@ def _cell(p):
     return cy * GRID + cx
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _bin(pos, cell, start, order):
     """Counting sort of the particles by cell: ``order[start[c]:start[c + 1]]`` are cell c's,
     in increasing index. ``start`` (GRID * GRID + 1 entries) must be zero on entry."""
@@ -259,7 +259,7 @@ def _pair_force(i, pos, vel, nbr, off, dv, r, w, f):
             f[c] += w[j] * (VISC * dv[j, c] - STIFF * off[j, c] * inv)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _move(pos, vel, force, dt):
     for i in range(len(pos)):
         for c in range(2):
