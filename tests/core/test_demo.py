@@ -92,7 +92,8 @@ def test_first_run_compiles_second_loads_from_cache(cache_dir, tmp_path):
             assert re.search(rf"^{name} +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9.]+ +[0-9.]+ "
                              rf"+[0-9.]+x$", out, re.M), out
         assert out.count("Same particles at the end: yes") == 2, out
-        assert "flat over the second half" in out and "NOT flat" not in out
+        assert re.search(r"for a frame larger than any before|never grown", out), out
+        assert "NOT flat" not in out
     _check_png(tmp_path / "second.png")
 
 
@@ -227,3 +228,15 @@ def test_window_draws_particles_under_xvfb(cache_dir, tmp_path):
             proc.wait()
         server.terminate()
         server.wait()
+
+
+@pytest.mark.parametrize("reserved, frame_bytes, flat", [
+    ([1, 1, 1, 1], [5, 5, 5, 5], True),            # never grown
+    ([1, 2, 2, 4], [1, 9, 3, 12], True),           # grown for frames 1 and 3, each a new peak
+    ([1, 1, 2, 2], [9, 3, 5, 5], False),           # grown for frame 2, smaller than frame 0
+    ([1, 2, 2, 3], [1, 9, 9, 9], False),           # grown for frame 3, as large as frame 1
+])
+def test_flat_means_growth_only_for_a_new_peak(reserved, frame_bytes, flat):
+    r = demo.ScenarioResult("x", reserved=reserved, frame_bytes=frame_bytes)
+    assert r.flat is flat
+    assert r.growths == [f for f in range(1, 4) if reserved[f] > reserved[f - 1]]
