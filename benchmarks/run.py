@@ -135,6 +135,8 @@ ROWS = [
         "seconds", 3.0),
     Row("E6", "Python -> @njit call taking the SmartAlloc vs taking an int", CALL, FRAME,
         CONTROL, "within", 1.3),
+    Row("E6", "the floor: a call taking any numba extension-type object (empty unboxer) vs an "
+        "int", CALL, "any extension type (numba's floor)", CONTROL, "within", None),
     Row("E7", "P2 batch with a tag and 4 budgets on vs off", E7, FRAME + " (tag + 4 budgets)",
         FRAME, "within", 1.2),
     # Context: no targets.

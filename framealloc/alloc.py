@@ -26,7 +26,7 @@ from .checkpoints import FrameCheckpoint
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig
 from .errors import ConfigError, error
-from .kernels.layout import F, new_arena_block, new_checkpoint_block
+from .kernels.layout import F, new_arena_block, new_checkpoint_block, new_native_table
 from .kernels import PYTHON_CLASSES
 from .kernels import status as ST
 from .phases import PhaseBlock, PhasesPart, PhaseStats
@@ -97,7 +97,7 @@ class _ThreadArena:
         self.row_addr = row0.ctypes.data
         self.cps_addr = frames.cps[slot].ctypes.data
         self.handle = (frames.rows[slot].ctypes.data, self.cps_addr, frames.workers,
-                       frames.config.max_checkpoints, frames.owner_id, tid)
+                       frames.config.checkpoint_slots, frames.owner_id, tid)
         # What @njit code unboxes (kernels.njit_api): the slot's addresses, then the lease.
         self.native: tuple | None = None
         self.lock = frames.lock   # held while this thread reads the row's chunk (vs. close())
@@ -192,9 +192,11 @@ _CUMULATIVE = ("allocated_total", "count_total", "chunks_grown", "heap_fallbacks
                "heap_fallback_bytes", "rollbacks")
 
 
-def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int, lock) -> None:
+def _release_slot(rows: np.ndarray, retired: np.ndarray, slot: int, lock,
+                  ntab: np.ndarray) -> None:
     """A thread ended: keep its history in ``retired``, free its chunks, give its slot back."""
     with lock:
+        ntab["ident"][1 + slot] = 0     # compiled code no longer finds the slot by its thread ident
         _release_slot_locked(rows, retired, slot)
 
 
@@ -287,6 +289,18 @@ class CheckpointGuard:
             self._alloc.rollback_to(self.checkpoint)
 
 
+class _NtabEntry:
+    """Clears a thread's native-table entry when the thread's local storage goes."""
+
+    __slots__ = ("tab", "row")
+
+    def __init__(self, tab: np.ndarray, row: int):
+        self.tab, self.row = tab["ident"], row
+
+    def __del__(self):
+        self.tab[self.row] = 0
+
+
 class FramesPart:
     """The frame arenas of one SmartAlloc: an arena row per thread slot and prange worker, the
     checkpoint stacks, each Python thread's :class:`_ThreadArena`, and the Python fast path of
@@ -313,7 +327,8 @@ class FramesPart:
         self.rows["policy"] = config.policy_code
         self.rows["chunk_size"] = (config.frame_chunk_size if config.on_frame_exhausted == "grow"
                                    else config.frame_capacity)
-        self.cps = new_checkpoint_block(config.max_threads, self.workers, config.max_checkpoints)
+        self.cps = new_checkpoint_block(config.max_threads, self.workers,
+                                        config.checkpoint_slots)
         # Counters of threads that have ended (their rows are reused), so totals stay exact.
         self.retired = np.zeros(1, self.rows.dtype)
         self.tls = threading.local()
@@ -323,6 +338,8 @@ class FramesPart:
         self.lock = threading.RLock()
         self.arenas: "weakref.WeakValueDictionary[int, _ThreadArena]" = \
             weakref.WeakValueDictionary()
+        # What compiled code unboxes without running Python (layout NATIVE, kernels.njit_api).
+        self.ntab = new_native_table(config.max_threads)
         self.released = False
         self.org: "OrgPart | None" = None
 
@@ -343,7 +360,8 @@ class FramesPart:
         ta = _ThreadArena(self, slot, tid, blocks[0])
         self.tls.arena = ta
         self.arenas[slot] = ta
-        weakref.finalize(ta, _release_slot, self.rows, self.retired, slot, self.lock)
+        weakref.finalize(ta, _release_slot, self.rows, self.retired, slot, self.lock,
+                         self.ntab)
         return ta
 
     def arena(self) -> _ThreadArena:
@@ -470,7 +488,7 @@ class FramesPart:
     def checkpoint(self) -> FrameCheckpoint:
         """A checkpoint of the calling thread's frame."""
         ta = self.arena()
-        res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.max_checkpoints)
+        res = _kernels().checkpoint(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots)
         if res[0] != ST.OK:
             raise error(res[0])
         return FrameCheckpoint(self.owner_id, ta.tid, 0, *res[1:])
@@ -484,7 +502,7 @@ class FramesPart:
             raise error(ST.FOREIGN_CHECKPOINT)
         if cp.thread != ta.tid or cp.worker != 0:
             raise error(ST.WRONG_THREAD)
-        status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.max_checkpoints,
+        status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots,
                                      cp.frame, cp.serial, cp.position, cp.chunk_seq, cp.cursor,
                                      cp.index)
         if status != ST.OK:
@@ -519,6 +537,7 @@ class FramesPart:
         """``close()`` (lock held): the Python fast paths of every thread now take the slow path,
         which refuses, and compiled calls unbox afresh."""
         self.rows["limit"] = -1
+        self.ntab["ident"][1:] = 0
         for ta in list(self.arenas.values()):
             ta.native = None
 
@@ -598,6 +617,7 @@ class SmartAlloc:
         self._alloc, self._arena, self._attach = frames.alloc, frames.arena, frames.attach
         self._org_charge, self._org_release = org.charge, org.release
         self._org_refund = org.refund
+        self._ntab = frames.ntab.ctypes.data   # the native table's address (kernels.njit_api)
         # The frame-event protocol: each event's listeners, in LISTENER_ORDER.
         parts = [getattr(self, name) for name in LISTENER_ORDER]
         self._on_begin = listeners(parts, "after_begin_frame")
@@ -642,6 +662,12 @@ class SmartAlloc:
                 self._raise_closed()
             ta = self._arena()
             ta.native = ta.handle + (self._lease.addr,)
+            # Publish the handle for this thread ident; the entry is cleared when the thread's
+            # state goes (the sentinel below lives only in this thread's local storage, so it
+            # dies before the ident can be reused), at close() and when the slot is released.
+            tab = self._frame_part.ntab
+            tab[1 + ta.slot] = (threading.get_ident(),) + ta.native   # NATIVE_DTYPE's order
+            self._tls.ntab_entry = _NtabEntry(tab, 1 + ta.slot)
             return ta.native
 
     def _native_exit(self) -> None:

@@ -50,7 +50,8 @@ class AllocConfig:
     max_threads:
         Python threads that may hold a frame arena of this allocator at once.
     max_checkpoints:
-        Checkpoints of one frame whose validity is tracked exactly; older ones raise FA010.
+        Checkpoints of one frame whose validity is tracked exactly (rounded up to a power of
+        two: the stack's size); older ones raise FA010.
     pool_size_classes:
         Block sizes of the size-class pools (``pool_alloc``/``pool_box``/``alloc.pools``) in
         bytes: increasing multiples of 16, at most 32 of them, none above ``pool_page_size``.
@@ -84,6 +85,16 @@ class AllocConfig:
     pool_page_size: int = KiB(64)
     max_tags: int = 64
     budget_lease: int = KiB(64)
+
+    @property
+    def checkpoint_slots(self) -> int:
+        """Entries of each checkpoint stack: ``max_checkpoints`` rounded up to a power of two
+        (the kernels find a checkpoint's entry with a mask, not a division).
+
+        >>> AllocConfig(max_checkpoints=48).checkpoint_slots
+        64
+        """
+        return 1 << (self.max_checkpoints - 1).bit_length()
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -481,7 +481,7 @@ The checkpoint was taken on a different SmartAlloc. Checkpoints are only valid o
 _add(ST.STALE_CHECKPOINT, CheckpointError, "stale checkpoint", """
 The checkpoint is no longer valid: it was taken in an earlier frame, an earlier rollback already
 went past it, or it is older than the newest `AllocConfig.max_checkpoints` checkpoints of this
-frame. Take a new checkpoint in the current frame.""",
+frame (rounded up to a power of two). Take a new checkpoint in the current frame.""",
      message=("stale checkpoint: taken in an older frame, already rolled past, or pushed out by "
               "newer checkpoints"),
      call="rollback_to", got="something else",

@@ -89,3 +89,46 @@ def thread_id(builder):
     fn.attributes.add("nounwind")
     fn.attributes.add("readnone")
     return builder.call(fn, [])
+
+
+def call_cached(context, builder, dispatcher, sig, args, inline: bool | None = None):
+    """Emit a call to the ``@njit(cache=True)`` ``dispatcher`` for ``sig`` from codegen.
+
+    Unlike ``context.compile_internal`` (which compiles a Python function in every process),
+    the dispatcher's compiled code comes from numba's cache; its library is linked into the
+    caller's, so LLVM may still inline it. ``inline=True`` marks the call ``alwaysinline`` (a
+    fast path of a few loads and stores), ``inline=False`` ``noinline`` (a slow path that must
+    not make its caller bigger); ``None`` leaves it to LLVM.
+    """
+    argtys = tuple(sig.args)
+    cres = dispatcher.overloads.get(argtys)
+    if cres is None:          # by argument types only: the cache entry a plain call made
+        dispatcher.compile(argtys)
+        cres = dispatcher.overloads[argtys]
+    context.active_code_library.add_linking_library(cres.library)
+    block, first = builder.block, len(builder.block.instructions)
+    status, res = context.call_internal_no_propagate(builder, cres.fndesc, cres.signature, args)
+    if inline is not None:
+        for instr in block.instructions[first:]:
+            if isinstance(instr, ir.CallInstr):
+                instr.attributes.add("alwaysinline" if inline else "noinline")
+    with cgutils.if_unlikely(builder, status.is_error):
+        context.call_conv.return_status_propagate(builder, status)
+    return res
+
+
+@intrinsic
+def cold_call(typingctx, fn, args):
+    """``cold_call(f, (a, b))``: call the ``@njit(cache=True)`` function ``f`` out of line (never
+    inlined into the caller: for slow paths of the small methods that must stay inlinable)."""
+    if not isinstance(fn, types.Dispatcher) or not isinstance(args, types.BaseTuple):
+        return None
+    inner = fn.get_call_type(typingctx, tuple(args.types), {})
+    inner = inner.return_type(*args.types)
+    sig = inner.return_type(fn, args)
+
+    def codegen(context, builder, signature, llargs):
+        vals = cgutils.unpack_tuple(builder, llargs[1], len(args.types))
+        return call_cached(context, builder, fn.dispatcher, inner, vals, inline=False)
+
+    return sig, codegen

@@ -295,7 +295,7 @@ def _settle_peak(r):
 # does exactly what the cached kernel would do then, as a few loads and stores; anything else
 # returns False and the caller calls the kernel.
 
-@register_jitable
+@njit(cache=True)
 def begin_fast(addr):
     """:func:`begin_frame` without budgets: True when done, False to call the kernel."""
     r = row_view(addr)
@@ -311,7 +311,7 @@ def begin_fast(addr):
     return True
 
 
-@register_jitable
+@njit(cache=True)
 def end_fast(addr):
     """:func:`end_frame` in the common case: True when done, False to call the kernel."""
     r = row_view(addr)
@@ -401,7 +401,7 @@ def checkpoint_at(addr, cps_addr, depth):
     r[F.cp_serial] = serial
     pos = r[F.used_before] + r[F.cursor]
     index = r[F.cp_depth]
-    slot = index if index < depth else index % depth   # no division in the common case
+    slot = index & (depth - 1)     # depth: a power of two (AllocConfig.checkpoint_slots)
     stack[slot, 0] = serial
     stack[slot, 1] = pos
     r[F.cp_depth] = index + 1
@@ -424,7 +424,7 @@ def _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, i
     if index >= d or index < d - depth:
         return ST.STALE_CHECKPOINT
     stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
-    slot = index if 0 <= index < depth else index % depth   # no division in the common case
+    slot = index & (depth - 1)     # in range for any index, also a forged negative one
     if stack[slot, 0] != serial or stack[slot, 1] != pos:
         return ST.STALE_CHECKPOINT
     now = r[F.used_before] + r[F.cursor]
@@ -468,7 +468,7 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
     return ST.OK
 
 
-@register_jitable
+@register_jitable(inline="always")
 def rollback_fast(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
     """:func:`rollback` in the common case (inlined into @njit callers): the checkpoint is in
     the current chunk, the row's tag is the root and its segment began before the checkpoint,
@@ -492,6 +492,10 @@ def rollback_fast(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, 
     r[F.rollbacks] += 1
     r[F.limit] = r[F.capacity] if r[F.meminfo] != 0 else -1
     return ST.OK
+
+
+#: :func:`rollback_fast` compiled once (cached): what @njit callers call (kernels.njit_api).
+rollback_quick = njit(cache=True)(rollback_fast)
 
 
 @njit(cache=True)

@@ -234,9 +234,33 @@ F = word_index(ARENA_DTYPE, "F")
 assert F.cursor == 0 and F.limit == 1 and F.base == 2 and F.count == 3, "hot fields moved"
 
 CHECKPOINT_DTYPE = _record("CHECKPOINT", """\
-One entry of an arena row's checkpoint stack (``AllocConfig.max_checkpoints`` entries per row).""",
+One entry of an arena row's checkpoint stack (``AllocConfig.checkpoint_slots`` entries per row).""",
                            (("serial", "the checkpoint's serial in its frame (cp_serial)"),
                             ("position", "the position (used_before + cursor) it restores")))
+
+
+NATIVE_DTYPE = _record("NATIVE", """\
+The native table of a SmartAlloc: what a SmartAlloc argument of an @njit function unboxes to,
+found by the calling thread's ident without running Python. Row 0 is the header (``ident``: the
+number of entries); entry ``1 + slot`` is the thread slot's, written by ``_native_handle()`` on
+the thread's first compiled call and cleared (``ident`` 0) when the thread's local storage goes,
+when the slot is released and at ``close()``.""", (
+    ("ident", "the thread's ident (threading.get_ident()); 0: no entry. Row 0: entries"),
+    ("rows", "address of the slot's first arena row (ARENA)"),
+    ("cps", "address of the slot's checkpoint stacks (CHECKPOINT)"),
+    ("workers", "arena rows per slot (numba worker threads)"),
+    ("depth", "entries per checkpoint stack (AllocConfig.checkpoint_slots)"),
+    ("owner", "the allocator's id (checkpoint ownership)"),
+    ("slot", "the thread arena's id (FrameCheckpoint.thread)"),
+    ("lease", "address of the allocator's lease (LEASE), held while a compiled call runs"),
+))
+
+
+def new_native_table(slots: int) -> np.ndarray:
+    """A native table for ``slots`` thread slots: the header row, then one entry per slot."""
+    tab = np.zeros(slots + 1, NATIVE_DTYPE)
+    tab["ident"][0] = slots
+    return tab
 
 
 def new_arena_block(slots: int, workers: int) -> np.ndarray:

@@ -20,9 +20,18 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
+from numba.core import utils
+from numba.core.typing.templates import (
+    AttributeTemplate,
+    bound_function,
+    fold_arguments,
+    signature,
+)
 from numba.extending import (
     box,
+    infer_getattr,
     intrinsic,
+    lower_builtin,
     make_attribute_wrapper,
     models,
     overload,
@@ -39,7 +48,7 @@ from ..checkpoints import FrameCheckpoint
 from ..errors import error, message
 from . import arena as K
 from . import org as O
-from ._intrinsics import thread_id
+from ._intrinsics import call_cached, cold_call, thread_id
 from .leases import box_parent, refuse_in_generators, unbox_leased
 from .layout import CHECKPOINT_DTYPE, F, ROW_BYTES
 from . import status as ST
@@ -47,6 +56,7 @@ from . import status as ST
 __all__ = ["SmartAllocType", "smart_alloc_type"]
 
 _MAX_NJIT_NDIM = 8
+_I = types.intp
 
 
 class SmartAllocType(types.Type):
@@ -83,9 +93,10 @@ _NATIVE_FIELDS = ("rows", "cps", "workers", "depth", "owner", "slot")
 
 @unbox(SmartAllocType)
 def _unbox(typ, obj, c):
-    """Read ``obj._native_handle()``: the calling thread's slot (a tuple of ints) and the
-    allocator's lease, held until the call returns (:mod:`.leases`)."""
-    return unbox_leased(typ, obj, c, "_native_handle", _NATIVE_FIELDS, 1)
+    """The calling thread's slot and the allocator's lease, held until the call returns
+    (:mod:`.leases`): read from the allocator's native table (``obj._ntab``, kept by
+    ``_native_handle()``, which only runs on a thread's first call)."""
+    return unbox_leased(typ, obj, c, "_native_handle", _NATIVE_FIELDS, 1, table_attr="_ntab")
 
 
 @box(SmartAllocType)
@@ -117,6 +128,7 @@ def _store_field(builder, row_addr, field, value):
     builder.store(value, ptr)
 
 
+@njit(cache=True)
 def _call_slow_alloc(row, first, nbytes, align, size_status):
     if row != first:    # a prange worker's row joins its thread's frame on first use
         K.join_frame(row, first)
@@ -263,8 +275,8 @@ def _emit_cold_call(context, builder, row, first, dims, req):
             _c(ST.BAD_ALIGN), size_status)
     slow_sig = types.UniTuple(types.intp, 3)(types.intp, types.intp, types.intp, types.intp,
                                              types.intp)
-    res = context.compile_internal(builder, _call_slow_alloc, slow_sig,
-                                   [row, first, req.nbytes, req.align, size_status])
+    res = call_cached(context, builder, _call_slow_alloc, slow_sig,
+                      [row, first, req.nbytes, req.align, size_status], inline=False)
     status, data, mi = cgutils.unpack_tuple(builder, res, 3)
     is_heap = builder.icmp_signed("==", status, _c(ST.HEAP))
     return builder.select(is_heap, _c(0), status), data, mi
@@ -289,32 +301,22 @@ def _emit_view(context, builder, arrty, nb, itemsize, dims, data, mi, nbytes, ze
     return value
 
 
-@intrinsic
-def _frame_view(typingctx, alloc, shape, dtype, align, flags):
-    """Bump-allocate an array of ``shape``/``dtype`` in the current frame: ``(status, view)``.
+def _view_plan(shape, dtype, align, zero):
+    """Typing of a frame allocation: ``(array type, emit)`` where ``emit(context, builder,
+    alloc_val, shape_val, align_val)`` emits the bump and returns ``(status, view)``.
 
-    ``align`` is 0 for the dtype's natural alignment; ``flags`` (a literal) holds FLAG_ZERO.
-    On a non-zero status (an ``ST_*`` code) the view is a null array and the caller raises with a
-    plain ``raise`` (see :func:`_fail`): raising from inside codegen would skip numba's
-    clean-up of the caller's live arrays and leak them.
+    ``align`` is a type (a literal 0 for the dtype's natural alignment). On a non-zero status
+    (an ``ST_*`` code) the view is a null array and the caller raises (see :func:`_fail`).
     """
-    if not isinstance(alloc, SmartAllocType):
-        return None
-    if not isinstance(flags, types.IntegerLiteral):
-        raise TypingError("flags must be a literal")
     nb, npdt = resolve_numba_dtype(dtype)
     ndim = _shape_ndim(shape)
     natural = natural_alignment(npdt)
     const_align = natural if (isinstance(align, types.IntegerLiteral)
                               and align.literal_value == 0) else _literal_align(align, natural)
-    zero = bool(flags.literal_value & FLAG_ZERO)
     arrty = types.Array(nb, ndim, "C")
-    retty = types.Tuple((types.intp, arrty))
-    sig = retty(alloc, shape, dtype, align, flags)
     itemsize = npdt.itemsize
 
-    def codegen(context, builder, signature, args):
-        alloc_val, shape_val, _, align_val, _ = args
+    def emit(context, builder, alloc_val, shape_val, align_val):
         dims = ([shape_val] if ndim == 1 and isinstance(shape, types.Integer)
                 else cgutils.unpack_tuple(builder, shape_val, ndim))
         dims = [context.cast(builder, d, t, types.intp) for d, t in
@@ -354,7 +356,27 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
                                          req.nbytes, zero), out)
             with bad:
                 builder.store(cgutils.get_null_value(context.get_value_type(arrty)), out)
-        return context.make_tuple(builder, retty, [status, builder.load(out)])
+        return status, builder.load(out)
+
+    return arrty, emit
+
+
+@intrinsic
+def _frame_view(typingctx, alloc, shape, dtype, align, flags):
+    """Bump-allocate an array of ``shape``/``dtype`` in the current frame: ``(status, view)``
+    (:func:`_view_plan`); ``flags`` (a literal) holds FLAG_ZERO."""
+    if not isinstance(alloc, SmartAllocType):
+        return None
+    if not isinstance(flags, types.IntegerLiteral):
+        raise TypingError("flags must be a literal")
+    arrty, emit = _view_plan(shape, dtype, align, bool(flags.literal_value & FLAG_ZERO))
+    retty = types.Tuple((types.intp, arrty))
+    sig = retty(alloc, shape, dtype, align, flags)
+
+    def codegen(context, builder, signature, args):
+        alloc_val, shape_val, _, align_val, _ = args
+        status, out = emit(context, builder, alloc_val, shape_val, align_val)
+        return context.make_tuple(builder, retty, [status, out])
 
     return sig, codegen
 
@@ -478,13 +500,13 @@ def _ol_frame_new(alloc, shape, dtype, align, zero, try_):
             if status == exhausted or status == budget:
                 return None
             if status != 0:
-                _fail(status)
+                cold_call(_fail, (status,))
             return out
     else:
         def impl(alloc, shape, dtype, align, zero, try_):
             status, out = _frame_view(alloc, shape, dtype, align, fl)
             if status != 0:
-                _fail(status)
+                cold_call(_fail, (status,))
             return out
     return impl
 
@@ -518,75 +540,126 @@ def _check_args(method, shape=None, dtype=None, align=None):
         _literal_align(align, 1)
 
 
-def _register_array_method(name, zero_default, try_):
-    @overload_method(SmartAllocType, name, inline="always")
-    def _ol(alloc, shape, dtype=None, align=None, zero=False):
+def _array_params(shape, dtype=None, align=None, zero=False):
+    """Parameters of the frame_array family (for argument folding)."""
+
+
+def _count_params(dtype, n):
+    """Parameters of frame_slice / frame_alloc_batch."""
+
+
+def _dtype_params(dtype):
+    """Parameters of frame_alloc and frame_alloc_2/4/8."""
+
+
+_NO_ALIGN = types.literal(0)        # align omitted: the dtype's natural alignment
+_F8 = types.NumberClass(types.float64)
+
+
+def _fold(pysig, args, kws):
+    """Positional argument types of a call, omitted parameters as ``types.Omitted``."""
+    try:
+        return fold_arguments(pysig, args, kws, lambda i, p, v: v,
+                              lambda i, p, d: types.Omitted(d),
+                              lambda i, p, v: types.StarArgTuple(v))
+    except TypeError as e:      # wrong arity or an unknown keyword: numba's usual report
+        raise TypingError(str(e)) from None
+
+
+def _array_request(name, zero_default):
+    def request(shape, dtype, align, zero):
         _check_args(name, shape=shape, dtype=dtype, align=align)
         z = _literal_bool(zero, "zero") or zero_default
-        default_dtype = _omitted(dtype)
-        if _omitted(align):
-            if default_dtype:
-                def impl(alloc, shape, dtype=None, align=None, zero=False):
-                    return frame_new(alloc, shape, np.float64, 0, z, try_)
-            else:
-                def impl(alloc, shape, dtype=None, align=None, zero=False):
-                    return frame_new(alloc, shape, dtype, 0, z, try_)
-        elif default_dtype:
-            def impl(alloc, shape, dtype=None, align=None, zero=False):
-                return frame_new(alloc, shape, np.float64, align, z, try_)
-        else:
-            def impl(alloc, shape, dtype=None, align=None, zero=False):
-                return frame_new(alloc, shape, dtype, align, z, try_)
-        return impl
+        return (shape, ("arg", 1), _F8 if _omitted(dtype) else dtype,
+                (_NO_ALIGN, None) if _omitted(align) else (align, 3), z)
+    return _array_params, request
 
 
-for _n, _z, _t in (("frame_array", False, False), ("frame_zeros", True, False),
-                   ("try_frame_array", False, True), ("try_frame_zeros", True, True)):
-    _register_array_method(_n, _z, _t)
-
-
-def _register_count_method(name, try_):
-    @overload_method(SmartAllocType, name, inline="always")
-    def _ol(alloc, dtype, n):
+def _count_request(name):
+    def request(dtype, n):
         _check_args(name, shape=n, dtype=dtype)
-
-        def impl(alloc, dtype, n):
-            return frame_new(alloc, n, dtype, 0, False, try_)
-        return impl
+        return n, ("arg", 2), dtype, (_NO_ALIGN, None), False
+    return _count_params, request
 
 
-for _n in ("frame_slice", "frame_alloc_batch"):
-    _register_count_method(_n, False)
-    _register_count_method("try_" + _n, True)
-
-
-def _register_fixed_method(name, count, try_):
-    @overload_method(SmartAllocType, name, inline="always")
-    def _ol(alloc, dtype):
+def _fixed_request(name, count):
+    def request(dtype):
         _check_args(name, dtype=dtype)
-
-        def impl(alloc, dtype):
-            return frame_new(alloc, count, dtype, 0, False, try_)
-        return impl
+        return types.intp, ("const", count), dtype, (_NO_ALIGN, None), False
+    return _dtype_params, request
 
 
-for _k in (2, 4, 8):
-    _register_fixed_method(f"frame_alloc_{_k}", _k, False)
-    _register_fixed_method(f"try_frame_alloc_{_k}", _k, True)
-
-
-def _register_scalar_method(name, try_):
-    @overload_method(SmartAllocType, name, inline="always")
-    def _ol(alloc, dtype):
+def _scalar_request(name):
+    def request(dtype):
         _check_args(name, dtype=dtype)
-
-        def impl(alloc, dtype):
-            return frame_new(alloc, (), dtype, 0, False, try_)
-        return impl
+        return types.Tuple(()), ("none",), dtype, (_NO_ALIGN, None), False
+    return _dtype_params, request
 
 
-_register_scalar_method("frame_alloc", False)
-_register_scalar_method("try_frame_alloc", True)
+def _alloc_method(name, try_, params_request):
+    """Typing and lowering of one frame allocation method: the bump and the view are emitted
+    into the caller (nothing of ours is compiled per kernel), the slow path and the errors are
+    cached kernels called out of line. ``request(*argument types)`` gives the shape type, where
+    the shape comes from (an argument index, a constant count, or ``()``), the dtype, the
+    alignment (type, argument index or None) and zeroing. Argument indices count the receiver:
+    ``("arg", 1)`` is the first argument after ``alloc``."""
+    params, request = params_request
+    pysig = utils.pysignature(params)
+
+    def resolve(self, ty, args, kws):
+        folded = _fold(pysig, args, kws)
+        shape, _, dtype, (align, _), zero = request(*folded)
+        arrty, _ = _view_plan(shape, dtype, align, zero)
+        return signature(types.Optional(arrty) if try_ else arrty, *folded).replace(pysig=pysig)
+
+    resolve.params = tuple(pysig.parameters)     # what the tests' surface tables read
+
+    def lower(context, builder, sig, args):
+        shape, src, dtype, (align, align_at), zero = request(*sig.args[1:])
+        arrty, emit = _view_plan(shape, dtype, align, zero)
+        shape_val = {"arg": lambda: args[src[-1]], "none": context.get_dummy_value,
+                     "const": lambda: context.get_constant(types.intp, src[-1])}[src[0]]()
+        align_val = _c(0) if align_at is None else args[align_at]
+        status, out = emit(context, builder, args[0], shape_val, align_val)
+        if not try_:
+            with builder.if_then(builder.icmp_signed("!=", status, _c(0)), likely=False):
+                call_cached(context, builder, _fail, types.none(_I), [status], inline=False)
+            return out
+        res = cgutils.alloca_once(builder, context.get_value_type(sig.return_type))
+        soft = builder.or_(builder.icmp_signed("==", status, _c(ST.FRAME_EXHAUSTED)),
+                           builder.icmp_signed("==", status, _c(ST.BUDGET_EXCEEDED)))
+        with builder.if_else(builder.icmp_signed("==", status, _c(0)), likely=True) as (ok, bad):
+            with ok:
+                builder.store(context.make_optional_value(builder, arrty, out), res)
+            with bad:
+                with builder.if_then(builder.not_(soft), likely=False):
+                    call_cached(context, builder, _fail, types.none(_I), [status],
+                                inline=False)
+                builder.store(context.make_optional_none(builder, arrty), res)
+        return builder.load(res)
+
+    key = f"SmartAlloc.{name}"
+    lower_builtin(key, SmartAllocType, types.VarArg(types.Any))(lower)
+    return f"resolve_{name}", bound_function(key)(resolve)
+
+
+class _AllocMethods(AttributeTemplate):
+    """The frame allocation methods (hand-lowered, see :func:`_alloc_method`)."""
+    key = SmartAllocType
+
+
+for _t in (False, True):
+    _p = "try_" if _t else ""
+    for _n, _z in (("frame_array", False), ("frame_zeros", True)):
+        setattr(_AllocMethods, *_alloc_method(_p + _n, _t, _array_request(_p + _n, _z)))
+    for _n in ("frame_slice", "frame_alloc_batch"):
+        setattr(_AllocMethods, *_alloc_method(_p + _n, _t, _count_request(_p + _n)))
+    for _k in (2, 4, 8):
+        _n = f"{_p}frame_alloc_{_k}"
+        setattr(_AllocMethods, *_alloc_method(_n, _t, _fixed_request(_n, _k)))
+    _n = _p + "frame_alloc"
+    setattr(_AllocMethods, *_alloc_method(_n, _t, _scalar_request(_n)))
+infer_getattr(_AllocMethods)
 
 
 @overload_method(SmartAllocType, "frame_box", inline="always")
@@ -610,26 +683,43 @@ def _ol_frame_box(alloc, value):
     raise error(ST.BAD_DTYPE, "argument", what="frame_box value", ty=value)
 
 
-@overload_method(SmartAllocType, "begin_frame", inline="always")
-def _ol_begin(alloc):
-    def impl(alloc):
-        nat = _native(alloc)
-        if not K.begin_fast(nat.rows):
-            st = K.begin_frame(nat.rows, nat.workers)
-            if st != 0:
-                _fail(st)   # out of line: no exception chain compiled into the caller
-    return impl
+# begin_frame / end_frame: typed by a template and lowered by hand, so a user's kernel compiles
+# nothing for them: the common case (``begin_fast``/``end_fast``, a few loads and stores) and the
+# slow kernels come from numba's cache; LLVM inlines the former, the latter stay out of line.
+
+class _FrameMethods(AttributeTemplate):
+    key = SmartAllocType
+
+    @bound_function("SmartAlloc.begin_frame")
+    def resolve_begin_frame(self, ty, args, kws):
+        if not args and not kws:
+            return signature(types.none)
+
+    @bound_function("SmartAlloc.end_frame")
+    def resolve_end_frame(self, ty, args, kws):
+        if not args and not kws:
+            return signature(types.none)
 
 
-@overload_method(SmartAllocType, "end_frame", inline="always")
-def _ol_end(alloc):
-    def impl(alloc):
-        nat = _native(alloc)
-        if not K.end_fast(nat.rows):
-            st = K.end_frame(nat.rows, nat.workers)
-            if st != 0:
-                _fail(st)
-    return impl
+infer_getattr(_FrameMethods)
+
+
+def _lower_frame_event(fast, slow):
+    def lower(context, builder, sig, args):
+        s = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=args[0])
+        done = call_cached(context, builder, fast, types.boolean(_I), [s.rows], inline=True)
+        with builder.if_then(builder.not_(done), likely=False):
+            st = call_cached(context, builder, slow, _I(_I, _I), [s.rows, s.workers],
+                             inline=False)
+            with builder.if_then(builder.icmp_signed("!=", st, _c(0)), likely=False):
+                call_cached(context, builder, _fail, types.none(_I), [st], inline=False)
+        return context.get_dummy_value()
+    return lower
+
+
+lower_builtin("SmartAlloc.begin_frame", SmartAllocType)(
+    _lower_frame_event(K.begin_fast, K.begin_frame))
+lower_builtin("SmartAlloc.end_frame", SmartAllocType)(_lower_frame_event(K.end_fast, K.end_frame))
 
 
 @overload_attribute(SmartAllocType, "frame_number")
@@ -646,41 +736,100 @@ def _ol_in_frame(alloc):
     return impl
 
 
-@overload_method(SmartAllocType, "frame_checkpoint", inline="always")
-def _ol_checkpoint(alloc):
-    def impl(alloc):
-        nat = _native(alloc)
-        if nat.row != nat.rows:     # a prange worker's row joins the frame on first use
-            K.join_frame(nat.row, nat.rows)
-        depth = nat.depth
-        res = K.checkpoint_at(nat.row, nat.cps + nat.worker * depth * _CP_BYTES, depth)
-        if res[0] != 0:
-            _fail(res[0])
-        return FrameCheckpoint(nat.owner, nat.thread, nat.worker, res[1], res[2], res[3], res[4], res[5],
-                               res[6])
-    return impl
+# frame_checkpoint / rollback_to: typed by a template and lowered by hand like the frame
+# methods: the push and the common rollback are cached kernels (inlined by LLVM), the checks
+# compare the checkpoint's fields with the calling worker's, errors and slow paths out of line.
+
+_CP_TYPE = types.NamedUniTuple(types.int64, len(FrameCheckpoint._fields), FrameCheckpoint)
+_CP = {name: i for i, name in enumerate(FrameCheckpoint._fields)}
+#: Fields of ``K.checkpoint``'s result after the status, in order.
+_CP_RESULT = ("frame", "serial", "index", "position", "chunk_seq", "cursor")
+#: The checkpoint fields ``K.rollback`` takes after (row, stack, depth), in order.
+_CP_ROLLBACK = ("frame", "serial", "position", "chunk_seq", "cursor", "index")
 
 
-@overload_method(SmartAllocType, "rollback_to", inline="always")
-def _ol_rollback(alloc, cp):
+def _fail_if(context, builder, cond, status):
+    """Raise the error of ``status`` (an LLVM value or an int) when ``cond`` holds."""
+    st = _c(status) if isinstance(status, int) else status
+    with builder.if_then(cond, likely=False):
+        call_cached(context, builder, _fail, types.none(_I), [st], inline=False)
+
+
+def _worker_stack(context, builder, alloc_val):
+    """(struct, worker row, worker index, first row, the worker's checkpoint stack)."""
+    s = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=alloc_val)
+    row, tid, first = _worker_row(context, builder, alloc_val)
+    cps = builder.add(s.cps, builder.mul(tid, builder.mul(s.depth, _c(_CP_BYTES))))
+    return s, row, tid, first, cps
+
+
+def _lower_checkpoint(context, builder, sig, args):
+    s, row, tid, first, cps = _worker_stack(context, builder, args[0])
+    with builder.if_then(builder.icmp_unsigned("!=", row, first), likely=False):
+        # a prange worker's row joins the frame on first use
+        call_cached(context, builder, K.join_frame, types.none(_I, _I), [row, first],
+                    inline=False)
+    res = call_cached(context, builder, K.checkpoint, types.none(_I, _I, _I),
+                      [row, cps, s.depth], inline=True)
+    _fail_if(context, builder, builder.icmp_signed("!=", builder.extract_value(res, 0), _c(0)),
+             builder.extract_value(res, 0))
+    vals = [None] * len(_CP)
+    vals[_CP["owner"]], vals[_CP["thread"]], vals[_CP["worker"]] = s.owner, s.slot, tid
+    for i, name in enumerate(_CP_RESULT):
+        vals[_CP[name]] = builder.extract_value(res, 1 + i)
+    return context.make_tuple(builder, _CP_TYPE, vals)
+
+
+def _lower_rollback(context, builder, sig, args):
+    s, row, tid, _, cps = _worker_stack(context, builder, args[0])
+    cp = {name: builder.extract_value(args[1], i) for name, i in _CP.items()}
+    _fail_if(context, builder, builder.icmp_signed("!=", cp["owner"], s.owner),
+             ST.FOREIGN_CHECKPOINT)
+    _fail_if(context, builder, builder.or_(builder.icmp_signed("!=", cp["thread"], s.slot),
+                                           builder.icmp_signed("!=", cp["worker"], tid)),
+             ST.WRONG_THREAD)
+    argv = [row, cps, s.depth] + [cp[n] for n in _CP_ROLLBACK]
+    rsig = types.none(*[_I] * len(argv))
+    st = call_cached(context, builder, K.rollback_quick, rsig, argv, inline=True)
+    slot = cgutils.alloca_once_value(builder, st)
+    with builder.if_then(builder.icmp_signed("<", st, _c(0)), likely=False):
+        builder.store(call_cached(context, builder, K.rollback, rsig, argv, inline=False), slot)
+    st = builder.load(slot)
+    _fail_if(context, builder, builder.icmp_signed("!=", st, _c(0)), st)
+    return context.get_dummy_value()
+
+
+def _resolve_checkpoint(self, ty, args, kws):
+    if not args and not kws:
+        return signature(_CP_TYPE)
+
+
+def _rollback_params(cp):
+    """Parameters of rollback_to."""
+
+
+_ROLLBACK_PYSIG = utils.pysignature(_rollback_params)
+
+
+def _resolve_rollback(self, ty, args, kws):
+    (cp,) = _fold(_ROLLBACK_PYSIG, args, kws)
     if getattr(cp, "instance_class", None) is not FrameCheckpoint:
         raise error(ST.STALE_CHECKPOINT, "type", got=cp)
+    return signature(types.none, _CP_TYPE).replace(pysig=_ROLLBACK_PYSIG)
 
-    def impl(alloc, cp):
-        nat = _native(alloc)
-        if cp.owner != nat.owner:
-            _fail(ST.FOREIGN_CHECKPOINT)
-        if cp.thread != nat.thread or cp.worker != nat.worker:
-            _fail(ST.WRONG_THREAD)
-        cps = nat.cps + nat.worker * nat.depth * _CP_BYTES
-        st = K.rollback_fast(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
-                             cp.chunk_seq, cp.cursor, cp.index)
-        if st < 0:
-            st = K.rollback(nat.row, cps, nat.depth, cp.frame, cp.serial, cp.position,
-                            cp.chunk_seq, cp.cursor, cp.index)
-        if st != 0:
-            _fail(st)
-    return impl
+
+_resolve_rollback.params = tuple(_ROLLBACK_PYSIG.parameters)
+
+
+class _CheckpointMethods(AttributeTemplate):
+    key = SmartAllocType
+    resolve_frame_checkpoint = bound_function("SmartAlloc.frame_checkpoint")(_resolve_checkpoint)
+    resolve_rollback_to = bound_function("SmartAlloc.rollback_to")(_resolve_rollback)
+
+
+infer_getattr(_CheckpointMethods)
+lower_builtin("SmartAlloc.frame_checkpoint", SmartAllocType)(_lower_checkpoint)
+lower_builtin("SmartAlloc.rollback_to", SmartAllocType, types.Any)(_lower_rollback)
 
 
 @overload_method(SmartAllocType, "push_tag", inline="always")

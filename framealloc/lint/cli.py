@@ -72,6 +72,9 @@ def register_lint(subparsers: Any) -> None:
     p.add_argument("--exclude", action="append", metavar="GLOB",
                    help="skip files/directories matching GLOB when searching directories "
                         "(repeatable)")
+    p.add_argument("--show-all", action="store_true",
+                   help="report every use of frame data after its frame ended (by default: the "
+                        "first use in each statement)")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format")
     p.add_argument("-o", "--output", type=Path, metavar="FILE",
                    help="write the report to FILE instead of standard output")
@@ -99,6 +102,8 @@ def _load_config(args: argparse.Namespace) -> Any:
         changes["ignore"] = (*config.ignore, *_split(args.ignore))
     if args.deny:
         changes["deny"] = True
+    if args.show_all:
+        changes["show_all"] = True
     if args.deny_code:
         changes["deny_codes"] = (*config.deny_codes, *_split(args.deny_code))
     return config.with_overrides(**changes) if changes else config

@@ -93,7 +93,9 @@ attribute of `self` or of a module-level object (or of a parameter, when the fun
 frame itself), appended to a list held by one (`self.items.append(arr)`), stored into a dict or
 list created as such (`self.cache[k] = arr`), or set with `setattr`. At `end_frame()` the memory
 is recycled and the object keeps a view of data that the next frame overwrites. Copying into
-existing storage (`self.buf[:] = arr`) is fine and not reported.
+existing storage (`self.buf[:] = arr`, `np.add(a, arr, out=self.buf)`) and updating it in place
+(`self.total += arr`) are fine and not reported; growing a long-lived list (`self.items += [arr]`)
+is.
 What to do: store a copy (`arr.copy()`), allocate long-lived data with `alloc.pool_alloc(...)` /
 `alloc.heap_array(...)`, or mark it with `alloc.frame_retained(..., policy)` and collect it from
 `end_frame_with_promotions()`.""")
@@ -119,7 +121,10 @@ _add("FA605", "error", "frame data used after its frame ended", """
 A name bound to a frame allocation is used after `alloc.end_frame()` (or
 `end_frame_with_promotions()`) on the same allocator, or after the `with alloc.frame():` block it
 was allocated in has exited, on at least one path. Its memory may already hold the next frame's
-data (in debug mode it reads as NaN).
+data (in debug mode it reads as NaN). Each statement is reported once per name, at the first use
+(`framealloc lint --show-all` lists every use). `x += arr` writes into `x` and does not make `x`
+frame memory; values read out of frame memory (`float(arr[0])`, `arr.sum()`, `arr.copy()`) are
+not frame memory either.
 What to do: finish using the data before the frame ends, copy what must survive (`arr.copy()`),
 or use `alloc.frame_retained(...)` and `end_frame_with_promotions()` to keep it.""")
 _add("FA606", "error", "begin_frame() not matched by end_frame() on every path", """

@@ -59,6 +59,8 @@ class LintConfig:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     root: Path | None = None
     source: Path | None = None
+    #: Report every use of a name after its frame ended, not only the first of each statement.
+    show_all: bool = False
 
     def __post_init__(self) -> None:
         for sel in (*self.select, *self.ignore, *self.deny_codes):

@@ -25,7 +25,7 @@ def find_problems(tree: ast.Module, config: LintConfig, module: str = "",
                   relpath: str = "") -> list[Finding]:
     """All raw findings for a parsed module (no selection or suppression applied)."""
     ctx = ModuleContext.build(tree)
-    out = Emitter()
+    out = Emitter(show_all=config.show_all)
     FlowChecker(ctx, out).run()
     check_njit_loops(ctx, out)
     check_unbounded_loops(ctx, out)

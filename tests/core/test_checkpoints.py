@@ -103,6 +103,42 @@ def test_many_checkpoints_expire_oldest(alloc):
     a.close()
 
 
+@pytest.mark.parametrize("max_cps", [1, 2, 3, 5, 8, 100])
+@pytest.mark.parametrize("where", ["python", "njit"])
+def test_the_newest_max_checkpoints_stay_valid_for_any_count(max_cps, where):
+    """Any max_checkpoints (the stack holds the next power of two): each of the newest
+    max_checkpoints checkpoints rolls back, one older than the stack is stale, also in @njit."""
+    from numba import njit
+
+    @njit
+    def take(a, out):
+        for i in range(out.shape[0]):
+            cp = a.frame_checkpoint()
+            for j in range(len(cp)):
+                out[i, j] = cp[j]
+            a.frame_array(1, np.uint8)
+
+    a = fa.SmartAlloc(AllocConfig(max_checkpoints=max_cps))
+    slots = a.config.checkpoint_slots
+    assert slots >= max_cps and slots & (slots - 1) == 0 and slots < 2 * max_cps
+    n = slots + 3
+    with a.frame():
+        if where == "python":
+            cps = []
+            for _ in range(n):
+                cps.append(a.frame_checkpoint())
+                a.frame_array(1, np.uint8)
+        else:
+            out = np.zeros((n, len(fa.FrameCheckpoint._fields)), np.int64)
+            take(a, out)
+            cps = [fa.FrameCheckpoint(*map(int, row)) for row in out]
+        with pytest.raises(fa.CheckpointError):
+            a.rollback_to(cps[n - slots - 1])   # pushed out of the stack
+        for cp in reversed(cps[n - max_cps:]):  # the newest max_checkpoints: each valid
+            a.rollback_to(cp)
+    a.close()
+
+
 def test_rollback_across_chunk_growth():
     a = fa.SmartAlloc(AllocConfig(frame_chunk_size=KiB(4)))
     with a.frame():

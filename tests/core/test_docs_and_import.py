@@ -55,6 +55,31 @@ def step(alloc, n):
     s = a.sum()
     alloc.end_frame()
     return s
+
+
+PART = np.dtype([("x", "f4"), ("n", "i4")])
+
+
+@njit(cache=True)
+def every_edge(alloc, n):
+    # the hand-lowered methods, their slow paths (a chunk grows) and a rollback, in one kernel
+    alloc.begin_frame()
+    cp = alloc.frame_checkpoint()
+    big = alloc.frame_zeros(n, np.uint8)
+    ps = alloc.frame_alloc_batch(PART, 3)
+    ps["n"][:] = 2
+    t = alloc.try_frame_array(4, np.float64)
+    one = alloc.frame_alloc(np.int64)
+    one[()] = 5
+    total = big.sum() + ps["n"].sum() + one[()] + (0 if t is None else t.size)
+    alloc.rollback_to(cp)
+    alloc.end_frame()
+    return total
+
+
+@njit(cache=True)
+def end_without_begin(alloc):
+    alloc.end_frame()
 '''
 
 
@@ -68,6 +93,27 @@ def test_user_functions_with_cache_true_reload_from_cache(tmp_path):
                            check=True, timeout=300).stdout.split() for _ in range(2)]
     assert runs[0] == ["12.0", "0"]          # compiled and written to the cache
     assert runs[1] == ["12.0", "1"]          # a fresh process loads it
+
+
+def test_cached_user_kernels_keep_every_path_of_the_frame_methods(tmp_path):
+    """A cached user kernel links framealloc's cached kernels (fast paths, slow paths, errors):
+    reloaded in a fresh process, each still works, and errors keep their FA code."""
+    (tmp_path / "usermod.py").write_text(USER_MODULE)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path))
+    code = ("import framealloc as fa, usermod\n"
+            "a = fa.SmartAlloc(fa.AllocConfig(frame_chunk_size=4096))\n"
+            "r = usermod.every_edge(a, 1 << 20)\n"
+            "try:\n"
+            "    usermod.end_without_begin(a)\n"
+            "except fa.FrameAllocError as e:\n"
+            "    code = e.code\n"
+            "print(r, code, a.stats().frame.chunks_grown > 0,\n"
+            "      len(usermod.every_edge.stats.cache_hits),\n"
+            "      len(usermod.end_without_begin.stats.cache_hits))\n")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                           check=True, timeout=300).stdout.split() for _ in range(2)]
+    assert runs[0] == ["15", "FA003", "True", "0", "0"]
+    assert runs[1] == ["15", "FA003", "True", "1", "1"]
 
 
 def test_every_runtime_exception_named_by_explain_is_exported():

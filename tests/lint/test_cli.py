@@ -65,6 +65,18 @@ def test_select_and_ignore(project: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 1 and "FA607" not in out
 
 
+def test_show_all_lists_every_use(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "a.py").write_text("def f(alloc):\n    with alloc.frame():\n"
+                                  "        a = alloc.frame_array(3)\n"
+                                  "    print(a, a.sum(), a[0])\n")
+    code, out, _ = run(capsys, "lint", "a.py")
+    assert code == 1 and out.count("FA605") == 1 and "a.py:4:11: FA605" in out
+    code, out, _ = run(capsys, "lint", "--show-all", "a.py")
+    assert code == 1 and out.count("FA605") == 3
+    assert [c for c in ("a.py:4:11:", "a.py:4:14:", "a.py:4:23:") if c in out] == [
+        "a.py:4:11:", "a.py:4:14:", "a.py:4:23:"]
+
+
 def test_exclude_and_default_excludes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for rel in ("src/a.py", "src/gen/b_pb2.py", "build/c.py", ".venv/d.py", "src/e.txt"):
         (project / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,13 @@
 """Data flow and control flow, case by case, on small snippets."""
 from __future__ import annotations
 
+import ast
 import sys
 import textwrap
 
 import pytest
 
-from framealloc.lint import lint_source
+from framealloc.lint import LintConfig, lint_source
 
 from .helpers import codes_in
 
@@ -19,8 +20,9 @@ def lint(src: str) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("bind,use", [
     ("a = alloc.frame_array(4, 'f4')", "a"),
-    ("a, b = alloc.frame_alloc_2('f4')", "b"),
-    ("[a, *rest] = alloc.frame_alloc_4('f4')", "rest"),
+    ("a, b = alloc.frame_alloc_2('f4,f4')", "b"),
+    ("[a, *rest] = alloc.frame_alloc_4([('x', 'f4')])", "rest"),
+    ("a = alloc.frame_alloc_batch(dtype=np.dtype([('x', 'f4')]), n=4)", "a[i]"),
     ("a = alloc.frame_alloc_8('f4')", "a[2:]"),
     ("a = alloc.frame_alloc_batch(P, 10)", "a['pos']"),
     ("a = alloc.try_frame_box(x)", "a.reshape(-1)"),
@@ -34,6 +36,20 @@ def lint(src: str) -> list[tuple[int, str]]:
     ("(a := alloc.frame_array(4))", "a.T"),
     ("a = alloc.frame_with_importance(x, 1.0)", "a"),
     ("a = alloc.frame_retained(x, policy)", "a"),
+    ("a = alloc.frame_array(4); a += 1", "a"),
+    ("a = alloc.frame_array(4); b = a[...]", "b"),
+    ("a = alloc.frame_array(4); b = np.add(x, 1, out=a)", "b"),
+    ("a = alloc.frame_array(4); b = np.add(x, 1, out=(a,))", "b"),
+    ("a = alloc.frame_array(4); b = np.add(x, 1, a)", "b"),
+    ("a = alloc.frame_array(4); b = np.sqrt(x, a)", "b"),
+    ("a = alloc.frame_array(4); b = x.sum(axis=0, out=a)", "b"),
+    ("a = alloc.frame_array(4); b = np.array(a, copy=False)", "b"),
+    ("a = alloc.frame_array(4); b = a.astype('f4', copy=False)", "b"),
+    ("a = alloc.frame_array(4); b = [a]; c = b[0]", "c"),
+    ("a = alloc.frame_array(4); b = (a, 1); c, d = b", "c"),
+    ("a = alloc.frame_array(4); b = []; b.append(a); c = b[-1]", "c"),
+    ("a = alloc.frame_array(4); b = {'k': a}; c = b['k']", "c"),
+    ("a = alloc.frame_array(4); b = [a]; b += [x]", "b"),
 ])
 def test_frame_values_are_followed(bind: str, use: str) -> None:
     src = f"""
@@ -48,11 +64,14 @@ def test_frame_values_are_followed(bind: str, use: str) -> None:
 @pytest.mark.parametrize("use", [
     "a.copy()", "a.sum()", "a[0]", "a[i]", "a.shape", "a.size", "a.dtype", "len(a)",
     "np.array(a)", "a + 1", "a.astype('f8')", "alloc.frame_box_for_transfer(a)", "a.tolist()",
+    "np.add(a, 1)", "np.add(x, a, out=x)", "np.add(x, a, x)", "a.sum(out=x)", "a[a > 0]",
+    "a[~m]", "a[(a > 0) & m]", "a[[0, 2]]", "np.array(a, copy=True)", "float(a[0])",
+    "np.multiply.reduce(a, 0, None, x)",
 ])
 def test_derived_values_are_not_frame_memory(use: str) -> None:
     src = f"""
     class C:
-        def f(self, alloc, i):
+        def f(self, alloc, i, x, m):
             a = alloc.frame_array(4)
             self.keep = {use}
     """
@@ -120,6 +139,200 @@ def test_unknown_alloc_method_is_not_a_layout() -> None:
             s = pool.alloc()
             self.p = s
     """) == []
+
+
+# -- NumPy semantics: in-place updates, out= arrays, elements --------------------------------
+
+#: Every augmented-assignment operator, from the grammar itself.
+AUG_OPS = sorted(ast.unparse(ast.AugAssign(target=ast.Name("x"), op=op(), value=ast.Name("a")))
+                 .split()[1] for op in ast.operator.__subclasses__())
+
+
+def test_every_augmented_operator_is_covered() -> None:
+    assert len(AUG_OPS) == 13 and "@=" in AUG_OPS and "//=" in AUG_OPS
+
+
+@pytest.mark.parametrize("op", AUG_OPS)
+def test_augmented_assignment_updates_in_place(op: str) -> None:
+    """`x op= frame_view` writes into x (the caller's array): x never refers to frame memory."""
+    assert lint(f"""
+    def f(alloc, x, n):
+        for _ in range(n):
+            alloc.begin_frame()
+            x {op} alloc.frame_zeros(x.shape, x.dtype)
+            alloc.end_frame()
+        return x
+    """) == []
+
+
+@pytest.mark.parametrize("op", AUG_OPS)
+def test_augmented_assignment_keeps_frame_memory(op: str) -> None:
+    """`a op= x` on a frame array keeps a the frame array it was."""
+    assert lint(f"""
+    def f(alloc, x):
+        with alloc.frame():
+            a = alloc.frame_zeros(x.shape, x.dtype)
+            a {op} x
+        return a
+    """) == [(6, "FA604")]
+
+
+@pytest.mark.parametrize("target,where", [
+    ("self.total", None), ("state.total", None), ("TOTAL", None), ("x[0]", None),
+    ("x[...]", None), ("self.d['k']", None),
+    ("self.items", "FA601"), ("ITEMS", "FA602"), ("state.items", "FA601"),
+])
+def test_augmented_assignment_on_long_lived_places(target: str, where: str | None) -> None:
+    """In place into a long-lived array is no escape; growing a long-lived list by frame data is."""
+    value = "[v]" if "items" in target or target == "ITEMS" else "v"
+    found = lint(f"""
+    TOTAL = 0
+    ITEMS = []
+    class C:
+        def f(self, alloc, state, x):
+            global TOTAL, ITEMS
+            with alloc.frame():
+                v = alloc.frame_array(4)
+                {target} += {value}
+    """)
+    assert found == ([(9, where)] if where else [])
+
+
+def test_list_extended_by_frame_data_holds_it() -> None:
+    assert lint("""
+    class C:
+        def __init__(self):
+            self.items = []
+        def f(self, alloc):
+            v = alloc.frame_array(4)
+            self.items += [v]
+            local = []
+            local += (v,)
+            self.last = local[0]
+            self.items += v.tolist()
+    """) == [(7, "FA601"), (10, "FA601")]
+
+
+@pytest.mark.parametrize("dtype,followed", [
+    ("", False), ("np.float32", False), ("'f4'", False), ("dtype=np.int64", False),
+    ("float", False), ("DT", False), ("REC", True), ("[('x', 'f4')]", True), ("'f4,i4'", True),
+    ("np.dtype([('x', 'f4')])", True), ("dtype=REC", True),
+])
+def test_unpacking_reads_numbers_or_record_views(dtype: str, followed: bool) -> None:
+    """frame_alloc_2 of a numeric dtype unpacks into copies of the numbers, of a record dtype into
+    record views (frame memory)."""
+    src = f"""
+    import numpy as np
+    REC = np.dtype([('x', 'f4'), ('y', 'f4')])
+    def f(alloc, DT):
+        with alloc.frame():
+            lo, hi = alloc.frame_alloc_2({dtype})
+            return lo, hi
+    """
+    assert lint(src) == ([(7, "FA604")] if followed else [])
+
+
+def test_the_issue_kernel_and_its_variants_lint_clean() -> None:
+    """Issue 18: the kernel, its checkpoint-per-iteration and one-frame-per-call variants."""
+    issue = """
+    from numba import njit
+
+    @njit(nogil=True)
+    def foo(a, x, iters):
+        for _ in range(iters):
+            a.begin_frame()
+            x += a.frame_zeros(x.shape, x.dtype)
+            a.end_frame()
+        return x
+
+    @njit(nogil=True)
+    def foo_checkpoint(a, x, iters):
+        a.begin_frame()
+        for _ in range(iters):
+            cp = a.frame_checkpoint()
+            x += a.frame_zeros(x.shape, x.dtype)
+            a.rollback_to(cp)
+        a.end_frame()
+        return x
+
+    @njit(nogil=True)
+    def foo_per_call(a, x):
+        a.begin_frame()
+        x += a.frame_zeros(x.shape, x.dtype)
+        a.end_frame()
+        return x
+    """
+    assert lint(issue) == []
+
+
+# -- one finding per problem -------------------------------------------------------------------
+
+DEAD = """
+def f(alloc, x, y):
+    alloc.begin_frame()
+    a = alloc.frame_zeros(x.shape, x.dtype)
+    b = alloc.frame_zeros(x.shape, x.dtype)
+    alloc.end_frame()
+    {stmt}
+"""
+
+
+@pytest.mark.parametrize("stmt,cols", [
+    ("a += a.sum() + a.max()", [5]),
+    ("y[:] = a + a * a", [12]),
+    ("print(a.sum(), a.max(), a[0])", [11]),
+    ("print(a.sum(), b.max(), a[0])", [11, 20]),
+    ("if a.sum() > a.max():\n        pass", [8]),
+    ("for v in a[a > 0]:\n        print(a, v)", [14, 15]),
+])
+def test_a_dead_name_is_reported_once_per_statement(stmt: str, cols: list[int]) -> None:
+    """Several uses of one dead name in one statement are one finding at the first use; another
+    name, or another statement, is another finding."""
+    ds = lint_source(DEAD.format(stmt=stmt))
+    assert [d.code for d in ds] == ["FA605"] * len(cols)
+    assert [d.col + 1 for d in ds] == cols
+
+
+@pytest.mark.parametrize("stmt", [
+    "print(a.shape, a.dtype, a.ndim, a.size, a.nbytes, a.itemsize, a.strides)",
+    "if a is None:\n        pass", "ok = a is not None", "ok = None is a",
+])
+def test_metadata_of_a_dead_array_is_no_use_of_its_data(stmt: str) -> None:
+    """The array object keeps its shape and dtype after the frame; only its data is recycled."""
+    assert lint_source(DEAD.format(stmt=stmt)) == []
+
+
+@pytest.mark.parametrize("stmt", ["print(a.data)", "print(a.ctypes.data)", "ok = a == None",
+                                  "print(len(a))", "print(a.T.shape)"])
+def test_other_uses_of_a_dead_array_are_reported(stmt: str) -> None:
+    assert [d.code for d in lint_source(DEAD.format(stmt=stmt))] == ["FA605"]
+
+
+@pytest.mark.parametrize("ret,found", [
+    ("a", [(7, "FA604")]), ("a[1:]", [(7, "FA604")]), ("(a, b)", [(7, "FA604")]),
+    ("a[0]", [(7, "FA605")]), ("float(a.sum())", [(7, "FA605")]), ("a.shape", []),
+    ("a[0], b", [(7, "FA604"), (7, "FA605")]), ("a if x else a[0]", [(7, "FA604")]),
+])
+def test_returning_dead_frame_data(ret: str, found: list[tuple[int, str]]) -> None:
+    """Handing the memory out is FA604; reading a number out of recycled memory is FA605."""
+    assert lint(DEAD.format(stmt=f"return {ret}")) == found
+
+
+def test_show_all_lists_every_use() -> None:
+    src = DEAD.format(stmt="print(a.sum(), a.max(), a[0])")
+    everything = lint_source(src, config=LintConfig(show_all=True))
+    assert [(d.line, d.col + 1) for d in everything] == [(7, 11), (7, 20), (7, 29)]
+    assert [(d.line, d.col + 1) for d in lint_source(src)] == [(7, 11)]
+
+
+def test_dead_uses_in_a_loop_are_reported_once_per_statement() -> None:
+    assert lint("""
+    async def f(alloc, net, n):
+        a = alloc.frame_array(4)
+        await net.flush()
+        for i in range(n):
+            a[i] = a[i - 1] + a[i]
+    """) == [(3, "FA701"), (6, "FA702")]
 
 
 # -- lifetime ------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ def _registered():
     from numba.core.registry import cpu_target
     from numba.core.typing.templates import _OverloadAttributeTemplate
 
+    from tests.numba_surface import hand_lowered_params, template_members
+
     types_ = _numba_types()           # registers the templates first
     ctx = cpu_target.typing_context
     ctx.refresh()
@@ -71,6 +73,9 @@ def _registered():
         names = {}
         for tmpl in ctx._get_attribute_templates(typ):
             if not isinstance(tmpl, _OverloadAttributeTemplate):
+                # Hand-lowered methods: their parameters are the folding signature's.
+                for m in template_members(tmpl):
+                    names[m] = hand_lowered_params(tmpl, m)
                 continue
             if tmpl.is_method:
                 ps = list(inspect.signature(tmpl._overload_func).parameters)[1:]

@@ -724,6 +724,8 @@ def registered_members():
     """(owner, name) of every public attribute/method numba knows for framealloc's types."""
     from numba.core.typing.templates import builtin_registry
 
+    from tests.numba_surface import template_members
+
     owners = _owner_types()
     found = set()
     for template in builtin_registry.attributes:
@@ -732,9 +734,8 @@ def registered_members():
         if not owner.__module__.startswith("framealloc"):
             continue
         assert owner in owners, f"a new framealloc numba type {owner}: add it to this test"
-        attr = getattr(template, "_attr", None)
-        if attr is not None and not attr.startswith("_"):
-            found.add((owners[owner], attr))
+        found |= {(owners[owner], m) for m in template_members(template)
+                  if not m.startswith("_")}
     return found
 
 

@@ -116,9 +116,11 @@ def _njit_methods(numba_type_cls) -> set:
 
     from framealloc.kernels import ensure_registered
 
+    from tests.numba_surface import template_members
+
     ensure_registered()
-    return {t._attr for t in builtin_registry.attributes
-            if getattr(t, "key", None) is numba_type_cls and getattr(t, "_attr", None)}
+    return {m for t in builtin_registry.attributes if getattr(t, "key", None) is numba_type_cls
+            for m in template_members(t)}
 
 
 @njit(cache=True)

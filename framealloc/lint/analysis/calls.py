@@ -10,6 +10,7 @@ __all__ = [
     "FRAME_ALLOC_METHODS", "FRAME_OPEN_METHODS", "FRAME_CLOSE_METHODS", "POOL_HEAP_METHODS",
     "VIEW_METHODS", "META_ATTRS", "NUMPY_VIEW_FUNCS", "NUMPY_ALLOC_FUNCS", "CONTAINER_MUTATORS",
     "QUEUE_CLASSES", "EXECUTOR_CLASSES", "CONTAINER_CTORS", "POOL_TASK_METHODS",
+    "NUMPY_POSITIONAL_OUT", "OUT_METHODS", "frame_dtype_arg", "is_record_dtype_literal",
     "method_call", "receiver_key", "root_name", "is_view_index", "is_frame_with_item",
     "is_constant_true",
 ]
@@ -37,11 +38,41 @@ META_ATTRS = frozenset({"shape", "size", "dtype", "ndim", "nbytes", "itemsize", 
 #: NumPy functions that may return a view of their first argument.
 NUMPY_VIEW_FUNCS = frozenset({"asarray", "asanyarray", "reshape", "ravel", "transpose",
                               "squeeze", "expand_dims", "moveaxis", "swapaxes", "atleast_1d",
-                              "atleast_2d", "atleast_3d", "broadcast_to"})
+                              "atleast_2d", "atleast_3d", "broadcast_to", "diagonal", "real",
+                              "imag", "flip", "fliplr", "flipud", "rot90", "frombuffer",
+                              "as_strided", "sliding_window_view"})
 #: NumPy functions that allocate a new array (FA607 inside njit loops).
 NUMPY_ALLOC_FUNCS = frozenset({"empty", "zeros", "ones", "full", "empty_like", "zeros_like",
                                "ones_like", "full_like", "array", "arange", "linspace", "copy",
                                "concatenate", "stack", "hstack", "vstack"})
+#: NumPy functions whose output array may be passed positionally, by its position: a ufunc's
+#: ``out`` follows its inputs (``np.add(a, b, out)``); ``np.dot(a, b, out)``, ``np.clip(a, lo, hi,
+#: out)``. The call returns that array.
+NUMPY_POSITIONAL_OUT: dict[str, int] = {
+    **dict.fromkeys((
+        "abs", "absolute", "fabs", "negative", "positive", "sqrt", "cbrt", "square", "exp",
+        "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin", "arccos",
+        "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "floor", "ceil",
+        "trunc", "rint", "sign", "reciprocal", "conj", "conjugate", "deg2rad", "rad2deg",
+        "degrees", "radians", "isnan", "isinf", "isfinite", "logical_not", "invert",
+        "bitwise_not", "signbit", "spacing"), 1),
+    **dict.fromkeys((
+        "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "power",
+        "float_power", "mod", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "hypot",
+        "arctan2", "copysign", "nextafter", "logaddexp", "logaddexp2", "ldexp", "greater",
+        "greater_equal", "less", "less_equal", "equal", "not_equal", "logical_and", "logical_or",
+        "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift",
+        "heaviside", "gcd", "lcm", "matmul", "dot"), 2),
+    "clip": 3,
+}
+#: Array methods that take ``out=`` and then return that array (``x.sum(axis=0, out=y)``).
+OUT_METHODS = frozenset({"sum", "prod", "mean", "std", "var", "min", "max", "argmin", "argmax",
+                         "clip", "cumsum", "cumprod", "round", "dot", "take", "compress",
+                         "choose", "ptp", "any", "all", "trace", "conj", "conjugate"})
+#: Position of the dtype argument of frame allocations (also accepted as ``dtype=``).
+_DTYPE_POS = {**dict.fromkeys(("frame_alloc", "frame_alloc_2", "frame_alloc_4", "frame_alloc_8",
+                               "frame_slice", "frame_alloc_batch"), 0),
+              **dict.fromkeys(("frame_array", "frame_zeros"), 1)}
 #: Methods that store an argument into the receiver container.
 CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "appendleft", "extendleft",
                                 "setdefault", "update"})
@@ -98,3 +129,32 @@ def is_frame_with_item(item: ast.withitem) -> str | None:
 def is_constant_true(test: ast.expr) -> bool:
     """``True``, ``1`` or another truthy constant (``while True:``)."""
     return isinstance(test, ast.Constant) and bool(test.value) and test.value is not Ellipsis
+
+
+def frame_dtype_arg(call: ast.Call, method: str) -> ast.expr | None:
+    """The dtype expression given to a frame allocation ``alloc.method(...)``, if any."""
+    base = method[4:] if method.startswith("try_") else method
+    for kw in call.keywords:
+        if kw.arg == "dtype":
+            return kw.value
+    pos = _DTYPE_POS.get(base)
+    if pos is not None and len(call.args) > pos:
+        return call.args[pos]
+    return None
+
+
+def is_record_dtype_literal(expr: ast.expr | None) -> bool:
+    """Whether ``expr`` spells a structured (record) dtype: ``np.dtype([...])``, a list of
+    ``(name, type)`` fields, a ``{"names": ...}`` dict, or a comma-separated string (``"f4,i4"``).
+    Elements of a record array are writable record views, not copies."""
+    if isinstance(expr, ast.Call) and expr.args and _last_attr(expr.func) == "dtype":
+        return is_record_dtype_literal(expr.args[0])
+    if isinstance(expr, (ast.List, ast.Dict)):
+        return True
+    return isinstance(expr, ast.Constant) and isinstance(expr.value, str) and "," in expr.value
+
+
+def _last_attr(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else None

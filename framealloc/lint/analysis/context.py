@@ -6,7 +6,7 @@ import ast
 from dataclasses import dataclass, field
 
 from .calls import (CONTAINER_CTORS, EXECUTOR_CLASSES, FRAME_CLOSE_METHODS, QUEUE_CLASSES,
-                    method_call, receiver_key)
+                    is_record_dtype_literal, method_call, receiver_key)
 
 __all__ = ["ModuleContext", "value_kind", "LAYOUT_PREFIX"]
 
@@ -58,6 +58,7 @@ class ModuleContext:
     module_kinds: dict[str, str] = field(default_factory=dict)
     class_attr_kinds: dict[ast.ClassDef, dict[str, str]] = field(default_factory=dict)
     closers: set[str] = field(default_factory=set)  # receivers of end_frame() calls anywhere
+    record_dtypes: set[str] = field(default_factory=set)  # module names bound to record dtypes
     parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
 
     @classmethod
@@ -109,6 +110,12 @@ class ModuleContext:
                 kind = value_kind(value)
                 if kind:
                     self.module_kinds[target.id] = kind
+                if isinstance(stmt, ast.AugAssign):
+                    continue
+                if is_record_dtype_literal(value):
+                    self.record_dtypes.add(target.id)
+                else:
+                    self.record_dtypes.discard(target.id)
 
     @staticmethod
     def _self_kinds(cls_node: ast.ClassDef) -> dict[str, str]:
@@ -134,6 +141,12 @@ class ModuleContext:
             return None
         parts.append(self.aliases.get(node.id, node.id))
         return ".".join(reversed(parts))
+
+    def is_record_dtype(self, expr: ast.expr | None) -> bool:
+        """Whether ``expr`` is a record dtype: spelled out, or a module-level name bound to one."""
+        if isinstance(expr, ast.Name):
+            return expr.id in self.record_dtypes
+        return is_record_dtype_literal(expr)
 
     def enclosing_class(self, func: ast.AST) -> ast.ClassDef | None:
         """The class whose body defines ``func`` directly, if any."""

@@ -5,7 +5,10 @@ Each scope (the module body and every function) is walked statement by statement
 state stops changing (at most three passes); ``return``/``raise``/``break``/``continue`` end a path.
 Names bound to frame allocations are followed through assignments, tuple unpacking, views
 (slices, record fields, attributes such as ``s.pos``, ``reshape``/``view``/``np.asarray``),
-containers and closures.
+containers and closures, with NumPy's semantics: an augmented assignment (``x += v``) updates ``x``
+in place (a list extends), a ufunc's ``out`` array is its result, elements of a numeric array and
+anything computed from frame data (``v.copy()``, ``float(v[0])``, ``v + 1``) are new values.
+A use of a name after its frame ended is reported once per statement, at its first use.
 
 Codes emitted here: FA201-FA203 (thread boundaries), FA601-FA606 (lifetime), FA701-FA703 (async).
 """
@@ -15,13 +18,13 @@ import ast
 from dataclasses import dataclass, field
 
 from .calls import (CONTAINER_MUTATORS, FRAME_ALLOC_METHODS, FRAME_CLOSE_METHODS,
-                    FRAME_OPEN_METHODS, NUMPY_VIEW_FUNCS, VIEW_METHODS, META_ATTRS,
-                    is_constant_true, is_frame_with_item, is_view_index, method_call,
-                    receiver_key, root_name)
+                    FRAME_OPEN_METHODS, NUMPY_POSITIONAL_OUT, NUMPY_VIEW_FUNCS, OUT_METHODS,
+                    VIEW_METHODS, META_ATTRS, frame_dtype_arg, is_constant_true,
+                    is_frame_with_item, is_view_index, method_call, receiver_key, root_name)
 from .context import LAYOUT_PREFIX, ModuleContext, value_kind
 from .findings import Emitter
 from .scope import FunctionNode, ScopeInfo
-from .state import EMPTY, Origin, Ref, State, Taint, merge, replace
+from .state import EMPTY, Origin, Ref, State, Taint, boxed, elements, merge, replace
 
 __all__ = ["FlowChecker"]
 
@@ -102,7 +105,37 @@ def _describe(origin: Origin) -> str:
 def _first(refs: Taint) -> Ref:
     """The earliest reference, chosen deterministically (messages must not vary between runs)."""
     return min(refs, key=lambda r: (r.origin.line, r.origin.col, r.closure, r.dead or "",
-                                    r.crossed or 0, r.origin.call, r.origin.receiver))
+                                    r.crossed or 0, r.items, r.origin.call, r.origin.receiver))
+
+
+def _is_field_index(index: ast.expr) -> bool:
+    """``v["name"]``: a record field, or a dict entry."""
+    elts = index.elts if isinstance(index, ast.Tuple) else [index]
+    return any(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in elts)
+
+
+def _is_mask_index(index: ast.expr) -> bool:
+    """``v[x > 0]``, ``v[~m]``, ``v[m1 & m2]``, ``v[[1, 3]]``: boolean or fancy indexing, which
+    copies."""
+    if isinstance(index, (ast.Compare, ast.List)):
+        return True
+    if isinstance(index, ast.UnaryOp):
+        return isinstance(index.op, ast.Invert)
+    return isinstance(index, ast.BinOp) and isinstance(index.op, (ast.BitAnd, ast.BitOr,
+                                                                  ast.BitXor))
+
+
+def _is_false(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is False
+
+
+def _keyword(node: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in node.keywords if k.arg == name), None)
+
+
+_EXTENDS = (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)
+#: Array attributes held by the array object, not by the (frame) memory it views.
+_OBJECT_ATTRS = frozenset({"shape", "dtype", "ndim", "size", "nbytes", "itemsize", "strides"})
 
 
 class FlowChecker:
@@ -134,6 +167,8 @@ class _ScopeWalker:
         self.in_handled_try = 0
         self.waited: set[int] = set()  # executor calls whose results are collected at once
         self.returned: set[int] = set()  # Name nodes whose value a `return` hands out
+        # uses of dead frame data in a `return` value, reported unless the return reports FA604
+        self.deferred: list[tuple[ast.Name, Taint]] = []
         self.where = "the module" if scope.is_module else "the function"
         name = "" if scope.is_module else scope.node.name  # type: ignore[union-attr]
         self.opener = name in _OPENER_NAMES or name.startswith(_OPENER_PREFIXES)
@@ -191,15 +226,35 @@ class _ScopeWalker:
         return st
 
     def _s_AugAssign(self, node: ast.AugAssign, st: State) -> State:
+        """``x += v`` updates an array in place (``x`` keeps what it referred to) and computes a
+        new value from numbers; only a list (or tuple) grows by ``v``'s elements."""
         taint = self.ev(node.value, st)
         target = node.target
         if isinstance(target, ast.Name):
             self.check_load(target, st)
-            self.store_name(target, st.names.get(target.id, EMPTY) | taint, st, None,
-                            keep_kind=True)
+            if taint and self.extends(target, node.value, st):
+                self.store_name(target, st.names.get(target.id, EMPTY) | taint, st, None,
+                                keep_kind=True)
+        elif isinstance(target, ast.Attribute):
+            self.ev(target.value, st)
+            if taint and self.extends(target, node.value, st):
+                self.store_attr(target, taint, st)
         else:
-            self.assign(target, taint, st, None)
+            self.ev(target, st)
+            if (taint and isinstance(target, ast.Subscript) and isinstance(node.value, _EXTENDS)
+                    and self.kind_of(target.value, st) == "container"):
+                self.store_into(target.value, taint, target, st)
         return st
+
+    def extends(self, target: ast.Name | ast.Attribute, value: ast.expr, st: State) -> bool:
+        """Whether ``target += value`` adds ``value``'s items to a container rather than
+        computing into an array or a number: the value is a list/tuple display or
+        comprehension, or the target is known to hold a container."""
+        if isinstance(value, _EXTENDS) or self.kind_of(target, st) == "container":
+            return True
+        if isinstance(target, ast.Name):
+            return any(r.items and not r.closure for r in st.names.get(target.id, EMPTY))
+        return False
 
     def _s_Delete(self, node: ast.Delete, st: State) -> State:
         for target in node.targets:
@@ -264,11 +319,17 @@ class _ScopeWalker:
     def _s_Return(self, node: ast.Return, st: State) -> None:
         if node.value is not None:
             self.returned = {id(n) for n in _value_names(node.value)}
+            self.deferred = []
             try:
                 taint = self.ev(node.value, st)
             finally:
                 self.returned = set()
             local = [r for r in taint if r.origin.local_frame]
+            handed_out = {r.origin for r in local}
+            for name, dead in self.deferred:  # `return a[0]`: a number read from recycled memory
+                if not any(r.origin in handed_out for r in dead):
+                    self.report_dead(name, dead)
+            self.deferred = []
             plain = [r for r in local if not r.closure]
             if plain:
                 o = _first(frozenset(plain)).origin
@@ -498,8 +559,12 @@ class _ScopeWalker:
         if isinstance(target, ast.Name):
             self.store_name(target, taint, st, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
+            item = elements(taint)  # unpacking reads the elements
             for elt in target.elts:
-                self.assign(elt, taint, st, None)
+                if isinstance(elt, ast.Starred):
+                    self.assign(elt.value, boxed(item), st, None)
+                else:
+                    self.assign(elt, item, st, None)
         elif isinstance(target, ast.Starred):
             self.assign(target.value, taint, st, None)
         elif isinstance(target, ast.Attribute):
@@ -545,7 +610,7 @@ class _ScopeWalker:
         where = self.scope.outliving(root, self.ctx)
         if where is None:
             if isinstance(container, ast.Name):
-                st.names[root] = st.names.get(root, EMPTY) | taint
+                st.names[root] = st.names.get(root, EMPTY) | boxed(taint)
             return
         if where == "param" and not self.scope.opens:
             return
@@ -569,26 +634,20 @@ class _ScopeWalker:
 
     # -- loads ----------------------------------------------------------------------------------
     def check_load(self, node: ast.Name, st: State) -> None:
-        """A use of ``node``: after its frame ended (FA605/FA603) or across an await (FA702)."""
+        """A use of ``node``: after its frame ended (FA605/FA603) or across an await (FA702).
+        One problem, one finding: each is reported once per statement and name, at the first
+        use in the statement (unless the emitter shows every use)."""
         taint = st.names.get(node.id)
-        if not taint:
+        if not taint or self.reads_metadata(node):
             return
         dead = frozenset(r for r in taint if r.dead is not None)
-        if id(node) in self.returned:  # reported as FA604/FA603 by the return itself
-            dead = frozenset(r for r in dead if not r.origin.local_frame)
+        if id(node) in self.returned:  # reported as FA604/FA603 by the return itself, if any
+            local = frozenset(r for r in dead if r.origin.local_frame)
+            if local:
+                self.deferred.append((node, local))
+            dead -= local
         if dead:
-            ref = _first(dead)
-            why = ref.dead
-            if ref.closure:
-                self.out.emit("FA603", node,
-                              f"`{node.id}` is a closure capturing frame memory from "
-                              f"{_describe(ref.origin)} and is used after {why}; call it before "
-                              "the frame ends or capture a copy")
-            else:
-                self.out.emit("FA605", node,
-                              f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
-                              f"and is used after {why}; finish with it before the frame ends or "
-                              "keep a copy (`.copy()`)")
+            self.report_dead(node, dead)
         if self.scope.is_async:
             crossed = frozenset(r for r in taint if r.crossed is not None)
             if crossed:
@@ -597,7 +656,45 @@ class _ScopeWalker:
                               f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
                               f"and is used after the `await` at line {ref.crossed}; "
                               "other tasks may have ended the frame meanwhile: finish with it "
-                              "before awaiting or copy it")
+                              "before awaiting or copy it", self.group_of(node))
+
+    def report_dead(self, node: ast.Name, dead: Taint) -> None:
+        """FA605 (FA603 for a closure): ``node`` is used after the frame of ``dead`` ended."""
+        ref = _first(dead)
+        why = ref.dead
+        if ref.closure:
+            self.out.emit("FA603", node,
+                          f"`{node.id}` is a closure capturing frame memory from "
+                          f"{_describe(ref.origin)} and is used after {why}; call it before "
+                          "the frame ends or capture a copy", self.group_of(node))
+        else:
+            self.out.emit("FA605", node,
+                          f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
+                          f"and is used after {why}; finish with it before the frame ends or "
+                          "keep a copy (`.copy()`)", self.group_of(node))
+
+    def group_of(self, node: ast.Name) -> tuple[int, str]:
+        """Uses of one name in one statement are one problem."""
+        return id(self.statement_of(node)), node.id
+
+    def reads_metadata(self, node: ast.Name) -> bool:
+        """``v.shape``, ``v.dtype``, ``v is None``: what the array object itself holds, which stays
+        valid after the frame ends (only the data is recycled)."""
+        parent = self.ctx.parents.get(node)
+        if isinstance(parent, ast.Attribute):
+            return parent.value is node and parent.attr in _OBJECT_ATTRS
+        if isinstance(parent, ast.Compare) and len(parent.ops) == 1:
+            other = parent.comparators[0] if parent.left is node else parent.left
+            return (isinstance(parent.ops[0], (ast.Is, ast.IsNot))
+                    and isinstance(other, ast.Constant) and other.value is None)
+        return False
+
+    def statement_of(self, node: ast.AST) -> ast.AST:
+        """The innermost statement containing ``node`` (the node itself when there is none)."""
+        cur: ast.AST | None = node
+        while cur is not None and not isinstance(cur, ast.stmt):
+            cur = self.ctx.parents.get(cur)
+        return cur if cur is not None else node
 
     def captured(self, body: list[ast.stmt] | ast.expr, bound: set[str], st: State) -> Taint:
         """Closure taint of the frame data a nested function or lambda reads from this scope."""
@@ -660,7 +757,13 @@ class _ScopeWalker:
     def _e_Subscript(self, node: ast.Subscript, st: State) -> Taint:
         taint = self.ev(node.value, st)
         self.ev(node.slice, st)
-        return _no_closure(taint) if is_view_index(node.slice) else EMPTY
+        if _is_field_index(node.slice):  # a record field (a view) or a dict entry
+            return frozenset(replace(r, items=False) for r in _no_closure(taint))
+        if is_view_index(node.slice):
+            return _no_closure(taint)
+        if _is_mask_index(node.slice):
+            return EMPTY  # a copy
+        return elements(taint)  # an element: a number, unless a container or record array
 
     def _e_Starred(self, node: ast.Starred, st: State) -> Taint:
         return self.ev(node.value, st)
@@ -672,13 +775,13 @@ class _ScopeWalker:
         return taint
 
     def _e_Tuple(self, node: ast.Tuple | ast.List | ast.Set, st: State) -> Taint:
-        return self._union(node.elts, st)
+        return boxed(self._union(node.elts, st))
 
     _e_List = _e_Set = _e_Tuple
 
     def _e_Dict(self, node: ast.Dict, st: State) -> Taint:
         self._union(list(node.keys), st)
-        return self._union(node.values, st)
+        return boxed(self._union(node.values, st))
 
     def _e_BoolOp(self, node: ast.BoolOp, st: State) -> Taint:
         return self._union(node.values, st)
@@ -718,8 +821,8 @@ class _ScopeWalker:
                     self.on_await(node, st)
                 self._union(list(gen.ifs), st)
             if isinstance(node, ast.DictComp):
-                return self.ev(node.key, st) | self.ev(node.value, st)
-            return self.ev(node.elt, st)
+                return boxed(self.ev(node.key, st) | self.ev(node.value, st))
+            return boxed(self.ev(node.elt, st))
         finally:
             for name, taint in shadowed.items():
                 if taint is None:
@@ -732,20 +835,24 @@ class _ScopeWalker:
     def _e_Call(self, node: ast.Call, st: State) -> Taint:
         self.mark_waited(node)
         mc = method_call(node)
+        qual = self.ctx.qualname(node.func)
         recv_taint = self.ev(mc[0], st) if mc else self.ev(node.func, st)
         arg_taints = [self.ev(a, st) for a in node.args]
         kw_taints = [self.ev(k.value, st) for k in node.keywords]
         every = frozenset().union(*arg_taints, *kw_taints)
+        if qual is not None and qual.startswith(("numpy.", "np.")):
+            # a NumPy function (`np.append`, `np.reshape`), not a method of an array or list
+            return self.numpy_call(node, qual, arg_taints, kw_taints)
         if mc:
             result = self._method(node, mc[0], mc[1], recv_taint, arg_taints, every, st)
             if result is not None:
                 return result
-        qual = self.ctx.qualname(node.func)
+            if mc[1] in OUT_METHODS:  # x.sum(axis=0, out=y) returns y
+                return _no_closure(self.out_array(node, arg_taints, kw_taints, None) or EMPTY)
+            if mc[1] == "astype" and _is_false(_keyword(node, "copy")):
+                return _no_closure(recv_taint)
         if qual is None:
             return EMPTY
-        short = qual.rsplit(".", 1)[-1]
-        if qual.startswith(("numpy.", "np.")) and short in NUMPY_VIEW_FUNCS and arg_taints:
-            return _no_closure(arg_taints[0])
         if qual in _PARTIAL_FUNCS:
             return _as_closure(every)
         if qual in _THREAD_FUNCS and every:
@@ -772,7 +879,8 @@ class _ScopeWalker:
             self.close_frame(key, f"`{key}.{meth}()` at line {node.lineno}", st)
             return EMPTY
         if meth in FRAME_ALLOC_METHODS:
-            return self.new_origin(node, key, f"{key}.{meth}", st)
+            records = self.ctx.is_record_dtype(frame_dtype_arg(node, meth))
+            return self.new_origin(node, key, f"{key}.{meth}", st, items=records)
         if meth in ("alloc", "try_alloc"):
             kind = self.kind_of(recv, st)
             if kind and kind.startswith(LAYOUT_PREFIX):
@@ -800,6 +908,36 @@ class _ScopeWalker:
             return EMPTY
         return None
 
+    def numpy_call(self, node: ast.Call, qual: str, arg_taints: list[Taint],
+                   kw_taints: list[Taint]) -> Taint:
+        """The value of ``np.<function>(...)``: a view of its first argument (``np.reshape``,
+        ``np.asarray``, ``np.array(a, copy=False)``), its output array (``out=x``,
+        ``np.add(a, b, x)``), or a new array."""
+        short = qual.rsplit(".", 1)[-1]
+        if arg_taints and (short in NUMPY_VIEW_FUNCS
+                           or short == "array" and _is_false(_keyword(node, "copy"))):
+            return _no_closure(arg_taints[0])
+        top = qual.count(".") == 1  # np.add(...), not np.add.reduce(...)
+        out = self.out_array(node, arg_taints, kw_taints,
+                             NUMPY_POSITIONAL_OUT.get(short) if top else None)
+        return _no_closure(out or EMPTY)
+
+    @staticmethod
+    def out_array(node: ast.Call, arg_taints: list[Taint], kw_taints: list[Taint],
+                  position: int | None) -> Taint | None:
+        """The taint of the output array of a NumPy call that writes into one (``out=x``, or
+        ``np.add(a, b, x)`` with ``position`` 2); the call returns that array. None without
+        one."""
+        for kw, taint in zip(node.keywords, kw_taints):
+            if kw.arg == "out":
+                if isinstance(kw.value, ast.Tuple) and len(kw.value.elts) == 1:
+                    return elements(taint)  # out=(x,)
+                return taint
+        if (position is not None and len(node.args) > position
+                and not any(isinstance(a, ast.Starred) for a in node.args[:position + 1])):
+            return arg_taints[position]
+        return None
+
     def mark_waited(self, node: ast.Call) -> None:
         """Executor work whose results this very expression collects: ``pool.submit(...)
         .result()``, ``list(pool.map(...))`` (also tuple, sorted, sum, ...)."""
@@ -810,8 +948,10 @@ class _ScopeWalker:
               and _is_map_call(node.args[0])):
             self.waited.add(id(node.args[0]))
 
-    def new_origin(self, node: ast.Call, receiver: str, call: str, st: State) -> Taint:
-        """A frame allocation: a fresh origin (live, not yet across an await)."""
+    def new_origin(self, node: ast.Call, receiver: str, call: str, st: State,
+                   items: bool = False) -> Taint:
+        """A frame allocation: a fresh origin (live, not yet across an await); ``items`` when
+        its elements are record views."""
         origin = Origin(node.lineno, node.col_offset, receiver, call, bool(st.open))
         if self.scope.is_async:
             self.out.emit("FA701", node,
@@ -819,7 +959,7 @@ class _ScopeWalker:
                           "shared with every task on this thread and may end while this task is "
                           "suspended; use task-scoped pool memory (`pool_box` in a `with` block) "
                           "or do the frame work in a synchronous helper")
-        return frozenset({Ref(origin)})
+        return frozenset({Ref(origin, items=items)})
 
     def _last_component(self, recv: ast.expr) -> str:
         if isinstance(recv, ast.Attribute):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Origin", "Ref", "Taint", "State", "merge", "EMPTY", "replace"]
+__all__ = ["Origin", "Ref", "Taint", "State", "merge", "EMPTY", "replace", "boxed", "elements"]
 
 
 @dataclass(frozen=True)
@@ -26,16 +26,31 @@ class Ref:
     ``dead`` says why the frame may have ended for this reference (None while live); ``crossed``
     is the line of an ``await`` it may have lived across. They belong to the reference, not to the
     site: in a loop the same site makes a live value each iteration while older values are dead.
+    ``items``: the value's elements (``v[i]``, ``a, b = v``) are frame memory too - a Python
+    container holding frame arrays, or a frame array of records; the elements of a numeric array
+    are copies of the numbers.
     """
 
     origin: Origin
     closure: bool = False
     dead: str | None = None
     crossed: int | None = None
+    items: bool = False
 
 
 Taint = frozenset[Ref]
 EMPTY: Taint = frozenset()
+
+
+def boxed(taint: Taint) -> Taint:
+    """The taint of a Python container holding values with ``taint``."""
+    return frozenset(r if r.items else replace(r, items=True) for r in taint)
+
+
+def elements(taint: Taint) -> Taint:
+    """The taint of one element of a value with ``taint`` (``v[i]``, unpacking): only references
+    whose elements are frame memory remain."""
+    return frozenset(replace(r, items=False) for r in taint if r.items)
 
 
 @dataclass

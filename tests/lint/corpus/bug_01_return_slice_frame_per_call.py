@@ -1,0 +1,16 @@
+"""Planted: a kernel that opens its own frame returns a slice of frame memory (FA604)."""
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def alive_indices(alloc, energy, threshold):
+    alloc.begin_frame()
+    idx = alloc.frame_array(energy.shape[0], np.int64)
+    k = 0
+    for i in range(energy.shape[0]):
+        if energy[i] > threshold:
+            idx[k] = i
+            k += 1
+    alloc.end_frame()
+    return idx[:k]  # expect: FA604
