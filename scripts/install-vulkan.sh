@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install what the GPU tests need: the Vulkan loader, Mesa's CPU Vulkan driver (lavapipe) and the
-# Khronos validation layer. Idempotent: does nothing when the packages are already installed.
+# Khronos validation layer; and Xvfb, the virtual X server the demo's --window test draws in.
+# Idempotent: does nothing when the packages are already installed.
 #
 # * root on Debian/Ubuntu with packages missing: `apt-get update` then `apt-get install -y ...`
 # * not root, or not a Debian-like system: print what to install and exit 0, so a test command
 #   that calls this script carries on (GPU tests then skip with a clear reason outside CI).
 set -u
 
-PACKAGES=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers)
+PACKAGES=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers xvfb)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

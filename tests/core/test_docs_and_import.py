@@ -43,19 +43,6 @@ def test_first_njit_use_registers_the_type_lazily():
     assert out == "3"
 
 
-@pytest.mark.slow
-def test_demo_runs_same_particles_and_flat_memory():
-    from framealloc import demo
-
-    import io
-    buf = io.StringIO()
-    result = demo.run(frames=40, spawn=50, progress=False, report_every=10, out=buf)
-    text = buf.getvalue()
-    assert result["flat"] and result["same"], text
-    assert len(result["framealloc_s"]) == len(result["numpy_s"]) == 40
-    assert result["live"][-1] > 0 and "same particles: yes" in text
-
-
 USER_MODULE = '''
 import numpy as np
 from numba import njit
