@@ -20,6 +20,7 @@ from .errors import (
     DoubleFreeError,
     ForeignFreeError,
     FrameAllocError,
+    FrameAllocWarning,
     FrameMapKeyError,
     FrameStateError,
     GroupError,
@@ -61,6 +62,7 @@ from .coordination import (
 )
 from .groups import GroupInfo
 from .handles import HandleHeap
+from .history import HISTORY_RECORD, FrameHistory
 from .phases import PhaseBlock, PhasesStats, PhaseStats, PhaseTotals
 from .pool import PoolBox, SizeClassInfo, SizeClassPools
 from .retention import (
@@ -109,4 +111,5 @@ __all__ = [
     "RetentionSummary", "RetentionCounts", "FailureReasons", "RetentionError",
     "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
+    "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning",
 ]

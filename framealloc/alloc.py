@@ -26,6 +26,8 @@ from .checkpoints import FrameCheckpoint
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig
 from .errors import ConfigError, error
+from . import history as _history
+from .history import FrameHistory
 from .kernels.layout import F, new_arena_block, new_checkpoint_block
 from .kernels import PYTHON_CLASSES
 from .kernels import status as ST
@@ -1203,6 +1205,28 @@ class SmartAlloc:
         sections.update(org.sections(kinds))
         return AllocStats(frame=frame, threads=threads, num_ooms=org.num_ooms(), **sections)
 
+    def history(self, thread_slot: int | None = None) -> FrameHistory:
+        """The last ``AllocConfig.history`` frames of the calling thread (or of the thread in
+        slot ``thread_slot``), oldest first: per frame its bytes, allocations, peak, heap
+        fallbacks, other kinds' bytes, budget events, bytes per tag and time. Frames begun and
+        ended inside @njit code are there too. Empty with ``AllocConfig(history=0)``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> for n in range(3):
+        ...     with alloc.frame():
+        ...         _ = alloc.frame_array(10 * (n + 1), np.uint8)
+        >>> alloc.history()["frame_bytes"].tolist()
+        [10, 20, 30]
+        """
+        if thread_slot is None:
+            ta = getattr(self._tls, "arena", None)
+            if ta is None:
+                return _history.read(self._org_part, self._frame_part, -1, 0)
+            thread_slot = ta.slot
+        return _history.read(self._org_part, self._frame_part, int(thread_slot),
+                             self.config.history)
+
     def close(self) -> None:
         """Close the allocator: every later call raises FA015, and its memory is released.
 
@@ -1266,7 +1290,7 @@ class SmartAlloc:
 
 #: What keeps working after close(): reading the final counters and the calling thread's
 #: current state (read-only: the use-after-close table checks that they change nothing).
-_READ_AFTER_CLOSE = ("closed", "stats", "scratch_pools", "current_phase",
+_READ_AFTER_CLOSE = ("closed", "stats", "history", "scratch_pools", "current_phase",
                      "current_tag", "current_tag_id", "frame_number", "in_frame", "tag_name",
                      "last_promotions")
 #: Hot paths that refuse after close() by themselves (the row's limit is -1, so a frame

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import warnings
 
 from .kernels.status import CodeInfo, Status
 
@@ -89,6 +90,7 @@ __all__ = [
     "CollectionValueError", "LayoutError",
     # tags, budgets, phases, scratch pools, retention
     "TagError", "BudgetError", "BudgetExceededError", "BudgetWarning", "PhaseError",
+    "FrameAllocWarning",
     "PhaseWarning", "ScratchError", "ScratchFullError", "RetentionError",
     # the table
     "Status",
@@ -346,7 +348,48 @@ class BudgetExceededError(FrameAllocError, MemoryError):
     default_code = "FA154"
 
 
-class BudgetWarning(UserWarning):
+class FrameAllocWarning(UserWarning):
+    """Base class of every framealloc warning: a non-fatal diagnostic, with its FA ``code``.
+
+    Issued with :func:`warnings.warn`, so the usual filters apply
+    (``warnings.simplefilter("error", fa.BudgetWarning)``, pytest's ``-W error::...``);
+    ``AllocConfig(strict=True)`` raises an allocator's warnings instead (:func:`warn`).
+
+    >>> import warnings, framealloc as fa
+    >>> issubclass(fa.BudgetWarning, fa.FrameAllocWarning), fa.BudgetWarning.code
+    (True, 'FA155')
+    """
+
+    code = ""
+
+    def __init__(self, message: str = "", code: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+def warn(warning: "FrameAllocWarning", *, strict: bool = False, stacklevel: int = 2) -> None:
+    """Issue ``warning`` (a :class:`FrameAllocWarning`) with :func:`warnings.warn`, or raise it
+    when ``strict`` (``AllocConfig.strict``). ``stacklevel`` counts from the caller of this
+    function, as :func:`warnings.warn` would from it. Every framealloc warning goes through here.
+
+    >>> import framealloc as fa
+    >>> from framealloc.errors import warn
+    >>> try:
+    ...     warn(fa.BudgetWarning("FA155: over"), strict=True)
+    ... except fa.BudgetWarning as e:
+    ...     print(e.code)
+    FA155
+    """
+    if not isinstance(warning, FrameAllocWarning):
+        raise TypeError(f"framealloc warnings are FrameAllocWarning instances, got "
+                        f"{type(warning).__name__}")
+    if strict:
+        raise warning
+    warnings.warn(warning, stacklevel=stacklevel + 1)
+
+
+class BudgetWarning(FrameAllocWarning):
     """A soft budget was passed (FA155): issued once per frame per budget, after the callback."""
 
     code = "FA155"
@@ -370,7 +413,7 @@ class PhaseError(FrameStateError, ValueError):
     default_code = "FA158"
 
 
-class PhaseWarning(UserWarning):
+class PhaseWarning(FrameAllocWarning):
     """A phase was still open when its frame ended (FA159): it was closed there, its record is
     flagged ``open_at_end_frame=True`` and it is not re-opened in the next frame."""
 

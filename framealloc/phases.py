@@ -39,11 +39,10 @@ import os
 import sys
 import threading
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 
 from ._hooks import AllocPart
-from .errors import PhaseError, PhaseWarning
+from .errors import PhaseError, PhaseWarning, warn
 
 __all__ = ["PhasesPart", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock"]
 
@@ -257,8 +256,9 @@ class _Shared:
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _warn(message: str) -> None:
-    """Issue FA159 at the first caller outside framealloc (and contextlib)."""
+def _warn(message: str, strict: bool = False) -> None:
+    """Issue FA159 at the first caller outside framealloc (and contextlib); raise it when
+    ``strict`` (``AllocConfig.strict``)."""
     level, f = 1, sys._getframe(0)
     while f is not None:
         fn = os.path.abspath(f.f_code.co_filename)
@@ -266,8 +266,7 @@ def _warn(message: str) -> None:
             break
         level += 1
         f = f.f_back
-    w = PhaseWarning(f"FA159: {message}")
-    warnings.warn(w, stacklevel=level)
+    warn(PhaseWarning(f"FA159: {message}"), strict=strict, stacklevel=level)
 
 
 def _check_name(name) -> None:
@@ -321,6 +320,7 @@ class PhasesPart(AllocPart):
 
     def __init__(self, owner, frames, org, fields: tuple[int, int]):
         self._owner = owner         # weak reference to the SmartAlloc
+        self._strict = frames.config.strict   # AllocConfig.strict: warnings raise
         self._frames = frames
         self._tls = frames.tls
         self._org = org
@@ -356,7 +356,7 @@ class PhasesPart(AllocPart):
         if self._phase_stale(ta, st):
             msg = self._phase_finish_frame(ta, st)
             if msg:
-                _warn(msg)
+                _warn(msg, self._strict)
 
     def _phase_close(self, ta, st: _ThreadPhases, b: int, n: int, t: int,
                      left_open: bool) -> PhaseStats:
@@ -430,7 +430,7 @@ class PhasesPart(AllocPart):
         st = ta.ext.get("phases")
         if st is not None and st.pending:
             msg, st.pending = st.pending, None
-            _warn(msg)
+            _warn(msg, self._strict)
 
     # -- public API ----------------------------------------------------------------------------
     def _phase_begin(self, name: str) -> _Open:
@@ -543,7 +543,7 @@ class PhasesPart(AllocPart):
         rec = self._phase_close(ta, st, b, n, t, False)
         if inner:
             _warn(f"phase{'s' if len(inner) > 1 else ''} {', '.join(map(repr, inner))} still open "
-                  f"when the block of phase {token.path!r} ended: closed with it")
+                  f"when the block of phase {token.path!r} ended: closed with it", self._strict)
         return rec
 
     def current_phase(self) -> str:

@@ -131,6 +131,7 @@ SMARTALLOC = {
     "set_thread_frame_budget": lambda c: c.alloc.set_thread_frame_budget(None, 1 << 30),
     "speculative": lambda c: c.alloc.speculative(lambda: 1),
     "stats": lambda c: c.alloc.stats(),
+    "history": lambda c: c.alloc.history(),
     "streaming": lambda c: c.alloc.streaming(1024),
     "tag": lambda c: c.alloc.tag("t").__enter__(),
     "tag_id": lambda c: c.alloc.tag_id("t"),
