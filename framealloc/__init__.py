@@ -21,6 +21,8 @@ from .errors import (
     ForeignFreeError,
     FrameAllocError,
     FrameAllocWarning,
+    DiagnosticsError,
+    SnapshotError,
     FrameMapKeyError,
     FrameStateError,
     GroupError,
@@ -63,6 +65,8 @@ from .coordination import (
 from .groups import GroupInfo
 from .handles import HandleHeap
 from .history import HISTORY_RECORD, FrameHistory
+from .snapshot import Snapshot, SnapshotDiff
+from .snapshot import schema as snapshot_schema
 from .phases import PhaseBlock, PhasesStats, PhaseStats, PhaseTotals
 from .pool import PoolBox, SizeClassInfo, SizeClassPools
 from .retention import (
@@ -111,5 +115,6 @@ __all__ = [
     "RetentionSummary", "RetentionCounts", "FailureReasons", "RetentionError",
     "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
-    "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning",
+    "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning", "Snapshot", "SnapshotDiff",
+    "snapshot_schema", "SnapshotError", "DiagnosticsError",
 ]

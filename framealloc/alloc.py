@@ -39,6 +39,7 @@ from .stats import AllocStats, FrameStats, ThreadFrameStats
 from .tags import BudgetEvent, OrgPart
 
 if TYPE_CHECKING:
+    from .snapshot import Snapshot
     from .coordination import TransferHandle
 
 __all__ = ["SmartAlloc", "CheckpointGuard", "SpeculativeResult", "FAILED"]
@@ -1227,6 +1228,21 @@ class SmartAlloc:
         return _history.read(self._org_part, self._frame_part, int(thread_slot),
                              self.config.history)
 
+    def snapshot(self, label: str = "") -> "Snapshot":
+        """This allocator now: statistics, each live thread's frame history, configuration and
+        the diagnostics with their codes, as a :class:`~framealloc.Snapshot` (save it as JSON,
+        diff two with ``-``, render it with ``to_html()``; see ``docs/diagnostics.md``).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     _ = alloc.frame_array(10, np.uint8)
+        >>> alloc.snapshot("demo").stats["frame"]["allocated"]
+        10
+        """
+        from .snapshot import capture
+        return capture(self, label)
+
     def close(self) -> None:
         """Close the allocator: every later call raises FA015, and its memory is released.
 
@@ -1290,7 +1306,7 @@ class SmartAlloc:
 
 #: What keeps working after close(): reading the final counters and the calling thread's
 #: current state (read-only: the use-after-close table checks that they change nothing).
-_READ_AFTER_CLOSE = ("closed", "stats", "history", "scratch_pools", "current_phase",
+_READ_AFTER_CLOSE = ("closed", "stats", "history", "snapshot", "scratch_pools", "current_phase",
                      "current_tag", "current_tag_id", "frame_number", "in_frame", "tag_name",
                      "last_promotions")
 #: Hot paths that refuse after close() by themselves (the row's limit is -1, so a frame

@@ -132,6 +132,7 @@ SMARTALLOC = {
     "speculative": lambda c: c.alloc.speculative(lambda: 1),
     "stats": lambda c: c.alloc.stats(),
     "history": lambda c: c.alloc.history(),
+    "snapshot": lambda c: c.alloc.snapshot(),
     "streaming": lambda c: c.alloc.streaming(1024),
     "tag": lambda c: c.alloc.tag("t").__enter__(),
     "tag_id": lambda c: c.alloc.tag_id("t"),
