@@ -92,6 +92,10 @@ class FrameHistory:
         """The column names (:data:`HISTORY_RECORD`)."""
         return self.data.dtype.names
 
+    def _repr_html_(self) -> str:
+        from .report import history_html
+        return history_html(self)
+
     def to_dict(self) -> dict:
         """JSON-ready: each column as a list (NaN as None), the tags, the slot."""
         cols = {}
