@@ -65,6 +65,7 @@ from .coordination import (
 from .groups import GroupInfo
 from .handles import HandleHeap
 from .history import HISTORY_RECORD, FrameHistory
+from .plotting import plot_history
 from .snapshot import Snapshot, SnapshotDiff
 from .snapshot import schema as snapshot_schema
 from .phases import PhaseBlock, PhasesStats, PhaseStats, PhaseTotals
@@ -116,5 +117,5 @@ __all__ = [
     "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
     "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning", "Snapshot", "SnapshotDiff",
-    "snapshot_schema", "SnapshotError", "DiagnosticsError",
+    "snapshot_schema", "SnapshotError", "DiagnosticsError", "plot_history",
 ]

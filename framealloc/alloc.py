@@ -1243,6 +1243,20 @@ class SmartAlloc:
         from .snapshot import capture
         return capture(self, label)
 
+    def trace(self, path) -> ContextManager["SmartAlloc"]:
+        """``with alloc.trace("run.json"):`` writes the frames the calling thread ends in the
+        block as Chrome trace-event JSON (Perfetto UI, chrome://tracing): frames as slices,
+        bytes per kind and per tag as counters, budget events as instants. Read from the frame
+        history at exit: nothing is added per frame (see :mod:`framealloc.trace`).
+
+        >>> import os, tempfile, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.trace(os.path.join(tempfile.mkdtemp(), "t.json")):
+        ...     alloc.begin_frame(); alloc.end_frame()
+        """
+        from .trace import trace
+        return trace(self, path)
+
     def close(self) -> None:
         """Close the allocator: every later call raises FA015, and its memory is released.
 

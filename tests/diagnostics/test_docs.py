@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-MODULES = ["framealloc.history", "framealloc.snapshot", "framealloc.errors"]
+MODULES = ["framealloc.history", "framealloc.snapshot", "framealloc.errors", "framealloc.report",
+           "framealloc.trace", "framealloc.plotting"]
 
 
 @pytest.mark.parametrize("name", MODULES)
