@@ -15,3 +15,11 @@ def test_docstring_examples(name):
     mod = importlib.import_module(name)
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_docs_page_examples_run():
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "diagnostics.md")
+    result = doctest.testfile(os.path.abspath(path), module_relative=False,
+                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 15 and result.failed == 0
