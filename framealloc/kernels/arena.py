@@ -126,16 +126,13 @@ def _heap_fallback(r, nbytes, align):
 
 @njit(cache=True)
 def release_heap_list(r):
-    """Drop the row's references to this frame's heap fallbacks; returns how many there were."""
+    """Drop the row's references to this frame's heap fallbacks."""
     mi = r[F.heap_list]
-    n = 0
     while mi != 0:
         nxt = carray(_as_i64_ptr(nrt_data(mi)), (1,))[0]
         nrt_release(mi)
         mi = nxt
-        n += 1
     r[F.heap_list] = 0
-    return n
 
 
 @njit(cache=True)
@@ -340,12 +337,13 @@ def begin_fast(addr):
     return True
 
 
-@njit(inline="always")
+@register_jitable
 def end_fast(addr):
     """:func:`end_frame` in the common case: True when done, False to call the kernel.
 
-    Inlined by numba itself (``inline="always"``): with the history entry it is past LLVM's
-    inlining threshold, and a call would cost more than the entry."""
+    With the history entry it is past LLVM's inlining threshold, so callers call it (about
+    0.5 ns). Not ``njit(inline="always")``: numba's IR inlining of it into a parallel=True
+    function crashed (notebooks/02_performance.ipynb's prange_frames)."""
     r = row_view(addr)
     if r[F.frame_open] == 0 or r[F.tag] != 0 or r[F.heap_list] != 0 \
             or r[F.budget_end] != NO_LIMIT or ld(r[F.org] + 8 * H_ACTIVE) != 0:
@@ -380,29 +378,39 @@ def end_fast(addr):
 
 @njit(cache=True)
 def _close_row(addr, tag_hist):
-    """Close the frame of one row: O(1) resets, whatever was allocated. Returns the frame's
-    ``(bytes, allocations, peak, heap fallbacks)``; each tag's frame bytes are added to the
-    words at ``tag_hist`` (0: not recorded).
+    """Close the frame of one row: O(1) resets, whatever was allocated; each tag's frame bytes
+    are added to the words at ``tag_hist`` (0: not recorded).
 
     With the "grow" policy, a row whose frame outgrew its chunk gets one chunk large enough for
     the frame's peak, so the next identical frame needs no growth."""
     r = row_view(addr)
     O.settle_frame(addr, tag_hist)
     pos = _settle_peak(r)
-    count = r[F.count]
     r[F.allocated_total] += pos
-    r[F.count_total] += count
+    r[F.count_total] += r[F.count]
     r[F.last_frame_peak] = r[F.peak_frame]
     r[F.frame_open] = 0
     r[F.limit] = -1
-    fallbacks = release_heap_list(r)
+    release_heap_list(r)
     if r[F.policy] == POLICY_GROW and r[F.capacity] < r[F.peak_frame]:
         if _install_chunk(r, _round_up(r[F.peak_frame], CHUNK_ALIGN)):
             r[F.chunks_grown] += 1
     r[F.cursor] = 0
     r[F.used_before] = 0
     r[F.count] = 0
-    return pos, count, r[F.peak_frame], fallbacks
+
+
+@register_jitable
+def _row_figures(a):
+    """``(bytes, allocations, peak, heap fallbacks)`` of the open frame of the row at ``a``."""
+    r = row_view(a)
+    pos = r[F.used_before] + r[F.cursor]
+    n = 0
+    mi = r[F.heap_list]
+    while mi != 0:
+        n += 1
+        mi = carray(_as_i64_ptr(nrt_data(mi)), (1,))[0]
+    return pos, r[F.count], max(r[F.peak_frame], pos), n
 
 
 @njit(cache=True)
@@ -430,18 +438,23 @@ def end_frame(addr, workers):
         for w in range(1, workers):
             a = addr + w * ROW_BYTES
             if row_view(a)[F.frame_open] != 0:
-                b, c, p, f = _close_row(a, tag_hist)
-                nbytes += b
-                count += c
-                peak += p
-                fallbacks += f
+                if h != 0:
+                    b, c, p, f = _row_figures(a)
+                    nbytes += b
+                    count += c
+                    peak += p
+                    fallbacks += f
+                _close_row(a, tag_hist)
         st(joined, 0)
-    b, c, p, f = _close_row(addr, tag_hist)
     if h != 0:
+        b, c, p, f = _row_figures(addr)
+        _close_row(addr, tag_hist)
         _history_entry(h, rb, frame, nbytes + b, count + c, peak + p)
         st(d + 8 * HD_FALLBACKS, fallbacks + f)
         st(d + 8 * HD_OTHER_COUNT, ld(rb + 8 * RB_OTHER_COUNT))
         st(d + 8 * HD_TICKS, cycles())
+    else:
+        _close_row(addr, 0)
     return ST.OK
 
 
