@@ -1220,6 +1220,10 @@ class SmartAlloc:
         >>> alloc.history()["frame_bytes"].tolist()
         [10, 20, 30]
         """
+        if thread_slot is not None and (isinstance(thread_slot, bool) or not isinstance(
+                thread_slot, (int, np.integer)) or not 0 <= thread_slot < self.config.max_threads):
+            raise error(ST.BAD_DIAG_ARG, what="thread_slot", value=repr(thread_slot)[:60],
+                        fix=f"pass None or a slot between 0 and {self.config.max_threads - 1}")
         if thread_slot is None:
             ta = getattr(self._tls, "arena", None)
             if ta is None:

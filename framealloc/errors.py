@@ -1033,6 +1033,14 @@ Frames beyond `AllocConfig.history` in one block are not all kept: raise `histor
 traces.""",
      message="a trace of this allocator is already recording",
      todo="end the running trace block first")
+_add(ST.BAD_DIAG_ARG, DiagnosticsError, "bad diagnostics argument", """
+A diagnostics call got an argument it cannot use, and nothing was changed:
+`alloc.history(thread_slot)` takes None (the calling thread) or a slot number between 0 and
+`AllocConfig.max_threads - 1` (`stats().threads[i].slot`); `alloc.trace(path)` takes a file path
+(str or os.PathLike); `plot_history(source, by=...)` takes a SmartAlloc, Snapshot or FrameHistory
+and `by="kind"` or `"tag"`.""",
+     message="bad {what}: {value}", todo="{fix}", what="argument", value="?",
+     fix="see framealloc.explain('FA504')")
 
 #: What a status outside the table (``Status.INTERNAL``, a value no kernel should return) raises.
 _INTERNAL = CodeInfo("FA000", "internal allocator error",

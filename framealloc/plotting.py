@@ -31,8 +31,8 @@ def _history_of(source):
     if isinstance(source, SmartAlloc):
         from .report import _budget_lines
         return source.history(), _budget_lines(source.stats().to_dict())
-    raise TypeError(f"plot_history needs a SmartAlloc, Snapshot or FrameHistory, got "
-                    f"{type(source).__name__}")
+    raise error(ST.BAD_DIAG_ARG, what="plot_history source", value=type(source).__name__,
+                fix="pass a SmartAlloc, Snapshot or FrameHistory")
 
 
 def plot_history(source, ax=None, by: str = "kind"):
@@ -40,7 +40,7 @@ def plot_history(source, ax=None, by: str = "kind"):
     thread; or a FrameHistory) as stacked bars by ``"kind"`` or ``"tag"``, with each frame's
     peak and the total/frame budget limits; returns the matplotlib Axes."""
     if by not in ("kind", "tag"):
-        raise ValueError(f"by must be 'kind' or 'tag', got {by!r}")
+        raise error(ST.BAD_DIAG_ARG, what="by", value=repr(by)[:60], fix="pass 'kind' or 'tag'")
     try:
         import matplotlib.pyplot as plt
     except ImportError:

@@ -88,10 +88,18 @@ def events(history, start_ns: float, stop_ns: float, budget_events=(), thread_na
     return out
 
 
-@contextmanager
 def trace(alloc, path: str | os.PathLike):
     """``SmartAlloc.trace``: record the calling thread's frames in the block, write them to
-    ``path`` when it exits (even on an exception). FA503 for a trace inside a trace."""
+    ``path`` when it exits (even on an exception). FA504 for a path that is not one (at the
+    call), FA503 for a trace inside a trace."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise error(ST.BAD_DIAG_ARG, what="trace path", value=repr(path)[:60],
+                    fix="pass a file path (str or os.PathLike)")
+    return _trace(alloc, path)
+
+
+@contextmanager
+def _trace(alloc, path):
     if getattr(alloc, "_tracing", False):
         raise error(ST.TRACE_STATE)
     ta = alloc._arena()

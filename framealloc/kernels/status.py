@@ -134,6 +134,7 @@ class Status(IntEnum):
     SNAPSHOT_VERSION = 501     # a snapshot of a format version this framealloc does not read
     NEEDS_PACKAGE = 502        # an optional package (matplotlib) is missing
     TRACE_STATE = 503          # alloc.trace() misused: nested, or the allocator closed
+    BAD_DIAG_ARG = 504         # a bad argument to history(), trace() or plot_history()
 
     @property
     def code(self) -> str:

@@ -104,8 +104,9 @@ def test_plot_history(tmp_path, by):
     ax = alloc.snapshot().plot(by=by)
     n = len(alloc.history())
     assert len(ax.patches) == n * (2 if by == "kind" else len(alloc.history().tags))
-    with pytest.raises(ValueError):
+    with pytest.raises(fa.DiagnosticsError) as e:
         fa.plot_history(alloc, by="colour")
+    assert e.value.code == "FA504"
 
 
 def test_plot_without_matplotlib_is_fa502(monkeypatch):
