@@ -20,15 +20,14 @@ __all__ = ["plot_history"]
 
 
 def _history_of(source):
-    from .alloc import SmartAlloc
     from .history import FrameHistory
-    from .snapshot import Snapshot
     if isinstance(source, FrameHistory):
         return source, {}
-    if isinstance(source, Snapshot):
+    if isinstance(getattr(source, "history", None), list) and \
+            isinstance(getattr(source, "stats", None), dict):       # a Snapshot
         from .report import _budget_lines
         return (source.history[0] if source.history else None), _budget_lines(source.stats)
-    if isinstance(source, SmartAlloc):
+    if callable(getattr(source, "history", None)) and callable(getattr(source, "stats", None)):
         from .report import _budget_lines
         return source.history(), _budget_lines(source.stats().to_dict())
     raise error(ST.BAD_DIAG_ARG, what="plot_history source", value=type(source).__name__,

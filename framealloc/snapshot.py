@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -325,8 +326,8 @@ class SnapshotDiff:
 
 def capture(alloc, label: str = "") -> Snapshot:
     """The snapshot of ``alloc`` (``SmartAlloc.snapshot``)."""
-    from . import __version__
     from .config import AllocConfig
+    version = getattr(sys.modules.get("framealloc"), "__version__", "")
     stats = alloc.stats()
     d = stats.to_dict()
     hist = []
@@ -336,7 +337,7 @@ def capture(alloc, label: str = "") -> Snapshot:
             hist.append(h)
     cfg = {f.name: _jsonable(getattr(alloc.config, f.name)) for f in fields(AllocConfig)}
     return Snapshot(stats=d, history=hist, config=cfg, warnings=_warnings_of(d),
-                    label=str(label), created_unix=time.time(), framealloc_version=__version__)
+                    label=str(label), created_unix=time.time(), framealloc_version=version)
 
 
 def _jsonable(v):
