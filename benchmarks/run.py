@@ -83,6 +83,9 @@ E4 = "E4: begin_frame + end_frame pair from Python"
 E5 = "E5: first call of a user kernel, fresh process, framealloc's kernels cached"
 E5_COLD = "E5: first call of a user kernel, fresh process, empty numba cache"
 E7 = "E7: P2 1000-particle batch in @njit, tag + 4 budgets on vs off"
+D1 = "D1: begin_frame + end_frame pair in @njit, history on vs off"
+D2 = "D2: begin_frame + end_frame pair from Python, history on vs off"
+HIST_ON, HIST_OFF = FRAME + " (history=600)", FRAME + " (history=0)"
 
 ROWS = [
     Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
@@ -139,6 +142,10 @@ ROWS = [
         "int", CALL, "any extension type (numba's floor)", CONTROL, "within", None),
     Row("E7", "P2 batch with a tag and 4 budgets on vs off", E7, FRAME + " (tag + 4 budgets)",
         FRAME, "within", 1.2),
+    Row("D1", "empty frame pair in @njit, frame history on (600) vs off", D1, HIST_ON, HIST_OFF,
+        "within", 1.1),
+    Row("D2", "empty frame pair from Python, frame history on (600) vs off", D2, HIST_ON,
+        HIST_OFF, "within", 1.1),
     # Context: no targets.
     Row("ctx", "P5 from Python, after 100 000 vs after 1 allocation (caches not evicted)",
         P5_PY, "after 100000 allocations", "after 1 allocation", "within", None),

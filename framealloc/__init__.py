@@ -20,6 +20,9 @@ from .errors import (
     DoubleFreeError,
     ForeignFreeError,
     FrameAllocError,
+    FrameAllocWarning,
+    DiagnosticsError,
+    SnapshotError,
     FrameMapKeyError,
     FrameStateError,
     GroupError,
@@ -61,6 +64,10 @@ from .coordination import (
 )
 from .groups import GroupInfo
 from .handles import HandleHeap
+from .history import HISTORY_RECORD, FrameHistory
+from .plotting import plot_history
+from .snapshot import Snapshot, SnapshotDiff
+from .snapshot import schema as snapshot_schema
 from .phases import PhaseBlock, PhasesStats, PhaseStats, PhaseTotals
 from .pool import PoolBox, SizeClassInfo, SizeClassPools
 from .retention import (
@@ -109,4 +116,6 @@ __all__ = [
     "RetentionSummary", "RetentionCounts", "FailureReasons", "RetentionError",
     "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
+    "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning", "Snapshot", "SnapshotDiff",
+    "snapshot_schema", "SnapshotError", "DiagnosticsError", "plot_history",
 ]

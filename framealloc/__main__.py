@@ -1,6 +1,7 @@
 """The ``framealloc`` command: ``python -m framealloc <command>``.
 
-Commands: ``lint`` (static analysis), ``explain CODE``, ``list``, ``init``. Each command module
+Commands: ``lint`` (static analysis), ``explain CODE``, ``report SNAPSHOT -o HTML``, ``list``,
+``init``. Each command module
 registers its own subparser (see :func:`build_parser`). Importing this module loads nothing but
 argparse; command modules load when the parser is built, and none of them imports numba.
 """
@@ -33,6 +34,31 @@ def _run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_report(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "report", help="render a snapshot as a self-contained HTML report",
+        description="Read a snapshot written by Snapshot.save (JSON; nothing in it is executed) "
+                    "and write one HTML file that needs no network.")
+    p.add_argument("snapshot", help="the snapshot file (JSON)")
+    p.add_argument("-o", "--output", default="report.html", help="the HTML file to write")
+    p.set_defaults(handler=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from framealloc.errors import SnapshotError
+    from framealloc.snapshot import Snapshot
+
+    try:
+        snap = Snapshot.load(args.snapshot)
+    except (SnapshotError, OSError) as exc:
+        print(f"framealloc report: {exc}", file=sys.stderr)
+        return 2
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write(snap.to_html())
+    print(f"framealloc report: wrote {args.output}")
+    return 0
+
+
 def _lint_command(name: str) -> Callable[[Any], None]:
     def register(subparsers: Any) -> None:
         from framealloc.lint import cli
@@ -45,6 +71,7 @@ def _lint_command(name: str) -> Callable[[Any], None]:
 COMMANDS: list[Callable[[Any], None]] = [
     _lint_command("lint"),
     _register_explain,
+    _register_report,
     _lint_command("list"),
     _lint_command("init"),
 ]

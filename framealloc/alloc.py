@@ -26,6 +26,8 @@ from .checkpoints import FrameCheckpoint
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, config_with_options
 from .errors import ConfigError, error
+from . import history as _history
+from .history import FrameHistory
 from .kernels.layout import F, new_arena_block, new_checkpoint_block, new_native_table
 from .kernels import PYTHON_CLASSES
 from .kernels import status as ST
@@ -37,6 +39,7 @@ from .stats import AllocStats, FrameStats, ThreadFrameStats
 from .tags import BudgetEvent, OrgPart
 
 if TYPE_CHECKING:
+    from .snapshot import Snapshot
     from .coordination import TransferHandle
 
 __all__ = ["SmartAlloc", "CheckpointGuard", "SpeculativeResult", "FAILED"]
@@ -1235,6 +1238,61 @@ class SmartAlloc:
         sections.update(org.sections(kinds))
         return AllocStats(frame=frame, threads=threads, num_ooms=org.num_ooms(), **sections)
 
+    def history(self, thread_slot: int | None = None) -> FrameHistory:
+        """The last ``AllocConfig.history`` frames of the calling thread (or of the thread in
+        slot ``thread_slot``), oldest first: per frame its bytes, allocations, peak, heap
+        fallbacks, other kinds' bytes, budget events, bytes per tag and time. Frames begun and
+        ended inside @njit code are there too. Empty with ``AllocConfig(history=0)``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> for n in range(3):
+        ...     with alloc.frame():
+        ...         _ = alloc.frame_array(10 * (n + 1), np.uint8)
+        >>> alloc.history()["frame_bytes"].tolist()
+        [10, 20, 30]
+        """
+        if thread_slot is not None and (isinstance(thread_slot, bool) or not isinstance(
+                thread_slot, (int, np.integer)) or not 0 <= thread_slot < self.config.max_threads):
+            raise error(ST.BAD_DIAG_ARG, what="thread_slot", value=repr(thread_slot)[:60],
+                        fix=f"pass None or a slot between 0 and {self.config.max_threads - 1}")
+        if thread_slot is None:
+            ta = getattr(self._tls, "arena", None)
+            if ta is None:
+                return _history.read(self._org_part, self._frame_part, -1, 0)
+            thread_slot = ta.slot
+        return _history.read(self._org_part, self._frame_part, int(thread_slot),
+                             self.config.history)
+
+    def snapshot(self, label: str = "") -> "Snapshot":
+        """This allocator now: statistics, each live thread's frame history, configuration and
+        the diagnostics with their codes, as a :class:`~framealloc.Snapshot` (save it as JSON,
+        diff two with ``-``, render it with ``to_html()``; see ``docs/diagnostics.md``).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     _ = alloc.frame_array(10, np.uint8)
+        >>> alloc.snapshot("demo").stats["frame"]["allocated"]
+        10
+        """
+        from .snapshot import capture
+        return capture(self, label)
+
+    def trace(self, path) -> ContextManager["SmartAlloc"]:
+        """``with alloc.trace("run.json"):`` writes the frames the calling thread ends in the
+        block as Chrome trace-event JSON (Perfetto UI, chrome://tracing): frames as slices,
+        bytes per kind and per tag as counters, budget events as instants. Read from the frame
+        history at exit: nothing is added per frame (see :mod:`framealloc.trace`).
+
+        >>> import os, tempfile, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.trace(os.path.join(tempfile.mkdtemp(), "t.json")):
+        ...     alloc.begin_frame(); alloc.end_frame()
+        """
+        from .trace import trace
+        return trace(self, path)
+
     def close(self) -> None:
         """Close the allocator: every later call raises FA015, and its memory is released.
 
@@ -1298,7 +1356,7 @@ class SmartAlloc:
 
 #: What keeps working after close(): reading the final counters and the calling thread's
 #: current state (read-only: the use-after-close table checks that they change nothing).
-_READ_AFTER_CLOSE = ("closed", "stats", "scratch_pools", "current_phase",
+_READ_AFTER_CLOSE = ("closed", "stats", "history", "snapshot", "scratch_pools", "current_phase",
                      "current_tag", "current_tag_id", "frame_number", "in_frame", "tag_name",
                      "last_promotions")
 #: Hot paths that refuse after close() by themselves (the row's limit is -1, so a frame

@@ -69,6 +69,14 @@ class AllocConfig:
         near a limit), so the allocation hot path stays one compare. Budgets are never exceeded;
         with several threads under one budget, one may be refused while another holds up to this
         many unused bytes.
+    history:
+        Frames of history each thread keeps (``alloc.history()``, snapshots, the HTML report):
+        per frame its bytes, allocations, peak, heap fallbacks, other kinds' bytes, bytes per
+        tag and time. Written when a frame ends, from counters the arena keeps anyway; ``0``
+        switches it off (see ``docs/diagnostics.md``).
+    strict:
+        Turn every framealloc warning (:class:`~framealloc.FrameAllocWarning`) this allocator
+        issues into an error: the warning is raised as an exception instead of printed.
 
     Example
     -------
@@ -87,6 +95,8 @@ class AllocConfig:
     pool_page_size: int = KiB(64)
     max_tags: int = 64
     budget_lease: int = KiB(64)
+    history: int = 600
+    strict: bool = False
 
     @property
     def checkpoint_slots(self) -> int:
@@ -103,6 +113,9 @@ class AllocConfig:
             v = getattr(self, f.name)
             if f.type in ("int", int) and (isinstance(v, bool) or not isinstance(v, int)):
                 raise ConfigError(f"AllocConfig.{f.name} must be an int, got {v!r}", code="FA013")
+        if not isinstance(self.strict, bool):
+            raise ConfigError(f"AllocConfig.strict must be True or False, got {self.strict!r}",
+                              code="FA013")
         if self.on_frame_exhausted not in FRAME_POLICIES:
             raise ConfigError(
                 f"AllocConfig.on_frame_exhausted must be one of {FRAME_POLICIES}, "
@@ -114,6 +127,7 @@ class AllocConfig:
         _check_range("pool_page_size", self.pool_page_size, 4096, 1 << 30)
         _check_range("max_tags", self.max_tags, 2, 4096)
         _check_range("budget_lease", self.budget_lease, 64, 1 << 40)
+        _check_range("history", self.history, 0, 1 << 20)
         if self.pool_page_size % 4096:
             raise ConfigError(f"AllocConfig.pool_page_size must be a multiple of 4096, got "
                               f"{self.pool_page_size}", code="FA013")

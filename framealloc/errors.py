@@ -33,7 +33,7 @@ FA15x-19x budgets, tags, phases, scratch pools, retention, thread coordination (
 FA2xx    static analysis: threading        (``framealloc.lint``)
 FA3xx    static analysis: budgets          (``framealloc.lint``)
 FA4xx    GPU memory                         (``framealloc.gpu``; its classes live there)
-FA5xx    runtime diagnostics (behaviour filter)
+FA5xx    runtime diagnostics: snapshots, reports, traces (FA50x), behaviour filter
 FA6xx    static analysis: lifetime         (``framealloc.lint``)
 FA7xx    static analysis: async            (``framealloc.lint``)
 FA8xx    static analysis: architecture/tags (``framealloc.lint``)
@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import warnings
 
 from .kernels.status import CodeInfo, Status
 
@@ -89,6 +90,7 @@ __all__ = [
     "CollectionValueError", "LayoutError",
     # tags, budgets, phases, scratch pools, retention
     "TagError", "BudgetError", "BudgetExceededError", "BudgetWarning", "PhaseError",
+    "FrameAllocWarning", "SnapshotError", "DiagnosticsError",
     "PhaseWarning", "ScratchError", "ScratchFullError", "RetentionError",
     # the table
     "Status",
@@ -346,7 +348,48 @@ class BudgetExceededError(FrameAllocError, MemoryError):
     default_code = "FA154"
 
 
-class BudgetWarning(UserWarning):
+class FrameAllocWarning(UserWarning):
+    """Base class of every framealloc warning: a non-fatal diagnostic, with its FA ``code``.
+
+    Issued with :func:`warnings.warn`, so the usual filters apply
+    (``warnings.simplefilter("error", fa.BudgetWarning)``, pytest's ``-W error::...``);
+    ``AllocConfig(strict=True)`` raises an allocator's warnings instead (:func:`warn`).
+
+    >>> import warnings, framealloc as fa
+    >>> issubclass(fa.BudgetWarning, fa.FrameAllocWarning), fa.BudgetWarning.code
+    (True, 'FA155')
+    """
+
+    code = ""
+
+    def __init__(self, message: str = "", code: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+def warn(warning: "FrameAllocWarning", *, strict: bool = False, stacklevel: int = 2) -> None:
+    """Issue ``warning`` (a :class:`FrameAllocWarning`) with :func:`warnings.warn`, or raise it
+    when ``strict`` (``AllocConfig.strict``). ``stacklevel`` counts from the caller of this
+    function, as :func:`warnings.warn` would from it. Every framealloc warning goes through here.
+
+    >>> import framealloc as fa
+    >>> from framealloc.errors import warn
+    >>> try:
+    ...     warn(fa.BudgetWarning("FA155: over"), strict=True)
+    ... except fa.BudgetWarning as e:
+    ...     print(e.code)
+    FA155
+    """
+    if not isinstance(warning, FrameAllocWarning):
+        raise TypeError(f"framealloc warnings are FrameAllocWarning instances, got "
+                        f"{type(warning).__name__}")
+    if strict:
+        raise warning
+    warnings.warn(warning, stacklevel=stacklevel + 1)
+
+
+class BudgetWarning(FrameAllocWarning):
     """A soft budget was passed (FA155): issued once per frame per budget, after the callback."""
 
     code = "FA155"
@@ -370,11 +413,25 @@ class PhaseError(FrameStateError, ValueError):
     default_code = "FA158"
 
 
-class PhaseWarning(UserWarning):
+class PhaseWarning(FrameAllocWarning):
     """A phase was still open when its frame ended (FA159): it was closed there, its record is
     flagged ``open_at_end_frame=True`` and it is not re-opened in the next frame."""
 
     code = "FA159"
+
+
+class SnapshotError(FrameAllocError, ValueError):
+    """A snapshot file that cannot be read (FA500: not JSON of the snapshot schema; FA501: a
+    format version this framealloc does not read). Nothing in the file was executed."""
+
+    default_code = "FA500"
+
+
+class DiagnosticsError(FrameAllocError, RuntimeError):
+    """A diagnostics call that cannot run: an optional package is missing (FA502) or a trace is
+    misused (FA503)."""
+
+    default_code = "FA502"
 
 
 class ScratchError(FrameAllocError, ValueError):
@@ -945,6 +1002,45 @@ End frames, free memory, or raise UnifiedBudget(hard=...).""")
 _add(ST.UNIFIED_SOFT_BUDGET, "gpu.UnifiedBudgetWarning", "unified CPU+GPU soft budget crossed", """
 UnifiedAllocator: CPU plus GPU usage passed the unified soft budget. This is a warning
 (UnifiedBudgetWarning) and the budget's `on_soft` callback is called once per crossing.""")
+
+# -- FA5xx runtime diagnostics -------------------------------------------------------------------
+_add(ST.BAD_SNAPSHOT, SnapshotError, "not a framealloc snapshot", """
+`Snapshot.load(path)` / `Snapshot.from_json(text)` read a file that is not a snapshot: not UTF-8
+JSON, larger than 256 MiB, or JSON that does not match the shipped schema
+(`framealloc/schemas/snapshot-1.schema.json`; the message names the first field that does not).
+Loading only parses JSON and checks it: nothing in the file is unpickled, imported or executed,
+so opening a file from someone else is safe. Pass a file written by `snapshot.save(path)`.""",
+     message="the file is not a framealloc snapshot",
+     todo="pass a file written by Snapshot.save (python -m framealloc report needs one)")
+_add(ST.SNAPSHOT_VERSION, SnapshotError, "snapshot format version not supported", """
+The snapshot says it is of a format version this framealloc does not read (it writes and reads
+version 1). Open it with the framealloc version that wrote it (its `framealloc_version` field), or
+write a new snapshot with this one.""",
+     message="snapshot format version {version}; this framealloc reads version 1",
+     todo="open it with the framealloc that wrote it", version="?")
+_add(ST.NEEDS_PACKAGE, DiagnosticsError, "optional package missing", """
+`snapshot.plot()` and `framealloc.plot_history(alloc)` draw with matplotlib, which framealloc does
+not require. Install it (`pip install matplotlib`, or the `notebooks` extra:
+`pip install framealloc[notebooks]`). The HTML report (`snapshot.to_html()`,
+`python -m framealloc report`) needs no extra package.""",
+     message="matplotlib is needed for plots",
+     todo="pip install matplotlib (or framealloc[notebooks])")
+_add(ST.TRACE_STATE, DiagnosticsError, "trace misused", """
+`with alloc.trace(path):` records the frames the calling thread ends inside the block and writes
+them as Chrome trace-event JSON when the block exits. One trace per allocator at a time: a
+second `alloc.trace(...)` inside the first is refused, as is a trace of a closed allocator.
+Frames beyond `AllocConfig.history` in one block are not all kept: raise `history` for long
+traces.""",
+     message="a trace of this allocator is already recording",
+     todo="end the running trace block first")
+_add(ST.BAD_DIAG_ARG, DiagnosticsError, "bad diagnostics argument", """
+A diagnostics call got an argument it cannot use, and nothing was changed:
+`alloc.history(thread_slot)` takes None (the calling thread) or a slot number between 0 and
+`AllocConfig.max_threads - 1` (`stats().threads[i].slot`); `alloc.trace(path)` takes a file path
+(str or os.PathLike); `plot_history(source, by=...)` takes a SmartAlloc, Snapshot or FrameHistory
+and `by="kind"` or `"tag"`.""",
+     message="bad {what}: {value}", todo="{fix}", what="argument", value="?",
+     fix="see framealloc.explain('FA504')")
 
 #: What a status outside the table (``Status.INTERNAL``, a value no kernel should return) raises.
 _INTERNAL = CodeInfo("FA000", "internal allocator error",

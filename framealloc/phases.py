@@ -39,12 +39,11 @@ import os
 import sys
 import threading
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from types import FrameType
 
 from ._hooks import AllocPart
-from .errors import PhaseError, PhaseWarning
+from .errors import PhaseError, PhaseWarning, warn
 
 __all__ = ["PhasesPart", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock"]
 
@@ -258,8 +257,9 @@ class _Shared:
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _warn(message: str) -> None:
-    """Issue FA159 at the first caller outside framealloc (and contextlib)."""
+def _warn(message: str, strict: bool = False) -> None:
+    """Issue FA159 at the first caller outside framealloc (and contextlib); raise it when
+    ``strict`` (``AllocConfig.strict``)."""
     level = 1
     f: FrameType | None = sys._getframe(0)
     while f is not None:
@@ -268,8 +268,7 @@ def _warn(message: str) -> None:
             break
         level += 1
         f = f.f_back
-    w = PhaseWarning(f"FA159: {message}")
-    warnings.warn(w, stacklevel=level)
+    warn(PhaseWarning(f"FA159: {message}"), strict=strict, stacklevel=level)
 
 
 def _check_name(name) -> None:
@@ -323,6 +322,7 @@ class PhasesPart(AllocPart):
 
     def __init__(self, owner, frames, org, fields: tuple[int, int]):
         self._owner = owner         # weak reference to the SmartAlloc
+        self._strict = frames.config.strict   # AllocConfig.strict: warnings raise
         self._frames = frames
         self._tls = frames.tls
         self._org = org
@@ -358,7 +358,7 @@ class PhasesPart(AllocPart):
         if self._phase_stale(ta, st):
             msg = self._phase_finish_frame(ta, st)
             if msg:
-                _warn(msg)
+                _warn(msg, self._strict)
 
     def _phase_close(self, ta, st: _ThreadPhases, b: int, n: int, t: int,
                      left_open: bool) -> PhaseStats:
@@ -432,7 +432,7 @@ class PhasesPart(AllocPart):
         st = ta.ext.get("phases")
         if st is not None and st.pending:
             msg, st.pending = st.pending, None
-            _warn(msg)
+            _warn(msg, self._strict)
 
     # -- public API ----------------------------------------------------------------------------
     def _phase_begin(self, name: str) -> _Open:
@@ -545,7 +545,7 @@ class PhasesPart(AllocPart):
         rec = self._phase_close(ta, st, b, n, t, False)
         if inner:
             _warn(f"phase{'s' if len(inner) > 1 else ''} {', '.join(map(repr, inner))} still open "
-                  f"when the block of phase {token.path!r} ended: closed with it")
+                  f"when the block of phase {token.path!r} ended: closed with it", self._strict)
         return rec
 
     def current_phase(self) -> str:

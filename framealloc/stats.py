@@ -394,3 +394,8 @@ class AllocStats:
         for name in self.TOTALS:
             d[f"total_{name}"] = self._total(name)
         return d
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the kinds table and the tag tree (framealloc.report)."""
+        from .report import stats_html
+        return stats_html(self)

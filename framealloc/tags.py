@@ -21,7 +21,6 @@ Budgets
 from __future__ import annotations
 
 import threading
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -51,6 +50,7 @@ from .kernels.layout import (
     H_HITS,
     H_NTAGS,
     H_SOFT,
+    HISTORY_DTYPE,
     KIND_FRAME,
     KIND_NAMES,
     KINDS,
@@ -58,6 +58,9 @@ from .kernels.layout import (
     NO_LIMIT,
     RB_DEPTH,
     RB_HDR,
+    RB_HIST_MASK,
+    RB_HIST_DETAIL,
+    RB_HISTORY,
     RB_OOMS,
     RB_OTHER_BYTES,
     RB_OTHER_COUNT,
@@ -67,9 +70,11 @@ from .kernels.layout import (
     TAG_BUDGET0,
     F,
     OrgTables,
+    history_capacity,
+    history_detail_dtype,
     new_org_rows,
 )
-from .errors import BudgetError, BudgetWarning, TagError, error
+from .errors import BudgetError, BudgetWarning, TagError, error, warn
 from .kernels import status as ST
 
 __all__ = ["OrgPart", "TagStats", "BudgetStats", "BudgetEvent"]
@@ -220,6 +225,8 @@ class OrgPart(AllocPart):
                                             config.budget_lease)
         frames.rows["org"] = self._org.addr
         self._orgrows: dict[int, np.ndarray] = {}
+        #: Frame-history rings per thread slot (HISTORY entries, per-tag entries).
+        self.history_rings: dict[int, tuple] = {}
         self._retired_ooms = 0
         self._reg: dict | None = None
 
@@ -236,12 +243,31 @@ class OrgPart(AllocPart):
             self._retired_ooms += int(blocks[:, RB_OOMS].sum())
             blocks[...] = 0
         blocks[:, RB_SLOT] = slot
+        self._attach_history(slot, blocks)
         self._reset_thread_budget(slot)   # a recycled slot starts without its budget
         rows = self._frames.rows
         rows["orgrow"][slot, :] = blocks.ctypes.data + np.arange(self._frames.workers) * \
             blocks.strides[0]
         rows["tag"][slot, :] = 0
         return blocks
+
+    def _attach_history(self, slot: int, blocks: np.ndarray) -> None:
+        """Give the slot's first block its frame-history rings (cleared when the slot is
+        reused), unless ``AllocConfig.history`` is 0."""
+        cap = history_capacity(self.config.history)
+        if cap == 0:
+            return
+        rings = self.history_rings.get(slot)
+        if rings is None:
+            rings = self.history_rings[slot] = (
+                np.zeros(cap, HISTORY_DTYPE),
+                np.zeros(cap, history_detail_dtype(self.config.max_tags)))
+        else:
+            for ring in rings:
+                ring[...] = 0
+        blocks[0, RB_HISTORY] = rings[0].ctypes.data
+        blocks[0, RB_HIST_MASK] = cap - 1
+        blocks[0, RB_HIST_DETAIL] = rings[1].ctypes.data
 
     def num_ooms(self) -> int:
         """Out-of-memory refusals counted in the organisation blocks (ended threads included)."""
@@ -557,16 +583,22 @@ class OrgPart(AllocPart):
                 events.append((b, ev))
             reg["events"] = (reg["events"] + [e for _, e in events])[-EVENT_CAP:]
             callbacks = dict(reg["callbacks"])
+        first = None
         for b, ev in events:
             if ev.kind != "soft":
                 continue
             cb = callbacks.get(b)
             if cb is not None:
                 cb(ev)
-            warnings.warn(BudgetWarning(
+            w = BudgetWarning(
                 f"FA155: the {ev.budget} budget passed its soft limit of {ev.limit} bytes "
-                f"({ev.used + ev.request} live after a {ev.request}-byte allocation)"),
-                stacklevel=stacklevel)
+                f"({ev.used + ev.request} live after a {ev.request}-byte allocation)")
+            if self.config.strict:
+                first = first or w        # every callback runs first, then the error
+            else:
+                warn(w, stacklevel=stacklevel)
+        if first is not None:
+            warn(first, strict=True)
 
     def budget_refused(self, ta, nbytes: int, try_: bool):
         """A hard budget refused ``nbytes``: None for try_ forms, else FA154 naming it."""

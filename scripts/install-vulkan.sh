@@ -8,7 +8,9 @@
 #   that calls this script carries on (GPU tests then skip with a clear reason outside CI).
 set -u
 
-PACKAGES=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers xvfb)
+# xvfb: the X display of the demo's --window test; chromium: the headless browser that renders
+# the HTML report in tests/diagnostics/test_report.py.
+PACKAGES=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers xvfb chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -15,11 +15,11 @@ otherwise ``device_budget_fraction`` of each heap.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .config import BudgetEvent, GpuConfig
+from ..errors import warn
 from .errors import GpuBudgetExceededError, GpuBudgetWarning
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class BudgetKeeper:
                 self._soft_over.add(scope)
                 if b.on_soft is not None:
                     b.on_soft(BudgetEvent(scope, usage, limit))
-                warnings.warn(GpuBudgetWarning(
+                warn(GpuBudgetWarning(
                     f"GPU device memory ({scope}) is {usage} bytes, above the soft budget of "
                     f"{limit}; free memory or raise GpuBudget.soft", code="FA407"), stacklevel=5)
 

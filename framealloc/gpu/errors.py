@@ -14,7 +14,7 @@ FA401
 """
 from __future__ import annotations
 
-from ..errors import FrameAllocError
+from ..errors import FrameAllocError, FrameAllocWarning
 
 __all__ = [
     "GpuError",
@@ -82,7 +82,7 @@ class GpuBudgetExceededError(GpuError, MemoryError):
     default_code = "FA406"
 
 
-class GpuBudgetWarning(GpuError, UserWarning):
+class GpuBudgetWarning(GpuError, FrameAllocWarning):
     """A soft GPU budget was crossed (FA407); issued with :func:`warnings.warn`."""
 
     default_code = "FA407"
@@ -155,7 +155,7 @@ class UnifiedBudgetExceededError(GpuError, MemoryError):
     default_code = "FA418"
 
 
-class UnifiedBudgetWarning(GpuError, UserWarning):
+class UnifiedBudgetWarning(GpuError, FrameAllocWarning):
     """The unified CPU+GPU soft budget was crossed (FA419); issued with :func:`warnings.warn`."""
 
     default_code = "FA419"

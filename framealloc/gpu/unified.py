@@ -18,12 +18,12 @@ The CPU side only needs ``begin_frame()``, ``end_frame()`` and ``stats().total_c
 from __future__ import annotations
 
 import contextlib
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..errors import warn
 from .allocation import GpuAllocation
 from .allocator import GpuAllocator
 from .config import BudgetEvent
@@ -264,9 +264,10 @@ class UnifiedAllocator:
             self._soft_over = True
             if b.on_soft is not None:
                 b.on_soft(BudgetEvent("unified", total, b.soft))
-            warnings.warn(UnifiedBudgetWarning(
+            cfg = getattr(self.cpu, "config", None)
+            warn(UnifiedBudgetWarning(
                 f"CPU+GPU usage {total} bytes is above the unified soft budget of {b.soft}",
-                code="FA419"), stacklevel=3)
+                code="FA419"), strict=bool(getattr(cfg, "strict", False)), stacklevel=3)
         elif total <= b.soft:
             self._soft_over = False
 

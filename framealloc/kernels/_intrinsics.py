@@ -139,3 +139,25 @@ cold_call = intrinsic(_call_marked(False))
 #: ``hot_call(f, (a, b))``: call the ``@njit(cache=True)`` function ``f`` inlined into the caller
 #: by LLVM (its compiled code comes from numba's cache: nothing to compile per caller).
 hot_call = intrinsic(_call_marked(True))
+
+
+@intrinsic
+def cycles(typingctx):
+    """The CPU's timestamp counter (x86-64 ``rdtsc``, AArch64 ``cntvct_el0``); 0 elsewhere.
+    Not serialising: a cheap clock for frame times, converted to ns by calibration
+    (:func:`framealloc.history.tick_ns`)."""
+    sig = types.int64()
+
+    def codegen(context, builder, signature, args):
+        triple = builder.module.triple or ""
+        if triple.startswith(("x86_64", "amd64")):
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_I64, []),
+                                                "llvm.readcyclecounter")
+            return builder.call(fn, [])
+        if triple.startswith(("aarch64", "arm64")):
+            asm = ir.InlineAsm(ir.FunctionType(_I64, []), "mrs $0, cntvct_el0", "=r",
+                               side_effect=True)
+            return builder.call(asm, [])
+        return ir.Constant(_I64, 0)
+
+    return sig, codegen

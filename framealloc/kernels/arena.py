@@ -19,15 +19,31 @@ from numba.core import cgutils
 from numba.extending import intrinsic, register_jitable
 
 from . import org as O
-from ._intrinsics import as_i64_ptr, atomic_add, ld, st
+from ._intrinsics import as_i64_ptr, atomic_add, cycles, ld, st
 from .layout import (
     CHUNK_ALIGN,
     F,
     H_ACTIVE,
+    H_MAXTAGS,
+    HD_FALLBACKS,
+    HD_FRAME,
+    HD_HDR,
+    HD_OTHER_COUNT,
+    HD_TICKS,
+    HI_ALLOCATIONS,
+    HI_BYTES,
+    HI_OTHER_BYTES,
+    HI_PEAK,
+    HIST_WORDS,
     NO_LIMIT,
     RB_CLOSED,
+    RB_HIST_DETAIL,
+    RB_HIST_MASK,
+    RB_HISTORY,
     RB_JOINED,
     RB_NLEASE,
+    RB_OTHER_BYTES,
+    RB_OTHER_COUNT,
     ROW_BYTES,
     ROW_WORDS,
 )
@@ -295,6 +311,16 @@ def _settle_peak(r):
 # does exactly what the cached kernel would do then, as a few loads and stores; anything else
 # returns False and the caller calls the kernel.
 
+@register_jitable
+def _history_entry(h, rb, frame, nbytes, count, peak):
+    """Write frame ``frame``'s HISTORY entry in the ring at ``h`` (four stores)."""
+    e = h + (frame & ld(rb + 8 * RB_HIST_MASK)) * (8 * HIST_WORDS)
+    st(e + 8 * HI_BYTES, nbytes)
+    st(e + 8 * HI_ALLOCATIONS, count)
+    st(e + 8 * HI_PEAK, peak)
+    st(e + 8 * HI_OTHER_BYTES, ld(rb + 8 * RB_OTHER_BYTES))
+
+
 @njit(cache=True)
 def begin_fast(addr):
     """:func:`begin_frame` without budgets: True when done, False to call the kernel."""
@@ -313,7 +339,11 @@ def begin_fast(addr):
 
 @njit(cache=True)
 def end_fast(addr):
-    """:func:`end_frame` in the common case: True when done, False to call the kernel."""
+    """:func:`end_frame` in the common case: True when done, False to call the kernel.
+
+    Compiled once (cached); @njit callers get it inlined by LLVM (``call_cached`` marks the call
+    ``alwaysinline``), never through numba's IR inlining, which crashed a parallel=True caller
+    (notebooks/02_performance.ipynb's prange_frames)."""
     r = row_view(addr)
     if r[F.frame_open] == 0 or r[F.tag] != 0 or r[F.heap_list] != 0 \
             or r[F.budget_end] != NO_LIMIT or ld(r[F.org] + 8 * H_ACTIVE) != 0:
@@ -326,6 +356,9 @@ def end_fast(addr):
     peak_frame = max(r[F.peak_frame], pos)
     if r[F.policy] == POLICY_GROW and r[F.capacity] < peak_frame:
         return False
+    h = ld(rb + 8 * RB_HISTORY)
+    if h != 0:
+        _history_entry(h, rb, r[F.frame_number], pos, r[F.count], peak_frame)
     # org.settle_frame: the open segment is the root tag's, nothing to give back.
     r[F.seg_pos] = pos
     r[F.seg_count] = r[F.count]
@@ -344,13 +377,14 @@ def end_fast(addr):
 
 
 @njit(cache=True)
-def _close_row(addr):
-    """Close the frame of one row: O(1) resets, whatever was allocated.
+def _close_row(addr, tag_hist):
+    """Close the frame of one row: O(1) resets, whatever was allocated; each tag's frame bytes
+    are added to the words at ``tag_hist`` (0: not recorded).
 
     With the "grow" policy, a row whose frame outgrew its chunk gets one chunk large enough for
     the frame's peak, so the next identical frame needs no growth."""
     r = row_view(addr)
-    O.settle_frame(addr)
+    O.settle_frame(addr, tag_hist)
     pos = _settle_peak(r)
     r[F.allocated_total] += pos
     r[F.count_total] += r[F.count]
@@ -366,22 +400,68 @@ def _close_row(addr):
     r[F.count] = 0
 
 
+@register_jitable
+def _row_figures(a):
+    """``(bytes, allocations, peak, heap fallbacks)`` of the open frame of the row at ``a``."""
+    r = row_view(a)
+    pos = r[F.used_before] + r[F.cursor]
+    n = 0
+    mi = r[F.heap_list]
+    while mi != 0:
+        n += 1
+        mi = carray(_as_i64_ptr(nrt_data(mi)), (1,))[0]
+    return pos, r[F.count], max(r[F.peak_frame], pos), n
+
+
 @njit(cache=True)
 def end_frame(addr, workers):
     """Close the frame of the thread slot whose first row is at ``addr``: its first row and the
-    worker rows that joined it (:func:`join_frame`)."""
+    worker rows that joined it (:func:`join_frame`); write the frame's history entry."""
     r0 = row_view(addr)
     if r0[F.frame_open] == 0:
         return ST.END_NO_BEGIN
-    joined = r0[F.orgrow] + 8 * RB_JOINED
+    rb = r0[F.orgrow]
+    h = ld(rb + 8 * RB_HISTORY)
+    frame = r0[F.frame_number]
+    d = tag_hist = 0
+    if h != 0:
+        # This frame's detail entry: its frame number, then zeroed tag bytes.
+        mt = ld(r0[F.org] + 8 * H_MAXTAGS)
+        d = ld(rb + 8 * RB_HIST_DETAIL) + (frame & ld(rb + 8 * RB_HIST_MASK)) * (HD_HDR + mt) * 8
+        st(d + 8 * HD_FRAME, frame)
+        tag_hist = d + 8 * HD_HDR
+        for k in range(mt):
+            st(tag_hist + 8 * k, 0)
+    nbytes = count = peak = fallbacks = 0
+    joined = rb + 8 * RB_JOINED
     if ld(joined) != 0:
         for w in range(1, workers):
             a = addr + w * ROW_BYTES
             if row_view(a)[F.frame_open] != 0:
-                _close_row(a)
+                if h != 0:
+                    b, c, p, f = _row_figures(a)
+                    nbytes += b
+                    count += c
+                    peak += p
+                    fallbacks += f
+                _close_row(a, tag_hist)
         st(joined, 0)
-    _close_row(addr)
+    if h != 0:
+        b, c, p, f = _row_figures(addr)
+        _close_row(addr, tag_hist)
+        _history_entry(h, rb, frame, nbytes + b, count + c, peak + p)
+        st(d + 8 * HD_FALLBACKS, fallbacks + f)
+        st(d + 8 * HD_OTHER_COUNT, ld(rb + 8 * RB_OTHER_COUNT))
+        st(d + 8 * HD_TICKS, cycles())
+    else:
+        _close_row(addr, 0)
     return ST.OK
+
+
+@njit(cache=True)
+def read_cycles():
+    """The timestamp counter frame history entries carry (for calibration)."""
+    return cycles()
 
 
 @register_jitable

@@ -34,6 +34,8 @@ Layouts
 ``BUDGET_EVENT``          one entry of the budget event ring
 ``ORG_ROW``               an arena row's own organisation block (tag stack, leases, log)
 ``SEGMENT``               one entry of an organisation block's segment log
+``HISTORY``               one entry of a thread's frame-history ring (one per frame ended)
+``HISTORY_DETAIL``        one entry of its detail ring (frames ended by the end_frame kernel)
 ``SCRATCH_POOL``          one scratch pool (row of an allocator's scratch table)
 ``SCRATCH_TAGS``          bytes each tag holds in one scratch pool
 ``SCRATCH_REGISTRY``      one row of the process-wide scratch registry
@@ -515,15 +517,19 @@ _ORG_ROW_HEADER = (
     ("charge_ids", "scratch list of budget ids for one direct charge", MAX_SCOPE),
     ("closed", "writes to tag_bytes/tag_counts in the current frame (tag segments closed with "
                "bytes, heap fallbacks); 0: end_frame has nothing to settle but the open segment"),
+    ("history", "address of the thread's frame-history ring (HISTORY entries; kept in the "
+                "slot's first block; 0: no history, AllocConfig.history=0)"),
+    ("hist_mask", "history ring entries - 1 (a power of two - 1): frame n is entry n & hist_mask"),
+    ("hist_detail", "address of the thread's history detail ring (HISTORY_DETAIL entries)"),
 )
 #: The fixed part of an ORG_ROW (what ``RB_*`` index).
 ORG_ROW_HEADER_DTYPE = _record("ORG_ROW_HEADER", "", _ORG_ROW_HEADER, register=False)
 RB_HDR = ORG_ROW_HEADER_DTYPE.itemsize // 8
 (RB_DEPTH, RB_SLOT, RB_LOG, RB_OTHER_BYTES, RB_OTHER_COUNT, RB_NLEASE, RB_OOMS, RB_JOINED,
- RB_STACK, RB_LEASE_IDS, RB_CHARGE_IDS, RB_CLOSED) = (
+ RB_STACK, RB_LEASE_IDS, RB_CHARGE_IDS, RB_CLOSED, RB_HISTORY, RB_HIST_MASK, RB_HIST_DETAIL) = (
     _word(ORG_ROW_HEADER_DTYPE, n) for n in ORG_ROW_HEADER_DTYPE.names)
 assert 3 + MAX_TAG_DEPTH <= MAX_SCOPE and (RB_HDR, RB_STACK, RB_LEASE_IDS, RB_CHARGE_IDS) == \
-    (97, 8, 24, 60), "org row header moved"
+    (100, 8, 24, 60), "org row header moved"
 
 SEGMENT_DTYPE = _record("SEGMENT", """\
 One entry of an organisation block's segment log: a tag segment closed while a checkpoint was
@@ -563,6 +569,59 @@ Its size depends on AllocConfig.max_tags.""", {
 def row_block_words(max_tags: int) -> int:
     """Words of one row's organisation block: header, bytes and counts per tag, segment log."""
     return org_row_dtype(max_tags).itemsize // 8
+
+
+HISTORY_DTYPE = _record("HISTORY", """\
+One entry of a thread's frame-history ring (``AllocConfig.history`` frames, rounded up to a power
+of two, one ring per thread slot): written when the thread's frame ends, by the end_frame kernel
+or by the inlined @njit fast path (four stores), from counters the arena keeps anyway. Frame n is
+entry ``n & hist_mask``; every frame ended since the thread attached has one. 32 bytes, so the
+600 frames of the default fit in 32 KiB.""", (
+    ("bytes", "frame bytes in use when the frame ended (used_before + cursor, every row)"),
+    ("allocations", "frame allocations made in the frame"),
+    ("peak", "highest frame position reached in the frame"),
+    ("other_bytes", "pool, heap and scratch bytes charged by the thread so far (cumulative)"),
+))
+HIST_WORDS = HISTORY_DTYPE.itemsize // 8
+HI_BYTES, HI_ALLOCATIONS, HI_PEAK, HI_OTHER_BYTES = (
+    _word(HISTORY_DTYPE, n) for n in HISTORY_DTYPE.names)
+assert HIST_WORDS == 4, "a history entry is 32 bytes"
+
+_HISTORY_DETAIL = (
+    ("frame", "frame number the entry belongs to (another number: the frame ended on the @njit "
+              "fast path, which writes no detail: nothing tagged, no fallback, no clock read)"),
+    ("fallbacks", "'heap' policy fallbacks in the frame"),
+    ("other_count", "pool, heap and scratch allocations charged by the thread so far"),
+    ("ticks", "CPU timestamp counter when the frame ended (kernels._intrinsics.cycles)"),
+)
+HISTORY_DETAIL_HEADER_DTYPE = _record("HISTORY_DETAIL_HEADER", "", _HISTORY_DETAIL,
+                                      register=False)
+HD_HDR = HISTORY_DETAIL_HEADER_DTYPE.itemsize // 8
+HD_FRAME, HD_FALLBACKS, HD_OTHER_COUNT, HD_TICKS = (
+    _word(HISTORY_DETAIL_HEADER_DTYPE, n) for n in HISTORY_DETAIL_HEADER_DTYPE.names)
+
+
+def history_detail_dtype(max_tags: int) -> np.dtype:
+    """HISTORY_DETAIL for ``max_tags`` tags: the header, then each tag's frame bytes."""
+    h = HISTORY_DETAIL_HEADER_DTYPE
+    return np.dtype({"names": list(h.names) + ["tag_bytes"],
+                     "formats": [h.fields[f][0] for f in h.names] + [(_I8, (max_tags,))],
+                     "offsets": [h.fields[f][1] for f in h.names] + [h.itemsize],
+                     "itemsize": h.itemsize + 8 * max_tags, "aligned": True})
+
+
+LAYOUTS["HISTORY_DETAIL"] = Layout("HISTORY_DETAIL", history_detail_dtype(4), """\
+One entry of a thread's frame-history detail ring (beside HISTORY, same indexing): what only the
+end_frame kernel writes (frames ended from Python, or on the @njit slow path: tagged frames, heap
+fallbacks, budgets, prange workers). Its size depends on AllocConfig.max_tags.""", {
+    **{f[0]: f[1] for f in _HISTORY_DETAIL},
+    "tag_bytes": "frame bytes of each tag in the frame (max_tags)",
+}, history_detail_dtype, "tag_bytes")
+
+
+def history_capacity(frames: int) -> int:
+    """Ring entries for ``frames`` frames of history: the next power of two (0 stays 0)."""
+    return 0 if frames <= 0 else 1 << (frames - 1).bit_length()
 
 
 def budget_rows(max_tags: int, max_threads: int) -> int:
@@ -664,8 +723,10 @@ SID_SLOT_MASK = (1 << (SID_OWNER_SHIFT - SID_SLOT_SHIFT)) - 1
 assert MAX_SCRATCH_POOLS <= SID_INDEX_MASK + 1 and REG_CAP <= SID_SLOT_MASK + 1, "id fields"
 
 _registry_rec: np.ndarray | None = None
-#: Guards changes of registry rows (the Python side; kernels only read them).
-registry_lock = threading.Lock()
+#: Guards changes of registry rows (the Python side; kernels only read them). Re-entrant: the
+#: garbage collector can run a dead allocator's finalizer (which frees its row) on a thread that
+#: holds it, inside any allocation made under it.
+registry_lock = threading.RLock()
 
 
 def scratch_registry() -> np.ndarray:

@@ -470,8 +470,9 @@ def fallback_bytes(ra, nbytes):
 
 
 @njit(cache=True)
-def settle_frame(ra):
-    """end_frame of one row: close its segment, free every tag's frame bytes, give budgets back."""
+def settle_frame(ra, tag_hist):
+    """end_frame of one row: close its segment, free every tag's frame bytes, give budgets back;
+    each tag's frame bytes are added to word ``tag`` at ``tag_hist`` (0: not recorded)."""
     seg_close(ra, False)
     org = ld(ra + _ORG)
     rb = ld(ra + _ORGROW)
@@ -484,6 +485,8 @@ def settle_frame(ra):
             continue
         if t != 0:
             _attr(org, t, KIND_FRAME, nb, nc, -1)
+        if tag_hist != 0:
+            st(tag_hist + 8 * t, ld(tag_hist + 8 * t) + nb)
         _uncharge(org, KIND_FRAME, t, slot, nb)
         st(rb + 8 * (RB_HDR + t), 0)
         st(rb + 8 * (RB_HDR + mt + t), 0)
@@ -538,7 +541,7 @@ def release_rows(addr, workers):
     for w in range(workers):
         ra = addr + w * ROW_BYTES
         if ld(ra + _ORG) != 0 and ld(ra + _ORGROW) != 0 and ld(ra + _FRAME_OPEN) != 0:
-            settle_frame(ra)
+            settle_frame(ra, 0)
     return ST.OK
 
 

@@ -129,6 +129,12 @@ class Status(IntEnum):
     GPU_BAD_CONFIG = 417
     UNIFIED_BUDGET_EXCEEDED = 418
     UNIFIED_SOFT_BUDGET = 419
+    # -- FA5xx runtime diagnostics: snapshots, reports, traces ---------------------------------
+    BAD_SNAPSHOT = 500         # a snapshot file that is not valid JSON of the schema
+    SNAPSHOT_VERSION = 501     # a snapshot of a format version this framealloc does not read
+    NEEDS_PACKAGE = 502        # an optional package (matplotlib) is missing
+    TRACE_STATE = 503          # alloc.trace() misused: nested, or the allocator closed
+    BAD_DIAG_ARG = 504         # a bad argument to history(), trace() or plot_history()
 
     @property
     def code(self) -> str:

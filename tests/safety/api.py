@@ -8,6 +8,7 @@ tables check that :data:`CALLS` covers exactly the public names of each class (f
 """
 from __future__ import annotations
 
+import os
 import io
 
 import numpy as np
@@ -131,6 +132,9 @@ SMARTALLOC = {
     "set_thread_frame_budget": lambda c: c.alloc.set_thread_frame_budget(None, 1 << 30),
     "speculative": lambda c: c.alloc.speculative(lambda: 1),
     "stats": lambda c: c.alloc.stats(),
+    "history": lambda c: c.alloc.history(),
+    "snapshot": lambda c: c.alloc.snapshot(),
+    "trace": lambda c: c.alloc.trace(os.devnull).__enter__(),
     "streaming": lambda c: c.alloc.streaming(1024),
     "tag": lambda c: c.alloc.tag("t").__enter__(),
     "tag_id": lambda c: c.alloc.tag_id("t"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import io
 import math
+import os
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -145,6 +146,9 @@ BAD: dict[str, list] = {
             "::".join(f"n{i}" for i in range(16))],
     "tag_name": [None, 3, "", "a\nb", "a::", "::a", "::".join(f"n{i}" for i in range(16))],
     "callable": [42, "f"],
+    "thread_slot": [-1, 1 << 40, 1.5, "k", True],
+    "flag": [1, "yes", None],
+    "path": [None, 3, 2.5],
     "limit": [-1, 1.5, "10", True],
     "choice": ["nonsense", None, 3],
     "checkpoint": ["cp", None, E("old_cp"), E("foreign_cp")],
@@ -265,6 +269,9 @@ _spec("SmartAlloc.begin_phase", name=P("ph", "name"))
 _spec("SmartAlloc.phase", _enter, name=P("ph", "name"))
 _spec("SmartAlloc.end_phase", name=P(None, "opt_name"))
 _spec("SmartAlloc.phase_stats", frame=P("last", "phase_frame"))
+_spec("SmartAlloc.history", thread_slot=P(None, "thread_slot"))
+_spec("SmartAlloc.snapshot", label=free(""))
+_spec("SmartAlloc.trace", path=P(os.devnull, "path"))
 _SID = P(E("sid"), "sid")
 _spec("SmartAlloc.scratch_array SmartAlloc.try_scratch_array", sid=_SID, **_FRAME_ARRAY,
       zero=ZERO)
@@ -351,7 +358,8 @@ _spec("Importance()", level=P("reusable", "choice"), scratch_name=P(None, "opt_n
 _spec("AllocConfig()", frame_chunk_size=P(1 << 16, "count"), frame_capacity=P(1 << 20, "count"),
       on_frame_exhausted=P("grow", "choice"), max_threads=P(2, "count"),
       max_checkpoints=P(8, "count"), pool_size_classes=P((16, 32), "size_classes"),
-      pool_page_size=P(4096, "count"), max_tags=P(16, "count"), budget_lease=P(4096, "count"))
+      pool_page_size=P(4096, "count"), max_tags=P(16, "count"), budget_lease=P(4096, "count"),
+      history=P(600, "count"), strict=P(False, "flag"))
 
 #: Bad combinations of good values (rules across parameters): (entry point, arguments that
 #: replace the good ones).
@@ -406,6 +414,8 @@ RECORDS = {
     "GroupStats", "HandleStats", "StreamingStats", "PromotionResult", "PromotedAllocation",
     "PromotionFailure", "RetentionSummary", "RetentionCounts", "FailureReasons", "PhaseStats",
     "PhaseTotals", "PhasesStats", "ScratchStats", "FAILED", "KiB", "MiB", "GiB", "explain",
+    "FrameHistory", "HISTORY_RECORD", "Snapshot", "SnapshotDiff", "snapshot_schema",
+    "plot_history",
 }
 
 
