@@ -22,6 +22,7 @@ from ._dtypes import (
     resolve_dtype,
 )
 from ._hooks import LISTENER_ORDER, check_open, listeners
+from . import creation as _creation
 from .checkpoints import FrameCheckpoint
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, config_with_options
@@ -880,6 +881,198 @@ class SmartAlloc:
         if out is not None:
             out[...] = src
         return out
+
+    # -- NumPy's creation vocabulary in the frame (framealloc.creation; @njit: same names) ----
+    def frame_empty_like(self, a, dtype=None) -> np.ndarray:
+        """An uninitialised frame array of ``a``'s shape and dtype (or ``dtype``), like
+        ``np.empty_like`` (always C-contiguous).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     b = alloc.frame_empty_like(np.ones((2, 3), np.float32))
+        ...     (b.shape, b.dtype.name)
+        ((2, 3), 'float32')
+        """
+        return _creation.empty_like(self._alloc, a, dtype, False, False)
+
+    def try_frame_empty_like(self, a, dtype=None) -> np.ndarray | None:
+        """:meth:`frame_empty_like`, or None when memory runs out."""
+        return _creation.empty_like(self._alloc, a, dtype, False, True)
+
+    def frame_zeros_like(self, a, dtype=None) -> np.ndarray:
+        """A zero-filled frame array of ``a``'s shape and dtype, like ``np.zeros_like``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     alloc.frame_zeros_like(np.arange(3)).tolist()
+        [0, 0, 0]
+        """
+        return _creation.empty_like(self._alloc, a, dtype, True, False)
+
+    def try_frame_zeros_like(self, a, dtype=None) -> np.ndarray | None:
+        """:meth:`frame_zeros_like`, or None when memory runs out."""
+        return _creation.empty_like(self._alloc, a, dtype, True, True)
+
+    def frame_full(self, shape, fill_value, dtype=None) -> np.ndarray:
+        """A frame array filled with ``fill_value``, like ``np.full`` (dtype: the fill value's
+        when omitted, so ``frame_full(3, 1)`` is int64 and ``frame_full(3, 1.0)`` float64).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     f = alloc.frame_full((2, 2), 7, np.int32)
+        ...     (f.tolist(), f.dtype.name)
+        ([[7, 7], [7, 7]], 'int32')
+        """
+        return _creation.full(self._alloc, shape, fill_value, dtype, False)
+
+    def try_frame_full(self, shape, fill_value, dtype=None) -> np.ndarray | None:
+        """:meth:`frame_full`, or None when memory runs out."""
+        return _creation.full(self._alloc, shape, fill_value, dtype, True)
+
+    def frame_full_like(self, a, fill_value, dtype=None) -> np.ndarray:
+        """A frame array of ``a``'s shape and dtype filled with ``fill_value``, like
+        ``np.full_like`` (the value is cast to the dtype: ``2.7`` in an int array is 2).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     alloc.frame_full_like(np.arange(3), 2.7).tolist()
+        [2, 2, 2]
+        """
+        return _creation.full_like(self._alloc, a, fill_value, dtype, False)
+
+    def try_frame_full_like(self, a, fill_value, dtype=None) -> np.ndarray | None:
+        """:meth:`frame_full_like`, or None when memory runs out."""
+        return _creation.full_like(self._alloc, a, fill_value, dtype, True)
+
+    def frame_copy(self, a) -> np.ndarray:
+        """A C-contiguous copy of ``a`` in the frame, like ``np.copy`` / ``a.copy()``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     c = alloc.frame_copy(np.arange(6).reshape(2, 3).T)
+        ...     (c.tolist(), c.flags.c_contiguous)
+        ([[0, 3], [1, 4], [2, 5]], True)
+        """
+        return _creation.copy(self._alloc, a, False)
+
+    def try_frame_copy(self, a) -> np.ndarray | None:
+        """:meth:`frame_copy`, or None when memory runs out."""
+        return _creation.copy(self._alloc, a, True)
+
+    def frame_arange(self, start, stop=None, step=None, dtype=None) -> np.ndarray:
+        """Evenly spaced values in the frame, like ``np.arange`` (same length, values, dtype).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     (alloc.frame_arange(4).tolist(), alloc.frame_arange(1, 2, 0.25).tolist())
+        ([0, 1, 2, 3], [1.0, 1.25, 1.5, 1.75])
+        """
+        return _creation.arange(self._alloc, start, stop, step, dtype, False)
+
+    def try_frame_arange(self, start, stop=None, step=None, dtype=None) -> np.ndarray | None:
+        """:meth:`frame_arange`, or None when memory runs out."""
+        return _creation.arange(self._alloc, start, stop, step, dtype, True)
+
+    def frame_concatenate(self, arrays, axis=0) -> np.ndarray:
+        """Join arrays along an existing axis into the frame, like ``np.concatenate``
+        (``axis=None``: flattened first; dtype ``np.result_type`` of the arrays).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     alloc.frame_concatenate((np.zeros((1, 2)), np.ones((2, 2)))).tolist()
+        [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]
+        """
+        return _creation.concatenate(self._alloc, arrays, axis, False)
+
+    def try_frame_concatenate(self, arrays, axis=0) -> np.ndarray | None:
+        """:meth:`frame_concatenate`, or None when memory runs out."""
+        return _creation.concatenate(self._alloc, arrays, axis, True)
+
+    def frame_stack(self, arrays, axis=0) -> np.ndarray:
+        """Join same-shaped arrays along a new axis into the frame, like ``np.stack``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     alloc.frame_stack((np.arange(2), np.arange(2) + 5), axis=1).tolist()
+        [[0, 5], [1, 6]]
+        """
+        return _creation.stack(self._alloc, arrays, axis, False)
+
+    def try_frame_stack(self, arrays, axis=0) -> np.ndarray | None:
+        """:meth:`frame_stack`, or None when memory runs out."""
+        return _creation.stack(self._alloc, arrays, axis, True)
+
+    def frame_take(self, a, indices, axis=None) -> np.ndarray:
+        """Elements of ``a`` at ``indices`` (fancy indexing ``a[idx]`` is ``axis=0``), like
+        ``np.take``; indices from -n to n - 1, FA020 otherwise.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     alloc.frame_take(np.arange(10) * 10, np.array([3, -1])).tolist()
+        [30, 90]
+        """
+        return _creation.take(self._alloc, a, indices, axis, False)
+
+    def try_frame_take(self, a, indices, axis=None) -> np.ndarray | None:
+        """:meth:`frame_take`, or None when memory runs out."""
+        return _creation.take(self._alloc, a, indices, axis, True)
+
+    def frame_compress(self, condition, a, axis=None) -> np.ndarray:
+        """The slices of ``a`` where the 1-D ``condition`` is true, like ``np.compress``:
+        boolean-mask indexing ``A[labels == i]`` is ``frame_compress(labels == i, A, axis=0)``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> A = np.arange(6).reshape(3, 2)
+        >>> with alloc.frame():
+        ...     alloc.frame_compress(np.array([1, 0, 2]) > 0, A, axis=0).tolist()
+        [[0, 1], [4, 5]]
+        """
+        return _creation.compress(self._alloc, condition, a, axis, False)
+
+    def try_frame_compress(self, condition, a, axis=None) -> np.ndarray | None:
+        """:meth:`frame_compress`, or None when memory runs out."""
+        return _creation.compress(self._alloc, condition, a, axis, True)
+
+    def frame_nonzero(self, a) -> tuple:
+        """The indices of the non-zero elements of ``a``, one frame array per dimension, like
+        ``np.nonzero`` (int64 / np.intp).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     [ix.tolist() for ix in alloc.frame_nonzero(np.array([[0, 3], [4, 0]]))]
+        [[0, 1], [1, 0]]
+        """
+        return _creation.nonzero(self._alloc, a, False)
+
+    def try_frame_nonzero(self, a) -> tuple | None:
+        """:meth:`frame_nonzero`, or None when memory runs out."""
+        return _creation.nonzero(self._alloc, a, True)
+
+    def frame_where(self, condition) -> tuple:
+        """``np.where(condition)`` with one argument: :meth:`frame_nonzero` of ``condition``.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     alloc.frame_where(np.array([1.0, -2.0, 3.0]) > 0)[0].tolist()
+        [0, 2]
+        """
+        return _creation.nonzero(self._alloc, condition, False, "frame_where")
+
+    def try_frame_where(self, condition) -> tuple | None:
+        """:meth:`frame_where`, or None when memory runs out."""
+        return _creation.nonzero(self._alloc, condition, True, "frame_where")
 
     # -- checkpoints -------------------------------------------------------------------------
     def frame_checkpoint(self) -> FrameCheckpoint:

@@ -604,6 +604,16 @@ the arrays), or pass the arrays the generator needs.""",
      todo=("a suspended generator does not keep the allocator alive; allocate in a regular @njit "
            "function instead"),
      what="the allocator", gen="")
+_add(ST.BAD_ARRAY_ARG, AllocSizeError, "arrays that do not fit the call", """
+A frame creation call (`frame_concatenate`, `frame_stack`, `frame_take`, `frame_compress`,
+`frame_full`, `frame_arange`, `frame_nonzero`, ...) got arrays it cannot combine, with the rules of
+the NumPy function of the same name: shapes that differ where they must match, an axis outside
+the arrays' dimensions, an index out of range, a mask longer than the axis with True beyond it, a
+step of zero. Nothing was allocated. Check the shapes (`a.shape`) and the axis; indices run from
+-n to n - 1.""",
+     message="{call}: {problem}",
+     todo="{fix}",
+     call="the call", problem="the arrays do not fit", fix="check the shapes and the axis")
 _add(ST.DOUBLE_FREE, DoubleFreeError, "double free", """
 A PoolBox was freed twice, or a pool slot / typed-pool index was released while it was not live
 (released already, or never acquired). Nothing was changed. Free each allocation exactly once; a

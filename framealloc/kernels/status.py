@@ -53,6 +53,7 @@ class Status(IntEnum):
     NOT_CONSTANT = 17
     NOT_CALLABLE = 18
     IN_GENERATOR = 19
+    BAD_ARRAY_ARG = 20         # arrays a creation call cannot combine: shapes, axis, indices
     # -- FA1xx pools, heap, typed pools, groups, handles, streaming -----------------------------
     DOUBLE_FREE = 101          # a slot released while it is not live
     FOREIGN_FREE = 102

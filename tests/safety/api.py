@@ -91,6 +91,14 @@ SMARTALLOC = {
     "frame_box": _frame_call("frame_box", np.arange(3.0)),
     "frame_box_for_transfer": _frame_call("frame_box_for_transfer", np.arange(3.0)),
     "frame_checkpoint": lambda c: c.alloc.frame_checkpoint(),
+    **{p + m: _frame_call(p + m, np.arange(3.0)) for p in ("", "try_") for m in (
+        "frame_empty_like", "frame_zeros_like", "frame_copy", "frame_nonzero", "frame_where")},
+    **{p + m: _frame_call(p + m, *args) for p in ("", "try_") for m, args in (
+        ("frame_full", ((2, 2), 1.0)), ("frame_full_like", (np.arange(3.0), 2)),
+        ("frame_arange", (1, 5, 2)), ("frame_concatenate", ((np.zeros(2), np.ones(3)),)),
+        ("frame_stack", ((np.zeros(2), np.ones(2)), 1)),
+        ("frame_take", (np.arange(3.0), np.array([2, 0]))),
+        ("frame_compress", (np.array([True, False]), np.arange(3.0))))},
     "frame_layout": lambda c: c.alloc.frame_layout(x=(4, F32)),
     "frame_map": _frame_call("frame_map", np.int64, F32, 8),
     "frame_number": lambda c: c.alloc.frame_number,

@@ -181,6 +181,15 @@ BAD: dict[str, list] = {
     "size_classes": [(), (16, 8), (0,), (1.5,), "16", None, (3,)],
     "config": ["x", 3, {}],
     "phase_frame": ["nonsense", None, 3],
+    # NumPy's creation vocabulary (framealloc.creation)
+    "fill": [np.zeros(7), object(), [1, [2]]],
+    "fill_like": [np.zeros(7), object(), [1, [2]], "x"],      # "x" does not become a float
+    "arange_num": ["5", [1], 1j, True, math.nan],
+    "step": ["5", 0, 1j, math.nan],
+    "arrays": [3, None, np.zeros(3), (), [np.zeros(2), np.zeros((2, 2))], [[1, [2]]]],
+    "axis": ["x", 1.5, 5, -9],
+    "indices": ["x", np.array([1.5]), np.array([9]), None, [[1], [2, 3]]],
+    "mask": [np.ones(5, bool), np.ones((3, 1), bool), None, "x"],
 }
 
 
@@ -254,6 +263,26 @@ _spec("SmartAlloc.frame_slice SmartAlloc.try_frame_slice SmartAlloc.frame_alloc_
 _spec("SmartAlloc.frame_box SmartAlloc.try_frame_box SmartAlloc.heap_box SmartAlloc.pool_box "
       "SmartAlloc.frame_box_for_transfer ScratchPool.box ScratchPool.try_box",
       value=P(np.arange(3.0), "value"))
+_ARR = P(np.arange(3.0), "value")
+_spec("SmartAlloc.frame_empty_like SmartAlloc.try_frame_empty_like SmartAlloc.frame_zeros_like "
+      "SmartAlloc.try_frame_zeros_like", a=_ARR, dtype=P(None, "dtype"))
+_spec("SmartAlloc.frame_full SmartAlloc.try_frame_full", shape=SHAPE, fill_value=P(1.0, "fill"),
+      dtype=P(None, "dtype"))
+_spec("SmartAlloc.frame_full_like SmartAlloc.try_frame_full_like", a=_ARR,
+      fill_value=P(1.0, "fill_like"), dtype=P(None, "dtype"))
+_spec("SmartAlloc.frame_copy SmartAlloc.try_frame_copy SmartAlloc.frame_nonzero "
+      "SmartAlloc.try_frame_nonzero", a=_ARR)
+_spec("SmartAlloc.frame_where SmartAlloc.try_frame_where", condition=_ARR)
+_spec("SmartAlloc.frame_arange SmartAlloc.try_frame_arange", start=P(0, "arange_num"),
+      stop=P(5, "arange_num"), step=P(1, "step"), dtype=P(None, "dtype"))
+_spec("SmartAlloc.frame_concatenate SmartAlloc.try_frame_concatenate",
+      arrays=P((np.zeros(2), np.zeros(3)), "arrays"), axis=P(0, "axis"))
+_spec("SmartAlloc.frame_stack SmartAlloc.try_frame_stack",
+      arrays=P((np.zeros(2), np.zeros(2)), "arrays"), axis=P(0, "axis"))
+_spec("SmartAlloc.frame_take SmartAlloc.try_frame_take", a=_ARR,
+      indices=P(np.array([0, 2]), "indices"), axis=P(None, "axis"))
+_spec("SmartAlloc.frame_compress SmartAlloc.try_frame_compress",
+      condition=P(np.array([True, False, True]), "mask"), a=_ARR, axis=P(None, "axis"))
 _spec("SmartAlloc.rollback_to", cp=P(E("cp"), "checkpoint"))
 _spec("SmartAlloc.speculative", fn=P(lambda: 1, "callable"))
 _spec("SmartAlloc.with_tag", name=P("w", "tag_name"), fn=P(lambda: 1, "callable"))

@@ -105,11 +105,22 @@ BAD = {
     "elements": ["3.5", "'x'", "np.zeros((2, 2), np.int64)"],
     "map_key": ["1.5", "'k'", "None"],
     "default": ["'x'", "(1, 2)"],
+    # the creation methods (kernels/creation_njit.py)
+    "array": ["'x'", "3.5", "None", "(1, 2)", "[1.0, 2.0]"],
+    "fill": ["'x'", "np.zeros(2)", "(1, 2)"],
+    "num": ["'x'", "True", "1j", "np.zeros(2)"],
+    "arrays": ["np.zeros(3)", "3", "(1, 2)", "(np.zeros(2), np.zeros((2, 2)))", "()",
+               "('x', 'y')"],
+    # (values refused at run time, FA020, are tests/core/test_creation.py's)
+    "axis": ["1.5", "'x'"],
+    "indices": ["np.zeros(2)", "3", "'x'"],
+    "mask": ["np.zeros((2, 2), np.bool_)", "3", "'x'"],
 }
 
 # method -> {parameter: (good source, kind or None when any value is fine)}
 S, D, A = ("3", "shape"), ("np.float32", "dtype"), ("None", "align")
 Z = ("False", "zero")
+ARR, ND = ("np.arange(3.0)", "array"), ("None", "dtype")
 NJIT_SPECS = {
     "alloc": {
         **{m: dict(shape=S, dtype=D, align=A, zero=Z) for m in (
@@ -120,6 +131,24 @@ NJIT_SPECS = {
             "frame_alloc", "try_frame_alloc", "frame_alloc_2", "frame_alloc_4", "frame_alloc_8",
             "try_frame_alloc_2", "try_frame_alloc_4", "try_frame_alloc_8")},
         "frame_box": dict(value=("np.arange(3.0)", "value")),
+        **{p + m: spec for p in ("", "try_") for m, spec in (
+            ("frame_empty_like", dict(a=ARR, dtype=ND)),
+            ("frame_zeros_like", dict(a=ARR, dtype=ND)),
+            ("frame_full", dict(shape=S, fill_value=("1.0", "fill"), dtype=ND)),
+            ("frame_full_like", dict(a=ARR, fill_value=("1.0", "fill"), dtype=ND)),
+            ("frame_copy", dict(a=ARR)),
+            ("frame_arange", dict(start=("0", "num"), stop=("5", "num"), step=("1", "num"),
+                                  dtype=ND)),
+            ("frame_concatenate", dict(arrays=("(np.zeros(2), np.ones(3))", "arrays"),
+                                       axis=("0", "axis"))),
+            ("frame_stack", dict(arrays=("(np.zeros(2), np.ones(2))", "arrays"),
+                                 axis=("0", "axis"))),
+            ("frame_take", dict(a=ARR, indices=("np.array([2, 0])", "indices"),
+                                axis=("None", "axis"))),
+            ("frame_compress", dict(condition=("np.array([True, False])", "mask"), a=ARR,
+                                    axis=("None", "axis"))))},
+        "frame_nonzero": dict(a=ARR),
+        "frame_where": dict(condition=ARR),
         "rollback_to": dict(cp=("obj.frame_checkpoint()", "cp")),
         "push_tag": dict(tag=("tag", "tag")),
         **{m: dict(sid=("sid", "sid"), shape=S, dtype=D, align=A, zero=Z) for m in (

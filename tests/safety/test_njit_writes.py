@@ -37,6 +37,7 @@ from tests.core.conftest import leakcheck  # noqa: F401  (autouse fixture: NRT a
 
 from .write_kernels import (
     ACQUIRE,
+    CREATION_METHODS,
     FRAME_METHODS,
     FRAME_ND_METHODS,
     INSERT,
@@ -64,6 +65,7 @@ from .write_kernels import (
     ident,
     k_classes,
     k_copies,
+    k_creation,
     k_frame,
     k_frame_nd,
     k_layout,
@@ -741,8 +743,43 @@ def registered_members():
     return found
 
 
+#: njit members returning new frame arrays (kernels/creation_njit.py), exercised by
+#: test_creation_results_keep_their_writes
+CREATION = {("SmartAlloc", p + m) for p in ("", "try_") for m in CREATION_METHODS
+            if not (p and m in ("frame_nonzero", "frame_where"))}
+
+
+def test_creation_results_keep_their_writes(alloc):
+    """Each creation method's result (a call result numba takes for fresh memory) written once
+    as its last use: the write is in the frame memory read back at the same point."""
+    x = np.arange(1.0, N + 1.0)
+    idx = np.arange(N)[::-1].copy()
+    mask = np.ones(N, np.bool_)
+    with alloc.frame():
+        for p in (0, 100):
+            for m, name in enumerate(CREATION_METHODS):
+                if ("SmartAlloc", ("try_" if p else "") + name) not in CREATION:
+                    continue
+                i = (3 * m + 1) % N
+                f8, i8 = k_creation(alloc, p + m, i, 99.5, x, idx, mask)
+                if name in ("frame_nonzero", "frame_where"):
+                    assert i8[i] == 7, name      # (int64 indices at the same point)
+                else:
+                    assert f8[i] == 99.5, name
+
+
 #: sample arguments of every member (None: an attribute); ``o`` holds sample objects
 MEMBER_ARGS = {
+    **{("SmartAlloc", p + m): (lambda o: (np.zeros(N),)) for p in ("", "try_") for m in (
+        "frame_empty_like", "frame_zeros_like", "frame_copy")},
+    **{("SmartAlloc", m): (lambda o: (np.zeros(N),)) for m in ("frame_nonzero", "frame_where")},
+    **{("SmartAlloc", p + m): args for p in ("", "try_") for m, args in (
+        ("frame_full", lambda o: (N, 1.0)), ("frame_full_like", lambda o: (np.zeros(N), 1.0)),
+        ("frame_arange", lambda o: (N,)),
+        ("frame_concatenate", lambda o: ((np.zeros(N), np.zeros(2)),)),
+        ("frame_stack", lambda o: ((np.zeros(N), np.zeros(N)),)),
+        ("frame_take", lambda o: (np.zeros(N), np.zeros(2, np.int64))),
+        ("frame_compress", lambda o: (np.zeros(N, np.bool_), np.zeros(N))))},
     **{("SmartAlloc", m): (lambda o: (N, np.float64)) for m in (
         "frame_array", "frame_zeros", "try_frame_array", "try_frame_zeros")},
     **{("SmartAlloc", m): (lambda o: (np.float64, N)) for m in (
@@ -822,7 +859,7 @@ def test_every_member_returning_an_array_is_in_the_table(alloc):
                 returns_views.add((owner, name))
         del objs
     table = {m for cls, _ in KINDS.values() for m in cls.members}
-    assert returns_views == table | ESCAPING
+    assert returns_views == table | ESCAPING | CREATION
 
 
 # ---------------------------------------------------------------------------------------------

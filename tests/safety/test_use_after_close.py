@@ -202,6 +202,50 @@ def _sa_all(a, k, sid):
         return a.try_scratch_zeros(sid, 3, np.float32).size
     elif k == 36:
         a.pop_tag()
+    elif k == 37:
+        return a.frame_empty_like(np.zeros(3)).size
+    elif k == 38:
+        return a.frame_zeros_like(np.zeros(3)).size
+    elif k == 39:
+        return a.frame_full(3, 1.0).size
+    elif k == 40:
+        return a.frame_full_like(np.zeros(3), 2).size
+    elif k == 41:
+        return a.frame_copy(np.zeros(3)).size
+    elif k == 42:
+        return a.frame_arange(3).size
+    elif k == 43:
+        return a.frame_concatenate((np.zeros(3), np.zeros(2))).size
+    elif k == 44:
+        return a.frame_stack((np.zeros(3), np.zeros(3))).size
+    elif k == 45:
+        return a.frame_take(np.zeros(3), np.zeros(2, np.int64)).size
+    elif k == 46:
+        return a.frame_compress(np.ones(3, np.bool_), np.zeros(3)).size
+    elif k == 47:
+        return a.frame_nonzero(np.ones(3))[0].size
+    elif k == 48:
+        return a.frame_where(np.ones(3))[0].size
+    elif k == 49:
+        return a.try_frame_empty_like(np.zeros(3)).size
+    elif k == 50:
+        return a.try_frame_zeros_like(np.zeros(3)).size
+    elif k == 51:
+        return a.try_frame_full(3, 1.0).size
+    elif k == 52:
+        return a.try_frame_full_like(np.zeros(3), 2).size
+    elif k == 53:
+        return a.try_frame_copy(np.zeros(3)).size
+    elif k == 54:
+        return a.try_frame_arange(3).size
+    elif k == 55:
+        return a.try_frame_concatenate((np.zeros(3), np.zeros(2))).size
+    elif k == 56:
+        return a.try_frame_stack((np.zeros(3), np.zeros(3))).size
+    elif k == 57:
+        return a.try_frame_take(np.zeros(3), np.zeros(2, np.int64)).size
+    elif k == 58:
+        return a.try_frame_compress(np.ones(3, np.bool_), np.zeros(3)).size
     return 0
 
 
@@ -213,7 +257,12 @@ _SA_NJIT = ["begin_frame", "current_tag_id", "end_frame", "frame_alloc", "frame_
             "try_frame_alloc_2", "try_frame_alloc_4", "try_frame_alloc_8",
             "try_frame_alloc_batch", "try_frame_array", "try_frame_map", "try_frame_slice",
             "try_frame_vec", "try_frame_zeros", "try_scratch_array", "try_scratch_zeros",
-            "pop_tag"]
+            "pop_tag", "frame_empty_like", "frame_zeros_like", "frame_full", "frame_full_like",
+            "frame_copy", "frame_arange", "frame_concatenate", "frame_stack", "frame_take",
+            "frame_compress", "frame_nonzero", "frame_where", "try_frame_empty_like",
+            "try_frame_zeros_like", "try_frame_full", "try_frame_full_like", "try_frame_copy",
+            "try_frame_arange", "try_frame_concatenate", "try_frame_stack", "try_frame_take",
+            "try_frame_compress"]
 
 
 @njit(cache=True)

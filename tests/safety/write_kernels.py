@@ -507,3 +507,90 @@ def g_parallel_pool(p, n):
     for i in prange(n):
         d = p.data
         d[i] = i + 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# The creation methods (kernels/creation_njit.py): each result written once, as its last use
+
+#: the methods, in the order of k_creation's ops (each allocates N float64 elements first)
+CREATION_METHODS = ("frame_empty_like", "frame_zeros_like", "frame_full", "frame_full_like",
+                    "frame_copy", "frame_arange", "frame_concatenate", "frame_stack",
+                    "frame_take", "frame_compress", "frame_nonzero", "frame_where")
+
+
+@njit(cache=True)
+def k_creation(alloc, m, i, v, x, idx, mask):
+    """Method ``m`` (an index into CREATION_METHODS, ``try_`` forms at m + 100) makes an array
+    at the frame's current point; ``d[i] = v`` is its last use. Returns the memory read again."""
+    cp = alloc.frame_checkpoint()
+    if m == 0:
+        d = alloc.frame_empty_like(x)
+        d[i] = v
+    elif m == 1:
+        d = alloc.frame_zeros_like(x)
+        d[i] = v
+    elif m == 2:
+        d = alloc.frame_full(N, 0.0)
+        d[i] = v
+    elif m == 3:
+        d = alloc.frame_full_like(x, 0.0)
+        d[i] = v
+    elif m == 4:
+        d = alloc.frame_copy(x)
+        d[i] = v
+    elif m == 5:
+        d = alloc.frame_arange(0.0, N)
+        d[i] = v
+    elif m == 6:
+        d = alloc.frame_concatenate((x[:3], x[3:]))
+        d[i] = v
+    elif m == 7:
+        d2 = alloc.frame_stack((x,))
+        d2[0, i] = v
+    elif m == 8:
+        d = alloc.frame_take(x, idx)
+        d[i] = v
+    elif m == 9:
+        d = alloc.frame_compress(mask, x)
+        d[i] = v
+    elif m == 10:
+        t0 = alloc.frame_nonzero(x)
+        d3 = t0[0]
+        d3[i] = 7
+    elif m == 11:
+        t1 = alloc.frame_where(x)
+        d3 = t1[0]
+        d3[i] = 7
+    elif m == 100:
+        d = alloc.try_frame_empty_like(x)
+        d[i] = v
+    elif m == 101:
+        d = alloc.try_frame_zeros_like(x)
+        d[i] = v
+    elif m == 102:
+        d = alloc.try_frame_full(N, 0.0)
+        d[i] = v
+    elif m == 103:
+        d = alloc.try_frame_full_like(x, 0.0)
+        d[i] = v
+    elif m == 104:
+        d = alloc.try_frame_copy(x)
+        d[i] = v
+    elif m == 105:
+        d = alloc.try_frame_arange(0.0, N)
+        d[i] = v
+    elif m == 106:
+        d = alloc.try_frame_concatenate((x[:3], x[3:]))
+        d[i] = v
+    elif m == 107:
+        d2 = alloc.try_frame_stack((x,))
+        d2[0, i] = v
+    elif m == 108:
+        d = alloc.try_frame_take(x, idx)
+        d[i] = v
+    elif m == 109:
+        d = alloc.try_frame_compress(mask, x)
+        d[i] = v
+    alloc.rollback_to(cp)
+    r = alloc.frame_array(N, np.float64)
+    return r.copy(), r.view(np.int64).copy()
