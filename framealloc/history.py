@@ -90,7 +90,7 @@ class FrameHistory:
     @property
     def columns(self) -> tuple:
         """The column names (:data:`HISTORY_RECORD`)."""
-        return self.data.dtype.names
+        return tuple(self.data.dtype.names or ())
 
     def _repr_html_(self) -> str:
         from .report import history_html
@@ -99,7 +99,7 @@ class FrameHistory:
     def to_dict(self) -> dict:
         """JSON-ready: each column as a list (NaN as None), the tags, the slot."""
         cols = {}
-        for name in self.data.dtype.names:
+        for name in self.data.dtype.names or ():
             col = self.data[name]
             if col.dtype.kind == "f":
                 cols[name] = [None if math.isnan(v) else float(v) for v in col.tolist()]
@@ -114,7 +114,7 @@ class FrameHistory:
         cols = d["columns"]
         n = len(cols["frame"])
         data = np.zeros(n, HISTORY_RECORD)
-        for name in HISTORY_RECORD.names:
+        for name in HISTORY_RECORD.names or ():
             vals = cols[name]
             if HISTORY_RECORD[name].kind == "f":
                 vals = [math.nan if v is None else v for v in vals]

@@ -76,9 +76,10 @@ def events(history, start_ns: float, stop_ns: float, budget_events=(), thread_na
                                            for k, v in history.tags.items()}})
     index = {f: i for i, f in enumerate(frames)}
     for ev in budget_events:
-        i = index.get(ev.frame)
-        if i is None or ev.thread_slot != history.thread_slot:
+        found = index.get(ev.frame)
+        if found is None or ev.thread_slot != history.thread_slot:
             continue
+        i = found
         code = "FA155 soft" if ev.kind == "soft" else "FA154 hard"
         out.append({"ph": "i", "s": "t", "name": f"{code} budget {ev.budget}", "cat": "budget",
                     "pid": pid, "tid": tid,

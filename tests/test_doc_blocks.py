@@ -53,6 +53,7 @@ OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 DELEGATED = {
     "docs/architecture.md": "tests/test_architecture_doc.py",
     "docs/collections.md": "tests/collections/test_docs.py",
+    "docs/diagnostics.md": "tests/diagnostics/test_docs.py",
     "docs/gpu.md": "tests/gpu/test_gpu_docs.py",
     "docs/organisation.md": "tests/org/test_org_docs.py",
     "docs/phases.md": "tests/org/test_phases.py",
