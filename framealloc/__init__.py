@@ -24,7 +24,9 @@ from .errors import (
     FrameStateError,
     GroupError,
     HandleError,
+    IntegrationError,
     LayoutError,
+    MissingExtraError,
     NjitUsageError,
     NotCallableError,
     PhaseError,
@@ -39,6 +41,7 @@ from .errors import (
     StreamingBudgetError,
     StreamingError,
     TagError,
+    TaskFrameError,
     UnsupportedDtypeError,
     UseAfterFreeError,
     WrongThreadError,
@@ -109,4 +112,5 @@ __all__ = [
     "RetentionSummary", "RetentionCounts", "FailureReasons", "RetentionError",
     "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
+    "IntegrationError", "MissingExtraError", "TaskFrameError",
 ]
