@@ -132,6 +132,7 @@ SMARTALLOC = {
     "speculative": lambda c: c.alloc.speculative(lambda: 1),
     "stats": lambda c: c.alloc.stats(),
     "streaming": lambda c: c.alloc.streaming(1024),
+    "task_frame": lambda c: c.alloc.task_frame(),
     "tag": lambda c: c.alloc.tag("t").__enter__(),
     "tag_id": lambda c: c.alloc.tag_id("t"),
     "tag_name": lambda c: c.alloc.tag_name(0),
