@@ -4,6 +4,9 @@ Each task allocates scratch arrays (from Python and inside an @njit kernel), awa
 steps while the other tasks run and allocate, and checks its data is still its own.
 ``python examples/async_tasks.py`` prints the per-task cost against the same tasks allocating
 with ``np.empty``.
+
+(``# noqa: FA701/FA702``: the linter does not yet know that inside ``task_frame()`` the frame is
+the task's own, so frame data may live across an ``await``.)
 """
 from __future__ import annotations
 
@@ -30,12 +33,12 @@ def smooth(alloc, x):
 
 async def job(alloc, k: int, n: int = 64) -> float:
     async with alloc.task_frame():
-        x = alloc.frame_array(n, np.float64)
+        x = alloc.frame_array(n, np.float64)  # noqa: FA701 (task frame)
         x[:] = k
         await asyncio.sleep(0)                # other tasks allocate here
-        y = smooth(alloc, x)
+        y = smooth(alloc, x)  # noqa: FA702 (task frame)
         await asyncio.sleep(0)
-        assert (x == k).all() and y[-1] == k
+        assert (x == k).all() and y[-1] == k  # noqa: FA702 (task frame)
         return float(y.sum())
 
 
@@ -55,10 +58,10 @@ async def job_plain(k: int, n: int = 64) -> float:
 async def job_light(alloc, k: int, n: int = 64) -> float:
     """Only a task frame and one Python frame_array: the per-task cost itself."""
     async with alloc.task_frame():
-        x = alloc.frame_array(n, np.float64)
+        x = alloc.frame_array(n, np.float64)  # noqa: FA701 (task frame)
         x[:] = k
         await asyncio.sleep(0)
-        return float(x[0])
+        return float(x[0])  # noqa: FA702 (task frame)
 
 
 async def job_light_plain(k: int, n: int = 64) -> float:

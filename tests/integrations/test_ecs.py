@@ -240,6 +240,7 @@ def test_example_matches_the_loop_without_framealloc():
     spec = importlib.util.spec_from_file_location("ecs_particles",
                                                   ROOT / "examples" / "ecs_particles.py")
     ex = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = ex             # numba's cache finds the kernels' module by name
     spec.loader.exec_module(ex)
     alloc, plugin, store, checksum = ex.run(120, 10)
     assert checksum == ex.run_plain(120, 10) and len(store) > 0

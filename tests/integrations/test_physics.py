@@ -243,6 +243,7 @@ def _example():
     spec = importlib.util.spec_from_file_location("physics_particles",
                                                   ROOT / "examples" / "physics_particles.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod            # numba's cache finds the kernels' module by name
     spec.loader.exec_module(mod)
     return mod
 
