@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 import framealloc as fa
-from framealloc.integrations.dask import FrameAllocPlugin, gather_report, get_alloc
+from framealloc.integrations.dask import FrameAllocPlugin, gather_report, get_alloc  # noqa: F401
 
 STEPS = 50
 
