@@ -27,7 +27,9 @@ from .errors import (
     FrameStateError,
     GroupError,
     HandleError,
+    IntegrationError,
     LayoutError,
+    MissingExtraError,
     NjitUsageError,
     NotCallableError,
     PhaseError,
@@ -42,6 +44,7 @@ from .errors import (
     StreamingBudgetError,
     StreamingError,
     TagError,
+    TaskFrameError,
     UnsupportedDtypeError,
     UseAfterFreeError,
     WrongThreadError,
@@ -118,4 +121,5 @@ __all__ = [
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
     "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning", "Snapshot", "SnapshotDiff",
     "snapshot_schema", "SnapshotError", "DiagnosticsError", "plot_history",
+    "IntegrationError", "MissingExtraError", "TaskFrameError",
 ]

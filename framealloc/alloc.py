@@ -295,6 +295,12 @@ class CheckpointGuard:
             self._alloc.rollback_to(cp)
 
 
+class _Tls(threading.local):
+    """Each thread's ``arena`` (and native-table sentinel). A subclass of threading.local so that
+    task frames (framealloc.integrations.tasks) can switch it, once, to a class whose ``arena``
+    is chosen by the running asyncio task."""
+
+
 class _NtabEntry:
     """Clears a thread's native-table entry when the thread's local storage goes."""
 
@@ -339,7 +345,7 @@ class FramesPart:
                                         config.checkpoint_slots)
         # Counters of threads that have ended (their rows are reused), so totals stay exact.
         self.retired = np.zeros(1, self.rows.dtype)
-        self.tls = threading.local()
+        self.tls = _Tls()
         self._thread_ids = itertools.count(1)
         # Guards slot attachment and every release of row memory (close(), a thread's end).
         # Re-entrant: a thread's end can be noticed by the garbage collector while it is held.
@@ -349,10 +355,14 @@ class FramesPart:
         # What compiled code unboxes without running Python (layout NATIVE, kernels.njit_api).
         self.ntab = new_native_table(config.max_threads)
         self.released = False
+        # Task frames are in use (framealloc.integrations.tasks): compiled calls unbox through
+        # _native_handle() (which asks tls.arena), never through the native table.
+        self.task_mode = False
 
     # -- threads -----------------------------------------------------------------------------
-    def attach(self) -> _ThreadArena:
-        """Give the calling thread a slot (FA012 when every slot is taken) and its arena."""
+    def attach(self, bind: bool = True) -> _ThreadArena:
+        """Give the calling thread a slot (FA012 when every slot is taken) and its arena;
+        ``bind=False``: an arena that is not the thread's own (a task arena)."""
         with self.lock:
             check_open(self._owner)
             owners = self.rows["owner"][:, 0]
@@ -365,7 +375,8 @@ class FramesPart:
             blocks = self.org.attach_slot(slot)
             self.rows["owner"][slot, :] = tid
         ta = _ThreadArena(self, slot, tid, blocks[0])
-        self.tls.arena = ta
+        if bind:
+            self.tls.arena = ta
         self.arenas[slot] = ta
         weakref.finalize(ta, _release_slot, self.rows, self.retired, slot, self.lock,
                          self.ntab)
@@ -672,6 +683,8 @@ class SmartAlloc:
                 self._raise_closed()
             ta = self._arena()
             ta.native = ta.handle + (self._lease.addr,)
+            if self._frame_part.task_mode:     # the arena depends on the task: no table entry
+                return ta.native
             # Publish the handle for this thread ident; the entry is cleared when the thread's
             # state goes (the sentinel below lives only in this thread's local storage, so it
             # dies before the ident can be reused), at close() and when the slot is released.
@@ -744,6 +757,22 @@ class SmartAlloc:
         finally:
             if not self._closed:   # close() inside the block already released everything
                 self.end_frame()
+
+    def task_frame(self, *, chunk_size: int | None = None):
+        """``async with alloc.task_frame():`` gives the current asyncio task a frame arena of
+        its own for the block (FA182 outside a task); see
+        :mod:`framealloc.integrations.tasks`.
+
+        >>> import asyncio, numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> async def job():
+        ...     async with alloc.task_frame():
+        ...         return alloc.frame_zeros(3, np.int32).sum()
+        >>> int(asyncio.run(job()))
+        0
+        """
+        from .integrations.tasks import TaskFrame
+        return TaskFrame(self, chunk_size)
 
     @property
     def frame_number(self) -> int:

@@ -29,7 +29,8 @@ Code families (stable; new codes are only ever appended):
 FA0xx    frame arenas: frame state, sizes, dtypes, alignment, checkpoints, threads
 FA10x-12x pools, heap, typed pools, groups, handles, streaming
 FA13x-14x frame collections and layouts
-FA15x-19x budgets, tags, phases, scratch pools, retention, thread coordination (runtime)
+FA15x-17x budgets, tags, phases, scratch pools, retention, thread coordination (runtime)
+FA18x    integrations: asyncio task frames, pymunk, esper, Dask (``framealloc.integrations``)
 FA2xx    static analysis: threading        (``framealloc.lint``)
 FA3xx    static analysis: budgets          (``framealloc.lint``)
 FA4xx    GPU memory                         (``framealloc.gpu``; its classes live there)
@@ -92,6 +93,8 @@ __all__ = [
     "TagError", "BudgetError", "BudgetExceededError", "BudgetWarning", "PhaseError",
     "FrameAllocWarning", "SnapshotError", "DiagnosticsError",
     "PhaseWarning", "ScratchError", "ScratchFullError", "RetentionError",
+    # integrations
+    "IntegrationError", "MissingExtraError", "TaskFrameError",
     # the table
     "Status",
     "CodeInfo",
@@ -451,6 +454,29 @@ class RetentionError(FrameAllocError, ValueError):
     allocated or remembered."""
 
     default_code = "FA163"
+
+
+# ---------------------------------------------------------------------------------------------
+# FA18x integrations (framealloc.integrations)
+
+class IntegrationError(FrameAllocError, TypeError, ValueError):
+    """An integration (pymunk, esper, Dask) got an object of the wrong kind or a bad value
+    (FA180), or a Dask task asked for its worker's allocator where there is none (FA184)."""
+
+    default_code = "FA180"
+
+
+class MissingExtraError(FrameAllocError, ImportError):
+    """The optional package an integration needs is not installed (FA181)."""
+
+    default_code = "FA181"
+
+
+class TaskFrameError(FrameStateError):
+    """``task_frame()`` outside a running asyncio task (FA182), or a second one of the same
+    allocator inside one task (FA183)."""
+
+    default_code = "FA182"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1051,6 +1077,43 @@ A diagnostics call got an argument it cannot use, and nothing was changed:
 and `by="kind"` or `"tag"`.""",
      message="bad {what}: {value}", todo="{fix}", what="argument", value="?",
      fix="see framealloc.explain('FA504')")
+_add(ST.INTEGRATION_ARG, IntegrationError, "bad integration argument", """
+An integration of framealloc with another library (framealloc.integrations: pymunk, esper, Dask,
+asyncio) got an object of the wrong kind (e.g. not a `pymunk.Space`, not an esper processor) or
+a value it cannot use (see the message). Nothing was installed or changed.""",
+     message="{what}",
+     todo="{advice}",
+     what="bad integration argument", advice="see docs/integrations.md")
+_add(ST.MISSING_EXTRA, MissingExtraError, "optional package not installed", """
+The integration needs a package that is an optional extra of framealloc: pymunk for
+framealloc.integrations.physics (`framealloc[physics]`), esper for the ECS processor
+(`framealloc[ecs]`), dask/distributed for framealloc.integrations.dask (`framealloc[dask]`).
+Install the extra; the rest of framealloc works without it.""",
+     message="{package} is not installed",
+     todo="pip install 'framealloc[{extra}]'",
+     package="the optional package", extra="dev")
+_add(ST.NOT_IN_TASK, TaskFrameError, "task_frame outside an asyncio task", """
+`async with alloc.task_frame():` gives the *current asyncio task* its own frame arena, so it must
+run inside a coroutine that an event loop runs as a task (`asyncio.run(main())`,
+`asyncio.create_task(...)`, `asyncio.gather(...)`). Outside a task, use `with alloc.frame():`,
+which serves the calling thread.""",
+     message="task_frame() needs a running asyncio task",
+     todo="enter it with `async with` inside a coroutine run by an event loop, or use frame()")
+_add(ST.TASK_FRAME_OPEN, TaskFrameError, "task frame already open in this task", """
+The task already holds a task frame of this allocator: a task has one arena, whose frame is open
+for the whole `async with` block. Allocate in the frame that is open, use a checkpoint
+(`with alloc.checkpoint_guard():`) for a nested scope, or start a child task for its own frame.
+Nothing changed.""",
+     message="this task already holds a task frame of this allocator",
+     todo="allocate in it, or use checkpoint_guard() for a nested scope")
+_add(ST.NO_WORKER_ALLOC, IntegrationError, "no allocator on this Dask worker", """
+`framealloc.integrations.dask.get_alloc()` runs inside a Dask task and returns the SmartAlloc
+that the FrameAllocPlugin created on that worker. There is none here: the plugin was not
+registered (`client.register_plugin(FrameAllocPlugin(config))`), or this code does not run on a
+Dask worker, or the worker is shutting down.""",
+     message="no framealloc allocator on {where}",
+     todo="register FrameAllocPlugin(config) with client.register_plugin() before submitting tasks",
+     where="this worker")
 
 #: What a status outside the table (``Status.INTERNAL``, a value no kernel should return) raises.
 _INTERNAL = CodeInfo("FA000", "internal allocator error",

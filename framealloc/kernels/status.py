@@ -110,6 +110,12 @@ class Status(IntEnum):
     RECEIVED_TWICE = 173
     TRANSFER_DROPPED = 174
     BAD_BARRIER = 175
+    # -- FA18x integrations (asyncio, pymunk, esper, Dask: framealloc.integrations) ------------
+    INTEGRATION_ARG = 180      # an integration got an object of the wrong kind or a bad value
+    MISSING_EXTRA = 181        # the optional package of an integration is not installed
+    NOT_IN_TASK = 182          # task_frame() entered outside a running asyncio task
+    TASK_FRAME_OPEN = 183      # a second task_frame of one allocator in the same task
+    NO_WORKER_ALLOC = 184      # fa.dask.get_alloc() where no worker plugin made an allocator
     # -- FA4xx GPU memory ----------------------------------------------------------------------
     GPU_BAD_SIZE = 401
     GPU_BAD_ALIGN = 402

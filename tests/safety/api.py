@@ -144,6 +144,7 @@ SMARTALLOC = {
     "snapshot": lambda c: c.alloc.snapshot(),
     "trace": lambda c: c.alloc.trace(os.devnull).__enter__(),
     "streaming": lambda c: c.alloc.streaming(1024),
+    "task_frame": lambda c: c.alloc.task_frame(),
     "tag": lambda c: c.alloc.tag("t").__enter__(),
     "tag_id": lambda c: c.alloc.tag_id("t"),
     "tag_name": lambda c: c.alloc.tag_name(0),

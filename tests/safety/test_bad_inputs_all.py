@@ -180,6 +180,7 @@ BAD: dict[str, list] = {
     "data": [object(), [1, [2]], {"a": 1}, "abc"],
     "size_classes": [(), (16, 8), (0,), (1.5,), "16", None, (3,)],
     "config": ["x", 3, {}],
+    "chunk_size": [0, 63, -1, 1.5, True, "64", 1 << 50],
     "phase_frame": ["nonsense", None, 3],
     # NumPy's creation vocabulary (framealloc.creation)
     "fill": [np.zeros(7), object(), [1, [2]]],
@@ -296,6 +297,7 @@ _spec("SmartAlloc.set_tag_budget", name=P("t", "tag"), **_LIMITS)
 _spec("SmartAlloc.set_thread_frame_budget", **_LIMITS)
 _spec("SmartAlloc.begin_phase", name=P("ph", "name"))
 _spec("SmartAlloc.phase", _enter, name=P("ph", "name"))
+_spec("SmartAlloc.task_frame", chunk_size=P(None, "chunk_size"))
 _spec("SmartAlloc.end_phase", name=P(None, "opt_name"))
 _spec("SmartAlloc.phase_stats", frame=P("last", "phase_frame"))
 _spec("SmartAlloc.history", thread_slot=P(None, "thread_slot"))
