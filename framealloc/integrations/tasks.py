@@ -82,7 +82,9 @@ class TaskArenas:
         frames = alloc._frame_part
         var = self.var
 
-        class _TaskTls(type(frames.tls)):
+        base: type = type(frames.tls)      # framealloc.alloc._Tls
+
+        class _TaskTls(base):   # a subclass of the allocator's thread-local class, made at run time
             @property
             def arena(self):
                 v = var.get()
@@ -205,6 +207,7 @@ class TaskFrame:
 
     def _leave(self, arenas) -> None:
         # The task's own budget does not follow the arena to its next task (cheap when unset).
+        assert self._ta is not None, "left a task frame that was not entered"
         self.alloc._org_part._reset_thread_budget(self._ta.slot)
         arenas.var.reset(self._token)
         arenas.give_back(self._ta)
