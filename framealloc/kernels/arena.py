@@ -464,10 +464,10 @@ def read_cycles():
     return cycles()
 
 
-@register_jitable
-def checkpoint_at(addr, cps_addr, depth):
-    """Push a checkpoint of the row at ``addr`` (inlined into @njit callers; Python calls
-    :func:`checkpoint`).
+@njit(cache=True)
+def checkpoint(addr, cps_addr, depth):
+    """Push a checkpoint of the row at ``addr`` (Python calls it; @njit callers get it inlined by
+    LLVM through ``call_cached``).
 
     Returns ``(status, frame, serial, index, position, chunk_seq, cursor)``; the checkpoint stack
     (``depth`` entries of (serial, position) at ``cps_addr``) records it so rollbacks can tell
@@ -486,12 +486,6 @@ def checkpoint_at(addr, cps_addr, depth):
     stack[slot, 1] = pos
     r[F.cp_depth] = index + 1
     return ST.OK, r[F.frame_number], serial, index, pos, r[F.chunk_seq], r[F.cursor]
-
-
-@njit(cache=True)
-def checkpoint(addr, cps_addr, depth):
-    """:func:`checkpoint_at`, compiled once (Python's call)."""
-    return checkpoint_at(addr, cps_addr, depth)
 
 
 @register_jitable
@@ -548,9 +542,10 @@ def rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index
     return ST.OK
 
 
-@register_jitable(inline="always")
+@njit(cache=True)
 def rollback_fast(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
-    """:func:`rollback` in the common case (inlined into @njit callers): the checkpoint is in
+    """:func:`rollback` in the common case (@njit callers get it inlined by LLVM through
+    ``call_cached``; -1 sends them to the kernel): the checkpoint is in
     the current chunk, the row's tag is the root and its segment began before the checkpoint,
     no budget lease. The status, or -1 to call :func:`rollback`."""
     r = row_view(addr)
@@ -572,10 +567,6 @@ def rollback_fast(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, 
     r[F.rollbacks] += 1
     r[F.limit] = r[F.capacity] if r[F.meminfo] != 0 else -1
     return ST.OK
-
-
-#: :func:`rollback_fast` compiled once (cached): what @njit callers call (kernels.njit_api).
-rollback_quick = njit(cache=True)(rollback_fast)
 
 
 @njit(cache=True)

@@ -5,11 +5,13 @@ and checkpoint stacks of the *calling Python thread's* slot (chosen on the Pytho
 ``numba.get_thread_id()`` is 0 for every Python thread outside a parallel region), plus the worker
 count. Inside ``prange`` bodies, ``numba.get_thread_id()`` picks the worker's own row of that slot.
 
-The hot path is one intrinsic, :func:`_frame_view`: load cursor/limit/base of the row, align, one
-fused check (size sanity + fits + frame open, because ``limit`` is -1 outside a frame), bump, and
-build the array view over the chunk with the chunk's NRT meminfo (so the view keeps the chunk alive
-after the allocator is gone). Everything else, including the raise, is in a cold block that calls
-:func:`framealloc.kernels.arena.slow_alloc`. No refcount traffic on the arena state, no call.
+The hot path is :func:`_view_plan`'s code, emitted into the caller: load cursor/limit/base of the
+row, align, one fused check (size sanity + fits + frame open, because ``limit`` is -1 outside a
+frame), bump, and build the array view over the chunk with the chunk's NRT meminfo (so the view
+keeps the chunk alive after the allocator is gone). Everything else is a cold, out-of-line call of
+a cached kernel (:func:`framealloc.kernels.arena.slow_alloc`, :func:`_fail` for the raise). The
+frame methods are typed by templates and lowered by hand (``_AllocMethods``, ``_FrameMethods``,
+``_CheckpointMethods``), so a user's kernel compiles none of this module's code.
 """
 from __future__ import annotations
 
@@ -790,7 +792,7 @@ def _lower_rollback(context, builder, sig, args):
              ST.WRONG_THREAD)
     argv = [row, cps, s.depth] + [cp[n] for n in _CP_ROLLBACK]
     rsig = types.none(*[_I] * len(argv))
-    st = call_cached(context, builder, K.rollback_quick, rsig, argv, inline=True)
+    st = call_cached(context, builder, K.rollback_fast, rsig, argv, inline=True)
     slot = cgutils.alloca_once_value(builder, st)
     with builder.if_then(builder.icmp_signed("<", st, _c(0)), likely=False):
         builder.store(call_cached(context, builder, K.rollback, rsig, argv, inline=False), slot)

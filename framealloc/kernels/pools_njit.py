@@ -1,10 +1,11 @@
 """TypedPool and SizeClassPools inside @njit: numba types, unboxing and the methods.
 
 Both objects unbox to the address of their header row(s) (plus the Python object for boxing), so
-passing them costs one method call (``_native_org()``), and every method is an ``inline="always"``
-overload over the slot-table intrinsics of :mod:`framealloc.kernels.pool_kernels`:
-``pool.acquire()`` + ``pool.release(i)`` compile to a few loads and stores, with growth, raises and
-tag/budget charges in cold blocks.
+passing them costs one method call (``_native_org()``). ``pool.acquire()`` + ``pool.release(i)``
+do their work in kernels cached by numba and inlined by LLVM (a few loads and stores, growth and
+tag/budget charges in cold calls), with only their raises in the caller; the other methods are
+``inline="always"`` overloads over the slot-table intrinsics of
+:mod:`framealloc.kernels.pool_kernels`.
 
 Tags and budgets: a pool made by a SmartAlloc (``alloc.typed_pool()``, ``alloc.pools``) also
 unboxes the calling thread's arena rows (``rows``) and the allocator's organisation header

@@ -1,5 +1,5 @@
 """The frame fast paths inlined into @njit code (``arena.begin_fast``, ``end_fast``,
-``checkpoint_at``, ``rollback_fast``) leave an arena row exactly as the cached kernels do.
+``checkpoint``, ``rollback_fast``) leave an arena row exactly as the cached kernels do.
 
 Python's begin_frame / frame_checkpoint / rollback_to / end_frame call the kernels; @njit code
 takes the fast paths when nothing stands in the way. The same history run both ways on two
