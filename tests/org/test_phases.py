@@ -602,7 +602,7 @@ def test_phase_counters_equal_thread_counters(ops):
         for op in ops + ["begin", "frame", "prange", "end"]:
             in_frame = alloc.in_frame
             if op == "begin" and not in_frame:
-                alloc.begin_frame()
+                alloc.begin_frame()  # noqa: FA606
             elif op == "end" and in_frame:
                 alloc.end_frame()
             elif op == "frame" and in_frame:
