@@ -576,21 +576,21 @@ def test_docs_page_examples_run():
 
 # -- the counters a phase reads ---------------------------------------------------------------
 
-@njit(cache=True)
-def _nj_heap_and_frame(al, n):
-    h = al.heap_array(n, np.float64)
-    f = al.frame_array(n, np.float64)
-    h[:] = 1.0
-    f[:] = 2.0
-    return h.sum() + f.sum()
+@njit(parallel=True, cache=True)
+def _nj_prange_big(al, n, out):
+    for i in prange(n):
+        a = al.frame_array(9000, np.float64)     # past the first 64 KiB chunk of each row
+        a[:] = i
+        out[i] = a[0]
 
 
-@given(st.lists(st.sampled_from(["frame", "big", "pool", "heap", "njit", "prange", "njit_heap",
+@given(st.lists(st.sampled_from(["frame", "big", "pool", "heap", "njit", "prange", "prange_big",
                                  "end", "begin", "free"]), max_size=25))
 @SETTINGS
 def test_phase_counters_equal_thread_counters(ops):
     """The memoryview reader phases use (phases._Counters) equals OrgPart.thread_counters at every
-    step: frames open and ended, heap fallbacks, pool and heap memory, prange worker rows."""
+    step: frames open and ended, heap fallbacks, pool and heap memory, prange worker rows (their
+    frame bytes; their heap-fallback and pool/heap counters stay 0 here)."""
     from framealloc.phases import _Counters
     alloc = fa.SmartAlloc(fa.AllocConfig(frame_chunk_size=fa.KiB(64),
                                          on_frame_exhausted="heap"))
@@ -599,7 +599,7 @@ def test_phase_counters_equal_thread_counters(ops):
         ta = alloc._frame_part.arena()
         reader = _Counters(alloc._frame_part.rows[ta.slot], alloc._org_part._orgrows[ta.slot])
         out = np.zeros(64)
-        for op in ops + ["begin", "frame", "prange", "end"]:
+        for op in ops + ["begin", "frame", "prange", "prange_big", "end"]:
             in_frame = alloc.in_frame
             if op == "begin" and not in_frame:
                 alloc.begin_frame()  # noqa: FA606
@@ -615,8 +615,8 @@ def test_phase_counters_equal_thread_counters(ops):
                 held.append(alloc.heap_array(7, np.float32))
             elif op == "free" and held:
                 held.pop()
-            elif op == "njit_heap" and in_frame:
-                _nj_heap_and_frame(alloc, 5)
+            elif op == "prange_big" and in_frame:
+                _nj_prange_big(alloc, 4, out)
             elif op in ("njit", "prange") and in_frame:
                 (_nj_fill(alloc, 9) if op == "njit" else _nj_prange(alloc, 64, out))
             assert reader.read() == alloc._org_part.thread_counters(ta), op
