@@ -73,6 +73,12 @@ if __name__ == "__main__":
         print("merged frame stats:", report.total["frame"])
         for addr, s in report.workers.items():
             print(f"  {addr}: {s.frame.frames_ended} frames, {s.frame.allocated} bytes")
+        import os
+        import tempfile
+        page = os.path.join(tempfile.mkdtemp(), "dask_report.html")
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(report.to_html())                 # the merged report, a table of workers
+        print("merged HTML report:", page)
         for name, fn in (("framealloc", simulate), ("np.empty", simulate_plain)):
             client.gather(client.map(fn, range(8), pure=False))        # warm
             t = time.perf_counter()

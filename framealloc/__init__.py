@@ -69,7 +69,7 @@ from .groups import GroupInfo
 from .handles import HandleHeap
 from .history import HISTORY_RECORD, FrameHistory
 from .plotting import plot_history
-from .snapshot import Snapshot, SnapshotDiff
+from .snapshot import Snapshot, SnapshotDiff, merge_snapshots
 from .snapshot import schema as snapshot_schema
 from .phases import PhaseBlock, PhasesStats, PhaseStats, PhaseTotals
 from .pool import PoolBox, SizeClassInfo, SizeClassPools
@@ -120,6 +120,6 @@ __all__ = [
     "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
     "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning", "Snapshot", "SnapshotDiff",
-    "snapshot_schema", "SnapshotError", "DiagnosticsError", "plot_history",
+    "snapshot_schema", "SnapshotError", "DiagnosticsError", "plot_history", "merge_snapshots",
     "IntegrationError", "MissingExtraError", "TaskFrameError",
 ]

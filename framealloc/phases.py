@@ -42,6 +42,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from types import FrameType
 
+import numpy as np
+
 from ._hooks import AllocPart
 from .errors import PhaseError, PhaseWarning, warn
 
@@ -228,10 +230,54 @@ class _Tot:
                            self.sn, self.t, self.st, self.mb, self.mn, self.mt, self.left_open)
 
 
+class _Counters:
+    """The allocation counters of one thread slot, every kind: ``read()`` is ``(bytes,
+    allocations)`` allocated so far, what :meth:`~framealloc.tags.OrgPart.thread_counters`
+    computes (``tests/org/test_phases.py`` checks they agree), read through int64 memoryviews of
+    the slot's arena rows and organisation blocks: about 1 us for two worker rows, where the
+    numpy field sums of ``thread_counters`` take ~30 us (they were most of a phase's cost)."""
+
+    __slots__ = ("_keep", "_m", "_o", "_rows", "_blocks", "_fields", "_other")
+
+    def __init__(self, rows, blocks):
+        """``rows``: the slot's arena rows (one per worker row); ``blocks``: its organisation
+        blocks (int64, one row per worker row)."""
+        from .kernels.layout import RB_OTHER_BYTES, RB_OTHER_COUNT
+
+        names = ("frame_open", "used_before", "cursor", "count", "allocated_total",
+                 "heap_fallback_bytes", "count_total")
+        assert all(rows.dtype.fields[f][0] == np.int64 for f in names)
+        assert rows.flags.c_contiguous and blocks.flags.c_contiguous
+        self._keep = (rows, blocks)               # the memory the views read
+        self._m = memoryview(rows.view(np.int64).reshape(-1))
+        self._o = memoryview(blocks.reshape(-1))
+        row_words, block_words = rows.dtype.itemsize // 8, blocks.shape[1]
+        self._rows = range(0, rows.shape[0] * row_words, row_words)
+        self._blocks = range(0, blocks.shape[0] * block_words, block_words)
+        self._fields = tuple(rows.dtype.fields[f][1] // 8 for f in names)
+        self._other = (RB_OTHER_BYTES, RB_OTHER_COUNT)
+
+    def read(self) -> tuple[int, int]:
+        m, o = self._m, self._o
+        fo, ub, cur, cnt, at, hfb, ct = self._fields
+        b = n = 0
+        for r in self._rows:
+            if m[r + fo]:                 # the open frame's bytes so far
+                b += m[r + ub] + m[r + cur]
+                n += m[r + cnt]
+            b += m[r + at] + m[r + hfb]
+            n += m[r + ct]
+        ob, oc = self._other
+        for r in self._blocks:            # pool, heap and scratch allocations
+            b += o[r + ob]
+            n += o[r + oc]
+        return b, n
+
+
 class _ThreadPhases:
     """Phase state of one thread (``ta.ext["phases"]``)."""
 
-    __slots__ = ("stack", "frame", "current", "last", "totals", "pending")
+    __slots__ = ("stack", "frame", "current", "last", "totals", "pending", "counters")
 
     def __init__(self):
         self.stack: list[_Open] = []
@@ -240,6 +286,7 @@ class _ThreadPhases:
         self.last: dict[str, PhaseStats] = {}
         self.totals: dict[str, _Tot] = {}
         self.pending: str | None = None      # FA159 message to issue after end_frame
+        self.counters: _Counters | None = None  # the thread slot's counters (first phase)
 
 
 class _Shared:
@@ -347,6 +394,13 @@ class PhasesPart(AllocPart):
             st = ta.ext["phases"] = _ThreadPhases()
         return st
 
+    def _counts(self, ta, st: _ThreadPhases) -> tuple[int, int]:
+        """The thread's (bytes, allocations) so far (:class:`_Counters`, made on first use)."""
+        c = st.counters
+        if c is None:
+            c = st.counters = _Counters(self._frames.rows[ta.slot], self._org._orgrows[ta.slot])
+        return c.read()
+
     def _phase_stale(self, ta, st: _ThreadPhases) -> bool:
         """The frame the phase state belongs to has ended without the frame events (inside
         @njit code, or by ``close()``)."""
@@ -391,7 +445,7 @@ class PhasesPart(AllocPart):
         msg = None
         if st.stack:
             t = time.perf_counter_ns()
-            b, n = self._org.thread_counters(ta)
+            b, n = self._counts(ta, st)
             paths = [o.path for o in reversed(st.stack)]
             while st.stack:
                 self._phase_close(ta, st, b, n, t, True)
@@ -451,7 +505,7 @@ class PhasesPart(AllocPart):
             st.frame = ta.m[self._fnum]
         if path not in st.current:   # records keep the order in which paths were entered
             st.current[path] = _Acc(name, len(stack))
-        b, n = self._org.thread_counters(ta)
+        b, n = self._counts(ta, st)
         o = _Open(name, path, len(stack), b, n, time.perf_counter_ns())
         stack.append(o)
         return o
@@ -506,7 +560,7 @@ class PhasesPart(AllocPart):
             raise PhaseError(f"end_phase({name!r}) but the innermost open phase is {top.path!r}; "
                              "end the inner phases first", code="FA158")
         t = time.perf_counter_ns()
-        b, n = self._org.thread_counters(ta)
+        b, n = self._counts(ta, st)
         return self._phase_close(ta, st, b, n, t, False)
 
     def phase(self, name: str) -> PhaseBlock:
@@ -538,7 +592,7 @@ class PhasesPart(AllocPart):
         if idx is None:   # closed by end_frame (already reported) or by an explicit end_phase
             return None
         t = time.perf_counter_ns()
-        b, n = self._org.thread_counters(ta)
+        b, n = self._counts(ta, st)
         inner = [o.path for o in reversed(st.stack[idx + 1:])]
         while len(st.stack) > idx + 1:
             self._phase_close(ta, st, b, n, t, False)
@@ -604,7 +658,7 @@ class PhasesPart(AllocPart):
         accs = {p: a.copy() for p, a in st.current.items()}
         if st.stack:
             t = time.perf_counter_ns()
-            b, n = self._org.thread_counters(ta)
+            b, n = self._counts(ta, st)
             extra_b = extra_n = extra_t = 0       # inclusive values of the open child
             for o in reversed(st.stack):
                 ib, in_, it = max(0, b - o.b0), max(0, n - o.n0), max(0, t - o.t0)

@@ -200,6 +200,33 @@ def _threads_table(stats) -> str:
                    "frame peak"), rows, "threads")
 
 
+def _workers_section(stats) -> str:
+    """The per-worker table of a merged snapshot (:func:`framealloc.merge_snapshots`); empty for
+    the snapshot of one allocator."""
+    workers = stats.get("workers")
+    if not isinstance(workers, dict) or not workers:
+        return ""
+    total = sum(w.get("total_allocated") or 0 for w in workers.values()) or 1
+    rows = []
+    for name, w in workers.items():
+        share = (w.get("total_allocated") or 0) / total
+        rows.append((_e(name), _e(w.get("threads", 0)), _e(w.get("frames_ended", 0)),
+                     _e(_fmt_bytes(w.get("frame", {}).get("allocated"))),
+                     _e(_fmt_bytes(w.get("frame", {}).get("peak"))),
+                     _e(_fmt_bytes(w.get("pool", {}).get("current"))),
+                     _e(_fmt_bytes(w.get("heap", {}).get("current"))),
+                     _e(_fmt_bytes(w.get("total_current"))),
+                     _e(_fmt_bytes(w.get("total_reserved"))), _e(w.get("warnings", 0)),
+                     f'<span class="bar" style="width:{120 * share:.0f}px"></span> '
+                     f'{100 * share:.1f}%'))
+    table = _table(("worker", "threads", "frames ended", "frame allocated", "frame peak",
+                    "pool live", "heap live", "live now", "reserved", "warnings",
+                    "share of allocated"), rows, "workers")
+    return (f'<h2 id="workers">Workers ({len(workers)})</h2>\n<p class="meta">Merged from '
+            f'{len(workers)} snapshots: the sections below add the workers up; each peak is '
+            f'that worker\'s own.</p>\n{table}\n')
+
+
 def _explain(code: str) -> str:
     from .errors import explain
     try:
@@ -260,7 +287,7 @@ def render(snapshot) -> str:
 {_cards(snapshot)}
 <h2 id="timeline">Memory per frame</h2>
 {"".join(timelines) or '<p class="meta">No thread has a history.</p>'}
-<h2 id="kinds">Kinds of memory</h2>
+{_workers_section(snapshot.stats)}<h2 id="kinds">Kinds of memory</h2>
 {_kinds_table(snapshot.stats)}
 <h2 id="tags">Tags</h2>
 {_tag_tree(snapshot.stats)}

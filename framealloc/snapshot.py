@@ -32,7 +32,7 @@ from .errors import SnapshotError, error
 from .kernels import status as ST
 from .history import FrameHistory
 
-__all__ = ["Snapshot", "SnapshotDiff", "SCHEMA_VERSION", "schema"]
+__all__ = ["Snapshot", "SnapshotDiff", "SCHEMA_VERSION", "schema", "merge_snapshots"]
 
 #: The format version this framealloc writes and reads.
 SCHEMA_VERSION = 1
@@ -367,3 +367,127 @@ def _warnings_of(stats: dict) -> list:
                                + (f": {', '.join(map(repr, open_paths))}" if open_paths else ""),
                     "frame": -1, "thread_slot": -1})
     return out
+
+
+# -- merging the snapshots of several allocators (one per process or machine) -------------------
+
+#: Fields that are the largest of the parts, not their sum.
+_MAX_FIELDS = frozenset({"max_bytes", "max_allocations", "max_wall_ns"})
+#: Fields that name or place an entry (equal in every part that has the entry).
+_SAME_FIELDS = frozenset({"path", "name", "depth", "size"})
+#: Figures of one part kept in the merged ``stats["workers"]`` (the per-part breakdown).
+_PART_KINDS = ("frame", "pool", "typed_pools", "heap", "scratch", "handles", "streaming")
+_PART_FIELDS = ("current", "peak", "reserved", "allocated", "allocations")
+_PART_TOTALS = ("total_current", "total_reserved", "total_allocated", "total_freed")
+
+
+def _merge_values(key: str, values: list):
+    """One merged value from the parts' values of ``key`` (parts without it left out)."""
+    first = values[0]
+    if all(isinstance(v, dict) for v in values):
+        return _merge_dicts(values)
+    if key in ("soft", "hard"):  # a budget's limits: each part's limit, added; None if unlimited
+        return None if any(v is None for v in values) else sum(values)
+    if isinstance(first, bool):
+        return any(values)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        if key in _MAX_FIELDS:
+            return max(values)
+        if key in _SAME_FIELDS:
+            return first
+        return sum(values)
+    if isinstance(first, list):
+        return [item for v in values for item in v]
+    return first
+
+
+def _merge_dicts(dicts: list) -> dict:
+    out: dict = {}
+    keys = list(dict.fromkeys(k for d in dicts for k in d))
+    for k in keys:
+        have = [d[k] for d in dicts if k in d]
+        if k == "classes":  # pool size classes, matched by size
+            by_size: dict = {}
+            for row in (r for v in have for r in v):
+                by_size.setdefault(row["size"], []).append(row)
+            out[k] = [_merge_dicts(rows) for _, rows in sorted(by_size.items())]
+        else:
+            out[k] = _merge_values(k, have)
+    return out
+
+
+def merge_snapshots(parts: dict, label: str = "") -> Snapshot:
+    """One snapshot of several allocators (each worker process of a cluster, say):
+    ``parts`` maps a name (a worker address) to its :class:`Snapshot`.
+
+    Statistics are merged exactly: every count and byte figure is the sum over the parts, per
+    kind, tag, phase, budget and pool size class (``max_*`` phase fields are the largest;
+    ``peak`` is the sum of each part's own peak: a bound on the simultaneous peak, which no part
+    measured; a budget's limits add up, None where a part has none). Threads, their frame
+    histories, budget events and warnings are kept per part: each thread entry carries
+    ``"worker"`` and is named ``"<part>: <thread>"``, with slots renumbered so they stay unique
+    (events and histories follow). ``stats["workers"]`` holds each part's own totals, per kind,
+    for the per-worker table of :meth:`Snapshot.to_html`. The result is an ordinary snapshot:
+    save it, diff it, render it. ``config`` is the first part's (by name).
+
+    >>> import numpy as np, framealloc as fa
+    >>> a, b = fa.SmartAlloc(), fa.SmartAlloc()
+    >>> with a.frame(): _ = a.frame_array(10)
+    >>> with b.frame(): _ = b.frame_array(5)
+    >>> m = fa.merge_snapshots({"w1": a.snapshot(), "w2": b.snapshot()})
+    >>> m.stats["frame"]["allocated"], [t["thread_name"] for t in m.stats["threads"]]
+    (120, ['w1: MainThread', 'w2: MainThread'])
+    >>> m.stats["workers"]["w2"]["frame"]["allocated"]
+    40
+    """
+    from dataclasses import replace as _replace
+
+    if not parts:
+        raise ValueError("merge_snapshots needs at least one snapshot")
+    names = sorted(parts)
+    snaps = [parts[n] for n in names]
+    for n, snap in zip(names, snaps):
+        if not isinstance(snap, Snapshot):
+            raise TypeError(f"merge_snapshots: {n!r} is a {type(snap).__name__}, not a Snapshot")
+    stats = _merge_dicts([{k: v for k, v in sn.stats.items()
+                           if k not in ("threads", "budget_events", "workers")} for sn in snaps])
+    threads: list = []
+    events: list = []
+    history: list = []
+    warnings: list = []
+    workers: dict = {}
+    for name, snap in zip(names, snaps):
+        slots: dict = {}
+        for t in snap.stats.get("threads", []):
+            t = dict(t)
+            if t.get("slot") is not None:
+                slots[t["slot"]] = len(threads)
+                t["slot"] = len(threads)
+            t["thread_name"] = f"{name}: {t.get('thread_name', '')}"
+            t["worker"] = name
+            threads.append(t)
+
+        def slot(old, slots=slots):
+            return slots.get(old, -1) if old is not None and old >= 0 else old
+        for ev in snap.stats.get("budget_events", []):
+            events.append({**ev, "thread_slot": slot(ev["thread_slot"])})
+        for h in snap.history:
+            history.append(_replace(h, thread_slot=slot(h.thread_slot)))
+        for w in snap.warnings:
+            warnings.append({**w, "message": f"[{name}] {w['message']}",
+                             "thread_slot": slot(w["thread_slot"])})
+        st = snap.stats
+        workers[name] = {
+            **{k: {f: st.get(k, {}).get(f) for f in _PART_FIELDS if f in st.get(k, {})}
+               for k in _PART_KINDS},
+            **{k: st.get(k) for k in _PART_TOTALS},
+            "threads": len(st.get("threads", [])),
+            "frames_ended": st.get("frame", {}).get("frames_ended", 0),
+            "warnings": len(snap.warnings), "label": snap.label}
+    stats["threads"] = threads
+    stats["budget_events"] = events
+    stats["workers"] = workers
+    return Snapshot(stats=stats, history=history, config=dict(snaps[0].config),
+                    warnings=warnings, label=label or f"{len(snaps)} merged snapshots",
+                    created_unix=max(sn.created_unix for sn in snaps),
+                    framealloc_version=snaps[0].framealloc_version)

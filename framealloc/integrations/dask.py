@@ -4,8 +4,11 @@
 :class:`~framealloc.AllocConfig`) to every worker, present and future; each worker creates its
 own :class:`~framealloc.SmartAlloc` at setup and closes it at teardown. A task reaches its
 worker's allocator with :func:`get_alloc` (each of the worker's threads has its own frame arena
-in it, as always). :func:`gather_report` collects every worker's ``alloc.stats()`` into one
-:class:`DaskReport`: the sums over workers per kind and per tag, and the per-worker breakdown.
+in it, as always). :func:`gather_report` collects every worker's ``alloc.stats()`` and
+``alloc.snapshot()`` into one :class:`DaskReport`: the sums over workers per kind and per tag,
+the per-worker breakdown, and the snapshots merged into one (:func:`~framealloc.merge_snapshots`:
+statistics summed exactly, each worker's threads and frame histories kept) that renders as one
+HTML report with a per-worker table (``report.to_html()``).
 
 The same code runs on one machine (``LocalCluster``) and on many: point ``Client`` at the
 scheduler of a real cluster (``Client("tcp://scheduler:8786")``) and register the plugin the
@@ -29,6 +32,8 @@ Example (docs/integrations.md runs it on a two-process LocalCluster)::
         sums = client.gather(client.map(chunk, range(8)))
         report = gather_report(client)
         assert report.total["frame"]["allocated"] == 8 * 8000
+        assert report.merged.stats["frame"]["allocated"] == 8 * 8000
+        html = report.to_html()        # merged, with the per-worker table
 """
 from __future__ import annotations
 
@@ -38,10 +43,12 @@ from dataclasses import dataclass, field
 from ..config import AllocConfig
 from ..errors import error
 from ..kernels import status as ST
+from ..snapshot import Snapshot, merge_snapshots
 from . import require
 
 # FrameAllocPlugin is made on first use (module __getattr__ below).
-__all__ = ["FrameAllocPlugin", "get_alloc", "gather_report", "DaskReport", "KINDS"]  # noqa: F822
+__all__ = ["FrameAllocPlugin", "get_alloc", "gather_report", "DaskReport", "KINDS",  # noqa: F822
+           "merge_snapshots"]
 
 #: The kinds a report sums over workers (the AllocStats sections of one statistics shape).
 KINDS = ("frame", "pool", "typed_pools", "heap", "scratch")
@@ -124,11 +131,13 @@ def get_alloc(worker=None):
     return alloc
 
 
-def _worker_stats(dask_worker=None):
+def _worker_report(dask_worker=None):
+    """On a worker (``client.run``): its allocator's stats and snapshot (as JSON data), or None.
+    Taken one after the other: equal while the worker runs no task."""
     alloc = _allocs.get(dask_worker.address) if dask_worker is not None else None
     if alloc is None or alloc.closed:
         return None
-    return alloc.stats()
+    return alloc.stats(), alloc.snapshot(label=dask_worker.address).to_dict()
 
 
 def _sum_fields(items) -> dict:
@@ -149,16 +158,41 @@ class DaskReport:
     :data:`KINDS`) -> each integer field summed over workers; ``tags``: tag path -> its fields
     summed; ``missing``: workers without an allocator (plugin not registered there). Sums of
     ``peak`` add each worker's own peak: a bound on the cluster's peak, not a simultaneous one.
+    ``snapshots``: worker address -> its :class:`~framealloc.Snapshot`; ``merged``: them merged
+    into one (:func:`~framealloc.merge_snapshots`; None without snapshots), which
+    :meth:`to_html` renders.
     """
 
     workers: dict = field(default_factory=dict)
     total: dict = field(default_factory=dict)
     tags: dict = field(default_factory=dict)
     missing: list = field(default_factory=list)
+    snapshots: dict = field(default_factory=dict)
+    merged: Snapshot | None = None
+
+    def to_html(self, worker: str | None = None) -> str:
+        """The HTML report (self-contained, offline) of the merged snapshot, with a table of the
+        workers; ``worker``: that worker's own report instead (KeyError for an unknown one).
+
+        >>> import framealloc as fa
+        >>> from framealloc.integrations.dask import DaskReport
+        >>> a = fa.SmartAlloc()
+        >>> with a.frame(): _ = a.frame_array(10)
+        >>> r = DaskReport.merge({"w1": a.stats()}, {"w1": a.snapshot()})
+        >>> 'id="workers"' in r.to_html(), 'id="workers"' in r.to_html("w1")
+        (True, False)
+        """
+        if worker is not None:
+            return self.snapshots[worker].to_html()
+        if self.merged is None:
+            raise error(ST.INTEGRATION_ARG, what="this report holds no snapshots",
+                        advice="build it with gather_report(client) or pass snapshots to "
+                               "DaskReport.merge")
+        return self.merged.to_html()
 
     @classmethod
-    def merge(cls, per_worker: dict) -> "DaskReport":
-        """Merge ``{address: AllocStats or None}``.
+    def merge(cls, per_worker: dict, snapshots: dict | None = None) -> "DaskReport":
+        """Merge ``{address: AllocStats or None}`` (and ``{address: Snapshot}``, if given).
 
         >>> import framealloc as fa
         >>> from framealloc.integrations.dask import DaskReport
@@ -178,14 +212,21 @@ class DaskReport:
                 acc = tags.setdefault(path, {})
                 for k, v in _sum_fields([t]).items():
                     acc[k] = acc.get(k, 0) + v
-        return cls(workers, total, tags, missing)
+        snaps = dict(sorted((snapshots or {}).items()))
+        merged = merge_snapshots(snaps, label=f"{len(snaps)} Dask workers") if snaps else None
+        return cls(workers, total, tags, missing, snaps, merged)
 
 
 def gather_report(client) -> DaskReport:
-    """Ask every worker of ``client``'s cluster for its allocator's stats; merge them."""
+    """Ask every worker of ``client``'s cluster for its allocator's stats and snapshot; merge
+    them. The snapshots travel as JSON data, checked against the snapshot schema on the client
+    (FA500 for one that does not match)."""
     require("distributed", "dask")
     if not hasattr(client, "run"):
         raise error(ST.INTEGRATION_ARG,
                     what=f"client must be a distributed.Client, got {type(client).__name__}",
                     advice="pass the Client connected to your cluster")
-    return DaskReport.merge(client.run(_worker_stats))
+    got = client.run(_worker_report)
+    stats = {addr: (r[0] if r is not None else None) for addr, r in got.items()}
+    snaps = {addr: Snapshot.from_dict(r[1]) for addr, r in got.items() if r is not None}
+    return DaskReport.merge(stats, snaps)

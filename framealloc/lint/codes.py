@@ -117,16 +117,21 @@ allocated in it. The frame ends in (or is left open by) this function, so the ca
 view of memory that is recycled at `end_frame()`.
 What to do: return a copy (`arr.copy()`) or pool/heap memory, or let the caller open the frame and
 pass the allocator in.""")
-_add("FA605", "error", "frame data used after its frame ended", """
+_add("FA605", "error", "frame data used after its frame ended or was rolled back", """
 A name bound to a frame allocation is used after `alloc.end_frame()` (or
-`end_frame_with_promotions()`) on the same allocator, or after the `with alloc.frame():` block it
-was allocated in has exited, on at least one path. Its memory may already hold the next frame's
-data (in debug mode it reads as NaN). Each statement is reported once per name, at the first use
+`end_frame_with_promotions()`) on the same allocator, after the `with alloc.frame():` block it
+was allocated in has exited, or after a rollback to a checkpoint taken before the allocation
+(`cp = alloc.frame_checkpoint()` ... `alloc.rollback_to(cp)`, `s = alloc.scope_begin()` ...
+`alloc.scope_end(s)`, the end of `with alloc.scope():`, or of `with alloc.checkpoint_guard():`
+when no `commit()` ran), or after its `async with alloc.task_frame():` block, on at least one
+path. Its memory may already hold the next frame's (or the next allocation's) data (in debug
+mode it reads as NaN). Each statement is reported once per name, at the first use
 (`framealloc lint --show-all` lists every use). `x += arr` writes into `x` and does not make `x`
 frame memory; values read out of frame memory (`float(arr[0])`, `arr.sum()`, `arr.copy()`) are
 not frame memory either.
-What to do: finish using the data before the frame ends, copy what must survive (`arr.copy()`),
-or use `alloc.frame_retained(...)` and `end_frame_with_promotions()` to keep it.""")
+What to do: finish using the data before the frame ends (or before the rollback), copy what must
+survive (`arr.copy()`), allocate it before the checkpoint, or use `alloc.frame_retained(...)` and
+`end_frame_with_promotions()` to keep it.""")
 _add("FA606", "error", "begin_frame() not matched by end_frame() on every path", """
 After `alloc.begin_frame()`, some path leaves the function (a `return`, a `raise`, falling off the
 end), leaves a loop (`break`) or starts the next iteration (`continue`) without `end_frame()`.
@@ -148,24 +153,28 @@ before the loop, or hoist the allocation out of the loop and reuse it.""")
 
 # --- FA7xx async -------------------------------------------------------------------------------
 _add("FA701", "warning", "frame allocation inside async def", """
-A frame allocation is made directly in an `async def`. Coroutines interleave on one thread: while
-this task is suspended another task can end the frame, and frame memory cannot be tied to the
-task's lifetime.
-What to do: use task-scoped memory (pool allocations that the task frees, `alloc.pool_box(...)` in
-a `with` block) or do the frame work in a synchronous helper that finishes before the next
-`await`.""")
+A frame allocation is made directly in an `async def`, outside an `async with alloc.task_frame():`
+block of the same allocator. Coroutines interleave on one thread: while this task is suspended
+another task can end the thread's frame, and that frame is not tied to the task's lifetime.
+What to do: allocate inside `async with alloc.task_frame():` (a frame that belongs to the task:
+its data may live across `await`s until the block ends), use task-scoped memory (pool allocations
+that the task frees, `alloc.pool_box(...)` in a `with` block) or do the frame work in a
+synchronous helper that finishes before the next `await`.""")
 _add("FA702", "error", "frame data held across await", """
 A name bound to a frame allocation is used after an `await` (or `async for` / `async with`) that
 came after the allocation. During the suspension other tasks run and may end the frame, so the
-data may be recycled by the time this task resumes.
-What to do: finish with frame data before awaiting, copy what must survive (`arr.copy()`), or use
-task-scoped pool memory.""")
+data may be recycled by the time this task resumes. Data allocated inside `async with
+alloc.task_frame():` from the same allocator is the task's own and is not reported (FA605 reports
+its use after the block).
+What to do: finish with frame data before awaiting, copy what must survive (`arr.copy()`),
+allocate it inside `async with alloc.task_frame():`, or use task-scoped pool memory.""")
 _add("FA703", "warning", "await while a frame is open", """
 An `await` runs inside `with alloc.frame():` or between `begin_frame()` and `end_frame()`. While
 suspended, other tasks on the same thread share this thread's frame arena: their allocations and
 their `end_frame()` calls interleave with this frame.
-What to do: open and end the frame between awaits (keep frames synchronous), or use task-scoped
-pool memory in coroutines.""")
+What to do: open and end the frame between awaits (keep frames synchronous), use `async with
+alloc.task_frame():` (the task's own frame, which may stay open across awaits), or use
+task-scoped pool memory in coroutines.""")
 
 # --- FA8xx architecture / tags -----------------------------------------------------------------
 _add("FA801", "error", "tag not declared in the configuration", """

@@ -126,3 +126,151 @@ def test_merge_sums_every_kind_and_tag():
 def test_docstring_examples():
     result = doctest.testmod(fa_dask, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- snapshots merged ------------------------------------------------------------------------
+
+def _leaves(d, path=()):
+    """Every numeric leaf of a stats dict, by path; lists of size classes by size."""
+    for k, v in d.items():
+        if k in ("threads", "budget_events", "workers"):
+            continue
+        if isinstance(v, dict):
+            yield from _leaves(v, path + (k,))
+        elif k == "classes":
+            for row in v:
+                yield from _leaves({f: x for f, x in row.items() if f != "size"},
+                                   path + (k, row["size"]))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            yield path + (k,), v
+
+
+def _expected_leaf(path, values):
+    if path[-1] in ("max_bytes", "max_allocations", "max_wall_ns"):
+        return max(values)
+    if path[-1] in ("depth", "size"):
+        return values[0]
+    return sum(values)
+
+
+def _busy_allocators(n):
+    """``n`` allocators with different work of every kind: frames, tags, phases, pool, heap,
+    a tag budget with soft events, on two threads of the first."""
+    import threading
+    allocs, held = [], []
+    for k in range(n):
+        a = fa.SmartAlloc()
+        a.set_tag_budget("sim", soft=64 * (k + 1))
+        for f in range(k + 2):
+            with a.frame(), a.phase("step"):
+                with a.tag("sim"):
+                    a.frame_array(10 * (k + 1) + f, np.float64)
+                with a.phase("io"):
+                    a.frame_array(7, np.uint8)
+        held.append(a.pool_box(np.zeros(k + 1)))
+        held.append(a.heap_array(3 * (k + 1), np.float32))
+        if k == 0:
+            def other(a=a):
+                with a.frame():
+                    a.frame_array(5)
+            t = threading.Thread(target=other)
+            t.start()
+            t.join()
+        allocs.append(a)
+    return allocs, held
+
+
+@pytest.mark.filterwarnings("ignore::framealloc.BudgetWarning")
+def test_merge_snapshots_sums_every_figure_exactly():
+    allocs, held = _busy_allocators(3)
+    parts = {f"tcp://10.0.0.{k}:1": a.snapshot() for k, a in enumerate(allocs)}
+    merged = fa.merge_snapshots(parts)
+    again = fa.Snapshot.from_json(merged.to_json())      # a valid snapshot, saved and loaded
+    per_part = [dict(_leaves(p.stats)) for p in parts.values()]
+    leaves = dict(_leaves(again.stats))
+    assert set(leaves) == set().union(*per_part)
+    for path, value in leaves.items():
+        values = [p[path] for p in per_part if path in p]
+        assert value == _expected_leaf(path, values), path
+    assert again.stats["frame"]["allocated"] == sum(a.stats().frame.allocated for a in allocs)
+    assert again.stats["tags"]["sim"]["allocated"] == sum(
+        a.stats().tags["sim"].allocated for a in allocs)
+    # threads, histories, events and warnings stay per part, slots renumbered consistently
+    threads = again.stats["threads"]
+    assert all(t["slot"] in (i, None) for i, t in enumerate(threads))  # None: an ended thread
+    assert any(t["slot"] is None for t in threads)
+    assert [t["worker"] for t in threads] == [w for w, p in parts.items()
+                                              for _ in p.stats["threads"]]
+    by_slot = {t["slot"]: t for t in threads}
+    assert sorted(len(h) for h in again.history) == sorted(
+        len(h) for p in parts.values() for h in p.history)
+    for h in again.history:
+        part = parts[by_slot[h.thread_slot]["worker"]]
+        old = by_slot[h.thread_slot]["thread_name"].split(": ", 1)[1]
+        slot = next(t["slot"] for t in part.stats["threads"] if t["thread_name"] == old)
+        mine = next(x for x in part.history if x.thread_slot == slot)
+        assert h["frame_bytes"].tolist() == mine["frame_bytes"].tolist()
+    events = again.stats["budget_events"]
+    assert len(events) == sum(len(p.stats["budget_events"]) for p in parts.values()) > 0
+    for ev in events:
+        assert by_slot[ev["thread_slot"]]["worker"] in parts
+    assert len(again.warnings) == sum(len(p.warnings) for p in parts.values())
+    for name, p in parts.items():
+        w = again.stats["workers"][name]
+        assert w["frame"]["allocated"] == p.stats["frame"]["allocated"]
+        assert w["total_current"] == p.stats["total_current"]
+        assert w["frames_ended"] == p.stats["frame"]["frames_ended"]
+
+
+@pytest.mark.filterwarnings("ignore::framealloc.BudgetWarning")
+def test_merged_report_html_has_the_worker_table():
+    allocs, held = _busy_allocators(2)
+    parts = {"w<0>": allocs[0].snapshot(), "w1": allocs[1].snapshot()}
+    merged = fa.merge_snapshots(parts, label="two")
+    page = merged.to_html()
+    assert 'id="workers"' in page and "Workers (2)" in page
+    assert "w&lt;0&gt;" in page and "w<0>" not in page         # names are escaped
+    assert page.count('<table class="workers">') == 1
+    assert 'id="workers"' not in parts["w1"].to_html()         # one allocator: no such table
+    r = DaskReport.merge({k: a.stats() for k, a in zip(parts, allocs)}, parts)
+    assert r.to_html() == r.merged.to_html() and r.to_html("w1") == parts["w1"].to_html()
+    with pytest.raises(fa.IntegrationError) as ei:
+        DaskReport.merge({"w1": allocs[1].stats()}).to_html()
+    assert ei.value.code == "FA180"
+
+
+def test_merge_snapshots_refuses_bad_input():
+    with pytest.raises(ValueError):
+        fa.merge_snapshots({})
+    with pytest.raises(TypeError):
+        fa.merge_snapshots({"w": fa.SmartAlloc().stats()})
+
+
+def test_cluster_snapshots_merge_into_one_report(client):
+    import dask_particles as ex
+    chunks, n = 6, 300
+    _, report = ex.run(client, chunks, n)
+    local = fa.SmartAlloc()
+    for s in range(chunks):
+        ex.simulate(s, n, alloc=local)
+    one = local.snapshot().stats
+    m = report.merged.stats
+    assert set(report.snapshots) == set(report.workers) and len(report.snapshots) == 2
+    # the merged statistics equal the single-process run's, figure by figure
+    for kind in ("frame",):
+        for f in ("allocated", "freed", "allocations", "current", "frames_ended"):
+            assert m[kind][f] == one[kind][f] == report.total[kind][f], (kind, f)
+    for f in ("allocated", "allocations", "freed"):
+        assert m["tags"][""][f] == one["tags"][""][f]
+    assert m["total_allocated"] == one["total_allocated"]
+    # history per worker: every frame a worker thread ended is in its own history
+    workers = {t["slot"]: t["worker"] for t in m["threads"]}
+    frames = {}
+    for h in report.merged.history:
+        frames[workers[h.thread_slot]] = frames.get(workers[h.thread_slot], 0) + len(h)
+    for addr, snap in report.snapshots.items():
+        assert frames.get(addr, 0) == snap.stats["frame"]["frames_ended"]
+        assert m["workers"][addr]["frames_ended"] == snap.stats["frame"]["frames_ended"]
+    assert sum(frames.values()) == chunks * ex.STEPS
+    page = report.to_html()
+    assert all(addr in page for addr in report.snapshots) and "Workers (2)" in page

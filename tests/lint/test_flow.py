@@ -553,3 +553,225 @@ def test_other_settings_do_not_count_as_budgets(not_a_budget: str) -> None:
 def test_fa301_reports_once_per_loop() -> None:
     src = LOOP + "        alloc.frame_vec('i4', 4)\n"
     assert lint(src) == [(3, "FA301")]
+
+
+# -- task frames: the task's own frame across await ------------------------------------------
+
+#: (how the block opens, the receiver its frame allocations use, whether it is the task's frame)
+FRAME_BLOCKS = [
+    ("async with alloc.task_frame():", "alloc", True),
+    ("async with alloc.task_frame(chunk_size=4096):", "alloc", True),
+    ("async with alloc.task_frame() as a:", "a", True),
+    ("async with self.alloc.task_frame():", "self.alloc", True),
+    ("with alloc.frame():", "alloc", False),
+    ("async with alloc.task_frame():", "other", False),   # another allocator's thread frame
+]
+#: statements after the await that use the data (each a use of `x`)
+AWAIT_USES = ["x[:] = 1", "print(x.sum())", "y = x[1:]; y[0] = 2", "kernel(alloc, x)"]
+
+
+@pytest.mark.parametrize("opener,recv,own", FRAME_BLOCKS)
+@pytest.mark.parametrize("use", AWAIT_USES)
+def test_task_frame_data_lives_across_await_thread_frame_data_does_not(
+        opener: str, recv: str, own: bool, use: str) -> None:
+    found = lint(f"""
+    class C:
+        async def f(self, alloc, other, kernel, net):
+            {opener}
+                x = {recv}.frame_array(8)
+                await net.flush()
+                {use}
+    """)
+    if own:
+        assert found == []
+    else:
+        # a thread's frame: the allocation, the await inside an open frame (only when the frame
+        # opened here is that allocator's) and the use after the await are all reported
+        codes = [c for _, c in found]
+        assert codes[0] == "FA701" and codes[-1] == "FA702"
+        assert ("FA703" in codes) == (opener == "with alloc.frame():")
+
+
+@pytest.mark.parametrize("opener,recv", [(o, r) for o, r, own in FRAME_BLOCKS if own])
+def test_task_frame_data_is_dead_after_the_block(opener: str, recv: str) -> None:
+    assert lint(f"""
+    class C:
+        async def f(self, alloc, net):
+            {opener}
+                x = {recv}.frame_array(8)
+                await net.flush()
+            return x.sum()
+    """) == [(7, "FA605")]
+
+
+def test_task_frame_data_returned_from_its_block() -> None:
+    assert lint("""
+    async def f(alloc, net):
+        async with alloc.task_frame():
+            x = alloc.frame_array(8)
+            await net.flush()
+            return x
+    """) == [(6, "FA604")]
+
+
+def test_data_from_before_the_task_frame_still_crosses_awaits() -> None:
+    assert lint("""
+    async def f(alloc, net):
+        x = alloc.frame_array(8)
+        async with alloc.task_frame():
+            x[:] = 1
+    """) == [(3, "FA701"), (5, "FA702")]
+
+
+def test_a_task_frame_in_a_loop_is_the_loop_body_s_own() -> None:
+    assert lint("""
+    async def f(alloc, net, n):
+        for _ in range(n):
+            async with alloc.task_frame():
+                x = alloc.frame_array(8)
+                await net.flush()
+                x[:] = 1
+        while True:
+            async with alloc.task_frame():
+                y = alloc.frame_zeros(8)
+            await net.flush()
+    """) == []
+
+
+# -- rollbacks: what was allocated after a checkpoint dies at the rollback to it -------------
+
+#: (checkpoint statement, rollback statement): the explicit pairs, Python and @njit forms
+ROLLBACK_PAIRS = [
+    ("cp = alloc.frame_checkpoint()", "alloc.rollback_to(cp)"),
+    ("cp = alloc.frame_checkpoint()", "alloc.rollback_to(cp=cp)"),
+    ("cp = alloc.frame_checkpoint()", "alloc.frame_rollback_to(cp)"),
+    ("cp = alloc.scope_begin()", "alloc.scope_end(cp)"),
+]
+#: `with` blocks whose allocations die at their end
+SCOPE_BLOCKS = ["with alloc.scope():", "with alloc.checkpoint_guard():",
+                "with alloc.checkpoint_guard() as g:"]
+USES = ["b[:] = 1", "print(b.sum())", "c = b.T", "np.add(a, 1, out=b)", "kernel(b)"]
+
+
+def test_the_vocabulary_covers_the_public_checkpoint_api() -> None:
+    """Every public SmartAlloc method about checkpoints, rollbacks or scopes is known to the
+    linter, so a new one cannot be forgotten."""
+    import framealloc as fa
+    from framealloc.lint.analysis.calls import (CHECKPOINT_METHODS, ROLLBACK_METHODS,
+                                                SCOPE_WITH_METHODS)
+    known = CHECKPOINT_METHODS | ROLLBACK_METHODS | SCOPE_WITH_METHODS
+    public = {m for m in dir(fa.SmartAlloc) if not m.startswith("_")
+              and ("checkpoint" in m or "rollback" in m or m.startswith("scope"))}
+    assert public and public <= known, public - known
+    assert hasattr(fa.SmartAlloc, "task_frame")
+
+
+@pytest.mark.parametrize("cp,rb", ROLLBACK_PAIRS)
+@pytest.mark.parametrize("use", USES)
+def test_use_after_rollback_fires(cp: str, rb: str, use: str) -> None:
+    assert lint(f"""
+    def f(alloc, kernel):
+        with alloc.frame():
+            a = alloc.frame_array(4)
+            {cp}
+            b = alloc.frame_array(4)
+            {rb}
+            a[:] = 0
+            {use}
+    """) == [(9, "FA605")]
+
+
+@pytest.mark.parametrize("cp,rb", ROLLBACK_PAIRS)
+@pytest.mark.parametrize("near_miss", [
+    "b[:] = 1\n{rb}",                       # used before the rollback
+    "keep = b.copy()\n{rb}\nprint(keep)",   # a copy survives
+    "{rb}\nb = alloc.frame_array(4)\nb[:] = 1",  # rebound after the rollback
+    "other.{rb}\nb[:] = 1",                 # another allocator rolled back
+    "{rb_other}\nb[:] = 1",                 # rollback to a checkpoint not known here
+])
+def test_rollback_near_misses(cp: str, rb: str, near_miss: str) -> None:
+    rb_other = rb.replace("(cp)", "(self_cp)").replace("(cp=cp)", "(cp=self_cp)")
+    body = near_miss.format(rb=rb, rb_other=rb_other).replace("other.alloc.", "other.")
+    body = textwrap.indent(body, " " * 12).lstrip()
+    assert lint(f"""
+    def f(alloc, other, self_cp):
+        with alloc.frame():
+            {cp}
+            b = alloc.frame_array(4)
+            {body}
+    """) == []
+
+
+@pytest.mark.parametrize("opener", SCOPE_BLOCKS)
+@pytest.mark.parametrize("use", USES)
+def test_use_after_scope_block_fires(opener: str, use: str) -> None:
+    assert lint(f"""
+    def f(alloc, kernel):
+        with alloc.frame():
+            a = alloc.frame_array(4)
+            {opener}
+                b = alloc.frame_array(4)
+                b[:] = 2
+            a[:] = 0
+            {use}
+    """) == [(9, "FA605")]
+
+
+@pytest.mark.parametrize("opener", SCOPE_BLOCKS)
+def test_scope_block_near_misses(opener: str) -> None:
+    assert lint(f"""
+    def f(alloc, other, x):
+        with alloc.frame():
+            a = alloc.frame_array(4)
+            {opener}
+                b = alloc.frame_array(4)
+                c = other.frame_array(4)
+                b[:] = a
+                x += b
+            a[:] = 0
+            c[:] = 0
+    """) == []
+
+
+def test_committed_guard_keeps_its_allocations() -> None:
+    assert lint("""
+    def f(alloc, ok):
+        with alloc.frame():
+            with alloc.checkpoint_guard() as g:
+                b = alloc.frame_array(4)
+                if ok(b):
+                    g.commit()
+            b[:] = 0
+    """) == []
+
+
+def test_nested_checkpoints_and_a_rollback_in_a_branch() -> None:
+    assert lint("""
+    def f(alloc, c):
+        with alloc.frame():
+            cp1 = alloc.frame_checkpoint()
+            a = alloc.frame_array(4)
+            cp2 = alloc.frame_checkpoint()
+            b = alloc.frame_array(4)
+            alloc.rollback_to(cp2)
+            a[:] = 1
+            if c:
+                alloc.rollback_to(cp1)
+            a[:] = 2
+    """) == [(12, "FA605")]
+
+
+def test_rollback_each_iteration_of_a_speculative_loop() -> None:
+    assert lint("""
+    def f(a, x, iters, keep):
+        a.begin_frame()
+        best = a.frame_array(x.shape, x.dtype)
+        for _ in range(iters):
+            cp = a.frame_checkpoint()
+            trial = a.frame_zeros(x.shape, x.dtype)
+            best[:] = trial
+            a.rollback_to(cp)
+        keep(best)
+        keep(trial)
+        a.end_frame()
+    """) == [(11, "FA605")]

@@ -103,7 +103,8 @@ def test_junit(report: LintReport) -> None:
 def test_github_annotations() -> None:
     out = render(odd_report(), "github").splitlines()
     assert out[0] == ("::error file=dir with space/nb.ipynb,line=4,col=3,"
-                      "title=FA605 frame data used after its frame ended (cell 3)"
+                      "title=FA605 frame data used after its frame ended or was rolled back "
+                      "(cell 3)"
                       "::use of \"a\" <after> & 100%25%0Aend")
     assert out[1] == "::error title=framealloc lint::broken.py:1: not valid"
     warn = Diagnostic("a,b:c.py", 1, 0, "FA607", "m", "warning")

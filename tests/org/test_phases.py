@@ -572,3 +572,54 @@ def test_docs_page_examples_run():
     result = doctest.testfile(os.path.abspath(path), module_relative=False,
                               optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 10 and result.failed == 0
+
+
+# -- the counters a phase reads ---------------------------------------------------------------
+
+@njit(parallel=True, cache=True)
+def _nj_prange_big(al, n, out):
+    for i in prange(n):
+        a = al.frame_array(9000, np.float64)     # past the first 64 KiB chunk of each row
+        a[:] = i
+        out[i] = a[0]
+
+
+@given(st.lists(st.sampled_from(["frame", "big", "pool", "heap", "njit", "prange", "prange_big",
+                                 "end", "begin", "free"]), max_size=25))
+@SETTINGS
+def test_phase_counters_equal_thread_counters(ops):
+    """The memoryview reader phases use (phases._Counters) equals OrgPart.thread_counters at every
+    step: frames open and ended, heap fallbacks, pool and heap memory, prange worker rows (their
+    frame bytes; their heap-fallback and pool/heap counters stay 0 here)."""
+    from framealloc.phases import _Counters
+    alloc = fa.SmartAlloc(fa.AllocConfig(frame_chunk_size=fa.KiB(64),
+                                         on_frame_exhausted="heap"))
+    held = []
+    try:
+        ta = alloc._frame_part.arena()
+        reader = _Counters(alloc._frame_part.rows[ta.slot], alloc._org_part._orgrows[ta.slot])
+        out = np.zeros(64)
+        for op in ops + ["begin", "frame", "prange", "prange_big", "end"]:
+            in_frame = alloc.in_frame
+            if op == "begin" and not in_frame:
+                alloc.begin_frame()  # noqa: FA606
+            elif op == "end" and in_frame:
+                alloc.end_frame()
+            elif op == "frame" and in_frame:
+                alloc.frame_array(100, np.uint8)
+            elif op == "big" and in_frame:
+                alloc.frame_array(fa.KiB(80), np.uint8)           # past the chunk: heap fallback
+            elif op == "pool":
+                held.append(alloc.pool_box(np.zeros(3)))
+            elif op == "heap":
+                held.append(alloc.heap_array(7, np.float32))
+            elif op == "free" and held:
+                held.pop()
+            elif op == "prange_big" and in_frame:
+                _nj_prange_big(alloc, 4, out)
+            elif op in ("njit", "prange") and in_frame:
+                (_nj_fill(alloc, 9) if op == "njit" else _nj_prange(alloc, 64, out))
+            assert reader.read() == alloc._org_part.thread_counters(ta), op
+    finally:
+        held.clear()
+        alloc.close()

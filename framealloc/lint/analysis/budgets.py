@@ -14,7 +14,8 @@ import ast
 import re
 
 from .calls import (FRAME_ALLOC_METHODS, FRAME_CLOSE_METHODS, POOL_HEAP_METHODS,
-                    POOL_TASK_METHODS, is_constant_true, is_frame_with_item, method_call)
+                    POOL_TASK_METHODS, is_constant_true, is_frame_with_item,
+                    is_task_frame_with_item, method_call)
 from .context import ModuleContext
 from .findings import Emitter
 from .scope import scope_nodes
@@ -54,7 +55,8 @@ def _inside_frame_with(node: ast.AST, loop: ast.AST, ctx: ModuleContext) -> bool
     parent = ctx.parents.get(node)
     while parent is not None and parent is not loop:
         if isinstance(parent, (ast.With, ast.AsyncWith)) and any(
-                is_frame_with_item(item) is not None for item in parent.items):
+                is_frame_with_item(item) is not None
+                or is_task_frame_with_item(item) is not None for item in parent.items):
             return True
         parent = ctx.parents.get(parent)
     return False

@@ -12,7 +12,8 @@ __all__ = [
     "QUEUE_CLASSES", "EXECUTOR_CLASSES", "CONTAINER_CTORS", "POOL_TASK_METHODS",
     "NUMPY_POSITIONAL_OUT", "OUT_METHODS", "frame_dtype_arg", "is_record_dtype_literal",
     "method_call", "receiver_key", "root_name", "is_view_index", "is_frame_with_item",
-    "is_constant_true",
+    "is_task_frame_with_item", "with_item_call", "is_constant_true", "CHECKPOINT_METHODS",
+    "ROLLBACK_METHODS", "SCOPE_WITH_METHODS",
 ]
 
 _FRAME_BASE = (
@@ -24,6 +25,14 @@ _FRAME_BASE = (
 FRAME_ALLOC_METHODS: frozenset[str] = frozenset(_FRAME_BASE) | {f"try_{m}" for m in _FRAME_BASE}
 FRAME_OPEN_METHODS = frozenset({"begin_frame"})
 FRAME_CLOSE_METHODS = frozenset({"end_frame", "end_frame_with_promotions"})
+#: Methods that mark a point of the frame (``cp = alloc.frame_checkpoint()``, ``s =
+#: alloc.scope_begin()``); the allocations made after it die at the matching rollback.
+CHECKPOINT_METHODS = frozenset({"frame_checkpoint", "scope_begin"})
+#: Methods that free every frame allocation made since their checkpoint argument.
+ROLLBACK_METHODS = frozenset({"rollback_to", "frame_rollback_to", "scope_end"})
+#: ``with alloc.<method>():`` blocks whose frame allocations die at the end of the block
+#: (``checkpoint_guard`` only when the block did not ``commit()``).
+SCOPE_WITH_METHODS = frozenset({"scope", "checkpoint_guard"})
 #: Pool and heap allocations (long-lived memory, counted by FA301).
 POOL_HEAP_METHODS = frozenset({"pool_alloc", "pool_box", "heap_box", "heap_array", "heap_vec",
                                "try_pool_alloc", "try_pool_box", "try_heap_array"})
@@ -122,6 +131,20 @@ def is_frame_with_item(item: ast.withitem) -> str | None:
     """Receiver key if the with-item is ``<receiver>.frame(...)``."""
     mc = method_call(item.context_expr)
     if mc and mc[1] == "frame":
+        return receiver_key(mc[0])
+    return None
+
+
+def is_task_frame_with_item(item: ast.withitem) -> str | None:
+    """Receiver key if the with-item is ``<receiver>.task_frame(...)`` (``async with``): a frame
+    that belongs to the running asyncio task, not to the thread."""
+    return with_item_call(item, frozenset({"task_frame"}))
+
+
+def with_item_call(item: ast.withitem, methods: frozenset[str]) -> str | None:
+    """Receiver key if the with-item is ``<receiver>.<one of methods>(...)``."""
+    mc = method_call(item.context_expr)
+    if mc and mc[1] in methods:
         return receiver_key(mc[0])
     return None
 

@@ -18,10 +18,12 @@ import ast
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .calls import (CONTAINER_MUTATORS, FRAME_ALLOC_METHODS, FRAME_CLOSE_METHODS,
-                    FRAME_OPEN_METHODS, NUMPY_POSITIONAL_OUT, NUMPY_VIEW_FUNCS, OUT_METHODS,
+from .calls import (CHECKPOINT_METHODS, CONTAINER_MUTATORS, FRAME_ALLOC_METHODS,
+                    FRAME_CLOSE_METHODS, FRAME_OPEN_METHODS, NUMPY_POSITIONAL_OUT,
+                    NUMPY_VIEW_FUNCS, OUT_METHODS, ROLLBACK_METHODS, SCOPE_WITH_METHODS,
                     VIEW_METHODS, META_ATTRS, frame_dtype_arg, is_constant_true,
-                    is_frame_with_item, is_view_index, method_call, receiver_key, root_name)
+                    is_frame_with_item, is_task_frame_with_item, is_view_index, method_call,
+                    receiver_key, root_name, with_item_call)
 from .context import LAYOUT_PREFIX, ModuleContext, value_kind
 from .findings import Emitter
 from .scope import FunctionNode, ScopeInfo
@@ -170,6 +172,9 @@ class _ScopeWalker:
         self.returned: set[int] = set()  # Name nodes whose value a `return` hands out
         # uses of dead frame data in a `return` value, reported unless the return reports FA604
         self.deferred: list[tuple[ast.Name, Taint]] = []
+        # receivers (and `as` names) of the `async with x.task_frame():` blocks around the
+        # statement being walked: their frame belongs to this task, not to the thread
+        self.task_frames: list[str] = []
         self.where = "the module" if scope.is_module else "the function"
         name = "" if scope.is_module else scope.node.name  # type: ignore[union-attr]
         self.opener = name in _OPENER_NAMES or name.startswith(_OPENER_PREFIXES)
@@ -219,6 +224,11 @@ class _ScopeWalker:
         taint = self.ev(value, st)
         for target in node.targets:
             self.assign(target, taint, st, value)
+        mc = method_call(value)
+        if mc and mc[1] in CHECKPOINT_METHODS:  # cp = alloc.frame_checkpoint()
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    st.cps[target.id] = frozenset({(value.lineno, value.col_offset)})
         return st
 
     def _s_AnnAssign(self, node: ast.AnnAssign, st: State) -> State:
@@ -414,27 +424,55 @@ class _ScopeWalker:
 
     def _s_With(self, node: ast.With | ast.AsyncWith, st: State) -> State | None:
         frames: list[str] = []
+        tasks: list[str] = []
+        scopes: list[tuple[str, str, tuple[int, int]]] = []  # (receiver, method, site)
         is_async = isinstance(node, ast.AsyncWith)
         for item in node.items:
             key = is_frame_with_item(item)
+            task = is_task_frame_with_item(item)
+            scope = with_item_call(item, SCOPE_WITH_METHODS)
             taint = self.ev(item.context_expr, st)
             if key is not None:
                 st.open[key] = st.open.get(key, frozenset()) | {None}
                 frames.append(key)
             elif item.optional_vars is not None:
                 self.assign(item.optional_vars, taint, st, item.context_expr)
+            if task is not None:  # the block's value is the allocator itself
+                tasks.append(task)
+                if isinstance(item.optional_vars, ast.Name):
+                    tasks.append(item.optional_vars.id)
+            if scope is not None:
+                site = (item.context_expr.lineno, item.context_expr.col_offset)
+                meth = method_call(item.context_expr)[1]  # type: ignore[index]
+                scopes.append((scope, meth, site))
+                st.active[scope] = st.active.get(scope, frozenset()) | {site}
+                if isinstance(item.optional_vars, ast.Name):  # the guard, for its commit()
+                    st.cps[item.optional_vars.id] = frozenset({site})
             if is_async:
                 self.on_await(node, st)
         self.exit_stack.append(set(frames))
+        self.task_frames.extend(tasks)
         try:
             out = self.block(node.body, st)
         finally:
             self.exit_stack.pop()
+            del self.task_frames[len(self.task_frames) - len(tasks):]
         if out is None:
             return None
+        for key, meth, site in reversed(scopes):
+            if meth == "checkpoint_guard" and site in out.committed:
+                out.active[key] = out.active.get(key, frozenset()) - {site}
+                continue  # commit() may have kept the allocations
+            how = " without `commit()`" if meth == "checkpoint_guard" else ""
+            why = f"the `with {key}.{meth}():` block that ends at line {node.end_lineno}{how}"
+            self.rollback(key, frozenset({site}), why, out)
         for key in reversed(frames):
             self.close_frame(key, f"the `with {key}.frame():` block that ends at line "
                                   f"{node.end_lineno}", out)
+        if tasks:
+            self.close_task_frame(frozenset(tasks), f"the `async with {tasks[0]}.task_frame():` "
+                                                    f"block that ends at line {node.end_lineno}",
+                                  out)
         if is_async:
             self.on_await(node, out)
         return out
@@ -507,10 +545,39 @@ class _ScopeWalker:
         """``key.end_frame()`` or the end of ``with key.frame():``: the frame data allocated from
         ``key`` dies; a frame driver (``UnifiedAllocator``) ends every allocator's data."""
         st.open.pop(key, None)
+        st.active.pop(key, None)  # a frame's checkpoints end with it
         ends_all = self.kind_of_key(key, st) == "driver"
 
         def kill(ref: Ref) -> Ref:
             if ref.dead is None and (ends_all or ref.origin.receiver in (key, "*")):
+                return replace(ref, dead=why)
+            return ref
+        st.update_refs(kill)
+
+    def rollback(self, key: str, sites: frozenset[tuple[int, int]], why: str, st: State) -> None:
+        """A rollback of ``key``'s frame to the checkpoints at ``sites`` (``rollback_to(cp)``,
+        ``scope_end(s)``, the end of ``with key.scope():``): what was allocated from ``key``
+        after them dies; the frame and what came before stay."""
+        left = st.active.get(key, frozenset()) - sites
+        if left:
+            st.active[key] = left
+        else:
+            st.active.pop(key, None)
+
+        def kill(ref: Ref) -> Ref:
+            if ref.dead is None and ref.origin.receiver == key and ref.origin.under & sites:
+                return replace(ref, dead=why)
+            return ref
+        st.update_refs(kill)
+
+    def close_task_frame(self, keys: frozenset[str], why: str, st: State) -> None:
+        """The end of ``async with key.task_frame():``: the task's frame data dies (the thread's
+        frames of the same allocator, if any, do not end)."""
+        for key in keys:
+            st.active.pop(key, None)
+
+        def kill(ref: Ref) -> Ref:
+            if ref.dead is None and ref.origin.task and ref.origin.receiver in keys:
                 return replace(ref, dead=why)
             return ref
         st.update_refs(kill)
@@ -551,9 +618,10 @@ class _ScopeWalker:
             self.out.emit("FA703", node,
                           f"`await` {opened}: other tasks on this thread allocate into and may end "
                           "the same frame meanwhile; end the frame before awaiting, or use "
-                          "task-scoped pool memory")
+                          f"`async with {key}.task_frame():` (a frame of this task's own)")
             break
-        st.update_refs(lambda r: r if r.crossed is not None else replace(r, crossed=node.lineno))
+        st.update_refs(lambda r: r if r.crossed is not None or r.origin.task
+                       else replace(r, crossed=node.lineno))
 
     # -- stores ---------------------------------------------------------------------------------
     def assign(self, target: ast.expr, taint: Taint, st: State, value: ast.expr | None) -> None:
@@ -586,6 +654,7 @@ class _ScopeWalker:
             kind = "global" if name in self.scope.declared_global else "nonlocal"
             self.escape(taint, target, f"{kind} variable `{name}`", "FA602")
         st.bind(name, taint)
+        st.cps.pop(name, None)
         if not keep_kind:
             kind_v = value_kind(value)
             if kind_v:
@@ -658,7 +727,9 @@ class _ScopeWalker:
                               f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
                               f"and is used after the `await` at line {ref.crossed}; "
                               "other tasks may have ended the frame meanwhile: finish with it "
-                              "before awaiting or copy it", self.group_of(node))
+                              "before awaiting, copy it, or allocate it inside `async with "
+                              f"{ref.origin.receiver.strip('*') or 'alloc'}.task_frame():`",
+                              self.group_of(node))
 
     def report_dead(self, node: ast.Name, dead: Taint) -> None:
         """FA605 (FA603 for a closure): ``node`` is used after the frame of ``dead`` ended."""
@@ -672,8 +743,8 @@ class _ScopeWalker:
         else:
             self.out.emit("FA605", node,
                           f"`{node.id}` refers to frame memory from {_describe(ref.origin)} "
-                          f"and is used after {why}; finish with it before the frame ends or "
-                          "keep a copy (`.copy()`)", self.group_of(node))
+                          f"and is used after {why}; finish with it before then or keep a copy "
+                          "(`.copy()`)", self.group_of(node))
 
     def group_of(self, node: ast.Name) -> tuple[int, str]:
         """Uses of one name in one statement are one problem."""
@@ -880,6 +951,18 @@ class _ScopeWalker:
         if meth in FRAME_CLOSE_METHODS:
             self.close_frame(key, f"`{key}.{meth}()` at line {node.lineno}", st)
             return EMPTY
+        if meth in CHECKPOINT_METHODS:
+            st.active[key] = st.active.get(key, frozenset()) | {(node.lineno, node.col_offset)}
+            return EMPTY
+        if meth in ROLLBACK_METHODS:
+            arg = node.args[0] if node.args else _keyword(node, "cp")
+            if isinstance(arg, ast.Name) and arg.id in st.cps:
+                self.rollback(key, st.cps[arg.id], f"`{key}.{meth}({arg.id})` at line "
+                                                   f"{node.lineno}", st)
+            return EMPTY
+        if meth == "commit" and isinstance(recv, ast.Name) and recv.id in st.cps:
+            st.committed |= st.cps[recv.id]  # a checkpoint guard keeps its allocations
+            return EMPTY
         if meth in FRAME_ALLOC_METHODS:
             records = self.ctx.is_record_dtype(frame_dtype_arg(node, meth))
             return self.new_origin(node, key, f"{key}.{meth}", st, items=records)
@@ -954,13 +1037,17 @@ class _ScopeWalker:
                    items: bool = False) -> Taint:
         """A frame allocation: a fresh origin (live, not yet across an await); ``items`` when
         its elements are record views."""
-        origin = Origin(node.lineno, node.col_offset, receiver, call, bool(st.open))
-        if self.scope.is_async:
+        task = receiver in self.task_frames
+        origin = Origin(node.lineno, node.col_offset, receiver, call, bool(st.open) or task,
+                        task, st.active.get(receiver, frozenset()))
+        if self.scope.is_async and not task:
             self.out.emit("FA701", node,
                           f"frame allocation `{call}(...)` inside `async def`: the frame is "
                           "shared with every task on this thread and may end while this task is "
-                          "suspended; use task-scoped pool memory (`pool_box` in a `with` block) "
-                          "or do the frame work in a synchronous helper")
+                          "suspended; allocate inside `async with "
+                          f"{receiver}.task_frame():` (a frame of this task's own), use "
+                          "task-scoped pool memory (`pool_box` in a `with` block) or do the frame "
+                          "work in a synchronous helper")
         return frozenset({Ref(origin, items=items)})
 
     def _last_component(self, recv: ast.expr) -> str:

@@ -5,8 +5,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .calls import (FRAME_CLOSE_METHODS, FRAME_OPEN_METHODS, is_frame_with_item, method_call,
-                    receiver_key)
+from .calls import (FRAME_CLOSE_METHODS, FRAME_OPEN_METHODS, is_frame_with_item,
+                    is_task_frame_with_item, method_call, receiver_key)
 from .context import ModuleContext
 
 __all__ = ["ScopeInfo", "scope_nodes", "FunctionNode"]
@@ -77,7 +77,7 @@ class ScopeInfo:
             elif isinstance(sub, (ast.Import, ast.ImportFrom)):
                 info.local_names.update((a.asname or a.name).split(".")[0] for a in sub.names)
             elif isinstance(sub, ast.withitem):
-                key = is_frame_with_item(sub)
+                key = is_frame_with_item(sub) or is_task_frame_with_item(sub)
                 if key is not None:
                     info.opens.add(key)
             mc = method_call(sub)

@@ -17,6 +17,12 @@ class Origin:
     receiver: str
     call: str
     local_frame: bool  # allocated while a frame opened in this function was open
+    #: allocated inside ``async with receiver.task_frame():``: the running task's own frame, which
+    #: no other task ends, so an ``await`` does not threaten it
+    task: bool = False
+    #: checkpoints of ``receiver`` active at the allocation (see :class:`State`): a rollback to
+    #: one of them frees it
+    under: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -60,15 +66,23 @@ class State:
     ``names``: local names that may refer to frame memory. ``open``: frames opened in this scope
     that may be open, receiver -> begin sites (``None`` stands for a ``with x.frame():`` block).
     ``kinds``: local names bound to a queue, executor, container, frame layout or frame driver.
+    ``active``: receiver -> the checkpoints (``frame_checkpoint``/``scope_begin`` call sites,
+    ``with ...scope():`` / ``checkpoint_guard()`` items) that may be active: a frame allocation
+    made now is freed by a rollback to any of them. ``cps``: local names bound to a checkpoint or
+    a checkpoint guard -> its sites. ``committed``: guard sites whose ``commit()`` may have run.
     """
 
     names: dict[str, Taint] = field(default_factory=dict)
     open: dict[str, frozenset[tuple[int, int] | None]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
+    active: dict[str, frozenset[tuple[int, int]]] = field(default_factory=dict)
+    cps: dict[str, frozenset[tuple[int, int]]] = field(default_factory=dict)
+    committed: frozenset[tuple[int, int]] = frozenset()
 
     def copy(self) -> "State":
         """An independent copy (the dict values are immutable)."""
-        return State(dict(self.names), dict(self.open), dict(self.kinds))
+        return State(dict(self.names), dict(self.open), dict(self.kinds), dict(self.active),
+                     dict(self.cps), self.committed)
 
     def origins(self) -> set[Origin]:
         """Every origin some name refers to."""
@@ -100,4 +114,9 @@ def merge(*states: State | None) -> State | None:
             out.open[recv] = out.open.get(recv, frozenset()) | sites
         for name, kind in s.kinds.items():
             out.kinds.setdefault(name, kind)
+        for recv, cps in s.active.items():
+            out.active[recv] = out.active.get(recv, frozenset()) | cps
+        for name, cps in s.cps.items():
+            out.cps[name] = out.cps.get(name, frozenset()) | cps
+        out.committed |= s.committed
     return out
