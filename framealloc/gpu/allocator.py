@@ -102,12 +102,17 @@ class GpuAllocator:
         self._rings: dict[tuple[GpuMemoryIntent, int], FrameRing] = {}
         self._deferred: dict[int, list[tuple[Block, int, int]]] = {}
         self._kinds: dict[tuple, AllocKind] = {}
+        self._kind_tags: dict[AllocKind, int] = {}    # tag stored with each TLSF range
+        self._kind_list: list[AllocKind] = []
         self._align_cache: dict[tuple[int, int, int], int] = {}
+        # Persistent/transient fast paths: intent -> what allocate_persistent unpacks.
+        self._pool_hot: dict[tuple[GpuMemoryIntent, GpuLifetime], tuple] = {}
+        self._free_key = 0     # frame after which a free done now may be reused (0: at once)
         self._mem = DeviceMemory(self, backend, cfg)
         self._budget = self._mem.budget
-        # Accounting.
-        self._live_bytes = {_PERSISTENT: 0, _TRANSIENT: 0}
-        self._live_count = 0
+        # Accounting: pooled and dedicated allocations in self._totals (kernels.gpu_layout T_*,
+        # updated by the TLSF kernels); frame memory and dedicated frees waiting for the GPU here.
+        self._totals = self._mem.totals
         self._pending_free = 0
         self._allocated_total = 0
         self._freed_total = 0
@@ -116,7 +121,7 @@ class GpuAllocator:
         self._frames_submitted = 0
         self._bytes_uploaded = 0
         self._bytes_read_back = 0
-        self._xfer = TransferEngine(backend, n, cfg.fence_timeout_s, self._mem.release_range)
+        self._xfer = TransferEngine(backend, n, cfg.fence_timeout_s, self._release_internal)
         self._closed = False
 
     @classmethod
@@ -216,6 +221,7 @@ class GpuAllocator:
                 self._mem.release_block(chunk)
         self._slot = slot
         self._frame_number = n
+        self._free_key = n
         self._in_frame = True
         if not self._hot_table:
             self._build_hot_table()
@@ -236,13 +242,14 @@ class GpuAllocator:
                 "by the matching begin_frame()", code="FA411")
         self._frame_hot = _EMPTY
         self._in_frame = False
+        self._free_key = self._frame_number + 1
         frame_bytes = 0
         for ring in self._rings.values():
             ring.deactivate()
             frame_bytes += ring.used_bytes()
         self._allocated_total += frame_bytes
         self._freed_total += frame_bytes
-        cur = self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT] + frame_bytes
+        cur = self.live_pooled_bytes() + frame_bytes
         if cur > self._peak:
             self._peak = cur
         self._xfer.submit(self._slot)
@@ -302,7 +309,25 @@ class GpuAllocator:
     def allocate_persistent(self, size: int, intent: GpuMemoryIntent | str =
                             GpuMemoryIntent.DEVICE_LOCAL, usage: BufferUsage | None = None,
                             alignment: int = 0, name: str | None = None) -> GpuAllocation:
-        """Allocate memory that lives until :meth:`free` (default intent DEVICE_LOCAL)."""
+        """Allocate memory that lives until :meth:`free` (default intent DEVICE_LOCAL).
+
+        The hot path (int size, default usage and alignment, no name) is one call of the
+        TLSF kernel (:mod:`framealloc.kernels.gpu_tlsf`) and one small object.
+        """
+        if type(size) is int and usage is name is None and not alignment:
+            hot = self._pool_hot.get((intent, _PERSISTENT))
+            if hot is not None:
+                ep, nodes, hdr, totals, align, tag, limit, cls, blocks = hot
+                if 0 < size < limit:
+                    node, off, bi = ep(nodes, hdr, totals, size, align, tag)
+                    if node >= 0:
+                        a = cls()
+                        a._block = blocks[bi]
+                        a.offset = off
+                        a.size = size
+                        a._node = node
+                        a._frame = -1
+                        return a
         return self._allocate_lifetime(size, intent, _PERSISTENT, usage, alignment, name)
 
     def allocate_transient(self, size: int, intent: GpuMemoryIntent | str =
@@ -371,19 +396,24 @@ class GpuAllocator:
             raise GpuDoubleFreeError(
                 "Frame allocations are not freed one by one: their memory is recycled after "
                 "end_frame() once the GPU has finished the frame", code="FA410")
-        size = allocation.size
         allocation._block = None
-        block.meta.pop(allocation.offset, None)
-        self._live_bytes[allocation._kind.lifetime] -= size
-        self._live_count -= 1
-        self._freed_total += size
-        self._budget.allocated[block.heap] -= size
-        if self._frame_number > 0:
-            key = self._frame_number if self._in_frame else self._frame_number + 1
-            self._deferred.setdefault(key, []).append((block, allocation.offset, size))
+        pool = block.pool
+        if pool is not None:
+            if pool.free(allocation._node, self._free_key) >= 0:
+                self._mem.block_emptied(pool, block)
+            return
+        size = allocation.size
+        if self._free_key:
+            self._deferred.setdefault(self._free_key, []).append((block, -1, size))
             self._pending_free += size
+            # Counted as freed now (like pooled ranges, whose kernel does it).
+            t = self._totals
+            t[int(block.lifetime) - 1] -= size
+            t[2] -= 1
+            t[4] += size
+            t[8 + block.heap] -= size
         else:
-            self._mem.release_range(block, allocation.offset)
+            self._mem.release_range(block, -1, size)
 
     # -- transfers ------------------------------------------------------------------------------
     def upload(self, dst: GpuAllocation, array: Any, offset: int = 0) -> None:
@@ -417,14 +447,14 @@ class GpuAllocator:
             try:
                 self._xfer.finish_immediate()
                 for start, m in pieces:
-                    sblock, soff = self._internal_alloc(m, _STAGING, _TRANSFER_SRC)
-                    staged.append((sblock, soff, m))
+                    sblock, soff, snode = self._internal_alloc(m, _STAGING, _TRANSFER_SRC)
+                    staged.append((sblock, snode, m))
                     self._write_staging(sblock, soff, data[start:start + m])
                     self._xfer.submit_immediate(sblock, soff, dblock, dpos + start, m)
                 self._xfer.finish_immediate()
             finally:
-                for sblock, soff, m in staged:
-                    self._free_internal(sblock, soff, m)
+                for sblock, snode, m in staged:
+                    self._free_internal(sblock, snode, m)
         self._bytes_uploaded += n
 
     def readback(self, src: GpuAllocation, dtype: Any = np.uint8,
@@ -457,7 +487,7 @@ class GpuAllocator:
             return np.empty(shape_t, dt)
         if self._xfer.has_pending(self._slot):
             self._xfer.submit(self._slot)
-        rblock, roff = self._internal_alloc(n, _READBACK, _TRANSFER_DST)
+        rblock, roff, rnode = self._internal_alloc(n, _READBACK, _TRANSFER_DST)
         try:
             self._xfer.run_immediate(sblock, src.offset + off, rblock, roff, n)
             if not rblock.coherent:
@@ -465,7 +495,7 @@ class GpuAllocator:
             assert rblock.array is not None, "readback memory is host-visible (mapped)"
             out = np.array(rblock.array[roff:roff + n])
         finally:
-            self._free_internal(rblock, roff, n)
+            self._free_internal(rblock, rnode, n)
         self._bytes_read_back += n
         return out.view(dt).reshape(shape_t)
 
@@ -506,7 +536,12 @@ class GpuAllocator:
     def current_bytes(self) -> int:
         """Bytes in live allocations: persistent + transient + the open frame's frame memory."""
         frame = sum(r.used_bytes() for r in self._rings.values()) if self._in_frame else 0
-        return self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT] + frame
+        return self.live_pooled_bytes() + frame
+
+    def live_pooled_bytes(self) -> int:
+        """Bytes in live Persistent and Transient allocations."""
+        t = self._totals
+        return int(t[0] + t[1])
 
     def reserved_bytes(self) -> int:
         """Device memory held by the allocator (blocks, frame chunks, dedicated)."""
@@ -552,6 +587,7 @@ class GpuAllocator:
             ring.block = None
         self._deferred.clear()
         self._pending_free = 0
+        self._pool_hot.clear()
         self._frame_hot = _EMPTY
         self._in_frame = False
         self._closed = True
@@ -700,14 +736,23 @@ class GpuAllocator:
             return chunk, off
         raise self._combine_errors(errors, size, intent)
 
+    def _tag(self, kind: AllocKind) -> int:
+        tag = self._kind_tags.get(kind)
+        if tag is None:
+            tag = self._kind_tags[kind] = len(self._kind_list)
+            self._kind_list.append(kind)
+        return tag
+
     def _allocate_pooled(self, size: int, intent: GpuMemoryIntent, lifetime: GpuLifetime,
                          usage: BufferUsage, alignment: int, name: str | None) -> GpuAllocation:
         types = self._candidate_types(intent, size)
         errors: list[GpuError] = []
+        kind = self._kind(intent, lifetime, usage, name)
+        tag = self._tag(kind)
         for i, mt in enumerate(types):
             align = self._alignment(int(usage), alignment, mt)
             try:
-                block, off = self._mem.pool_alloc(size, align, mt, lifetime)
+                block, off, node = self._mem.pool_alloc(size, align, mt, lifetime, tag)
             except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
                 errors.append(e)
                 continue
@@ -717,50 +762,74 @@ class GpuAllocator:
             a._block = block
             a.offset = off
             a.size = size
-            a._kind = self._kind(intent, lifetime, usage, name)
+            a._kind = kind
+            a._node = node
             a._frame = -1
             if block.kind == KIND_DEDICATED:
                 block.name = name
-            else:
-                block.meta[off] = a._kind
-            self._live_bytes[lifetime] += size
-            self._live_count += 1
-            self._allocated_total += size
-            self._budget.allocated[block.heap] += size
-            cur = self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT]
-            if cur > self._peak:
-                self._peak = cur
+            elif (not i and name is None and not alignment and lifetime is _PERSISTENT
+                  and usage == BufferUsage.default_for(intent)):
+                self._make_pool_hot(intent, lifetime, block.pool, align, kind, tag)
             return a
         raise self._combine_errors(errors, size, intent)
 
+    def _make_pool_hot(self, intent: GpuMemoryIntent, lifetime: GpuLifetime, pool: Any,
+                       align: int, kind: AllocKind, tag: int) -> None:
+        threshold = self._config.dedicated_threshold
+        self._pool_hot[(intent, lifetime)] = (
+            pool.alloc_ep, pool.nodes, pool.hdr, pool.totals, align, tag, threshold,
+            frame_allocation_class(kind), pool.blocks)
+
+    def _pool_grown(self, pool: Any) -> None:
+        """A pool's node table was reallocated: fast paths holding the old one are rebuilt."""
+        self._pool_hot.clear()
+
     def _internal_alloc(self, size: int, intent: GpuMemoryIntent,
-                        usage: BufferUsage) -> tuple[Block, int]:
-        """Staging memory for an immediate transfer (freed as soon as the copy completed)."""
+                        usage: BufferUsage) -> tuple[Block, int, int]:
+        """Staging memory for an immediate transfer (freed as soon as the copy completed);
+        ``(block, offset, node)``. Not counted as allocated (its kernel counts it live until
+        freed)."""
         errors: list[GpuError] = []
         for mt in self._candidate_types(intent, size):
             try:
-                block, off = self._mem.pool_alloc(size, self._alignment(int(usage), 0, mt), mt,
-                                                  _TRANSIENT)
+                block, off, node = self._mem.pool_alloc(
+                    size, self._alignment(int(usage), 0, mt), mt, _TRANSIENT, -1)
             except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
                 errors.append(e)
                 continue
-            self._budget.allocated[block.heap] += size
-            return block, off
+            self._totals[3] -= size       # internal: not an allocation of the user's
+            return block, off, node
         raise self._combine_errors(errors, size, intent)
 
-    def _free_internal(self, block: Block, offset: int, size: int) -> None:
+    def _free_internal(self, block: Block, node: int, size: int) -> None:
         if self._closed:
             return
-        self._budget.allocated[block.heap] -= size
         # The GPU may still use it when a transfer timed out: then it is freed once that finished.
-        if not self._xfer.defer_while_busy(block, offset):
-            self._mem.release_range(block, offset)
+        if not self._xfer.defer_while_busy(block, node):
+            self._release_internal(block, node)
+
+    def _release_internal(self, block: Block, node: int) -> None:
+        if node >= 0:
+            pool = block.pool
+            if pool is None:             # released with its pool (allocator closed)
+                return
+            size = int(pool.nodes["request"][node])
+            self._mem.release_range(block, node)
+        else:
+            size = block.requested
+            self._mem.release_range(block, -1, size)
+        self._totals[4] -= size          # internal: not a free of the user's
 
     def _release_deferred(self, upto: int) -> None:
         for key in [k for k in self._deferred if k <= upto]:
-            for block, offset, size in self._deferred.pop(key):
+            for block, _node, size in self._deferred.pop(key):
                 self._pending_free -= size
-                self._mem.release_range(block, offset)
+                self._mem.release_block(block)
+        for pool in self._mem.pools.values():
+            if pool.hdr["pending"][0] >= 0:
+                from ..kernels.gpu_tlsf import tlsf_release_pending
+                if tlsf_release_pending(pool.nodes, pool.hdr, pool.totals, upto):
+                    self._mem.block_emptied(pool)
 
     def _combine_errors(self, errors: list[GpuError], size: int,
                         intent: GpuMemoryIntent) -> GpuError:
