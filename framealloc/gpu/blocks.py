@@ -102,14 +102,15 @@ class TlsfPool:
                  "alloc_ep", "free_ep", "on_grow", "__weakref__")
 
     def __init__(self, memory_type: int, lifetime: Any, granularity: int, heap: int,
-                 totals: np.ndarray) -> None:
+                 totals: np.ndarray, keep_empty: int = 1) -> None:
         from ..kernels.gpu_layout import new_nodes, new_pool
         self.memory_type = memory_type
         self.lifetime = lifetime
         self.blocks: list[Block | None] = []
         self.granularity = granularity
         self.nodes = new_nodes(64)
-        self.hdr = new_pool(granularity, int(lifetime) - 1, heap, spare=64)
+        self.hdr = new_pool(granularity, int(lifetime) - 1, heap, spare=64,
+                            keep_empty=keep_empty)
         self.totals = totals
         self.alloc_ep, self.free_ep = load_kernels()
         self.on_grow: Any = None

@@ -155,7 +155,8 @@ class DeviceMemory:
         pool = self.pools.get((mt, lifetime))
         if pool is None:
             pool = self.pools[(mt, lifetime)] = TlsfPool(
-                mt, lifetime, self.granularity(mt), self.props.types[mt].heap_index, self.totals)
+                mt, lifetime, self.granularity(mt), self.props.types[mt].heap_index, self.totals,
+                self.config.keep_empty_blocks)
             pool.on_grow = self.owner._pool_grown
         return pool
 

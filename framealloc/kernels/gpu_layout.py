@@ -58,6 +58,8 @@ POOL_DTYPE = np.dtype([
     ("spare_count", np.int32),
     ("pending", np.int32),                  # first PENDING node (-1: none)
     ("nblocks", np.int32),                  # block slots ever used (high-water mark)
+    ("nempty", np.int64),                   # blocks holding no range
+    ("keep_empty", np.int64),               # a free reports an emptied block only beyond this
     ("granularity", np.int64),              # every offset and size is a multiple of it
     ("lifetime", np.int64),                 # slot in totals: T_LIVE + lifetime
     ("heap", np.int64),                     # totals[T_HEAP + heap] counts this pool's bytes
@@ -81,9 +83,11 @@ def new_nodes(capacity: int) -> np.ndarray:
     return nodes
 
 
-def new_pool(granularity: int, lifetime: int, heap: int, spare: int = 8) -> np.ndarray:
+def new_pool(granularity: int, lifetime: int, heap: int, spare: int = 8,
+             keep_empty: int = 0) -> np.ndarray:
     """A pool header whose spare stack is rows ``[0, spare)`` of a :func:`new_nodes` table."""
     hdr = np.zeros(1, POOL_DTYPE)
+    hdr["keep_empty"] = keep_empty
     hdr["heads"] = -1
     hdr["bfirst"] = -1
     hdr["spare"] = 0

@@ -163,6 +163,7 @@ def tlsf_add_block(nodes, hdr, block, size):
     h.bused[block] = 0
     h.bcount[block] = 0
     h.bfirst[block] = i
+    h.nempty += 1
     if block >= h.nblocks:
         h.nblocks = block + 1
     return i
@@ -179,6 +180,7 @@ def tlsf_remove_block(nodes, hdr, block):
     _give_spare(nodes, h, i)
     h.bsize[block] = 0
     h.bfirst[block] = -1
+    h.nempty -= 1
     return 0
 
 
@@ -259,6 +261,8 @@ def _alloc_one(nodes, h, totals, size, align, tag):
     nodes[i].tag = tag
     nodes[i].frame = -1
     h.bused[blk] += size
+    if h.bcount[blk] == 0:
+        h.nempty -= 1
     h.bcount[blk] += 1
     totals[T_LIVE + h.lifetime] += req
     totals[T_COUNT] += 1
@@ -283,7 +287,7 @@ def tlsf_alloc(nodes, hdr, totals, size, align, tag):
 @njit(cache=True, inline="always")
 def _release(nodes, h, i):
     """Merge node ``i`` (USED or PENDING) with its free neighbours; returns its block if that
-    became empty, else -1."""
+    became empty and the pool now has more than ``keep_empty`` empty blocks, else -1."""
     size = nodes[i].size
     blk = nodes[i].block
     h.bused[blk] -= size
@@ -309,7 +313,11 @@ def _release(nodes, h, i):
         i = p
     nodes[i].tag = -1
     _push_free(nodes, h, i)
-    return blk if h.bcount[blk] == 0 else -1
+    if h.bcount[blk] == 0:
+        h.nempty += 1
+        if h.nempty > h.keep_empty:
+            return blk
+    return -1
 
 
 @njit(cache=True, inline="always")
@@ -333,7 +341,8 @@ def _free_one(nodes, h, totals, i, frame):
 
 @njit(cache=True)
 def tlsf_free(nodes, hdr, totals, node, frame):
-    """Free ``node``: now (``frame`` 0; returns its block when that became empty, else -1), or
+    """Free ``node``: now (``frame`` 0; returns its block when that became empty and more than
+    ``keep_empty`` blocks are empty, so the caller should give one back; else -1), or
     once frame ``frame`` has been finished by the GPU (``frame`` > 0; see
     :func:`tlsf_release_pending`). BAD_NODE when ``node`` is not a live range."""
     return _free_one(nodes, hdr[0], totals, node, frame)
@@ -341,7 +350,8 @@ def tlsf_free(nodes, hdr, totals, node, frame):
 
 @njit(cache=True)
 def tlsf_release_pending(nodes, hdr, totals, upto):
-    """Reclaim the pending ranges of frames ``<= upto``; the number of blocks that became empty."""
+    """Reclaim the pending ranges of frames ``<= upto``; the number of blocks that became empty
+    beyond ``keep_empty``."""
     h = hdr[0]
     prev = -1
     i = h.pending
