@@ -24,7 +24,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from .allocation import AllocKind, GpuAllocation, frame_allocation_class
-from .blocks import KIND_CHUNK, KIND_DEDICATED, Block, FrameRing
+from .batch import FrameCursor, GpuBatch, as_sizes
+from .blocks import KIND_BLOCK, KIND_CHUNK, KIND_DEDICATED, Block, FrameRing, load_kernels
 from .budget import HeapBudget
 from .config import GpuConfig
 from .errors import (GpuBudgetExceededError, GpuDoubleFreeError, GpuError, GpuFrameStateError,
@@ -108,6 +109,7 @@ class GpuAllocator:
         # Persistent/transient fast paths: intent -> what allocate_persistent unpacks.
         self._pool_hot: dict[tuple[GpuMemoryIntent, GpuLifetime], tuple] = {}
         self._free_key = 0     # frame after which a free done now may be reused (0: at once)
+        self._cursors: list[FrameCursor] = []
         self._mem = DeviceMemory(self, backend, cfg)
         self._budget = self._mem.budget
         # Accounting: pooled and dedicated allocations in self._totals (kernels.gpu_layout T_*,
@@ -240,6 +242,8 @@ class GpuAllocator:
             raise GpuFrameStateError(
                 "end_frame() without begin_frame(); each end_frame() closes the frame opened "
                 "by the matching begin_frame()", code="FA411")
+        for cursor in list(self._cursors):
+            cursor.close()
         self._frame_hot = _EMPTY
         self._in_frame = False
         self._free_key = self._frame_number + 1
@@ -374,6 +378,166 @@ class GpuAllocator:
                     a._frame = self._frame_number
                     return a
         return self._allocate_frame_checked(size, intent, usage, alignment, name)
+
+    # -- batches ----------------------------------------------------------------------------------
+    def allocate_frame_batch(self, sizes: Any, intent: GpuMemoryIntent | str = _DYNAMIC
+                             ) -> GpuBatch:
+        """Allocate ``len(sizes)`` ranges of the current frame in one kernel call.
+
+        Each range is aligned like :meth:`allocate_frame` with the intent's default usage.
+        Returns a :class:`~framealloc.gpu.batch.GpuBatch` (offsets, sizes, buffers). FA401 for
+        sizes that are not positive integers, FA411 outside a frame or while a
+        :meth:`frame_cursor` of the intent is open.
+        """
+        frame_bump_batch = load_kernels()[7]
+        self._check_open()
+        intent = coerce_intent(intent)
+        sz = as_sizes(sizes)
+        self._check_frame_open()
+        usage = BufferUsage.default_for(intent)
+        ring = self._ring(intent, self._candidate_types(intent, int(sz.max(initial=1)))[0])
+        self._check_not_leased(ring)
+        n = sz.shape[0]
+        offsets = np.empty(n, np.int64)
+        index = np.zeros(n, np.int32)
+        blocks: list[Block] = []
+        k = 0
+        while k < n:
+            if ring.block is not None:
+                ring.to_state()
+                k2 = frame_bump_batch(ring.state, sz, offsets, k)
+                ring.from_state()
+                if k2 > k:
+                    if not blocks or blocks[-1] is not ring.block:
+                        blocks.append(ring.block)
+                    index[k:k2] = len(blocks) - 1
+                    k = k2
+                    if k == n:
+                        break
+            # The chunk is full: the slow path takes the next chunk (or a new one) for one range.
+            block, off = self._frame_bump(int(sz[k]), intent, usage, 0)
+            if not blocks or blocks[-1] is not block:
+                blocks.append(block)
+            offsets[k] = off
+            index[k] = len(blocks) - 1
+            k += 1
+        return GpuBatch(self, offsets, sz, index, blocks, self._frame_number,
+                        self._kind(intent, _FRAME, usage, None))
+
+    def allocate_batch(self, sizes: Any, intent: GpuMemoryIntent | str =
+                       GpuMemoryIntent.DEVICE_LOCAL,
+                       lifetime: GpuLifetime | str = GpuLifetime.PERSISTENT) -> GpuBatch:
+        """Allocate ``len(sizes)`` Persistent (or Transient) ranges in one kernel call; free
+        them all with ``batch.free()``. Lifetime FRAME is :meth:`allocate_frame_batch`.
+
+        Ranges come from the intent's preferred memory type (no fallback to other types) and
+        must be smaller than ``GpuConfig.dedicated_threshold``. On failure (FA405 device out of
+        memory, FA406 budget) nothing stays allocated.
+        """
+        from .intents import coerce_lifetime
+        tlsf_alloc_batch = load_kernels()[5]
+        self._check_open()
+        intent = coerce_intent(intent)
+        lifetime = coerce_lifetime(lifetime)
+        if lifetime is _FRAME:
+            return self.allocate_frame_batch(sizes, intent)
+        sz = as_sizes(sizes)
+        n = sz.shape[0]
+        biggest = int(sz.max(initial=1))
+        mt = self._candidate_types(intent, biggest)[0]
+        threshold = self._config.dedicated_threshold
+        assert threshold is not None
+        if biggest >= threshold:
+            raise GpuSizeError(
+                f"a batch range of {biggest} bytes reaches GpuConfig.dedicated_threshold "
+                f"({threshold}); allocate it with allocate_persistent()", code="FA401")
+        usage = BufferUsage.default_for(intent)
+        kind = self._kind(intent, lifetime, usage, None)
+        tag = self._tag(kind)
+        align = self._alignment(int(usage), 0, mt)
+        pool = self._mem.pool(mt, lifetime)
+        nodes = np.empty(n, np.int64)
+        offsets = np.empty(n, np.int64)
+        index = np.empty(n, np.int32)
+        added: list[Block] = []
+        k = 0
+        while True:
+            k, status = tlsf_alloc_batch(pool.nodes, pool.hdr, pool.totals, sz, align, tag,
+                                         nodes, offsets, index, k)
+            if k == n:
+                break
+            if status == -2:                      # NEED_NODES
+                pool.grow()
+                continue
+            size = int(sz[k])
+            try:
+                block = self._mem.new_block(mt, self._mem.pool_block_size(mt, size), KIND_BLOCK,
+                                            min_size=size)
+                pool.add_block(block)
+            except BaseException:
+                self._free_batch(pool, nodes[:k], immediate=True)
+                for b in added:
+                    self._mem.release_block(b)
+                raise
+            added.append(block)
+        return GpuBatch(self, offsets, sz, index, list(pool.blocks), -1, kind, pool, nodes)
+
+    def _free_batch(self, pool: Any, nodes: np.ndarray, immediate: bool = False) -> None:
+        r = load_kernels()[6](pool.nodes, pool.hdr, pool.totals, nodes,
+                            0 if immediate else self._free_key)
+        if r < 0:
+            raise GpuDoubleFreeError("ranges of this batch are not live (freed twice?)",
+                                     code="FA410")
+        if r:
+            self._mem.block_emptied(pool)
+
+    def frame_cursor(self, intent: GpuMemoryIntent | str = _DYNAMIC) -> FrameCursor:
+        """Lend the frame ring of ``intent`` to @njit code for this frame (see
+        :class:`~framealloc.gpu.batch.FrameCursor`): its ``state`` record is bumped by
+        ``framealloc.kernels.gpu_tlsf.frame_bump``/``frame_bump_batch`` inside your kernels,
+        which return -1 / stop when the chunk (``buffer``) is full. Use it as a context manager;
+        ``end_frame`` closes it. FA411 outside a frame or when one is already open.
+        """
+        self._check_open()
+        intent = coerce_intent(intent)
+        self._check_frame_open()
+        ring = self._ring(intent, self._candidate_types(intent, 1)[0])
+        self._check_not_leased(ring)
+        if ring.block is None:                   # give it a chunk to bump through
+            self._frame_bump(1, intent, BufferUsage.default_for(intent), 0)
+            if ring.block is None:
+                raise GpuOutOfMemoryError(
+                    f"no frame chunk of the preferred memory type for {intent.name}; "
+                    "allocate_frame_batch() can fall back to other types", code="FA405")
+            ring.cursor = 0
+        ring.to_state()
+        ring.leased = True
+        self._hot_table.pop(intent, None)
+        cursor = FrameCursor(self, ring)
+        self._cursors.append(cursor)
+        return cursor
+
+    def _return_cursor(self, ring: FrameRing) -> None:
+        ring.from_state()
+        ring.leased = False
+        from ..kernels.gpu_layout import new_ring
+        ring.set_state(new_ring(ring.mask + 1))  # detach the lent record
+        self._cursors = [c for c in self._cursors if c._ring is not None]
+        if self._hot_table.get(ring.intent) is None and \
+                self._types_for[ring.intent][:1] == [ring.memory_type]:
+            self._hot_table[ring.intent] = ring
+
+    def _check_frame_open(self) -> None:
+        if not self._in_frame:
+            raise GpuFrameStateError(
+                "Frame allocation with no frame open; call gpu.begin_frame() first (or use "
+                "`with gpu.frame():`)", code="FA411")
+
+    def _check_not_leased(self, ring: FrameRing) -> None:
+        if ring.leased:
+            raise GpuFrameStateError(
+                f"a frame_cursor() of intent {ring.intent.name} is open: allocate through it "
+                "(in @njit code) or close it first", code="FA411")
 
     def free(self, allocation: GpuAllocation) -> None:
         """Free a Persistent/Transient allocation (same as ``allocation.free()``).
@@ -713,6 +877,7 @@ class GpuAllocator:
         for i, mt in enumerate(self._candidate_types(intent, size)):
             align = self._alignment(int(usage), alignment, mt)
             ring = self._ring(intent, mt)
+            self._check_not_leased(ring)
             if ring.block is not None:
                 off = (ring.cursor + align - 1) & -align
                 if off + size <= ring.limit:
@@ -826,9 +991,8 @@ class GpuAllocator:
                 self._pending_free -= size
                 self._mem.release_block(block)
         for pool in self._mem.pools.values():
-            if pool.hdr["pending"][0] >= 0:
-                from ..kernels.gpu_tlsf import tlsf_release_pending
-                if tlsf_release_pending(pool.nodes, pool.hdr, pool.totals, upto):
+            if pool.pending[0] >= 0:
+                if load_kernels()[4](pool.nodes, pool.hdr, pool.totals, upto):
                     self._mem.block_emptied(pool)
 
     def _combine_errors(self, errors: list[GpuError], size: int,

@@ -99,7 +99,7 @@ class TlsfPool:
     """
 
     __slots__ = ("memory_type", "lifetime", "blocks", "granularity", "nodes", "hdr", "totals",
-                 "alloc_ep", "free_ep", "on_grow", "__weakref__")
+                 "alloc_ep", "free_ep", "on_grow", "pending", "__weakref__")
 
     def __init__(self, memory_type: int, lifetime: Any, granularity: int, heap: int,
                  totals: np.ndarray, keep_empty: int = 1) -> None:
@@ -112,7 +112,8 @@ class TlsfPool:
         self.hdr = new_pool(granularity, int(lifetime) - 1, heap, spare=64,
                             keep_empty=keep_empty)
         self.totals = totals
-        self.alloc_ep, self.free_ep = load_kernels()
+        self.alloc_ep, self.free_ep = load_kernels()[:2]
+        self.pending = self.hdr["pending"]       # a view: cheap to test from Python
         self.on_grow: Any = None
 
     # -- node table --------------------------------------------------------------------------------
@@ -142,8 +143,8 @@ class TlsfPool:
         return r
 
     def add_block(self, block: Block) -> None:
-        from ..kernels import gpu_tlsf as K
         from ..kernels.gpu_layout import MAX_BLOCKS
+        add = load_kernels()[2]
         try:
             slot = self.blocks.index(None)
         except ValueError:
@@ -153,7 +154,7 @@ class TlsfPool:
                     f"a pool holds at most {MAX_BLOCKS} blocks; use a larger "
                     "GpuConfig.block_size", code="FA405") from None
             self.blocks.append(None)
-        while K.tlsf_add_block(self.nodes, self.hdr, slot, block.size) == -2:
+        while add(self.nodes, self.hdr, slot, block.size) == -2:
             self.grow()
         self.blocks[slot] = block
         block.pool = self
@@ -162,9 +163,8 @@ class TlsfPool:
 
     def remove_block(self, block: Block) -> None:
         """Forget an empty block (the caller releases its memory)."""
-        from ..kernels import gpu_tlsf as K
         if block.pool is self:
-            K.tlsf_remove_block(self.nodes, self.hdr, block.index)
+            load_kernels()[3](self.nodes, self.hdr, block.index)
             self.blocks[block.index] = None
             block.pool = None
 
@@ -212,20 +212,26 @@ _EPS: tuple | None = None
 
 
 def load_kernels() -> tuple:
-    """Compile (or load from numba's cache) the TLSF kernels once per process; returns the
-    entry points of ``tlsf_alloc`` and ``tlsf_free``. The allocator calls it when it is created,
-    so the first allocation does not pay for it (nor fail under a tight address-space limit)."""
+    """Compile (or load from numba's cache) the GPU kernels once per process; returns the
+    entry points of ``tlsf_alloc``, ``tlsf_free``, ``tlsf_add_block``, ``tlsf_remove_block``,
+    ``tlsf_release_pending``, ``tlsf_alloc_batch``, ``tlsf_free_batch`` and
+    ``frame_bump_batch`` (numba's dispatcher types a structured array on every call, which
+    costs tens of microseconds). The allocator calls it when it is created, so the first
+    allocation does not pay for it (nor fail under a tight address-space limit)."""
     global _EPS
     if _EPS is None:
         from ..kernels import gpu_tlsf as K
-        from ..kernels.gpu_layout import new_nodes, new_pool, new_totals
+        from ..kernels.gpu_layout import new_nodes, new_pool, new_ring, new_totals
         nodes, hdr, totals = new_nodes(2), new_pool(16, 0, 0), new_totals(1)
+        i64, i32 = np.zeros(1, np.int64), np.zeros(1, np.int32)
         _EPS = (_entry(K.tlsf_alloc, (nodes, hdr, totals, 1, 1, 1)),
-                _entry(K.tlsf_free, (nodes, hdr, totals, 1, 1)))
-        for kernel, example in ((K.tlsf_add_block, (nodes, hdr, 1, 1)),
-                                (K.tlsf_remove_block, (nodes, hdr, 1)),
-                                (K.tlsf_release_pending, (nodes, hdr, totals, 1))):
-            _entry(kernel, example)
+                _entry(K.tlsf_free, (nodes, hdr, totals, 1, 1)),
+                _entry(K.tlsf_add_block, (nodes, hdr, 1, 1)),
+                _entry(K.tlsf_remove_block, (nodes, hdr, 1)),
+                _entry(K.tlsf_release_pending, (nodes, hdr, totals, 1)),
+                _entry(K.tlsf_alloc_batch, (nodes, hdr, totals, i64, 1, 1, i64, i64, i32, 1)),
+                _entry(K.tlsf_free_batch, (nodes, hdr, totals, i64, 1)),
+                _entry(K.frame_bump_batch, (new_ring(16), i64, i64, 1)))
     return _EPS
 
 
@@ -243,7 +249,7 @@ class FrameRing:
     """Frame allocations of one (intent, memory type): a chunk list per frame in flight."""
 
     __slots__ = ("intent", "memory_type", "granularity", "slots", "slot", "block", "cursor",
-                 "limit", "mask", "nmask", "kind", "alloc_class")
+                 "limit", "mask", "nmask", "kind", "alloc_class", "state", "leased", "_words")
 
     def __init__(self, intent: Any, memory_type: int, frames_in_flight: int, alignment: int,
                  kind: Any, alloc_class: type) -> None:
@@ -262,6 +268,23 @@ class FrameRing:
         # The class of this ring's allocations, ``_kind`` built in (the allocator makes it with
         # ``allocation.frame_allocation_class``; allocations sit above blocks, so not here).
         self.alloc_class = alloc_class
+        # The cursor as a structured record (kernels.gpu_layout.RING_DTYPE) for the batch
+        # kernel and a lent FrameCursor; the attributes above are the truth otherwise.
+        from ..kernels.gpu_layout import new_ring
+        self.leased = False
+        self.set_state(new_ring(alignment))
+
+    def set_state(self, state: np.ndarray) -> None:
+        self.state = state
+        self._words = state.view(np.int64)      # cursor, limit, mask: cheap from Python
+
+    def to_state(self) -> None:
+        w = self._words
+        w[0] = self.cursor
+        w[1] = self.limit
+
+    def from_state(self) -> None:
+        self.cursor = int(self._words[0])
 
     def _sync(self) -> None:
         """Write the hot cursor back into the current chunk's LinearAllocator."""
