@@ -460,6 +460,7 @@ class GpuAllocator:
         offsets = np.empty(n, np.int64)
         index = np.empty(n, np.int32)
         added: list[Block] = []
+        saved = self._totals.copy()
         k = 0
         while True:
             k, status = tlsf_alloc_batch(pool.nodes, pool.hdr, pool.totals, sz, align, tag,
@@ -478,6 +479,7 @@ class GpuAllocator:
                 self._free_batch(pool, nodes[:k], immediate=True)
                 for b in added:
                     self._mem.release_block(b)
+                self._totals[:] = saved          # as if nothing had been allocated
                 raise
             added.append(block)
         return GpuBatch(self, offsets, sz, index, list(pool.blocks), -1, kind, pool, nodes)
