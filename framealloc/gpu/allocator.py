@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .allocation import AllocKind, GpuAllocation, frame_allocation_class
-from .batch import FrameCursor, GpuBatch, as_sizes
+from .batch import FrameCursor, GpuBatch, as_sizes, bad_size
 from .blocks import KIND_BLOCK, KIND_CHUNK, KIND_DEDICATED, Block, FrameRing, load_kernels
 from .budget import HeapBudget
 from .config import GpuConfig
@@ -391,12 +391,14 @@ class GpuAllocator:
         """
         frame_bump_batch = load_kernels()[7]
         self._check_open()
-        intent = coerce_intent(intent)
-        sz = as_sizes(sizes)
-        self._check_frame_open()
-        usage = BufferUsage.default_for(intent)
-        ring = self._ring(intent, self._candidate_types(intent, int(sz.max(initial=1)))[0])
-        self._check_not_leased(ring)
+        sz = as_sizes(sizes, check_positive=False)      # the kernel checks the signs
+        ring = self._frame_hot.get(intent) if type(intent) is GpuMemoryIntent else None
+        if ring is None:                                 # not the plain case: validate all
+            intent = coerce_intent(intent)
+            self._check_frame_open()
+            ring = self._ring(intent, self._candidate_types(intent, 1)[0])
+            self._check_not_leased(ring)
+        usage = ring.kind.usage
         n = sz.shape[0]
         offsets = np.empty(n, np.int64)
         index = np.zeros(n, np.int32)
@@ -406,6 +408,8 @@ class GpuAllocator:
             if ring.block is not None:
                 ring.to_state()
                 k2 = frame_bump_batch(ring.state, sz, offsets, k)
+                if k2 < 0:
+                    bad_size(sz, -1 - k2)
                 ring.from_state()
                 if k2 > k:
                     if not blocks or blocks[-1] is not ring.block:
@@ -415,14 +419,15 @@ class GpuAllocator:
                     if k == n:
                         break
             # The chunk is full: the slow path takes the next chunk (or a new one) for one range.
+            if sz[k] <= 0:
+                bad_size(sz, k)
             block, off = self._frame_bump(int(sz[k]), intent, usage, 0)
             if not blocks or blocks[-1] is not block:
                 blocks.append(block)
             offsets[k] = off
             index[k] = len(blocks) - 1
             k += 1
-        return GpuBatch(self, offsets, sz, index, blocks, self._frame_number,
-                        self._kind(intent, _FRAME, usage, None))
+        return GpuBatch(self, offsets, sz, index, blocks, self._frame_number, ring.kind)
 
     def allocate_batch(self, sizes: Any, intent: GpuMemoryIntent | str =
                        GpuMemoryIntent.DEVICE_LOCAL,

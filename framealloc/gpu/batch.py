@@ -22,16 +22,19 @@ import numpy as np
 from .allocation import BufferRange
 from .errors import GpuDoubleFreeError, GpuSizeError, GpuStaleAllocationError
 
-__all__ = ["GpuBatch", "FrameCursor", "as_sizes"]
+__all__ = ["GpuBatch", "FrameCursor", "as_sizes", "bad_size"]
 
 _I64 = np.dtype(np.int64)
 
 
-def as_sizes(sizes: Any) -> np.ndarray:
-    """``sizes`` as a contiguous 1-D int64 array of positive sizes, or FA401."""
+def as_sizes(sizes: Any, check_positive: bool = True) -> np.ndarray:
+    """``sizes`` as a contiguous 1-D int64 array of positive sizes, or FA401.
+
+    ``check_positive=False`` leaves the sign check of an int64 array to the caller's kernel.
+    """
     if type(sizes) is np.ndarray and sizes.dtype == _I64 and sizes.ndim == 1 \
             and sizes.flags.c_contiguous:
-        if sizes.size and sizes.min() <= 0:
+        if check_positive and sizes.size and sizes.min() <= 0:
             return as_sizes(list(sizes))         # the slow path names the bad size
         return sizes
     try:
@@ -44,10 +47,13 @@ def as_sizes(sizes: Any) -> np.ndarray:
             "pass e.g. np.full(n, 256)", code="FA401")
     arr = np.ascontiguousarray(arr, dtype=np.int64)
     if arr.size and int(arr.min()) <= 0:
-        raise GpuSizeError(
-            f"every size must be positive; sizes[{int(np.argmin(arr))}] is {int(arr.min())}",
-            code="FA401")
+        bad_size(arr, int(np.argmin(arr)))
     return arr
+
+
+def bad_size(sizes: np.ndarray, k: int) -> None:
+    raise GpuSizeError(f"every size must be positive; sizes[{k}] is {int(sizes[k])}",
+                       code="FA401")
 
 
 class GpuBatch:

@@ -431,13 +431,17 @@ def frame_bump(ring, size):
 @njit(cache=True)
 def frame_bump_batch(ring, sizes, out_offset, start):
     """Bump ``sizes[start:]`` into ``out_offset[start:]``; the index of the first range that did
-    not fit in the ring's chunk (``len(sizes)`` when all did). A size <= 0 stops it too."""
+    not fit in the ring's chunk (``len(sizes)`` when all did), or ``-1 - k`` with nothing bumped
+    when ``sizes[k]`` (k >= start) is not positive."""
+    n = sizes.shape[0]
+    for k in range(start, n):
+        if sizes[k] <= 0:
+            return -1 - k
     r = ring[0]
     cur = r.cursor
     lim = r.limit
     mask = r.mask
     k = start
-    n = sizes.shape[0]
     while k < n:
         s = sizes[k]
         end = cur + s
