@@ -490,8 +490,9 @@ class GpuAllocator:
         return GpuBatch(self, offsets, sz, index, list(pool.blocks), -1, kind, pool, nodes)
 
     def _free_batch(self, pool: Any, nodes: np.ndarray, immediate: bool = False) -> None:
-        r = load_kernels()[6](pool.nodes, pool.hdr, pool.totals, nodes,
-                            0 if immediate else self._free_key)
+        free_batch = load_kernels()[6]
+        r = free_batch(pool.nodes, pool.hdr, pool.totals, nodes,
+                       0 if immediate else self._free_key)
         if r < 0:
             raise GpuDoubleFreeError("ranges of this batch are not live (freed twice?)",
                                      code="FA410")

@@ -116,7 +116,7 @@ class TlsfPool:
         self.pending = self.hdr["pending"]       # a view: cheap to test from Python
         self.on_grow: Any = None
 
-    # -- node table --------------------------------------------------------------------------------
+    # -- node table ---------------------------------------------------------------------
     def grow(self) -> None:
         """Double the node table (a kernel said NEED_NODES)."""
         from ..kernels.gpu_layout import grow_nodes
@@ -124,7 +124,7 @@ class TlsfPool:
         if self.on_grow is not None:
             self.on_grow(self)
 
-    # -- ranges --------------------------------------------------------------------------------------
+    # -- ranges -------------------------------------------------------------------------
     def try_allocate(self, size: int, alignment: int, tag: int) -> tuple[Block, int, int] | None:
         """``(block, offset, node)`` of a range in an existing block, or None."""
         while True:

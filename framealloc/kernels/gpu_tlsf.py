@@ -49,8 +49,7 @@ __all__ = ["NODE_DTYPE", "POOL_DTYPE", "RING_DTYPE", "MAX_BLOCKS", "new_nodes", 
            "tlsf_release_pending", "frame_bump", "frame_bump_batch"]
 
 
-
-# -- buckets ----------------------------------------------------------------------------------------
+# -- buckets --------------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def _bit_length(x):
     return 64 - leading_zeros(np.uint64(x))
@@ -143,7 +142,7 @@ def _give_spare(nodes, h, i):
     h.spare_count += 1
 
 
-# -- blocks -----------------------------------------------------------------------------------------
+# -- blocks ----------------------------------------------------------------------------
 @njit(cache=True)
 def tlsf_add_block(nodes, hdr, block, size):
     """Make block slot ``block`` (``size`` bytes) one free range; its node, or NEED_NODES."""
@@ -184,7 +183,7 @@ def tlsf_remove_block(nodes, hdr, block):
     return 0
 
 
-# -- allocate / free ----------------------------------------------------------------------------------
+# -- allocate / free -------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def _find(nodes, h, size, align):
     """A free node that holds ``size`` bytes at ``align``, or -1 (exhaustive when needed)."""
@@ -415,7 +414,7 @@ def tlsf_free_batch(nodes, hdr, totals, which, frame):
     return emptied
 
 
-# -- frame rings ---------------------------------------------------------------------------------------
+# -- frame rings -----------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def frame_bump(ring, size):
     """Offset of ``size`` bytes bumped from a frame ring's chunk, or -1 when it is full."""

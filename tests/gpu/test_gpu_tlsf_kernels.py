@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from framealloc.gpu import (GpuAllocator, GpuBudget, GpuConfig, GpuDoubleFreeError,
-                            GpuFrameStateError, GpuMemoryIntent as I, GpuSizeError,
+                            GpuFrameStateError, GpuMemoryIntent as I, GpuSizeError,  # noqa: E741
                             GpuStaleAllocationError)
 from framealloc.kernels import gpu_layout as L
 from framealloc.kernels import gpu_tlsf as K
