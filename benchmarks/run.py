@@ -179,6 +179,19 @@ ROWS = [
 ]
 
 
+def _gpu_rows() -> list[Row]:
+    """The GPU rows (benchmarks/gpu/rows.py); shown when a run has their groups."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_gpu_rows", HERE / "gpu" / "rows.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [Row(*row) for row in module.GPU_ROWS]
+
+
+ROWS += _gpu_rows()
+
+
 def run_suite(json_path: Path, quick: bool, include_gpu: bool, extra: list[str]) -> int:
     cmd = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider",
            f"--benchmark-json={json_path}", "--benchmark-sort=name",

@@ -13,21 +13,12 @@ import numpy as np
 from framealloc.gpu import GpuAllocator, GpuConfig, GpuMemoryIntent as Intent
 
 from ._raw import RawBuffers, RawCopy, VmaBuffers, vma_available
+from .rows import (BATCH, FRAMEALLOC, HOT, MEMCPY, P8, P9, P10, POOL_BATCH, RAW,  # noqa: F401
+                   TLSF, UPLOAD, UPLOAD_BARE, UPLOAD_FA, VMA)
 
-P8 = "P8: 256 B GPU buffer range from Python"
-UPLOAD = "GPU: staged upload of 64 MiB"
 N = 1000          # buffer ranges per P8 round (framealloc: one frame)
 SIZE = 256
 NBYTES = 64 << 20
-
-FRAMEALLOC = "framealloc"
-RAW = "vkCreateBuffer+vkAllocateMemory+bind+destroy"
-VMA = "VMA vmaCreateBuffer+vmaDestroyBuffer (pyvma)"
-HOT = "framealloc (allocate_frame only)"
-TLSF = "framealloc persistent alloc+free"
-UPLOAD_FA = "framealloc upload"
-UPLOAD_BARE = "bare vkCmdCopyBuffer"
-MEMCPY = "numpy copy into mapped memory"
 
 
 @dataclass
@@ -38,6 +29,7 @@ class Case:
     ops: int
     unit: str
     close: Callable[[], None] = lambda: None
+    setup: Callable[[], None] | None = None       # untimed, before each round
 
 
 def p8_cases(ctx: Any, gpu: GpuAllocator) -> list[Case]:
@@ -74,6 +66,49 @@ def p8_cases(ctx: Any, gpu: GpuAllocator) -> list[Case]:
     return cases
 
 
+def persistent_cases(ctx: Any) -> list[Case]:
+    """P9: a persistent range allocated and freed (the TLSF kernels) vs a VkBuffer + memory
+    per buffer and VMA. framealloc's allocator never begins a frame, so each free is immediate
+    (with frames in use a free waits for the GPU to finish the frame)."""
+    gpu = GpuAllocator.vulkan(GpuConfig(), context=ctx)
+    persistent = gpu.allocate_persistent
+    device_local = Intent.DEVICE_LOCAL
+
+    def tlsf() -> None:
+        for _ in range(N):
+            persistent(SIZE, device_local).free()
+
+    raw = RawBuffers(ctx, gpu.memory_types_for(Intent.DEVICE_LOCAL)[0], SIZE)
+    cases = [Case(P9, TLSF, tlsf, N, "buffer", gpu.close),
+             Case(P9, RAW, lambda: raw.create_destroy(N), N, "buffer")]
+    if vma_available():
+        vma = VmaBuffers(ctx, SIZE)
+        cases.append(Case(P9, VMA, lambda: vma.create_destroy(N), N, "buffer", vma.close))
+    return cases
+
+
+def batch_cases(ctx: Any) -> list[Case]:
+    """P10: N frame ranges in one ``allocate_frame_batch`` call (the frame's end and the next
+    begin are untimed set-up), and N persistent ranges allocated and freed as one batch."""
+    gpu = GpuAllocator.vulkan(GpuConfig(), context=ctx)
+    frameless = GpuAllocator.vulkan(GpuConfig(), context=ctx)
+    sizes = np.full(N, SIZE, np.int64)
+    gpu.begin_frame()
+
+    def next_frame() -> None:
+        gpu.end_frame()
+        gpu.begin_frame()
+
+    def close() -> None:
+        gpu.end_frame()
+        gpu.close()
+        frameless.close()
+
+    return [Case(P10, BATCH, lambda: gpu.allocate_frame_batch(sizes, Intent.DEVICE_LOCAL), N,
+                 "range", close, next_frame),
+            Case(P10, POOL_BATCH, lambda: frameless.allocate_batch(sizes).free(), N, "range")]
+
+
 def upload_cases(ctx: Any, gpu: GpuAllocator) -> list[Case]:
     """64 MiB staged upload (host array -> device-local, fenced) vs the bare GPU copy."""
     dst = gpu.allocate_persistent(NBYTES, Intent.DEVICE_LOCAL)
@@ -98,4 +133,6 @@ def upload_cases(ctx: Any, gpu: GpuAllocator) -> list[Case]:
 def warm_up(cases: list[Case], times: int = 3) -> None:
     for case in cases:
         for _ in range(times):
+            if case.setup is not None:
+                case.setup()
             case.fn()

@@ -30,10 +30,14 @@ ROWS = [
      "faster", 5.0),
     ("ctx", "allocate_frame alone vs a VkBuffer + VkDeviceMemory per buffer", C.P8, C.HOT, C.RAW,
      "faster", None),
-    ("ctx", "persistent allocate+free (TLSF in Python) vs VMA", C.P8, C.TLSF, C.VMA, "faster",
-     None),
+    ("P9", "persistent allocate + free (TLSF kernels) vs VMA create+destroy: ≥ 2× faster is "
+     "≤ 0.5× VMA's time", C.P9, C.TLSF, C.VMA, "faster", 2.0),
+    ("ctx", "persistent allocate + free vs a VkBuffer + VkDeviceMemory per buffer", C.P9, C.TLSF,
+     C.RAW, "faster", None),
+    ("P10", "one allocate_frame_batch of 1000 ranges vs 1000 VMA create+destroy (per range)",
+     C.P10, C.BATCH, C.VMA, "faster", None),
     ("BW", "staged upload of 64 MiB vs bare vkCmdCopyBuffer (bandwidth share)", C.UPLOAD,
-     C.UPLOAD_FA, C.UPLOAD_BARE, "share", 0.70),
+     C.UPLOAD_FA, C.UPLOAD_BARE, "share", 0.90),
     ("ctx", "staged upload vs numpy copy into mapped memory (bandwidth share)", C.UPLOAD,
      C.UPLOAD_FA, C.MEMCPY, "share", None),
 ]
@@ -57,18 +61,24 @@ def interleaved(rounds: int) -> tuple[dict[tuple[str, str], float], dict[str, An
         p8_gpu = GpuAllocator.vulkan(GpuConfig(), context=ctx)
         up_gpu = GpuAllocator.vulkan(GpuConfig(), context=ctx)
         p8_gpu.begin_frame()
-        groups = [C.p8_cases(ctx, p8_gpu), C.upload_cases(ctx, up_gpu)]
+        groups = [C.p8_cases(ctx, p8_gpu), C.upload_cases(ctx, up_gpu),
+                  C.persistent_cases(ctx), C.batch_cases(ctx)]
         for cases in groups:
             C.warm_up(cases)
             samples: dict[str, list[float]] = {c.name: [] for c in cases}
             for _ in range(rounds):
                 for c in cases:
+                    if c.setup is not None:
+                        c.setup()
                     t0 = time.perf_counter()
                     c.fn()
                     samples[c.name].append((time.perf_counter() - t0) / c.ops)
             for c in cases:
                 out[(c.group, c.name)] = statistics.median(samples[c.name])
                 c.close()
+        # P10 is compared per range with VMA's per-buffer time from P9.
+        if (C.P9, C.VMA) in out:
+            out[(C.P10, C.VMA)] = out[(C.P9, C.VMA)]
         p8_gpu.end_frame()
         p8_gpu.close()
         up_gpu.close()
@@ -93,6 +103,8 @@ def table(medians: dict[tuple[str, str], float]) -> str:
              "|---|---|---|---|---|---|---|"]
     for rid, what, group, subj, ref, kind, target in ROWS:
         s, r = medians.get((group, subj)), medians.get((group, ref))
+        if r is None and group == C.P10:
+            r = medians.get((C.P9, ref))
         if s is None or r is None:
             lines.append(f"| {rid} | {what} | — | {ref}: not measured | — | — | — |")
             continue

@@ -20,6 +20,7 @@ from typing import Any
 
 from .allocation import BufferRange, GpuAllocation
 from .allocator import GpuAllocator
+from .batch import FrameCursor, GpuBatch
 from .config import BudgetEvent, GpuBudget, GpuConfig
 from .errors import (GpuAlignmentError, GpuBudgetExceededError, GpuBudgetWarning,
                      GpuConfigError, GpuDeviceError, GpuDoubleFreeError, GpuError,
@@ -37,6 +38,7 @@ from .unified import StagingBuffer, UnifiedAllocator, UnifiedBudget
 from .virtual import LinearAllocator, VirtualAllocator
 
 __all__ = [
+    "FrameCursor", "GpuBatch",
     "GpuMemoryIntent", "GpuLifetime", "BufferUsage", "GpuAllocRequirements",
     "GpuAllocator", "GpuAllocation", "BufferRange", "GpuConfig", "GpuBudget", "BudgetEvent",
     "GpuStats", "HeapBudget",

@@ -57,13 +57,14 @@ class GpuAllocation:
     allocation raises :class:`~framealloc.gpu.GpuStaleAllocationError` (FA409).
     """
 
-    __slots__ = ("_block", "offset", "size", "_kind", "_frame", "__weakref__")
+    __slots__ = ("_block", "offset", "size", "_kind", "_frame", "_node", "__weakref__")
 
     _block: Any
     offset: int
     size: int
     _kind: AllocKind
     _frame: int
+    _node: int          # the range's row in its TLSF pool's node table (pooled ranges only)
 
     # -- description ------------------------------------------------------------------------
     @property
@@ -228,6 +229,15 @@ class GpuAllocation:
         block = self._block
         if block is None:
             raise GpuDoubleFreeError("this GPU allocation was already freed", code="FA410")
+        pool = block.pool
+        if pool is not None:                   # hot path: a TLSF range, one kernel call
+            owner = block.owner
+            if not owner._closed:
+                self._block = None
+                if pool.free_ep(pool.nodes, pool.hdr, pool.totals, self._node,
+                                owner._free_key) >= 0:
+                    owner._mem.block_emptied(pool, block)
+                return
         block.owner.free(self)
 
     def __enter__(self) -> GpuAllocation:

@@ -24,7 +24,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from .allocation import AllocKind, GpuAllocation, frame_allocation_class
-from .blocks import KIND_CHUNK, KIND_DEDICATED, Block, FrameRing
+from .batch import FrameCursor, GpuBatch, as_sizes, bad_size
+from .blocks import KIND_BLOCK, KIND_CHUNK, KIND_DEDICATED, Block, FrameRing, load_kernels
 from .budget import HeapBudget
 from .config import GpuConfig
 from .errors import (GpuBudgetExceededError, GpuDoubleFreeError, GpuError, GpuFrameStateError,
@@ -102,12 +103,18 @@ class GpuAllocator:
         self._rings: dict[tuple[GpuMemoryIntent, int], FrameRing] = {}
         self._deferred: dict[int, list[tuple[Block, int, int]]] = {}
         self._kinds: dict[tuple, AllocKind] = {}
+        self._kind_tags: dict[AllocKind, int] = {}    # tag stored with each TLSF range
+        self._kind_list: list[AllocKind] = []
         self._align_cache: dict[tuple[int, int, int], int] = {}
+        # Persistent/transient fast paths: intent -> what allocate_persistent unpacks.
+        self._pool_hot: dict[tuple[GpuMemoryIntent, GpuLifetime], tuple] = {}
+        self._free_key = 0     # frame after which a free done now may be reused (0: at once)
+        self._cursors: list[FrameCursor] = []
         self._mem = DeviceMemory(self, backend, cfg)
         self._budget = self._mem.budget
-        # Accounting.
-        self._live_bytes = {_PERSISTENT: 0, _TRANSIENT: 0}
-        self._live_count = 0
+        # Accounting: pooled and dedicated allocations in self._totals (kernels.gpu_layout T_*,
+        # updated by the TLSF kernels); frame memory and dedicated frees waiting for the GPU here.
+        self._totals = self._mem.totals
         self._pending_free = 0
         self._allocated_total = 0
         self._freed_total = 0
@@ -116,7 +123,7 @@ class GpuAllocator:
         self._frames_submitted = 0
         self._bytes_uploaded = 0
         self._bytes_read_back = 0
-        self._xfer = TransferEngine(backend, n, cfg.fence_timeout_s, self._mem.release_range)
+        self._xfer = TransferEngine(backend, n, cfg.fence_timeout_s, self._release_internal)
         self._closed = False
 
     @classmethod
@@ -216,6 +223,7 @@ class GpuAllocator:
                 self._mem.release_block(chunk)
         self._slot = slot
         self._frame_number = n
+        self._free_key = n
         self._in_frame = True
         if not self._hot_table:
             self._build_hot_table()
@@ -234,15 +242,18 @@ class GpuAllocator:
             raise GpuFrameStateError(
                 "end_frame() without begin_frame(); each end_frame() closes the frame opened "
                 "by the matching begin_frame()", code="FA411")
+        for cursor in list(self._cursors):
+            cursor.close()
         self._frame_hot = _EMPTY
         self._in_frame = False
+        self._free_key = self._frame_number + 1
         frame_bytes = 0
         for ring in self._rings.values():
             ring.deactivate()
             frame_bytes += ring.used_bytes()
         self._allocated_total += frame_bytes
         self._freed_total += frame_bytes
-        cur = self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT] + frame_bytes
+        cur = self.live_pooled_bytes() + frame_bytes
         if cur > self._peak:
             self._peak = cur
         self._xfer.submit(self._slot)
@@ -302,7 +313,25 @@ class GpuAllocator:
     def allocate_persistent(self, size: int, intent: GpuMemoryIntent | str =
                             GpuMemoryIntent.DEVICE_LOCAL, usage: BufferUsage | None = None,
                             alignment: int = 0, name: str | None = None) -> GpuAllocation:
-        """Allocate memory that lives until :meth:`free` (default intent DEVICE_LOCAL)."""
+        """Allocate memory that lives until :meth:`free` (default intent DEVICE_LOCAL).
+
+        The hot path (int size, default usage and alignment, no name) is one call of the
+        TLSF kernel (:mod:`framealloc.kernels.gpu_tlsf`) and one small object.
+        """
+        if type(size) is int and usage is name is None and not alignment:
+            hot = self._pool_hot.get((intent, _PERSISTENT))
+            if hot is not None:
+                ep, nodes, hdr, totals, align, tag, limit, cls, blocks = hot
+                if 0 < size < limit:
+                    node, off, bi = ep(nodes, hdr, totals, size, align, tag)
+                    if node >= 0:
+                        a = cls()
+                        a._block = blocks[bi]
+                        a.offset = off
+                        a.size = size
+                        a._node = node
+                        a._frame = -1
+                        return a
         return self._allocate_lifetime(size, intent, _PERSISTENT, usage, alignment, name)
 
     def allocate_transient(self, size: int, intent: GpuMemoryIntent | str =
@@ -350,6 +379,174 @@ class GpuAllocator:
                     return a
         return self._allocate_frame_checked(size, intent, usage, alignment, name)
 
+    # -- batches ----------------------------------------------------------------------------------
+    def allocate_frame_batch(self, sizes: Any, intent: GpuMemoryIntent | str = _DYNAMIC
+                             ) -> GpuBatch:
+        """Allocate ``len(sizes)`` ranges of the current frame in one kernel call.
+
+        Each range is aligned like :meth:`allocate_frame` with the intent's default usage.
+        Returns a :class:`~framealloc.gpu.batch.GpuBatch` (offsets, sizes, buffers). FA401 for
+        sizes that are not positive integers, FA411 outside a frame or while a
+        :meth:`frame_cursor` of the intent is open.
+        """
+        frame_bump_batch = load_kernels()[7]
+        self._check_open()
+        sz = as_sizes(sizes, check_positive=False)      # the kernel checks the signs
+        ring = self._frame_hot.get(intent) if type(intent) is GpuMemoryIntent else None
+        if ring is None:                                 # not the plain case: validate all
+            intent = coerce_intent(intent)
+            self._check_frame_open()
+            ring = self._ring(intent, self._candidate_types(intent, 1)[0])
+            self._check_not_leased(ring)
+        usage = ring.kind.usage
+        n = sz.shape[0]
+        offsets = np.empty(n, np.int64)
+        index = np.zeros(n, np.int32)
+        blocks: list[Block] = []
+        k = 0
+        while k < n:
+            if ring.block is not None:
+                ring.to_state()
+                k2 = frame_bump_batch(ring.state, sz, offsets, k)
+                if k2 < 0:
+                    bad_size(sz, -1 - k2)
+                ring.from_state()
+                if k2 > k:
+                    if not blocks or blocks[-1] is not ring.block:
+                        blocks.append(ring.block)
+                    index[k:k2] = len(blocks) - 1
+                    k = k2
+                    if k == n:
+                        break
+            # The chunk is full: the slow path takes the next chunk (or a new one) for one range.
+            if sz[k] <= 0:
+                bad_size(sz, k)
+            block, off = self._frame_bump(int(sz[k]), intent, usage, 0)
+            if not blocks or blocks[-1] is not block:
+                blocks.append(block)
+            offsets[k] = off
+            index[k] = len(blocks) - 1
+            k += 1
+        return GpuBatch(self, offsets, sz, index, blocks, self._frame_number, ring.kind)
+
+    def allocate_batch(self, sizes: Any, intent: GpuMemoryIntent | str =
+                       GpuMemoryIntent.DEVICE_LOCAL,
+                       lifetime: GpuLifetime | str = GpuLifetime.PERSISTENT) -> GpuBatch:
+        """Allocate ``len(sizes)`` Persistent (or Transient) ranges in one kernel call; free
+        them all with ``batch.free()``. Lifetime FRAME is :meth:`allocate_frame_batch`.
+
+        Ranges come from the intent's preferred memory type (no fallback to other types) and
+        must be smaller than ``GpuConfig.dedicated_threshold``. On failure (FA405 device out of
+        memory, FA406 budget) nothing stays allocated.
+        """
+        from .intents import coerce_lifetime
+        tlsf_alloc_batch = load_kernels()[5]
+        self._check_open()
+        intent = coerce_intent(intent)
+        lifetime = coerce_lifetime(lifetime)
+        if lifetime is _FRAME:
+            return self.allocate_frame_batch(sizes, intent)
+        sz = as_sizes(sizes)
+        n = sz.shape[0]
+        biggest = int(sz.max(initial=1))
+        mt = self._candidate_types(intent, biggest)[0]
+        threshold = self._config.dedicated_threshold
+        assert threshold is not None
+        if biggest >= threshold:
+            raise GpuSizeError(
+                f"a batch range of {biggest} bytes reaches GpuConfig.dedicated_threshold "
+                f"({threshold}); allocate it with allocate_persistent()", code="FA401")
+        usage = BufferUsage.default_for(intent)
+        kind = self._kind(intent, lifetime, usage, None)
+        tag = self._tag(kind)
+        align = self._alignment(int(usage), 0, mt)
+        pool = self._mem.pool(mt, lifetime)
+        nodes = np.empty(n, np.int64)
+        offsets = np.empty(n, np.int64)
+        index = np.empty(n, np.int32)
+        added: list[Block] = []
+        saved = self._totals.copy()
+        k = 0
+        while True:
+            k, status = tlsf_alloc_batch(pool.nodes, pool.hdr, pool.totals, sz, align, tag,
+                                         nodes, offsets, index, k)
+            if k == n:
+                break
+            if status == -2:                      # NEED_NODES
+                pool.grow()
+                continue
+            size = int(sz[k])
+            try:
+                block = self._mem.new_block(mt, self._mem.pool_block_size(mt, size), KIND_BLOCK,
+                                            min_size=size)
+                pool.add_block(block)
+            except BaseException:
+                self._free_batch(pool, nodes[:k], immediate=True)
+                for b in added:
+                    self._mem.release_block(b)
+                self._totals[:] = saved          # as if nothing had been allocated
+                raise
+            added.append(block)
+        return GpuBatch(self, offsets, sz, index, list(pool.blocks), -1, kind, pool, nodes)
+
+    def _free_batch(self, pool: Any, nodes: np.ndarray, immediate: bool = False) -> None:
+        free_batch = load_kernels()[6]
+        r = free_batch(pool.nodes, pool.hdr, pool.totals, nodes,
+                       0 if immediate else self._free_key)
+        if r < 0:
+            raise GpuDoubleFreeError("ranges of this batch are not live (freed twice?)",
+                                     code="FA410")
+        if r:
+            self._mem.block_emptied(pool)
+
+    def frame_cursor(self, intent: GpuMemoryIntent | str = _DYNAMIC) -> FrameCursor:
+        """Lend the frame ring of ``intent`` to @njit code for this frame (see
+        :class:`~framealloc.gpu.batch.FrameCursor`): its ``state`` record is bumped by
+        ``framealloc.kernels.gpu_tlsf.frame_bump``/``frame_bump_batch`` inside your kernels,
+        which return -1 / stop when the chunk (``buffer``) is full. Use it as a context manager;
+        ``end_frame`` closes it. FA411 outside a frame or when one is already open.
+        """
+        self._check_open()
+        intent = coerce_intent(intent)
+        self._check_frame_open()
+        ring = self._ring(intent, self._candidate_types(intent, 1)[0])
+        self._check_not_leased(ring)
+        if ring.block is None:                   # give it a chunk to bump through
+            self._frame_bump(1, intent, BufferUsage.default_for(intent), 0)
+            if ring.block is None:
+                raise GpuOutOfMemoryError(
+                    f"no frame chunk of the preferred memory type for {intent.name}; "
+                    "allocate_frame_batch() can fall back to other types", code="FA405")
+            ring.cursor = 0
+        ring.to_state()
+        ring.leased = True
+        self._hot_table.pop(intent, None)
+        cursor = FrameCursor(self, ring)
+        self._cursors.append(cursor)
+        return cursor
+
+    def _return_cursor(self, ring: FrameRing) -> None:
+        ring.from_state()
+        ring.leased = False
+        from ..kernels.gpu_layout import new_ring
+        ring.set_state(new_ring(ring.mask + 1))  # detach the lent record
+        self._cursors = [c for c in self._cursors if c._ring is not None]
+        if self._hot_table.get(ring.intent) is None and \
+                self._types_for[ring.intent][:1] == [ring.memory_type]:
+            self._hot_table[ring.intent] = ring
+
+    def _check_frame_open(self) -> None:
+        if not self._in_frame:
+            raise GpuFrameStateError(
+                "Frame allocation with no frame open; call gpu.begin_frame() first (or use "
+                "`with gpu.frame():`)", code="FA411")
+
+    def _check_not_leased(self, ring: FrameRing) -> None:
+        if ring.leased:
+            raise GpuFrameStateError(
+                f"a frame_cursor() of intent {ring.intent.name} is open: allocate through it "
+                "(in @njit code) or close it first", code="FA411")
+
     def free(self, allocation: GpuAllocation) -> None:
         """Free a Persistent/Transient allocation (same as ``allocation.free()``).
 
@@ -371,19 +568,24 @@ class GpuAllocator:
             raise GpuDoubleFreeError(
                 "Frame allocations are not freed one by one: their memory is recycled after "
                 "end_frame() once the GPU has finished the frame", code="FA410")
-        size = allocation.size
         allocation._block = None
-        block.meta.pop(allocation.offset, None)
-        self._live_bytes[allocation._kind.lifetime] -= size
-        self._live_count -= 1
-        self._freed_total += size
-        self._budget.allocated[block.heap] -= size
-        if self._frame_number > 0:
-            key = self._frame_number if self._in_frame else self._frame_number + 1
-            self._deferred.setdefault(key, []).append((block, allocation.offset, size))
+        pool = block.pool
+        if pool is not None:
+            if pool.free(allocation._node, self._free_key) >= 0:
+                self._mem.block_emptied(pool, block)
+            return
+        size = allocation.size
+        if self._free_key:
+            self._deferred.setdefault(self._free_key, []).append((block, -1, size))
             self._pending_free += size
+            # Counted as freed now (like pooled ranges, whose kernel does it).
+            t = self._totals
+            t[int(block.lifetime) - 1] -= size
+            t[2] -= 1
+            t[4] += size
+            t[8 + block.heap] -= size
         else:
-            self._mem.release_range(block, allocation.offset)
+            self._mem.release_range(block, -1, size)
 
     # -- transfers ------------------------------------------------------------------------------
     def upload(self, dst: GpuAllocation, array: Any, offset: int = 0) -> None:
@@ -417,14 +619,14 @@ class GpuAllocator:
             try:
                 self._xfer.finish_immediate()
                 for start, m in pieces:
-                    sblock, soff = self._internal_alloc(m, _STAGING, _TRANSFER_SRC)
-                    staged.append((sblock, soff, m))
+                    sblock, soff, snode = self._internal_alloc(m, _STAGING, _TRANSFER_SRC)
+                    staged.append((sblock, snode, m))
                     self._write_staging(sblock, soff, data[start:start + m])
                     self._xfer.submit_immediate(sblock, soff, dblock, dpos + start, m)
                 self._xfer.finish_immediate()
             finally:
-                for sblock, soff, m in staged:
-                    self._free_internal(sblock, soff, m)
+                for sblock, snode, m in staged:
+                    self._free_internal(sblock, snode, m)
         self._bytes_uploaded += n
 
     def readback(self, src: GpuAllocation, dtype: Any = np.uint8,
@@ -457,7 +659,7 @@ class GpuAllocator:
             return np.empty(shape_t, dt)
         if self._xfer.has_pending(self._slot):
             self._xfer.submit(self._slot)
-        rblock, roff = self._internal_alloc(n, _READBACK, _TRANSFER_DST)
+        rblock, roff, rnode = self._internal_alloc(n, _READBACK, _TRANSFER_DST)
         try:
             self._xfer.run_immediate(sblock, src.offset + off, rblock, roff, n)
             if not rblock.coherent:
@@ -465,7 +667,7 @@ class GpuAllocator:
             assert rblock.array is not None, "readback memory is host-visible (mapped)"
             out = np.array(rblock.array[roff:roff + n])
         finally:
-            self._free_internal(rblock, roff, n)
+            self._free_internal(rblock, rnode, n)
         self._bytes_read_back += n
         return out.view(dt).reshape(shape_t)
 
@@ -506,7 +708,12 @@ class GpuAllocator:
     def current_bytes(self) -> int:
         """Bytes in live allocations: persistent + transient + the open frame's frame memory."""
         frame = sum(r.used_bytes() for r in self._rings.values()) if self._in_frame else 0
-        return self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT] + frame
+        return self.live_pooled_bytes() + frame
+
+    def live_pooled_bytes(self) -> int:
+        """Bytes in live Persistent and Transient allocations."""
+        t = self._totals
+        return int(t[0] + t[1])
 
     def reserved_bytes(self) -> int:
         """Device memory held by the allocator (blocks, frame chunks, dedicated)."""
@@ -552,6 +759,7 @@ class GpuAllocator:
             ring.block = None
         self._deferred.clear()
         self._pending_free = 0
+        self._pool_hot.clear()
         self._frame_hot = _EMPTY
         self._in_frame = False
         self._closed = True
@@ -677,6 +885,7 @@ class GpuAllocator:
         for i, mt in enumerate(self._candidate_types(intent, size)):
             align = self._alignment(int(usage), alignment, mt)
             ring = self._ring(intent, mt)
+            self._check_not_leased(ring)
             if ring.block is not None:
                 off = (ring.cursor + align - 1) & -align
                 if off + size <= ring.limit:
@@ -700,14 +909,23 @@ class GpuAllocator:
             return chunk, off
         raise self._combine_errors(errors, size, intent)
 
+    def _tag(self, kind: AllocKind) -> int:
+        tag = self._kind_tags.get(kind)
+        if tag is None:
+            tag = self._kind_tags[kind] = len(self._kind_list)
+            self._kind_list.append(kind)
+        return tag
+
     def _allocate_pooled(self, size: int, intent: GpuMemoryIntent, lifetime: GpuLifetime,
                          usage: BufferUsage, alignment: int, name: str | None) -> GpuAllocation:
         types = self._candidate_types(intent, size)
         errors: list[GpuError] = []
+        kind = self._kind(intent, lifetime, usage, name)
+        tag = self._tag(kind)
         for i, mt in enumerate(types):
             align = self._alignment(int(usage), alignment, mt)
             try:
-                block, off = self._mem.pool_alloc(size, align, mt, lifetime)
+                block, off, node = self._mem.pool_alloc(size, align, mt, lifetime, tag)
             except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
                 errors.append(e)
                 continue
@@ -717,50 +935,73 @@ class GpuAllocator:
             a._block = block
             a.offset = off
             a.size = size
-            a._kind = self._kind(intent, lifetime, usage, name)
+            a._kind = kind
+            a._node = node
             a._frame = -1
             if block.kind == KIND_DEDICATED:
                 block.name = name
-            else:
-                block.meta[off] = a._kind
-            self._live_bytes[lifetime] += size
-            self._live_count += 1
-            self._allocated_total += size
-            self._budget.allocated[block.heap] += size
-            cur = self._live_bytes[_PERSISTENT] + self._live_bytes[_TRANSIENT]
-            if cur > self._peak:
-                self._peak = cur
+            elif (not i and name is None and not alignment and lifetime is _PERSISTENT
+                  and usage == BufferUsage.default_for(intent)):
+                self._make_pool_hot(intent, lifetime, block.pool, align, kind, tag)
             return a
         raise self._combine_errors(errors, size, intent)
 
+    def _make_pool_hot(self, intent: GpuMemoryIntent, lifetime: GpuLifetime, pool: Any,
+                       align: int, kind: AllocKind, tag: int) -> None:
+        threshold = self._config.dedicated_threshold
+        self._pool_hot[(intent, lifetime)] = (
+            pool.alloc_ep, pool.nodes, pool.hdr, pool.totals, align, tag, threshold,
+            frame_allocation_class(kind), pool.blocks)
+
+    def _pool_grown(self, pool: Any) -> None:
+        """A pool's node table was reallocated: fast paths holding the old one are rebuilt."""
+        self._pool_hot.clear()
+
     def _internal_alloc(self, size: int, intent: GpuMemoryIntent,
-                        usage: BufferUsage) -> tuple[Block, int]:
-        """Staging memory for an immediate transfer (freed as soon as the copy completed)."""
+                        usage: BufferUsage) -> tuple[Block, int, int]:
+        """Staging memory for an immediate transfer (freed as soon as the copy completed);
+        ``(block, offset, node)``. Not counted as allocated (its kernel counts it live until
+        freed)."""
         errors: list[GpuError] = []
         for mt in self._candidate_types(intent, size):
             try:
-                block, off = self._mem.pool_alloc(size, self._alignment(int(usage), 0, mt), mt,
-                                                  _TRANSIENT)
+                block, off, node = self._mem.pool_alloc(
+                    size, self._alignment(int(usage), 0, mt), mt, _TRANSIENT, -1)
             except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
                 errors.append(e)
                 continue
-            self._budget.allocated[block.heap] += size
-            return block, off
+            self._totals[3] -= size       # internal: not an allocation of the user's
+            return block, off, node
         raise self._combine_errors(errors, size, intent)
 
-    def _free_internal(self, block: Block, offset: int, size: int) -> None:
+    def _free_internal(self, block: Block, node: int, size: int) -> None:
         if self._closed:
             return
-        self._budget.allocated[block.heap] -= size
         # The GPU may still use it when a transfer timed out: then it is freed once that finished.
-        if not self._xfer.defer_while_busy(block, offset):
-            self._mem.release_range(block, offset)
+        if not self._xfer.defer_while_busy(block, node):
+            self._release_internal(block, node)
+
+    def _release_internal(self, block: Block, node: int) -> None:
+        if node >= 0:
+            pool = block.pool
+            if pool is None:             # released with its pool (allocator closed)
+                return
+            size = int(pool.nodes["request"][node])
+            self._mem.release_range(block, node)
+        else:
+            size = block.requested
+            self._mem.release_range(block, -1, size)
+        self._totals[4] -= size          # internal: not a free of the user's
 
     def _release_deferred(self, upto: int) -> None:
         for key in [k for k in self._deferred if k <= upto]:
-            for block, offset, size in self._deferred.pop(key):
+            for block, _node, size in self._deferred.pop(key):
                 self._pending_free -= size
-                self._mem.release_range(block, offset)
+                self._mem.release_block(block)
+        for pool in self._mem.pools.values():
+            if pool.pending[0] >= 0:
+                if load_kernels()[4](pool.nodes, pool.hdr, pool.totals, upto):
+                    self._mem.block_emptied(pool)
 
     def _combine_errors(self, errors: list[GpuError], size: int,
                         intent: GpuMemoryIntent) -> GpuError:

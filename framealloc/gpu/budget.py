@@ -145,6 +145,6 @@ class BudgetKeeper:
                 usage, budget = self.reserved[i], int(heap.size * self._fraction)
                 from_driver = False
             out.append(HeapBudget(i, heap.size, heap.device_local, self.reserved[i],
-                                  self.allocated[i], usage, budget, b.heap_soft.get(i),
+                                  int(self.allocated[i]), usage, budget, b.heap_soft.get(i),
                                   b.heap_hard.get(i), from_driver))
         return out

@@ -11,12 +11,17 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from .blocks import KIND_BLOCK, KIND_DEDICATED, Block, TlsfPool
+import numpy as np
+
+from .blocks import KIND_BLOCK, KIND_DEDICATED, Block, TlsfPool, load_kernels
 from .budget import BudgetKeeper
 from .config import GpuConfig
 from .errors import GpuOutOfMemoryError
 from .memtypes import MemoryFlags
 from .virtual import align_up
+
+#: ``framealloc.kernels.gpu_layout.T_HEAP`` (not imported here: that would load the kernels).
+_T_HEAP = 8
 
 if TYPE_CHECKING:
     from .intents import GpuLifetime
@@ -48,6 +53,11 @@ class DeviceMemory:
         self.max_objects = min(config.max_memory_allocations,
                                info.limits.max_memory_allocation_count)
         self.budget = BudgetKeeper(backend, config)
+        # The allocator's running accounting, updated by the TLSF kernels (kernels.gpu_layout
+        # T_* indices); the budget reads each heap's live bytes from it.
+        self.totals = np.zeros(_T_HEAP + len(self.props.heaps), np.int64)
+        self.budget.allocated = self.totals[_T_HEAP:]
+        load_kernels()
         self.pools: dict[tuple[int, Any], TlsfPool] = {}
         self.dedicated: dict[int, Block] = {}
         self.objects_live = 0
@@ -118,9 +128,8 @@ class DeviceMemory:
         self.objects_live -= 1
         if unregister:
             if block.kind == KIND_BLOCK:
-                pool = self.pools.get((block.memory_type, block.lifetime))
-                if pool is not None and block in pool.blocks:
-                    pool.blocks.remove(block)
+                if block.pool is not None:
+                    block.pool.remove_block(block)
             elif block.kind == KIND_DEDICATED:
                 self.dedicated.pop(block.serial, None)
         pending = block.release(self.backend)
@@ -142,29 +151,49 @@ class DeviceMemory:
         return freed
 
     # -- pooled (TLSF) and dedicated ranges --------------------------------------------------------
-    def pool_alloc(self, size: int, align: int, mt: int,
-                   lifetime: GpuLifetime) -> tuple[Block, int]:
-        """A range for a Persistent/Transient allocation: dedicated memory when large, else a
-        TLSF range of an existing block, else of a new block."""
+    def pool(self, mt: int, lifetime: GpuLifetime) -> TlsfPool:
+        pool = self.pools.get((mt, lifetime))
+        if pool is None:
+            pool = self.pools[(mt, lifetime)] = TlsfPool(
+                mt, lifetime, self.granularity(mt), self.props.types[mt].heap_index, self.totals,
+                self.config.keep_empty_blocks)
+            pool.on_grow = self.owner._pool_grown
+        return pool
+
+    def pool_alloc(self, size: int, align: int, mt: int, lifetime: GpuLifetime,
+                   tag: int) -> tuple[Block, int, int]:
+        """``(block, offset, node)`` for a Persistent/Transient allocation: dedicated memory when
+        large (node -1), else a TLSF range of an existing block, else of a new block."""
         threshold = self.config.dedicated_threshold
         assert threshold is not None, "GpuConfig.__post_init__ resolves dedicated_threshold"
         if size >= threshold:
             block = self.new_block(mt, align_up(size, self.granularity(mt)), KIND_DEDICATED)
             block.lifetime = lifetime
+            block.requested = size
             self.dedicated[block.serial] = block
-            return block, 0
-        pool = self.pools.get((mt, lifetime))
-        if pool is None:
-            pool = self.pools[(mt, lifetime)] = TlsfPool(mt, lifetime, self.granularity(mt))
-        found = pool.try_allocate(size, align)
+            t = self.totals
+            t[int(lifetime) - 1] += size
+            t[2] += 1
+            t[3] += size
+            t[_T_HEAP + block.heap] += size
+            live = int(t[0] + t[1])
+            if live > t[5]:
+                t[5] = live
+            return block, 0, -1
+        pool = self.pool(mt, lifetime)
+        found = pool.try_allocate(size, align, tag)
         if found is not None:
             return found
         # A fresh block's first range starts at offset 0: no room for padding is needed.
         block = self.new_block(mt, self.pool_block_size(mt, size), KIND_BLOCK, min_size=size)
-        pool.add_block(block)
-        off = block.va.allocate(size, align)  # type: ignore[union-attr]
-        assert off >= 0, "a fresh block must hold the request it was sized for"
-        return block, off
+        try:
+            pool.add_block(block)
+        except BaseException:
+            self.release_block(block, unregister=False)
+            raise
+        found = pool.try_allocate(size, align, tag)
+        assert found is not None, "a fresh block must hold the request it was sized for"
+        return found
 
     def pool_block_size(self, mt: int, needed: int) -> int:
         """``GpuConfig.block_size`` (heap/8 on heaps of 1 GiB or less), at least ``needed``."""
@@ -174,18 +203,31 @@ class DeviceMemory:
             base = min(base, max(_MIN_BLOCK, next_pow2(heap_size // 8 + 1) >> 1))
         return max(base, next_pow2(needed))
 
-    def release_range(self, block: Block, offset: int) -> None:
-        """Free a pooled range (or a dedicated block); empty blocks beyond
-        ``keep_empty_blocks`` per pool are given back."""
+    def release_range(self, block: Block, node: int, size: int = 0) -> None:
+        """Free a pooled range (by its TLSF node) or a dedicated block (``size`` bytes) now;
+        empty blocks beyond ``keep_empty_blocks`` per pool are given back."""
         if block.kind == KIND_DEDICATED:
+            t = self.totals
+            t[int(block.lifetime) - 1] -= size
+            t[2] -= 1
+            t[4] += size
+            t[_T_HEAP + block.heap] -= size
             self.release_block(block)
             return
-        va = block.va
-        va.free(offset)  # type: ignore[union-attr]
-        if va.is_empty:  # type: ignore[union-attr]
-            pool = self.pools[(block.memory_type, block.lifetime)]
-            if len(pool.empty_blocks()) > self.config.keep_empty_blocks:
-                self.release_block(block)
+        pool = block.pool
+        if pool is None:            # the block was already given back (allocator closed)
+            return
+        if pool.free(node, 0) >= 0:
+            self.block_emptied(pool, block)
+
+    def block_emptied(self, pool: TlsfPool, block: Block | None = None) -> None:
+        """Give back empty blocks of ``pool`` beyond ``keep_empty_blocks`` (``block`` first)."""
+        empty = pool.empty_blocks()
+        if block is not None and block in empty:
+            empty.remove(block)
+            empty.insert(0, block)
+        for b in empty[:max(0, len(empty) - self.config.keep_empty_blocks)]:
+            self.release_block(b)
 
     def flush_or_invalidate(self, block: Block, start: int, n: int, flush: bool) -> None:
         """Flush/invalidate ``[start, start+n)`` widened to whole ``nonCoherentAtomSize`` atoms."""
@@ -198,7 +240,7 @@ class DeviceMemory:
 
     def release_all(self, extra: list[Block]) -> None:
         """Give back every pooled and dedicated block plus ``extra`` (closing)."""
-        blocks = [b for pool in self.pools.values() for b in pool.blocks]
+        blocks = [b for pool in self.pools.values() for b in pool.live_blocks()]
         blocks += list(self.dedicated.values()) + extra
         for pool in self.pools.values():
             pool.blocks = []

@@ -75,9 +75,10 @@ class GpuStats:
 
 def collect_stats(gpu: GpuAllocator) -> GpuStats:
     """Full statistics; walks every block (do not call it per allocation)."""
-    blocks = [blk for pool in gpu._mem.pools.values() for blk in pool.blocks]
-    unused = sum(blk.va.free_bytes for blk in blocks)  # type: ignore[union-attr, misc]
-    largest_per_block = [blk.va.largest_free() for blk in blocks]  # type: ignore[union-attr]
+    pooled = [(pool, blk) for pool in gpu._mem.pools.values() for blk in pool.live_blocks()]
+    blocks = [blk for _, blk in pooled]
+    unused = sum(blk.size - pool.block_used(blk) for pool, blk in pooled)
+    largest_per_block = [pool.largest_free(blk) for pool, blk in pooled]
     frame_bytes = in_flight = chunks = 0
     for ring in gpu._rings.values():
         chunks += len(ring.chunks())
@@ -87,19 +88,19 @@ def collect_stats(gpu: GpuAllocator) -> GpuStats:
                 frame_bytes += used
             else:
                 in_flight += used
-    persistent = gpu._live_bytes[GpuLifetime.PERSISTENT]
-    transient = gpu._live_bytes[GpuLifetime.TRANSIENT]
+    t = [int(v) for v in gpu._totals]       # kernels.gpu_layout T_* indices
+    persistent, transient = t[0], t[1]
     return GpuStats(
         current=persistent + transient + frame_bytes,
-        peak=max(gpu._peak, persistent + transient + frame_bytes),
-        allocated=gpu._allocated_total + frame_bytes,
-        freed=gpu._freed_total,
+        peak=max(gpu._peak, t[5], persistent + transient + frame_bytes),
+        allocated=gpu._allocated_total + t[3] + frame_bytes,
+        freed=gpu._freed_total + t[4],
         persistent_bytes=persistent,
         transient_bytes=transient,
         frame_bytes=frame_bytes,
         in_flight_frame_bytes=in_flight,
-        pending_free_bytes=gpu._pending_free,
-        allocation_count=gpu._live_count,
+        pending_free_bytes=gpu._pending_free + t[6],
+        allocation_count=t[2],
         reserved_bytes=gpu._budget.reserved_total,
         block_count=len(blocks),
         frame_chunk_count=chunks,
@@ -139,21 +140,24 @@ def dump_json(gpu: GpuAllocator, detailed: bool = True, indent: int | None = 2) 
     pools = []
     for (mt, lifetime), pool in sorted(gpu._mem.pools.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         pblocks = []
-        for blk in pool.blocks:
-            va = blk.va
+        for blk in pool.live_blocks():
+            used = pool.block_used(blk)
+            free = blk.size - used
+            largest = pool.largest_free(blk)
             entry: dict[str, Any] = {
-                "serial": blk.serial, "size": blk.size, "used": va.used_bytes,  # type: ignore
-                "free": va.free_bytes, "allocation_count": va.allocation_count,  # type: ignore
-                "largest_free": va.largest_free(),  # type: ignore[union-attr]
-                "fragmentation": round(va.fragmentation(), 6),  # type: ignore[union-attr]
+                "serial": blk.serial, "size": blk.size, "used": used, "free": free,
+                "allocation_count": pool.block_count(blk), "largest_free": largest,
+                "fragmentation": round(0.0 if free == 0 else 1.0 - largest / free, 6),
             }
             if detailed:
+                kinds = gpu._kind_list
                 entry["allocations"] = [
-                    {"offset": off, "size": size, **_kind_dict(blk.meta[off])}
-                    if off in blk.meta else {"offset": off, "size": size, "pending_free": True}
-                    for off, size in va.allocations()]  # type: ignore[union-attr]
+                    {"offset": off, "size": size, "pending_free": True} if pending else
+                    {"offset": off, "size": size, **_kind_dict(kinds[tag])} if tag >= 0 else
+                    {"offset": off, "size": size, "internal": True}
+                    for off, size, tag, pending in pool.allocations(blk)]
                 entry["free_ranges"] = [{"offset": o, "size": s}
-                                        for o, s in va.free_ranges()]  # type: ignore[union-attr]
+                                        for o, s in pool.free_ranges(blk)]
             pblocks.append(entry)
         pools.append({"memory_type": mt, "lifetime": GpuLifetime(lifetime).name,
                       "granularity": pool.granularity, "blocks": pblocks})
@@ -172,9 +176,9 @@ def dump_json(gpu: GpuAllocator, detailed: bool = True, indent: int | None = 2) 
                   "heap": blk.heap, "lifetime": GpuLifetime(blk.lifetime).name,
                   "name": blk.name, "pending_free": False}
                  for blk in gpu._mem.dedicated.values() if blk.kind == KIND_DEDICATED]
-    pending = {(b.serial, off) for items in gpu._deferred.values() for b, off, _ in items}
+    pending = {b.serial for items in gpu._deferred.values() for b, _, _ in items}
     for d in dedicated:
-        d["pending_free"] = (d["serial"], 0) in pending
+        d["pending_free"] = d["serial"] in pending
     doc = {
         "schema": DUMP_SCHEMA,
         "device": gpu._info.as_dict(),
