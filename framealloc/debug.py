@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import error, warn
 from .kernels import status as ST
-from .kernels.layout import DEBUG_SITES, DS_WORDS, F, H_DEBUG_SITES
+from .kernels.layout import DEBUG_SITE_DTYPE, DEBUG_SITES, F, H_DEBUG_SITES
 
 __all__ = ["DebugPart", "VIEW_TAKING", "wrap_collections"]
 
@@ -88,8 +88,8 @@ class DebugPart:
         cfg = frames.config
         # tid -> [(weak reference, site, frame number)] of the Python frame allocations.
         self.records: dict[int, list] = {}
-        # The @njit site table (DEBUG_SITE entries): (slot, worker, entry, word).
-        self.sites = np.zeros((cfg.max_threads, frames.workers, DEBUG_SITES, DS_WORDS), np.int64)
+        # The @njit site table: DEBUG_SITE entries by (slot, worker, entry).
+        self.sites = np.zeros((cfg.max_threads, frames.workers, DEBUG_SITES), DEBUG_SITE_DTYPE)
         org_tables.hdr[H_DEBUG_SITES] = self.sites.ctypes.data
 
     def install(self, alloc, frames, collections) -> None:
@@ -192,12 +192,11 @@ class DebugPart:
             extra += max(0, refs - own)
         sites: dict[str, int] = {}
         if extra:
-            table = self.sites[ta.slot]
-            for w in range(self.workers):
-                for name, fr, count, _ in table[w].tolist():
-                    if fr == frame and name:
-                        key = ctypes.string_at(name).decode("utf-8", "replace")
-                        sites[key] = sites.get(key, 0) + count
+            table = self.sites[ta.slot].reshape(-1)
+            for name, fr, count, _ in table.tolist():
+                if fr == frame and name:
+                    key = ctypes.string_at(name).decode("utf-8", "replace")
+                    sites[key] = sites.get(key, 0) + count
         return extra, sorted(sites.items())
 
     # -- threads ---------------------------------------------------------------------------
