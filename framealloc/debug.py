@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import error, warn
 from .kernels import status as ST
-from .kernels.layout import DEBUG_SITE_DTYPE, DEBUG_SITES, F, H_DEBUG_SITES
+from .kernels.layout import DEBUG_SITE_DTYPE, DEBUG_SITES, F, H_DEBUG_SITES, ROW_WORDS
 
 __all__ = ["DebugPart", "VIEW_TAKING", "wrap_collections"]
 
@@ -86,6 +86,8 @@ class DebugPart:
         self._frames = weakref.ref(frames)
         self.workers = frames.workers
         cfg = frames.config
+        # The arena rows as flat int64 words (row r's field f is word r * ROW_WORDS + f).
+        self._words = memoryview(frames.rows.reshape(-1).view(np.int64))
         # tid -> [(weak reference, site, frame number)] of the Python frame allocations.
         self.records: dict[int, list] = {}
         # The @njit site table: DEBUG_SITE entries by (slot, worker, entry).
@@ -180,16 +182,19 @@ class DebugPart:
     def _native_escapes(self, ta, frame: int) -> tuple[int, list]:
         """(references to the frame's chunks beyond the allocator's own -- arrays made by @njit
         code and returned --, the @njit sites of this frame as (name, count))."""
-        rows = self._frames().rows[ta.slot]
-        extra = 0
+        words, extra = self._words, 0
+        at = ta.slot * self.workers * ROW_WORDS
         for w in range(self.workers):
-            if not rows["frame_open"][w] or not rows["meminfo"][w]:
-                continue
-            refs = ctypes.c_ssize_t.from_address(int(rows["meminfo"][w])).value
-            own = 1    # the row's reference
-            if w == 0 and ta.chunk is not None and ta.base == ta.m[_BASE]:
-                own += 1   # the Python views' wrapper (FramesPart: every Python view shares it)
-            extra += max(0, refs - own)
+            mi = words[at + _MEMINFO]
+            if words[at + _OPEN] and mi:
+                refs = ctypes.c_ssize_t.from_address(mi).value
+                own = 1    # the row's reference
+                if w == 0 and ta.chunk is not None and ta.base == ta.m[_BASE]:
+                    own += 1   # the Python views' wrapper (every Python view shares it)
+                extra += max(0, refs - own)
+            at += ROW_WORDS
+        if not extra:
+            return 0, []
         sites: dict[str, int] = {}
         if extra:
             table = self.sites[ta.slot].reshape(-1)
@@ -229,10 +234,16 @@ class DebugPart:
                             owner=owner, here=repr(threading.current_thread().name))
 
 
+_kernels = None
+
+
 def _arena():
     """The frame kernels (numba is imported on first use, never at framealloc import)."""
-    from .kernels import arena
-    return arena
+    global _kernels
+    if _kernels is None:
+        from .kernels import arena
+        _kernels = arena
+    return _kernels
 
 
 def _user_level() -> int:
