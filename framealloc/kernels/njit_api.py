@@ -389,6 +389,8 @@ def _site_name(llvm_name: str) -> str:
         rest = rest[n:]
     if not parts:
         return llvm_name
+    if parts[-1].startswith("__numba_parfor_gufunc"):
+        return "a prange loop body"     # numba names those by address, not by their function
     # numba writes characters that are not identifier characters as _XX (hex)
     return re.sub(r"_([0-9a-f]{2})", lambda g: chr(int(g.group(1), 16)), ".".join(parts))
 

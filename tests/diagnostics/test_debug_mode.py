@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
-from numba import njit
+from numba import njit, prange
 
 import framealloc as fa
 from framealloc.debug import VIEW_TAKING
@@ -251,6 +251,28 @@ def test_escape_report_names_njit_functions():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         alloc.end_frame()
+
+
+@njit(parallel=True)
+def _prange_keep(alloc, n):
+    keep = alloc.frame_array((n, 4), np.float64)
+    for i in prange(n):
+        t = alloc.frame_array(4, np.float64)    # in the worker's own row
+        t[:] = i
+        keep[i] = t
+    return keep
+
+
+def test_prange_allocations_are_poisoned_and_named():
+    alloc = fa.SmartAlloc(debug=True)
+    alloc.begin_frame()
+    keep = _prange_keep(alloc, 16)
+    assert keep[:, 0].tolist() == list(range(16))
+    with pytest.warns(fa.FrameViewEscapedWarning) as rec:
+        alloc.end_frame()
+    text = str(rec[0].message)
+    assert "_prange_keep x1" in text and "a prange loop body x16" in text
+    assert np.isnan(keep).all()
 
 
 def test_strict_raises_after_the_frame_ended():
