@@ -419,7 +419,17 @@ class PhaseError(FrameStateError, ValueError):
 class FrameViewEscapedWarning(FrameAllocWarning):
     """Debug mode (``AllocConfig(debug=True)``): frame views were still referenced when their
     frame ended (FA021). The message names where each was allocated; their memory was poisoned
-    and belongs to the next frame's allocations."""
+    and belongs to the next frame's allocations. Issued after the frame has ended.
+
+    >>> import warnings, numpy as np, framealloc as fa
+    >>> alloc = fa.SmartAlloc(debug=True)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     with alloc.frame():
+    ...         kept = alloc.frame_array(2, np.float64)
+    >>> caught[0].message.code, kept
+    ('FA021', array([nan, nan]))
+    """
 
     code = "FA021"
 
