@@ -389,10 +389,15 @@ def _site_name(llvm_name: str) -> str:
         rest = rest[n:]
     if not parts:
         return llvm_name
+    # numba writes characters that are not identifier characters as _XX (hex)
+    name = re.sub(r"_([0-9a-f]{2})", lambda g: chr(int(g.group(1), 16)), ".".join(parts))
     if parts[-1].startswith("__numba_parfor_gufunc"):
         return "a prange loop body"     # numba names those by address, not by their function
-    # numba writes characters that are not identifier characters as _XX (hex)
-    return re.sub(r"_([0-9a-f]{2})", lambda g: chr(int(g.group(1), 16)), ".".join(parts))
+    if name == "<dynamic>.impl":
+        # The out-of-line bodies of the creation calls (kernels.creation_njit), compiled once
+        # for all their callers: the caller is not known here.
+        return "a frame_* creation call (frame_full, frame_copy, ...)"
+    return name
 
 
 def _emit_site(context, builder, alloc_val, row, tid, nbytes):

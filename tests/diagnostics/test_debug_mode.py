@@ -253,6 +253,23 @@ def test_escape_report_names_njit_functions():
         alloc.end_frame()
 
 
+@njit
+def _creation_in_njit(alloc):
+    return alloc.frame_full(3, 2.0)
+
+
+def test_njit_creation_calls_are_named_as_such():
+    """The creation calls' bodies are compiled apart from their callers: counted under their
+    own label, not a mangled name."""
+    alloc = fa.SmartAlloc(debug=True)
+    alloc.begin_frame()
+    kept = _creation_in_njit(alloc)
+    with pytest.warns(fa.FrameViewEscapedWarning,
+                      match=r"a frame_\* creation call \(frame_full, frame_copy, \.\.\.\) x1"):
+        alloc.end_frame()
+    assert np.isnan(kept).all()
+
+
 @njit(parallel=True)
 def _prange_keep(alloc, n):
     keep = alloc.frame_array((n, 4), np.float64)
