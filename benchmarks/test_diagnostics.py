@@ -1,11 +1,17 @@
-"""What seeing where memory goes costs (issue 14): the frame history, on against off.
+"""What seeing where memory goes costs (issue 14): the frame history, on against off; debug mode,
+on against off.
 
 * D1: an empty ``begin_frame(); end_frame()`` pair in @njit (the E1 loop), with the default
   history (600 frames) against ``AllocConfig(history=0)`` (target: within 1.1x).
 * D2: the same pair from Python (the E4 loop), history on against off (target: within 1.1x).
+* D3: a frame with one 16-element float64 array written in @njit, ``AllocConfig(debug=True)``
+  against the default (context: debug mode may be slow; what it costs is documented).
+* D4: the same frame from Python (the allocation in a helper, so nothing escapes), debug on
+  against off (context).
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from numba import njit
 
@@ -17,6 +23,9 @@ N = 100_000
 NJIT_PAIRS = "D1: begin_frame + end_frame pair in @njit, history on vs off"
 PY_PAIRS = "D2: begin_frame + end_frame pair from Python, history on vs off"
 ON, OFF = FRAME + " (history=600)", FRAME + " (history=0)"
+NJIT_DEBUG = "D3: frame with one 16-element array in @njit, debug on vs off"
+PY_DEBUG = "D4: frame with one 16-element array from Python, debug on vs off"
+DEBUG_ON, DEBUG_OFF = FRAME + " (debug=True)", FRAME + " (debug=False)"
 
 
 @njit
@@ -45,3 +54,41 @@ def test_history_python_pair(benchmark, history):
             end()
     timed(benchmark, fn, group=PY_PAIRS, competitor=ON if history else OFF, ops=1000,
           unit="pair")
+
+
+@njit
+def _array_frames(alloc, n):
+    s = 0.0
+    for i in range(n):
+        alloc.begin_frame()
+        a = alloc.frame_array(16, np.float64)
+        a[:] = i
+        s += a[3]
+        alloc.end_frame()
+    return s
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_debug_njit_frames(benchmark, debug):
+    alloc = fa.SmartAlloc(debug=debug)
+    timed(benchmark, lambda: _array_frames(alloc, N), group=NJIT_DEBUG,
+          competitor=DEBUG_ON if debug else DEBUG_OFF, ops=N, unit="frame")
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_debug_python_frames(benchmark, debug):
+    alloc = fa.SmartAlloc(debug=debug)
+    begin, end, frame_array = alloc.begin_frame, alloc.end_frame, alloc.frame_array
+
+    def step(i):
+        a = frame_array(16, np.float64)
+        a[:] = i
+        return a[3]
+
+    def fn():
+        for i in range(1000):
+            begin()
+            step(i)
+            end()
+    timed(benchmark, fn, group=PY_DEBUG, competitor=DEBUG_ON if debug else DEBUG_OFF, ops=1000,
+          unit="frame")

@@ -21,6 +21,7 @@ from .errors import (
     ForeignFreeError,
     FrameAllocError,
     FrameAllocWarning,
+    FrameViewEscapedWarning,
     DiagnosticsError,
     SnapshotError,
     FrameMapKeyError,
@@ -119,7 +120,8 @@ __all__ = [
     "RetentionSummary", "RetentionCounts", "FailureReasons", "RetentionError",
     "PhaseError", "PhaseWarning", "PhaseStats", "PhaseTotals", "PhasesStats", "PhaseBlock",
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
-    "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning", "Snapshot", "SnapshotDiff",
+    "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning", "FrameViewEscapedWarning",
+    "Snapshot", "SnapshotDiff",
     "snapshot_schema", "SnapshotError", "DiagnosticsError", "plot_history", "merge_snapshots",
     "IntegrationError", "MissingExtraError", "TaskFrameError",
 ]

@@ -26,6 +26,7 @@ from . import creation as _creation
 from .checkpoints import FrameCheckpoint
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, config_with_options
+from .debug import VIEW_TAKING, DebugPart, checked
 from .errors import ConfigError, error
 from . import history as _history
 from .history import FrameHistory
@@ -655,6 +656,12 @@ class SmartAlloc:
         self._lease = Lease(functools.partial(_last_holder, me, self.__dict__))
         # (The partial holds the allocator weakly: garbage collection still finds it.)
         self._finalizer = weakref.finalize(self, self._lease.drop)
+        if config.debug:
+            # Debug mode (framealloc.debug): the debug paths bound on the instances, and a class
+            # whose numba type compiles poisoning code; nothing else tests the flag.
+            self._debug_part = DebugPart(me, frames, org.tables)
+            self._debug_part.install(self, frames, self._collection_part)
+            self.__class__ = _DebugSmartAlloc
 
     # -- numba -------------------------------------------------------------------------------
     @property
@@ -1590,6 +1597,26 @@ _SELF_CHECKED = tuple(
 ) + ("begin_frame", "end_frame")
 
 guard_closed(SmartAlloc, _READ_AFTER_CLOSE, _SELF_CHECKED)
+
+
+class _DebugSmartAlloc(SmartAlloc):
+    """The class of a SmartAlloc made with ``AllocConfig(debug=True)`` (``SmartAlloc(...)``
+    returns it; see :mod:`framealloc.debug`): its numba type is ``SmartAlloc[debug]``, and the
+    methods that take arrays refuse other threads' frame views (FA022)."""
+
+    @property
+    def _numba_type_(self):
+        from .kernels import ensure_registered
+        from .kernels.njit_api import smart_alloc_debug_type
+
+        ensure_registered()
+        _DebugSmartAlloc._numba_type_ = smart_alloc_debug_type
+        return smart_alloc_debug_type
+
+
+for _name in VIEW_TAKING:
+    setattr(_DebugSmartAlloc, _name, checked(getattr(SmartAlloc, _name), _name))
+_DebugSmartAlloc.__name__ = _DebugSmartAlloc.__qualname__ = "SmartAlloc"
 
 # The numba layer refuses these classes' Python-only names inside @njit (FA016).
 PYTHON_CLASSES["SmartAlloc"] = SmartAlloc

@@ -77,6 +77,14 @@ class AllocConfig:
     strict:
         Turn every framealloc warning (:class:`~framealloc.FrameAllocWarning`) this allocator
         issues into an error: the warning is raised as an exception instead of printed.
+    debug:
+        Debug mode (see ``docs/diagnostics.md``, "Debug mode"): frame memory is poisoned (every
+        byte set to ``0xFF``: NaN for floats, -1 for signed ints) when its frame ends or is
+        rolled back, from Python and inside ``@njit`` code; frame allocations record where they
+        were made; ``end_frame()`` warns (:class:`~framealloc.FrameViewEscapedWarning`, FA021)
+        about frame views still referenced, with those sites; FrameVec/FrameMap and frame views
+        used from another thread raise FA022. Slow, for finding bugs; off by default, and off
+        costs nothing (the checks are a separate class and separately compiled @njit code).
 
     Example
     -------
@@ -97,6 +105,7 @@ class AllocConfig:
     budget_lease: int = KiB(64)
     history: int = 600
     strict: bool = False
+    debug: bool = False
 
     @property
     def checkpoint_slots(self) -> int:
@@ -113,9 +122,10 @@ class AllocConfig:
             v = getattr(self, f.name)
             if f.type in ("int", int) and (isinstance(v, bool) or not isinstance(v, int)):
                 raise ConfigError(f"AllocConfig.{f.name} must be an int, got {v!r}", code="FA013")
-        if not isinstance(self.strict, bool):
-            raise ConfigError(f"AllocConfig.strict must be True or False, got {self.strict!r}",
-                              code="FA013")
+        for name in ("strict", "debug"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"AllocConfig.{name} must be True or False, got "
+                                  f"{getattr(self, name)!r}", code="FA013")
         if self.on_frame_exhausted not in FRAME_POLICIES:
             raise ConfigError(
                 f"AllocConfig.on_frame_exhausted must be one of {FRAME_POLICIES}, "

@@ -91,7 +91,7 @@ __all__ = [
     "CollectionValueError", "LayoutError",
     # tags, budgets, phases, scratch pools, retention
     "TagError", "BudgetError", "BudgetExceededError", "BudgetWarning", "PhaseError",
-    "FrameAllocWarning", "SnapshotError", "DiagnosticsError",
+    "FrameAllocWarning", "SnapshotError", "DiagnosticsError", "FrameViewEscapedWarning",
     "PhaseWarning", "ScratchError", "ScratchFullError", "RetentionError",
     # integrations
     "IntegrationError", "MissingExtraError", "TaskFrameError",
@@ -416,6 +416,24 @@ class PhaseError(FrameStateError, ValueError):
     default_code = "FA158"
 
 
+class FrameViewEscapedWarning(FrameAllocWarning):
+    """Debug mode (``AllocConfig(debug=True)``): frame views were still referenced when their
+    frame ended (FA021). The message names where each was allocated; their memory was poisoned
+    and belongs to the next frame's allocations. Issued after the frame has ended.
+
+    >>> import warnings, numpy as np, framealloc as fa
+    >>> alloc = fa.SmartAlloc(debug=True)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     with alloc.frame():
+    ...         kept = alloc.frame_array(2, np.float64)
+    >>> caught[0].message.code, kept
+    ('FA021', array([nan, nan]))
+    """
+
+    code = "FA021"
+
+
 class PhaseWarning(FrameAllocWarning):
     """A phase was still open when its frame ended (FA159): it was closed there, its record is
     flagged ``open_at_end_frame=True`` and it is not re-opened in the next frame."""
@@ -640,6 +658,36 @@ step of zero. Nothing was allocated. Check the shapes (`a.shape`) and the axis; 
      message="{call}: {problem}",
      todo="{fix}",
      call="the call", problem="the arrays do not fit", fix="check the shapes and the axis")
+_add(ST.VIEW_ESCAPED, FrameViewEscapedWarning, "frame view alive at end_frame (debug mode)", """
+Debug mode (`AllocConfig(debug=True)`) found frame memory still referenced from Python when
+`end_frame()` ran: arrays from `frame_array` and the other frame calls, FrameVec/FrameMap objects,
+or (counted, not named) arrays that @njit code allocated in the frame and returned. The frame's
+memory was poisoned (every byte 0xFF: NaN in floats, -1 in signed ints) and the next frame's
+allocations reuse it, so reading such a view later reads garbage, and writing to it corrupts
+someone else's data. The message names each view's dtype and shape and where it was allocated
+(Python file:line; for @njit allocations, the functions that allocated in the frame).
+Keep nothing from a frame past its end: copy what must survive (`arr.copy()`, `alloc.pool_box`,
+`alloc.heap_box`, or `frame_retained` with a promotion policy), and drop the names that hold frame
+views (`del view`) before `end_frame()`. A name that still holds a view after a
+`with alloc.frame():` block is reported too; if that is deliberate (the view is never read
+again), filter the warning: `warnings.simplefilter("ignore", fa.FrameViewEscapedWarning)`.""",
+     message="{count} frame view{s} still referenced at end_frame: {views}",
+     todo="copy what must outlive the frame (arr.copy(), pool_box, heap_box) and drop the rest",
+     count="some", s="s", views="see the sites above")
+_add(ST.FOREIGN_THREAD, WrongThreadError, "frame data used from another thread (debug mode)", """
+Debug mode (`AllocConfig(debug=True)`) caught frame data of one thread used on another: a
+FrameVec or FrameMap method called by a thread other than the one that created it, or a frame
+view of another thread's open frame passed to a framealloc call that takes arrays (`frame_copy`,
+`frame_box`, `frame_*_like`, `frame_concatenate`, `pool_box`, `heap_box`, ...). Each thread has
+its own frame arena: that thread may end its frame at any moment, and then the data is poisoned
+and reused. Nothing was changed. Hand data across threads with `alloc.frame_box_for_transfer`,
+a pool box or a heap array, or make the collection on the thread that uses it.
+What is not checked: plain NumPy operations on a view (indexing, arithmetic), views passed into
+@njit code, and views of other threads' frames that live in chunks retired by growth.""",
+     message="{what} belongs to thread {owner!s} and was used from thread {here!s}",
+     todo="make it on the thread that uses it, or hand data over with frame_box_for_transfer, "
+          "pool_box or heap_box",
+     what="frame data", owner="another thread", here="this one")
 _add(ST.DOUBLE_FREE, DoubleFreeError, "double free", """
 A PoolBox was freed twice, or a pool slot / typed-pool index was released while it was not live
 (released already, or never acquired). Nothing was changed. Free each allocation exactly once; a

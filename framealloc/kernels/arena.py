@@ -22,7 +22,14 @@ from . import org as O
 from ._intrinsics import as_i64_ptr, atomic_add, cycles, ld, st
 from .layout import (
     CHUNK_ALIGN,
+    DEBUG_SITES,
+    DS_BYTES,
+    DS_COUNT,
+    DS_FRAME,
+    DS_NAME,
+    DS_WORDS,
     F,
+    H_DEBUG_SITES,
     H_ACTIVE,
     H_MAXTAGS,
     HD_FALLBACKS,
@@ -44,6 +51,7 @@ from .layout import (
     RB_NLEASE,
     RB_OTHER_BYTES,
     RB_OTHER_COUNT,
+    RB_SLOT,
     ROW_BYTES,
     ROW_WORDS,
 )
@@ -576,3 +584,106 @@ def release_checkpoint(addr, serial, index):
     if r[F.cp_depth] == index + 1 and r[F.cp_serial] == serial:
         r[F.cp_depth] = index
     return ST.OK
+
+
+# ---------------------------------------------------------------------------------------------
+# Debug mode (AllocConfig(debug=True)): poisoning and @njit allocation sites. Nothing above calls
+# these: a debug allocator's Python class and its @njit type (kernels.njit_api) choose them, so
+# the kernels and the compiled code of an allocator that is not in debug mode never test a flag.
+
+#: The byte debug mode writes over frame memory whose frame ended or was rolled back: ``0xFF``
+#: bytes are NaN in every float dtype (float16/32/64 and complex parts), -1 in signed integers,
+#: the largest value in unsigned ones, True in bool.
+POISON_BYTE = 0xFF
+
+#: Byte offsets in numba's NRT ``MemInfo`` (numba/core/runtime/nrt.cpp): data pointer and size.
+_MI_DATA, _MI_SIZE = 24, 32
+
+
+@intrinsic
+def poison_bytes(typingctx, addr, nbytes):
+    """Set ``nbytes`` bytes at ``addr`` to :data:`POISON_BYTE` (no-op for ``nbytes <= 0``)."""
+    sig = types.void(types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        n = builder.select(builder.icmp_signed(">", args[1], ir.Constant(args[1].type, 0)),
+                           args[1], ir.Constant(args[1].type, 0))
+        cgutils.memset(builder, builder.inttoptr(args[0], cgutils.voidptr_t), n, POISON_BYTE)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True)
+def _poison_row(a):
+    """Poison what the open frame of the row at ``a`` holds in its current chunk and in its heap
+    fallbacks (chunks retired by growth during the frame are not reachable from the row)."""
+    r = row_view(a)
+    if r[F.meminfo] != 0:
+        poison_bytes(r[F.base], r[F.cursor])
+    mi = r[F.heap_list]
+    while mi != 0:
+        data = ld(mi + _MI_DATA)
+        nxt = ld(data)                      # the list link (the fallback's first word) stays
+        poison_bytes(data + 8, ld(mi + _MI_SIZE) - 8)
+        mi = nxt
+
+
+@njit(cache=True)
+def end_frame_debug(addr, workers):
+    """:func:`end_frame` of a debug allocator: poison the frame's memory (every row of the slot
+    that joined it), then end it."""
+    r0 = row_view(addr)
+    if r0[F.frame_open] == 0:
+        return ST.END_NO_BEGIN
+    if ld(r0[F.orgrow] + 8 * RB_JOINED) != 0:
+        for w in range(1, workers):
+            a = addr + w * ROW_BYTES
+            if row_view(a)[F.frame_open] != 0:
+                _poison_row(a)
+    _poison_row(addr)
+    return end_frame(addr, workers)
+
+
+@njit(cache=True)
+def rollback_debug(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """:func:`rollback` of a debug allocator: poison what was allocated after the checkpoint in
+    the current chunk (the whole chunk's use when the frame grew into it after the checkpoint),
+    then roll back. Nothing is poisoned when the checkpoint is refused."""
+    r = row_view(addr)
+    status = _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    if status != ST.OK:
+        return status
+    if r[F.meminfo] != 0:
+        start = cursor if chunk_seq == r[F.chunk_seq] else 0
+        poison_bytes(r[F.base] + start, r[F.cursor] - start)
+    return rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+
+
+@njit(cache=True)
+def record_site(row, worker, workers, name, nbytes):
+    """Count one @njit frame allocation of ``nbytes`` made by the compiled function whose name
+    is the constant string at ``name``, in the debug site table of the row at ``row`` (this
+    slot's ``worker``-th row). Entries of an older frame are reused; when the row's
+    :data:`DEBUG_SITES` entries are taken, the last one counts the rest."""
+    r = row_view(row)
+    table = ld(r[F.org] + 8 * H_DEBUG_SITES)
+    if table == 0:
+        return
+    slot = ld(r[F.orgrow] + 8 * RB_SLOT)
+    e0 = table + (slot * workers + worker) * DEBUG_SITES * DS_WORDS * 8
+    frame = r[F.frame_number]
+    for k in range(DEBUG_SITES):
+        e = e0 + k * DS_WORDS * 8
+        if ld(e + 8 * DS_FRAME) != frame or ld(e + 8 * DS_NAME) == 0:
+            st(e + 8 * DS_NAME, name)
+            st(e + 8 * DS_FRAME, frame)
+            st(e + 8 * DS_COUNT, 1)
+            st(e + 8 * DS_BYTES, nbytes)
+            if k + 1 < DEBUG_SITES:
+                st(e + DS_WORDS * 8 + 8 * DS_FRAME, -1)    # the next entry is free
+            return
+        if ld(e + 8 * DS_NAME) == name or k == DEBUG_SITES - 1:
+            st(e + 8 * DS_COUNT, ld(e + 8 * DS_COUNT) + 1)
+            st(e + 8 * DS_BYTES, ld(e + 8 * DS_BYTES) + nbytes)
+            return

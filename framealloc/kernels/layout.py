@@ -433,10 +433,29 @@ The organisation header of a SmartAlloc: counts and the addresses of its tables.
     ("nbudgets", "rows of the budget table"),
     ("hits", "hard budget refusals, all budgets"),
     ("soft", "soft budget events, all budgets"),
+    ("debug_sites", "address of the debug-mode table of @njit allocation sites (DEBUG_SITE "
+                    "entries, DEBUG_SITES per arena row); 0: not in debug mode"),
 ), 16)
 ORG_HDR_WORDS = ORG_HEADER_DTYPE.itemsize // 8
 (H_NTAGS, H_MAXTAGS, H_ACTIVE, H_EVENTS, H_QUANTUM, H_TAGS, H_CTRS, H_BUDGETS, H_EVENTS_ADDR,
- H_NBUDGETS, H_HITS, H_SOFT) = (_word(ORG_HEADER_DTYPE, n) for n in ORG_HEADER_DTYPE.names)
+ H_NBUDGETS, H_HITS, H_SOFT, H_DEBUG_SITES) = (_word(ORG_HEADER_DTYPE, n)
+                                               for n in ORG_HEADER_DTYPE.names)
+
+#: Entries of the debug-mode site table per arena row: distinct @njit allocation sites
+#: remembered per frame (more sites in one frame are counted in the last entry).
+DEBUG_SITES = 16
+
+DEBUG_SITE_DTYPE = _record("DEBUG_SITE", """\
+One entry of the debug-mode table of @njit allocation sites (``AllocConfig(debug=True)``;
+DEBUG_SITES entries per arena row, in row order): a compiled function that allocated in a frame.""",
+                           (("name", "address of the function's name, a constant string of the "
+                                     "compiled code (0: entry free)"),
+                            ("frame", "frame number of the row when the entries were written"),
+                            ("count", "allocations made there in that frame"),
+                            ("nbytes", "bytes of those")))
+DS_WORDS = DEBUG_SITE_DTYPE.itemsize // 8
+DS_NAME, DS_FRAME, DS_COUNT, DS_BYTES = (_word(DEBUG_SITE_DTYPE, n)
+                                         for n in DEBUG_SITE_DTYPE.names)
 
 TAG_DTYPE = _record("TAG", "One row of the tag table (tag ids index it; max_tags rows).", (
     ("parent", "id of the parent tag (0: the root)"),

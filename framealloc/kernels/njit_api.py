@@ -55,20 +55,27 @@ from .leases import box_parent, refuse_in_generators, unbox_leased
 from .layout import CHECKPOINT_DTYPE, F, ROW_BYTES
 from . import status as ST
 
-__all__ = ["SmartAllocType", "smart_alloc_type"]
+__all__ = ["SmartAllocType", "smart_alloc_type", "smart_alloc_debug_type"]
 
 _MAX_NJIT_NDIM = 8
 _I = types.intp
 
 
 class SmartAllocType(types.Type):
-    """numba type of :class:`framealloc.SmartAlloc` arguments."""
+    """numba type of :class:`framealloc.SmartAlloc` arguments.
 
-    def __init__(self):
-        super().__init__(name="SmartAlloc")
+    ``debug``: the type of an allocator in debug mode (``AllocConfig(debug=True)``). It is a
+    separate type, so a function called with one is compiled separately: its ``end_frame`` and
+    ``rollback_to`` poison the frame's memory and its frame allocations record their site, while
+    the code compiled for every other allocator tests no flag."""
+
+    def __init__(self, debug: bool = False):
+        self.debug = debug
+        super().__init__(name="SmartAlloc[debug]" if debug else "SmartAlloc")
 
 
 smart_alloc_type = SmartAllocType()
+smart_alloc_debug_type = SmartAllocType(debug=True)
 refuse_in_generators(SmartAllocType)   # first: before the methods' own templates
 
 
@@ -303,12 +310,14 @@ def _emit_view(context, builder, arrty, nb, itemsize, dims, data, mi, nbytes, ze
     return value
 
 
-def _view_plan(shape, dtype, align, zero):
+def _view_plan(shape, dtype, align, zero, debug=False):
     """Typing of a frame allocation: ``(array type, emit)`` where ``emit(context, builder,
     alloc_val, shape_val, align_val)`` emits the bump and returns ``(status, view)``.
 
     ``align`` is a type (a literal 0 for the dtype's natural alignment). On a non-zero status
     (an ``ST_*`` code) the view is a null array and the caller raises (see :func:`_fail`).
+    ``debug`` (a debug allocator's type): a successful allocation also records its site
+    (:func:`_emit_site`).
     """
     nb, npdt = resolve_numba_dtype(dtype)
     ndim = _shape_ndim(shape)
@@ -325,7 +334,7 @@ def _view_plan(shape, dtype, align, zero):
                 zip(dims, [shape] if isinstance(shape, types.Integer) else list(shape))]
         req = _emit_request(context, builder, dims, itemsize, natural, const_align,
                             align_val, align)
-        row, _, first = _worker_row(context, builder, alloc_val)
+        row, tid, first = _worker_row(context, builder, alloc_val)
         # The hot path: one bounds check (it also catches "no frame": limit is -1 then, and a bad
         # request), the bump, the view. Everything else is the cold call, out of line.
         cursor = _load_field(builder, row, F.cursor)
@@ -358,9 +367,48 @@ def _view_plan(shape, dtype, align, zero):
                                          req.nbytes, zero), out)
             with bad:
                 builder.store(cgutils.get_null_value(context.get_value_type(arrty)), out)
+        if debug:
+            with builder.if_then(builder.icmp_signed("==", status, _c(0))):
+                _emit_site(context, builder, alloc_val, row, tid, req.nbytes)
         return status, builder.load(out)
 
     return arrty, emit
+
+
+def _site_name(llvm_name: str) -> str:
+    """``module.function`` from the Itanium-mangled name numba gives a compiled function
+    (``_ZN8__main__4stepB2v1B...E...``: length-prefixed parts, then ABI tags); the mangled name
+    itself when it does not parse."""
+    import re
+
+    parts, rest = [], llvm_name[3:] if llvm_name.startswith("_ZN") else ""
+    while rest[:1].isdigit():
+        digits = re.match(r"\d+", rest).group()
+        n, rest = int(digits), rest[len(digits):]
+        parts.append(rest[:n])
+        rest = rest[n:]
+    if not parts:
+        return llvm_name
+    # numba writes characters that are not identifier characters as _XX (hex)
+    name = re.sub(r"_([0-9a-f]{2})", lambda g: chr(int(g.group(1), 16)), ".".join(parts))
+    if parts[-1].startswith("__numba_parfor_gufunc"):
+        return "a prange loop body"     # numba names those by address, not by their function
+    if name == "<dynamic>.impl":
+        # The out-of-line bodies of the creation calls (kernels.creation_njit), compiled once
+        # for all their callers: the caller is not known here.
+        return "a frame_* creation call (frame_full, frame_copy, ...)"
+    return name
+
+
+def _emit_site(context, builder, alloc_val, row, tid, nbytes):
+    """Debug mode: count this allocation under the name of the compiled function being lowered
+    (a constant string in its own code, so the address stays valid when the function comes from
+    numba's cache), out of line (:func:`~framealloc.kernels.arena.record_site`)."""
+    s = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=alloc_val)
+    name = context.insert_const_string(builder.module, _site_name(builder.function.name))
+    call_cached(context, builder, K.record_site, types.none(_I, _I, _I, _I, _I),
+                [row, tid, s.workers, builder.ptrtoint(name, cgutils.intp_t), nbytes],
+                inline=False)
 
 
 @intrinsic
@@ -371,7 +419,8 @@ def _frame_view(typingctx, alloc, shape, dtype, align, flags):
         return None
     if not isinstance(flags, types.IntegerLiteral):
         raise TypingError("flags must be a literal")
-    arrty, emit = _view_plan(shape, dtype, align, bool(flags.literal_value & FLAG_ZERO))
+    arrty, emit = _view_plan(shape, dtype, align, bool(flags.literal_value & FLAG_ZERO),
+                             alloc.debug)
     retty = types.Tuple((types.intp, arrty))
     sig = retty(alloc, shape, dtype, align, flags)
 
@@ -618,7 +667,7 @@ def _alloc_method(name, try_, params_request):
 
     def lower(context, builder, sig, args):
         shape, src, dtype, (align, align_at), zero = request(*sig.args[1:])
-        arrty, emit = _view_plan(shape, dtype, align, zero)
+        arrty, emit = _view_plan(shape, dtype, align, zero, sig.args[0].debug)
         shape_val = {"arg": lambda: args[src[-1]], "none": context.get_dummy_value,
                      "const": lambda: context.get_constant(types.intp, src[-1])}[src[0]]()
         align_val = _c(0) if align_at is None else args[align_at]
@@ -706,9 +755,16 @@ class _FrameMethods(AttributeTemplate):
 infer_getattr(_FrameMethods)
 
 
-def _lower_frame_event(fast, slow):
+def _lower_frame_event(fast, slow, debug_kernel=None):
+    """Lowering of begin_frame/end_frame: ``fast`` inlined, ``slow`` out of line when it declines;
+    for a debug allocator's type, ``debug_kernel`` (when given) out of line instead of both."""
     def lower(context, builder, sig, args):
         s = cgutils.create_struct_proxy(smart_alloc_type)(context, builder, value=args[0])
+        if debug_kernel is not None and sig.args[0].debug:
+            st = call_cached(context, builder, debug_kernel, _I(_I, _I), [s.rows, s.workers],
+                             inline=False)
+            _fail_if(context, builder, builder.icmp_signed("!=", st, _c(0)), st)
+            return context.get_dummy_value()
         done = call_cached(context, builder, fast, types.boolean(_I), [s.rows], inline=True)
         with builder.if_then(builder.not_(done), likely=False):
             st = call_cached(context, builder, slow, _I(_I, _I), [s.rows, s.workers],
@@ -721,7 +777,8 @@ def _lower_frame_event(fast, slow):
 
 lower_builtin("SmartAlloc.begin_frame", SmartAllocType)(
     _lower_frame_event(K.begin_fast, K.begin_frame))
-lower_builtin("SmartAlloc.end_frame", SmartAllocType)(_lower_frame_event(K.end_fast, K.end_frame))
+lower_builtin("SmartAlloc.end_frame", SmartAllocType)(
+    _lower_frame_event(K.end_fast, K.end_frame, K.end_frame_debug))
 
 
 @overload_attribute(SmartAllocType, "frame_number")
@@ -792,6 +849,10 @@ def _lower_rollback(context, builder, sig, args):
              ST.WRONG_THREAD)
     argv = [row, cps, s.depth] + [cp[n] for n in _CP_ROLLBACK]
     rsig = types.none(*[_I] * len(argv))
+    if sig.args[0].debug:       # poison what the rollback releases, out of line
+        st = call_cached(context, builder, K.rollback_debug, rsig, argv, inline=False)
+        _fail_if(context, builder, builder.icmp_signed("!=", st, _c(0)), st)
+        return context.get_dummy_value()
     st = call_cached(context, builder, K.rollback_fast, rsig, argv, inline=True)
     slot = cgutils.alloca_once_value(builder, st)
     with builder.if_then(builder.icmp_signed("<", st, _c(0)), likely=False):

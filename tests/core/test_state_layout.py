@@ -161,7 +161,9 @@ def _scenario():
             key = alloc.pools.acquire(40)
             handed.append(alloc.pools.view(key, np.float64, 5))
     # The process-wide scratch registry (the allocator's scratch state holds a row of it).
-    roots = [alloc, typed, heap_h, stream, scratch, vec, fmap, box, L.scratch_registry()]
+    # A debug-mode allocator adds its table of @njit allocation sites (DEBUG_SITE).
+    roots = [alloc, typed, heap_h, stream, scratch, vec, fmap, box, L.scratch_registry(),
+             fa.SmartAlloc(debug=True)]
     return alloc, roots, handed   # noqa: FA604 - the frame stays open until the fixture ends
 
 

@@ -45,9 +45,17 @@ def _unified(strict=False):
         u.create_staging_buffer(64)
 
 
+def _escape(strict=False):
+    alloc = fa.SmartAlloc(fa.AllocConfig(strict=strict, debug=True))
+    with alloc.frame():
+        kept = alloc.frame_array(4)
+    return kept
+
+
 #: Every warning framealloc issues, with a scenario that triggers it, and whether
 #: AllocConfig.strict reaches it (GPU budgets belong to a GpuAllocator, not a SmartAlloc).
 SCENARIOS = {
+    "FA021": (fa.FrameViewEscapedWarning, _escape, True),
     "FA155": (fa.BudgetWarning, _budget, True),
     "FA159": (fa.PhaseWarning, _phase, True),
     "FA407": ("gpu.GpuBudgetWarning", _gpu, False),

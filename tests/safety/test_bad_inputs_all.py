@@ -390,7 +390,7 @@ _spec("AllocConfig()", frame_chunk_size=P(1 << 16, "count"), frame_capacity=P(1 
       on_frame_exhausted=P("grow", "choice"), max_threads=P(2, "count"),
       max_checkpoints=P(8, "count"), pool_size_classes=P((16, 32), "size_classes"),
       pool_page_size=P(4096, "count"), max_tags=P(16, "count"), budget_lease=P(4096, "count"),
-      history=P(600, "count"), strict=P(False, "flag"))
+      history=P(600, "count"), strict=P(False, "flag"), debug=P(False, "flag"))
 
 #: Bad combinations of good values (rules across parameters): (entry point, arguments that
 #: replace the good ones).
