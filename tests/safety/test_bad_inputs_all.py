@@ -446,7 +446,7 @@ RECORDS = {
     "PromotionFailure", "RetentionSummary", "RetentionCounts", "FailureReasons", "PhaseStats",
     "PhaseTotals", "PhasesStats", "ScratchStats", "FAILED", "KiB", "MiB", "GiB", "explain",
     "FrameHistory", "HISTORY_RECORD", "Snapshot", "SnapshotDiff", "snapshot_schema",
-    "plot_history",
+    "plot_history", "merge_snapshots",
 }
 
 
