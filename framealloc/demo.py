@@ -474,6 +474,18 @@ def run(frames: int | None = 300, spawn: int = 200, particles: int = 4000, subst
     return result
 
 
+def _run_gpu(frames: int, particles: int) -> int:
+    """``--gpu``: framealloc.gpu.vk.compute.run_demo, per-frame times and the CPU/GPU difference."""
+    from framealloc.gpu import GpuError
+    try:
+        from framealloc.gpu.vk.compute import run_demo
+        run = run_demo(frames, particles, out=sys.stdout)
+    except GpuError as e:                # no Vulkan, no glslangValidator: the message says what
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0 if run.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m framealloc.demo",
                                 description=__doc__.split("\n")[0])
@@ -490,7 +502,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", action="store_true",
                    help="draw the neighbours scenario live with pygame (framealloc[window])")
     p.add_argument("--fps", type=int, default=60, help="with --window: frames per second at most")
+    p.add_argument("--gpu", action="store_true",
+                   help="run the particle update as a Vulkan compute shader on frame buffers "
+                        "instead, against the CPU @njit version (default 60 frames)")
     args = p.parse_args(argv)
+    if args.gpu:
+        return _run_gpu(args.frames if args.frames is not None else 60, args.particles)
     frames = args.frames if args.frames is not None else (None if args.window else 300)
     scenarios = SCENARIOS if args.scenario == "all" else (args.scenario,)
     try:
