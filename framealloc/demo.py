@@ -1,6 +1,8 @@
 """Particle demo: framealloc's frame arena against np.empty, side by side, in @njit kernels.
 
-Run ``python -m framealloc.demo`` (``--help`` for options, ``--window`` to watch the particles).
+Run ``python -m framealloc.demo`` (``--help`` for options, ``--window`` to watch the particles,
+``--gpu`` to run the particle update as a Vulkan compute shader on frame buffers against the CPU
+``@njit`` version: ``framealloc.gpu.vk.compute``).
 Two scenarios, each run twice per frame on its own copy of the particles: once with every
 scratch array from the frame arena, once with the same arrays from ``np.empty``/``np.zeros``.
 Both versions run the same arithmetic in the same order, so they must end with identical

@@ -132,6 +132,8 @@ def test_pass_keeps_the_device_until_closed(vk_context, C):
 
 
 def test_errors_change_nothing(vk_gpu, C):
+    other = GpuAllocator.null()
+    foreign = other.allocate_persistent(64, Intent.DEVICE_LOCAL)
     with C.ParticlePass(vk_gpu) as pp:
         p = C.particles_like_demo(10)
         f = np.zeros((10, 3), np.float32)
@@ -154,6 +156,10 @@ def test_errors_change_nothing(vk_gpu, C):
                                               * 3, pp.max_groups * C.WORKGROUP + 1)),
                 ("FA412", lambda: pp.dispatch(*[vk_gpu.allocate_frame(64, Intent.DEVICE_LOCAL)]
                                               * 3, 10)),                  # ranges too small
+                ("FA412", lambda: pp.dispatch(*[vk_gpu.allocate_frame(64, Intent.STAGING)]
+                                              * 3, 1)),                   # not STORAGE usage
+                ("FA412", lambda: pp.dispatch(*[foreign] * 3, 1)),        # another allocator
+                ("FA412", lambda: pp.dispatch(*[np.zeros(64, np.uint8)] * 3, 1)),
             ]
             for code, call in bad:
                 dispatches = pp.dispatches
@@ -161,12 +167,13 @@ def test_errors_change_nothing(vk_gpu, C):
                     call()
                 assert e.value.code == code, e.value
                 assert pp.dispatches == dispatches
-            assert vk_gpu.stats().current - before <= 3 * 64   # only the test's own ranges
+            assert vk_gpu.stats().current - before <= 4 * 64   # only the test's own ranges
             out, died = pp.step(p[:0], f[:0])                  # zero particles: nothing to do
             assert out.shape == (0,) and died.shape == (0,)
     with pytest.raises(GpuError) as e:
         pp.step(p, f)
     assert e.value.code == "FA413"                             # closed
+    other.close()
 
 
 def test_needs_a_vulkan_allocator(C):

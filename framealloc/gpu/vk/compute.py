@@ -33,6 +33,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +221,8 @@ class ParticlePass:
         self._next = 0
         self.dispatches = 0
         self.max_groups = int(ctx.properties.limits.maxComputeWorkGroupCount[0])
+        self.max_range = int(ctx.properties.limits.maxStorageBufferRange)
+        self._lock = threading.RLock()    # its reused structures: one dispatch at a time
         spirv = compile_shader()                      # FA414 before any Vulkan object exists
         try:
             self._create(vk, ffi, lib, spirv, max(1, slots or gpu.frames_in_flight))
@@ -392,20 +395,30 @@ class ParticlePass:
         on the queue (``gpu.submit()`` your uploads first) and before later copies; does not
         wait (``gpu.readback`` does). Inside a frame, the frame's fence covers it.
         """
+        with self._lock:
+            self._dispatch(particles, forces, died, n, steps, dt)
+
+    def _dispatch(self, particles: GpuAllocation, forces: GpuAllocation, died: GpuAllocation,
+                  n: int, steps: int, dt: float) -> None:
         self._check_open()
         n, steps = int(n), int(steps)
         if steps < 1:
             raise GpuSizeError(f"steps must be at least 1, got {steps}", code="FA401")
         groups = -(-n // WORKGROUP)
-        if n < 1 or groups > self.max_groups:
+        most = min(self.max_groups * WORKGROUP, self.max_range // PARTICLE.itemsize)
+        if not 1 <= n <= most:
             raise GpuSizeError(
-                f"{n} particles: the pass needs 1 to {self.max_groups * WORKGROUP} "
-                f"(maxComputeWorkGroupCount[0] = {self.max_groups} groups of {WORKGROUP})",
+                f"{n} particles: the pass takes 1 to {most} on this device "
+                f"(maxComputeWorkGroupCount[0] = {self.max_groups} groups of {WORKGROUP}, "
+                f"maxStorageBufferRange = {self.max_range} bytes); split the particles",
                 code="FA401")
         ranges = []
         for alloc, need, what in ((particles, n * PARTICLE.itemsize, "particles"),
                                   (forces, n * 12, "forces"), (died, n * 4, "died")):
-            buf, off, size = alloc.descriptor()     # FA409 when stale
+            # FA412 unless a live range of this allocator with STORAGE usage (so aligned to
+            # minStorageBufferOffsetAlignment); FA409 when stale.
+            self._gpu._transfer_target(alloc, f"{what} range", BufferUsage.STORAGE)
+            buf, off, size = alloc.descriptor()
             if size < need:
                 raise GpuTransferError(f"the {what} allocation has {size} bytes; {n} particles "
                                        f"need {need}", code="FA412")
@@ -457,6 +470,11 @@ class ParticlePass:
         ``particles``: ``n`` records of :data:`PARTICLE`; ``forces``: ``(n, 3)`` float32.
         Bad inputs raise FA412 before anything is allocated.
         """
+        with self._lock:
+            return self._step(particles, forces, steps)
+
+    def _step(self, particles: np.ndarray, forces: np.ndarray,
+              steps: int) -> tuple[np.ndarray, np.ndarray]:
         self._check_open()
         gpu = self._gpu
         parts = np.asarray(particles)
@@ -482,7 +500,7 @@ class ParticlePass:
         gpu.upload(p, parts)
         gpu.upload(fo, f)
         gpu.submit()                      # the copies go before the dispatch on the queue
-        self.dispatch(p, fo, d, n, steps)
+        self._dispatch(p, fo, d, n, steps, DT)
         out = gpu.readback(p, PARTICLE, n)
         died = gpu.readback(d, np.uint32, n)
         return out, died
@@ -501,6 +519,14 @@ class ParticlePass:
 
     def close(self) -> None:
         """Wait for its dispatches, destroy every Vulkan object it created. Idempotent."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:                    # __init__ failed before the lock existed
+            self._destroy()
+            return
+        with lock:
+            self._destroy()
+
+    def _destroy(self) -> None:
         if self._closed:
             return
         self._closed = True
