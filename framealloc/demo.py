@@ -1,6 +1,8 @@
 """Particle demo: framealloc's frame arena against np.empty, side by side, in @njit kernels.
 
-Run ``python -m framealloc.demo`` (``--help`` for options, ``--window`` to watch the particles).
+Run ``python -m framealloc.demo`` (``--help`` for options, ``--window`` to watch the particles,
+``--gpu`` to run the particle update as a Vulkan compute shader on frame buffers against the CPU
+``@njit`` version: ``framealloc.gpu.vk.compute``).
 Two scenarios, each run twice per frame on its own copy of the particles: once with every
 scratch array from the frame arena, once with the same arrays from ``np.empty``/``np.zeros``.
 Both versions run the same arithmetic in the same order, so they must end with identical
@@ -474,6 +476,18 @@ def run(frames: int | None = 300, spawn: int = 200, particles: int = 4000, subst
     return result
 
 
+def _run_gpu(frames: int, particles: int) -> int:
+    """``--gpu``: framealloc.gpu.vk.compute.run_demo, per-frame times and the CPU/GPU difference."""
+    from framealloc.gpu import GpuError
+    try:
+        from framealloc.gpu.vk.compute import run_demo
+        run = run_demo(frames, particles, out=sys.stdout)
+    except GpuError as e:                # no Vulkan, no glslangValidator: the message says what
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0 if run.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m framealloc.demo",
                                 description=__doc__.split("\n")[0])
@@ -490,7 +504,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", action="store_true",
                    help="draw the neighbours scenario live with pygame (framealloc[window])")
     p.add_argument("--fps", type=int, default=60, help="with --window: frames per second at most")
+    p.add_argument("--gpu", action="store_true",
+                   help="run the particle update as a Vulkan compute shader on frame buffers "
+                        "instead, against the CPU @njit version (default 60 frames)")
     args = p.parse_args(argv)
+    if args.gpu:
+        return _run_gpu(args.frames if args.frames is not None else 60, args.particles)
     frames = args.frames if args.frames is not None else (None if args.window else 300)
     scenarios = SCENARIOS if args.scenario == "all" else (args.scenario,)
     try:

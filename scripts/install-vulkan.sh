@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the GPU tests need: the Vulkan loader, Mesa's CPU Vulkan driver (lavapipe) and the
-# Khronos validation layer; and Xvfb, the virtual X server the demo's --window test draws in.
+# Install what the GPU tests need: the Vulkan loader, Mesa's CPU Vulkan driver (lavapipe), the
+# Khronos validation layer and glslang-tools (glslangValidator compiles the compute pass's GLSL
+# shader to SPIR-V at first use); and Xvfb, the virtual X server the demo's --window test draws in.
 # Idempotent: does nothing when the packages are already installed.
 #
 # * root on Debian/Ubuntu with packages missing: `apt-get update` then `apt-get install -y ...`
@@ -10,7 +11,7 @@ set -u
 
 # xvfb: the X display of the demo's --window test; chromium: the headless browser that renders
 # the HTML report in tests/diagnostics/test_report.py.
-PACKAGES=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers xvfb chromium)
+PACKAGES=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers glslang-tools xvfb chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
