@@ -7,6 +7,7 @@ from .errors import (
     ArenaExhaustedError,
     BudgetError,
     BudgetExceededError,
+    BehaviourWarning,
     BudgetWarning,
     CheckpointError,
     CollectionCapacityError,
@@ -56,7 +57,8 @@ __version__ = "0.1.0"
 from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
 from .checkpoints import FrameCheckpoint
 from .collections import FrameLayout, FrameMap, FrameVec
-from .config import AllocConfig, GiB, KiB, MiB
+from .behaviour import BehaviourEvent
+from .config import AllocConfig, BehaviourFilter, GiB, KiB, MiB
 from .coordination import (
     BarrierError,
     BarrierTimeoutError,
@@ -121,5 +123,6 @@ __all__ = [
     "ScratchPool", "ScratchStats", "ScratchError", "ScratchFullError",
     "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning", "Snapshot", "SnapshotDiff",
     "snapshot_schema", "SnapshotError", "DiagnosticsError", "plot_history",
+    "BehaviourFilter", "BehaviourWarning", "BehaviourEvent",
     "IntegrationError", "MissingExtraError", "TaskFrameError",
 ]

@@ -179,3 +179,53 @@ def read(org, frames, slot: int, limit: int) -> FrameHistory:
         if t == 0 or col.any():
             tags[name] = col.astype(np.int64)
     return FrameHistory(out, tags, slot)
+
+
+def recent(org, frames, slot: int, n: int):
+    """The last ``n`` ended frames of thread slot ``slot``, read straight from its rings for the
+    behaviour filter (cheaper than :func:`read`): ``(frames, peak, heap_fallbacks)`` as int64
+    arrays, oldest first, or None while the slot has ended fewer than ``n`` frames or keeps no
+    history that long."""
+    rings = org.history_rings.get(slot)
+    if rings is None or n <= 0:
+        return None
+    hot, detail = rings
+    row = frames.rows[slot, 0]
+    last = int(row["frame_number"]) - (1 if row["frame_open"] else 0)
+    if last < n or n > len(hot):
+        return None
+    numbers = np.arange(last - n + 1, last + 1, dtype=np.int64)
+    idx = numbers & (len(hot) - 1)
+    d = detail[idx]
+    fallbacks = np.where(d["frame"] == numbers, d["fallbacks"], 0)
+    return numbers, hot["peak"][idx], fallbacks
+
+
+def last_entry(org, frames, slot: int) -> tuple:
+    """``(last ended frame, its peak, the peak of the frame before, its heap fallbacks)`` of
+    thread slot ``slot`` from its rings (``(0, 0, 0, 0)`` without history): the behaviour
+    filter's quick look before it reads a window."""
+    rings = org.history_rings.get(slot)
+    if rings is None:
+        return 0, 0, 0, 0
+    hot, detail = rings
+    row = frames.rows[slot, 0]
+    last = int(row["frame_number"]) - (1 if row["frame_open"] else 0)
+    if last < 1:
+        return last, 0, 0, 0
+    mask = len(hot) - 1
+    h = hot[last & mask]
+    before = int(hot[(last - 1) & mask]["peak"]) if last > 1 else 0
+    d = detail[last & mask]
+    fb = int(d["fallbacks"]) if int(d["frame"]) == last else 0
+    return last, int(h["peak"]), before, fb
+
+
+def soft_budget_frames(org, slot: int) -> set:
+    """Frame numbers of thread slot ``slot`` that passed a soft budget, among the budget events
+    kept (the last 256)."""
+    if org._reg is None:
+        return set()
+    org.deliver_events()
+    return {ev.frame for ev in org._tag_reg()["events"]
+            if ev.thread_slot == slot and ev.kind == "soft"}
