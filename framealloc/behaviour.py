@@ -104,7 +104,7 @@ class BehaviourPart:
         self._history = config.history
         self._frames, self._org, self._pools = frames, org, pools
         self._scratch, self._retention = scratch, retention
-        self._codes = frozenset(self.settings.enabled_codes())
+        self._codes = frozenset(self.settings.active_codes(config.history))
         self._lock = threading.Lock()
         self._slots: dict[int, _SlotState] = {}
         self.events: deque = deque(maxlen=KEEP_EVENTS)
@@ -186,7 +186,7 @@ class BehaviourPart:
                 found.append(("FA511", "", message(
                     "FA511", what=f"thread slot {slot} freed pool boxes in the frame that made "
                     f"them in each of its last {run} frames (frames {last - run + 1}-{last})")))
-        if self._history and codes & {"FA512", "FA513", "FA514"}:
+        if codes & {"FA512", "FA513", "FA514"}:
             found += self._history_behaviours(slot, last)
         return found
 

@@ -79,7 +79,8 @@ class BehaviourFilter:
         Codes not to report, e.g. ``("FA512",)``.
 
     FA512-FA514 read the frame history, so they need ``AllocConfig.history`` to hold their
-    frames (FA513/FA514: that many, FA512: one more); with ``history=0`` they are off.
+    frames (FA513/FA514: that many, FA512: one more); with a shorter history (``history=0``
+    included) they are off (:meth:`active_codes`).
 
     >>> import framealloc as fa
     >>> cfg = fa.AllocConfig(behaviour=fa.BehaviourFilter(growth_frames=30, ignore=("FA515",)))
@@ -128,11 +129,21 @@ class BehaviourFilter:
         """The length in frames of behaviour ``code`` (``frames_of("FA512") == growth_frames``)."""
         return getattr(self, BEHAVIOUR_FIELDS[code])
 
-    def history_needed(self) -> int:
-        """Frames of history the enabled history behaviours read (0: none enabled)."""
-        need = [self.frames_of(c) + (c == "FA512") for c in HISTORY_BEHAVIOURS
-                if c not in self.ignore]
-        return max(need, default=0)
+    def history_needed(self, code: str) -> int:
+        """Frames of history behaviour ``code`` reads (0: it does not read the history)."""
+        if code not in HISTORY_BEHAVIOURS:
+            return 0
+        return self.frames_of(code) + (code == "FA512")
+
+    def active_codes(self, history: int) -> tuple:
+        """The codes this filter reports with ``AllocConfig.history = history``: the enabled
+        ones, less the history behaviours that need more frames than the history keeps.
+
+        >>> import framealloc as fa
+        >>> fa.BehaviourFilter().active_codes(history=100)
+        ('FA510', 'FA511', 'FA513', 'FA514', 'FA515', 'FA516')
+        """
+        return tuple(c for c in self.enabled_codes() if self.history_needed(c) <= history)
 
 
 @dataclass(frozen=True)
@@ -239,13 +250,6 @@ class AllocConfig:
         if self.behaviour is not None and not isinstance(self.behaviour, BehaviourFilter):
             raise ConfigError(f"AllocConfig.behaviour must be a framealloc.BehaviourFilter or "
                               f"None (off), got {self.behaviour!r}", code="FA013")
-        need = self.behaviour.history_needed() if self.behaviour is not None else 0
-        if 0 < self.history < need:
-            raise ConfigError(f"AllocConfig.history={self.history} is shorter than the "
-                              f"{need} frames the behaviour filter reads; raise history, "
-                              f"lower the BehaviourFilter thresholds (growth_frames, "
-                              f"heap_fallback_frames, soft_budget_frames) or pass history=0",
-                              code="FA013")
         if self.pool_page_size % 4096:
             raise ConfigError(f"AllocConfig.pool_page_size must be a multiple of 4096, got "
                               f"{self.pool_page_size}", code="FA013")

@@ -451,6 +451,11 @@ class BehaviourWarning(FrameAllocWarning):
 
     code = "FA510"
 
+    def __init__(self, message: str = "", code: str | None = None):
+        if code is None and re.match(r"FA51\d: ", message):
+            code = message[:5]               # the code starts the message
+        super().__init__(message, code)
+
 
 class ScratchError(FrameAllocError, ValueError):
     """A bad scratch pool name, capacity or id (FA160), or too many scratch pools (FA162)."""
