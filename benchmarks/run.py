@@ -86,6 +86,9 @@ E7 = "E7: P2 1000-particle batch in @njit, tag + 4 budgets on vs off"
 D1 = "D1: begin_frame + end_frame pair in @njit, history on vs off"
 D2 = "D2: begin_frame + end_frame pair from Python, history on vs off"
 HIST_ON, HIST_OFF = FRAME + " (history=600)", FRAME + " (history=0)"
+D3 = "D3: `with alloc.frame():` + one 1 KiB frame_array from Python, behaviour filter on vs off"
+D4 = "D4: begin_frame + end_frame pair from Python, behaviour filter on vs off"
+BF_ON, BF_OFF = FRAME + " (behaviour filter)", FRAME + " (behaviour=None)"
 
 ROWS = [
     Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
@@ -146,6 +149,10 @@ ROWS = [
         "within", 1.1),
     Row("D2", "empty frame pair from Python, frame history on (600) vs off", D2, HIST_ON,
         HIST_OFF, "within", 1.1),
+    Row("D3", "a Python frame with one 1 KiB allocation, behaviour filter on vs off", D3, BF_ON,
+        BF_OFF, "within", 1.05),
+    Row("D4", "empty frame pair from Python, behaviour filter on vs off", D4, BF_ON, BF_OFF,
+        "within", 1.1),
     # Context: no targets.
     Row("ctx", "P5 from Python, after 100 000 vs after 1 allocation (caches not evicted)",
         P5_PY, "after 100000 allocations", "after 1 allocation", "within", None),

@@ -104,7 +104,7 @@ class BehaviourPart:
         self._history = config.history
         self._frames, self._org, self._pools = frames, org, pools
         self._scratch, self._retention = scratch, retention
-        self._codes = frozenset(self.settings.active_codes(config.history))
+        self._codes = frozenset(self.settings._active_codes(config.history))
         self._lock = threading.Lock()
         self._slots: dict[int, _SlotState] = {}
         self.events: deque = deque(maxlen=KEEP_EVENTS)
@@ -161,7 +161,7 @@ class BehaviourPart:
                 found += self._pool_behaviours(st, last)
             out = []
             for code, subject, text in found:
-                n = self.settings.frames_of(code)
+                n = self.settings._frames_of(code)
                 prev = st.reported.get((code, subject))
                 if prev is not None and last - prev < n:
                     continue              # reported in this window already

@@ -80,12 +80,12 @@ class BehaviourFilter:
 
     FA512-FA514 read the frame history, so they need ``AllocConfig.history`` to hold their
     frames (FA513/FA514: that many, FA512: one more); with a shorter history (``history=0``
-    included) they are off (:meth:`active_codes`).
+    included) they are off.
 
     >>> import framealloc as fa
     >>> cfg = fa.AllocConfig(behaviour=fa.BehaviourFilter(growth_frames=30, ignore=("FA515",)))
-    >>> cfg.behaviour.growth_frames, cfg.behaviour.enabled_codes()[:3]
-    (30, ('FA510', 'FA511', 'FA512'))
+    >>> cfg.behaviour.growth_frames, cfg.behaviour.ignore
+    (30, ('FA515',))
     """
 
     check_every: int = 60
@@ -121,29 +121,28 @@ class BehaviourFilter:
                               code="FA013")
         object.__setattr__(self, "ignore", codes)
 
-    def enabled_codes(self) -> tuple:
+    def _enabled_codes(self) -> tuple:
         """The codes this filter reports (every FA51x code not in ``ignore``)."""
         return tuple(c for c in BEHAVIOUR_FIELDS if c not in self.ignore)
 
-    def frames_of(self, code: str) -> int:
+    def _frames_of(self, code: str) -> int:
         """The length in frames of behaviour ``code`` (``frames_of("FA512") == growth_frames``)."""
         return getattr(self, BEHAVIOUR_FIELDS[code])
 
-    def history_needed(self, code: str) -> int:
+    def _history_needed(self, code: str) -> int:
         """Frames of history behaviour ``code`` reads (0: it does not read the history)."""
         if code not in HISTORY_BEHAVIOURS:
             return 0
-        return self.frames_of(code) + (code == "FA512")
+        return self._frames_of(code) + (code == "FA512")
 
-    def active_codes(self, history: int) -> tuple:
+    def _active_codes(self, history: int) -> tuple:
         """The codes this filter reports with ``AllocConfig.history = history``: the enabled
         ones, less the history behaviours that need more frames than the history keeps.
 
-        >>> import framealloc as fa
-        >>> fa.BehaviourFilter().active_codes(history=100)
+        >>> BehaviourFilter()._active_codes(history=100)
         ('FA510', 'FA511', 'FA513', 'FA514', 'FA515', 'FA516')
         """
-        return tuple(c for c in self.enabled_codes() if self.history_needed(c) <= history)
+        return tuple(c for c in self._enabled_codes() if self._history_needed(c) <= history)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ FA18x    integrations: asyncio task frames, pymunk, esper, Dask (``framealloc.in
 FA2xx    static analysis: threading        (``framealloc.lint``)
 FA3xx    static analysis: budgets          (``framealloc.lint``)
 FA4xx    GPU memory                         (``framealloc.gpu``; its classes live there)
-FA5xx    runtime diagnostics: snapshots, reports, traces (FA50x), behaviour filter
+FA5xx    diagnostics: snapshots, reports, traces (FA50x); behaviour (FA51x)
 FA6xx    static analysis: lifetime         (``framealloc.lint``)
 FA7xx    static analysis: async            (``framealloc.lint``)
 FA8xx    static analysis: architecture/tags (``framealloc.lint``)

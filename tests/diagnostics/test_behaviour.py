@@ -134,7 +134,7 @@ def test_every_behaviour_code_has_a_scenario_a_setting_and_an_explanation():
         assert exception_class(code) is fa.BehaviourWarning
         text = fa.explain(code)
         assert text.startswith(code) and f"BehaviourFilter.{BEHAVIOUR_FIELDS[code]}" in text
-        assert fa.BehaviourFilter().frames_of(code) == getattr(fa.BehaviourFilter(),
+        assert fa.BehaviourFilter()._frames_of(code) == getattr(fa.BehaviourFilter(),
                                                                BEHAVIOUR_FIELDS[code])
 
 
@@ -382,8 +382,8 @@ def test_config_checks_the_filter():
 def test_a_short_history_turns_off_only_the_history_behaviours(history):
     """FA512 reads N + 1 frames, FA513/FA514 N: with less history they are off, the rest on."""
     bf = _filter()
-    active = set(bf.active_codes(history))
-    off = {c for c in ("FA512", "FA513", "FA514") if bf.history_needed(c) > history}
+    active = set(bf._active_codes(history))
+    off = {c for c in ("FA512", "FA513", "FA514") if bf._history_needed(c) > history}
     assert active == set(SCENARIOS) - off
     assert off == {"FA512", "FA513", "FA514"} if history == 0 else \
         off == ({"FA512"} if history == N else set())
