@@ -105,8 +105,10 @@ class BehaviourPart:
         self._frames, self._org, self._pools = frames, org, pools
         self._scratch, self._retention = scratch, retention
         self._codes = frozenset(self.settings._active_codes(config.history))
+        self._reads_history = bool(self._codes & {"FA512", "FA513", "FA514"})
         self._lock = threading.Lock()
         self._slots: dict[int, _SlotState] = {}
+        self._words: dict = {}        # slot -> history.ring_words(...)
         self.events: deque = deque(maxlen=KEEP_EVENTS)
 
     # -- entry points ------------------------------------------------------------------------
@@ -186,16 +188,19 @@ class BehaviourPart:
                 found.append(("FA511", "", message(
                     "FA511", what=f"thread slot {slot} freed pool boxes in the frame that made "
                     f"them in each of its last {run} frames (frames {last - run + 1}-{last})")))
-        if codes & {"FA512", "FA513", "FA514"}:
+        if self._reads_history:
             found += self._history_behaviours(slot, last)
         return found
 
     def _history_behaviours(self, slot: int, last: int) -> list:
         s, codes, found = self.settings, self._codes, []
         org, frames = self._org, self._frames
-        end, peak, before, fallbacks = _history.last_entry(org, frames, slot)
-        if end != last:
-            return found
+        words = self._words.get(slot)
+        if words is None or words[0] is not org.history_rings.get(slot):
+            words = self._words[slot] = _history.ring_words(org, slot)
+            if words is None:
+                return found
+        peak, before, fallbacks = _history.last_entry(words, last)
         if "FA512" in codes and peak > before:
             n = s.growth_frames
             rec = _history.recent(org, frames, slot, n + 1)
@@ -223,9 +228,13 @@ class BehaviourPart:
 
     def _pool_behaviours(self, st: _SlotState, last: int) -> list:
         s, codes, found = self.settings, self._codes, []
+        scratch = self._scratch.scratch_pools() if "FA515" in codes else {}
+        typed = self._pools.typed_pools() if "FA516" in codes else []
+        if not (scratch or typed or st.scratch or st.typed):
+            return found
         if "FA515" in codes:
             seen = set()
-            for name, ps in self._scratch.scratch_pools().items():
+            for name, ps in scratch.items():
                 seen.add(name)
                 rec = st.scratch.get(name)
                 if rec is None or ps.resets != rec[1] or ps.allocations < rec[2]:
@@ -241,7 +250,7 @@ class BehaviourPart:
                 del st.scratch[name]
         if "FA516" in codes:
             seen = set()
-            for pool in self._pools.typed_pools():
+            for pool in typed:
                 key = id(pool)
                 seen.add(key)
                 live = pool.info().live

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .kernels.layout import HD_FALLBACKS, HD_FRAME, HI_PEAK, HIST_WORDS
+
 __all__ = ["FrameHistory", "HISTORY_RECORD", "tick_ns"]
 
 #: One frame of :class:`FrameHistory` (``-1`` or NaN: not known for that frame).
@@ -201,24 +203,28 @@ def recent(org, frames, slot: int, n: int):
     return numbers, hot["peak"][idx], fallbacks
 
 
-def last_entry(org, frames, slot: int) -> tuple:
-    """``(last ended frame, its peak, the peak of the frame before, its heap fallbacks)`` of
-    thread slot ``slot`` from its rings (``(0, 0, 0, 0)`` without history): the behaviour
-    filter's quick look before it reads a window."""
+def ring_words(org, slot: int):
+    """The history rings of thread slot ``slot`` as flat int64 memoryviews, for reading a few
+    entries fast: ``(rings, hot words, detail words, index mask, detail words per entry)``, or
+    None without history. ``rings`` is the pair of arrays they view (a recycled slot keeps it)."""
     rings = org.history_rings.get(slot)
     if rings is None:
-        return 0, 0, 0, 0
+        return None
     hot, detail = rings
-    row = frames.rows[slot, 0]
-    last = int(row["frame_number"]) - (1 if row["frame_open"] else 0)
-    if last < 1:
-        return last, 0, 0, 0
-    mask = len(hot) - 1
-    h = hot[last & mask]
-    before = int(hot[(last - 1) & mask]["peak"]) if last > 1 else 0
-    d = detail[last & mask]
-    fb = int(d["fallbacks"]) if int(d["frame"]) == last else 0
-    return last, int(h["peak"]), before, fb
+    hw = memoryview(hot.view(np.int64).reshape(-1)).cast("B").cast("q")
+    dw = memoryview(detail.view(np.int64).reshape(-1)).cast("B").cast("q")
+    return rings, hw, dw, len(hot) - 1, detail.dtype.itemsize // 8
+
+
+def last_entry(words, last: int) -> tuple:
+    """``(peak of frame last, peak of the frame before, heap fallbacks of frame last)`` from
+    :func:`ring_words` (frame ``last`` ended): the behaviour filter's quick look."""
+    _, hw, dw, mask, step = words
+    i = last & mask
+    peak = hw[i * HIST_WORDS + HI_PEAK]
+    before = hw[((last - 1) & mask) * HIST_WORDS + HI_PEAK] if last > 1 else 0
+    fb = dw[i * step + HD_FALLBACKS] if dw[i * step + HD_FRAME] == last else 0
+    return peak, before, fb
 
 
 def soft_budget_frames(org, slot: int) -> set:

@@ -173,7 +173,6 @@ class PoolsPart(AllocPart):
             st.typed.append(weakref.ref(pool))
         return pool
 
-    # -- heap --------------------------------------------------------------------------------
     # -- what the behaviour filter reads ------------------------------------------------------
     def short_box_streak(self, tid: int) -> tuple[int, int]:
         """FA511's counter for thread ``tid``: ``(last frame in which a pool box made in that
@@ -188,6 +187,7 @@ class PoolsPart(AllocPart):
             return []
         return [p for p in (r() for r in list(st.typed)) if p is not None and not p.closed]
 
+    # -- heap --------------------------------------------------------------------------------
     def heap_array(self, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
         """A tracked ``np.empty(shape, dtype)`` (``zero=True``: ``np.zeros``): counted in
         ``stats().heap`` until it and its views are garbage-collected."""
