@@ -24,7 +24,8 @@ N = 100_000
 NJIT_PAIRS = "D1: begin_frame + end_frame pair in @njit, history on vs off"
 PY_PAIRS = "D2: begin_frame + end_frame pair from Python, history on vs off"
 ON, OFF = FRAME + " (history=600)", FRAME + " (history=0)"
-USER_LOOP = "D3: `with alloc.frame():` + one 1 KiB frame_array from Python, behaviour filter on vs off"
+USER_LOOP = ("D3: `with alloc.frame():` + one 1 KiB frame_array from Python, behaviour filter "
+             "on vs off")
 EMPTY_LOOP = "D4: begin_frame + end_frame pair from Python, behaviour filter on vs off"
 BF_ON, BF_OFF = FRAME + " (behaviour filter)", FRAME + " (behaviour=None)"
 

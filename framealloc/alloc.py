@@ -749,7 +749,7 @@ class SmartAlloc:
         else:
             frames.end(ta)           # the kernel refuses (FA003) when no frame is open
         if ta.m[_FRAME_NUMBER] >= ta.check_at:   # the behaviour filter's turn (NEVER: off)
-            self._behaviour_part.due(ta)
+            self._behaviour_part.due(ta)  # type: ignore[union-attr]
 
     @contextmanager
     def frame(self) -> Iterator["SmartAlloc"]:
@@ -1626,9 +1626,9 @@ class SmartAlloc:
 
 #: What keeps working after close(): reading the final counters and the calling thread's
 #: current state (read-only: the use-after-close table checks that they change nothing).
-_READ_AFTER_CLOSE = ("closed", "stats", "history", "snapshot", "behaviour_events", "scratch_pools", "current_phase",
-                     "current_tag", "current_tag_id", "frame_number", "in_frame", "tag_name",
-                     "last_promotions")
+_READ_AFTER_CLOSE = ("closed", "stats", "history", "snapshot", "behaviour_events", "scratch_pools",
+                     "current_phase", "current_tag", "current_tag_id", "frame_number", "in_frame",
+                     "tag_name", "last_promotions")
 #: Hot paths that refuse after close() by themselves (the row's limit is -1, so a frame
 #: allocation falls to its slow path, which raises FA015; begin/end_frame check first).
 _SELF_CHECKED = tuple(

@@ -174,7 +174,8 @@ class BehaviourPart:
             return out
 
     def _thread_behaviours(self, ta, last: int) -> list:
-        s, codes, found = self.settings, self._codes, []
+        s, codes = self.settings, self._codes
+        found: list[tuple[str, str, str]] = []
         slot = ta.slot
         if "FA510" in codes:
             frame, run = self._retention.promotion_streak(ta)
@@ -193,7 +194,8 @@ class BehaviourPart:
         return found
 
     def _history_behaviours(self, slot: int, last: int) -> list:
-        s, codes, found = self.settings, self._codes, []
+        s, codes = self.settings, self._codes
+        found: list[tuple[str, str, str]] = []
         org, frames = self._org, self._frames
         words = self._words.get(slot)
         if words is None or words[0] is not org.history_rings.get(slot):
@@ -227,7 +229,8 @@ class BehaviourPart:
         return found
 
     def _pool_behaviours(self, st: _SlotState, last: int) -> list:
-        s, codes, found = self.settings, self._codes, []
+        s, codes = self.settings, self._codes
+        found: list[tuple[str, str, str]] = []
         scratch = self._scratch.scratch_pools() if "FA515" in codes else {}
         typed = self._pools.typed_pools() if "FA516" in codes else []
         if not (scratch or typed or st.scratch or st.typed):

@@ -2,8 +2,8 @@
 the block as Chrome trace-event JSON, which Perfetto UI (ui.perfetto.dev) and chrome://tracing
 open: each frame a slice on its thread, frame bytes per kind and per tag as counter tracks,
 budget events and the behaviour filter's reports (FA51x) as instant events. It is read from the
-frame history when the block exits, so tracing costs nothing per frame (frames past ``AllocConfig.history`` in one block are dropped:
-raise ``history`` for long traces).
+frame history when the block exits, so tracing costs nothing per frame (frames past
+``AllocConfig.history`` in one block are dropped: raise ``history`` for long traces).
 
 Frames ended on the @njit fast path carry no timestamp; their slices are spread evenly between
 the neighbouring frames that do (the trace says so in each such slice's ``args.timed``).

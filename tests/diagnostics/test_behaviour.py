@@ -134,8 +134,8 @@ def test_every_behaviour_code_has_a_scenario_a_setting_and_an_explanation():
         assert exception_class(code) is fa.BehaviourWarning
         text = fa.explain(code)
         assert text.startswith(code) and f"BehaviourFilter.{BEHAVIOUR_FIELDS[code]}" in text
-        assert fa.BehaviourFilter()._frames_of(code) == getattr(fa.BehaviourFilter(),
-                                                               BEHAVIOUR_FIELDS[code])
+        bf = fa.BehaviourFilter()
+        assert bf._frames_of(code) == getattr(bf, BEHAVIOUR_FIELDS[code])
 
 
 @pytest.mark.parametrize("code", sorted(SCENARIOS))
