@@ -89,6 +89,9 @@ HIST_ON, HIST_OFF = FRAME + " (history=600)", FRAME + " (history=0)"
 D3 = "D3: frame with one 16-element array in @njit, debug on vs off"
 D4 = "D4: frame with one 16-element array from Python, debug on vs off"
 DEBUG_ON, DEBUG_OFF = FRAME + " (debug=True)", FRAME + " (debug=False)"
+D5 = "D5: `with alloc.frame():` + one 1 KiB frame_array from Python, behaviour filter on vs off"
+D6 = "D6: begin_frame + end_frame pair from Python, behaviour filter on vs off"
+BF_ON, BF_OFF = FRAME + " (behaviour filter)", FRAME + " (behaviour=None)"
 
 ROWS = [
     Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
@@ -153,6 +156,10 @@ ROWS = [
         D3, DEBUG_ON, DEBUG_OFF, "within", None),
     Row("D4", "frame with one 16-element array from Python, debug mode on vs off (may be "
         "slow)", D4, DEBUG_ON, DEBUG_OFF, "within", None),
+    Row("D5", "a Python frame with one 1 KiB allocation, behaviour filter on vs off", D5, BF_ON,
+        BF_OFF, "within", 1.05),
+    Row("D6", "empty frame pair from Python, behaviour filter on vs off", D6, BF_ON, BF_OFF,
+        "within", 1.1),
     # Context: no targets.
     Row("ctx", "P5 from Python, after 100 000 vs after 1 allocation (caches not evicted)",
         P5_PY, "after 100000 allocations", "after 1 allocation", "within", None),

@@ -7,6 +7,7 @@ from .errors import (
     ArenaExhaustedError,
     BudgetError,
     BudgetExceededError,
+    BehaviourWarning,
     BudgetWarning,
     CheckpointError,
     CollectionCapacityError,
@@ -57,7 +58,8 @@ __version__ = "0.1.0"
 from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
 from .checkpoints import FrameCheckpoint
 from .collections import FrameLayout, FrameMap, FrameVec
-from .config import AllocConfig, GiB, KiB, MiB
+from .behaviour import BehaviourEvent
+from .config import AllocConfig, BehaviourFilter, GiB, KiB, MiB
 from .coordination import (
     BarrierError,
     BarrierTimeoutError,
@@ -123,5 +125,6 @@ __all__ = [
     "FrameHistory", "HISTORY_RECORD", "FrameAllocWarning", "FrameViewEscapedWarning",
     "Snapshot", "SnapshotDiff",
     "snapshot_schema", "SnapshotError", "DiagnosticsError", "plot_history", "merge_snapshots",
+    "BehaviourFilter", "BehaviourWarning", "BehaviourEvent",
     "IntegrationError", "MissingExtraError", "TaskFrameError",
 ]

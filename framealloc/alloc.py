@@ -29,6 +29,7 @@ from .config import AllocConfig, config_with_options
 from .debug import VIEW_TAKING, DebugPart, checked
 from .errors import ConfigError, error
 from . import history as _history
+from .behaviour import NEVER, BehaviourEvent, BehaviourPart
 from .history import FrameHistory
 from .kernels.layout import F, new_arena_block, new_checkpoint_block, new_native_table
 from .kernels import PYTHON_CLASSES
@@ -87,12 +88,15 @@ class _ThreadArena:
     :mod:`framealloc._hooks`): ``slot``, ``tid`` (never reused), ``m`` (the slot's first arena
     row as int64 words, indices :data:`framealloc.kernels.layout.F`), ``row_addr``/``handle``
     (addresses for the kernels), ``ob`` (the row's organisation block, from the org part),
-    ``tags`` (the tag stack of Python ``push_tag`` calls, the org part's) and ``ext`` (the
-    per-thread state of the frame listeners, one entry per part).
+    ``tags`` (the tag stack of Python ``push_tag`` calls, the org part's), ``ext`` (the
+    per-thread state of the frame listeners, one entry per part) and ``check_at`` (the frame
+    number at whose end Python's ``end_frame`` runs the behaviour filter; see
+    :mod:`framealloc.behaviour`).
     """
 
     __slots__ = ("slot", "tid", "m", "row_addr", "cps_addr", "handle", "native", "base",
-                 "chunk", "views", "ident", "name", "ext", "tags", "ob", "lock", "__weakref__")
+                 "chunk", "views", "ident", "name", "ext", "tags", "ob", "lock", "check_at",
+                 "__weakref__")
 
     def __init__(self, frames: "FramesPart", slot: int, tid: int, org_block: np.ndarray):
         self.slot = slot
@@ -117,6 +121,8 @@ class _ThreadArena:
         self.ext: dict = {}
         self.tags: list = []      # Python tag stack (framealloc.tags)
         self.ob = memoryview(org_block).cast("B").cast("q")   # this thread's organisation block
+        bf = frames.config.behaviour
+        self.check_at = bf.check_every if bf is not None else NEVER
 
     def refresh_chunk(self) -> None:
         """Re-read the current chunk after it changed (growth, consolidation, first use).
@@ -632,6 +638,9 @@ class SmartAlloc:
         self._phase_part = PhasesPart(me, frames, org, (_FRAME_OPEN, _FRAME_NUMBER))
         self._retention_part = RetentionPart(me, frames)
         self._collection_part = CollectionsPart(me, frames)
+        self._behaviour_part = BehaviourPart(
+            me, config, frames, org, pools, scratch, self._retention_part) \
+            if config.behaviour is not None else None
         # The internal interface (see above): the parts' state and fast paths, bound once.
         self._rows, self._cps, self._tls, self._lock = frames.rows, frames.cps, frames.tls, \
             frames.lock
@@ -746,6 +755,8 @@ class SmartAlloc:
                 listener(ta)
         else:
             frames.end(ta)           # the kernel refuses (FA003) when no frame is open
+        if ta.m[_FRAME_NUMBER] >= ta.check_at:   # the behaviour filter's turn (NEVER: off)
+            self._behaviour_part.due(ta)  # type: ignore[union-attr]
 
     @contextmanager
     def frame(self) -> Iterator["SmartAlloc"]:
@@ -1508,6 +1519,43 @@ class SmartAlloc:
         from .snapshot import capture
         return capture(self, label)
 
+    def check_behaviour(self, warn: bool = True) -> list[BehaviourEvent]:
+        """Run the behaviour filter now over every thread (FA510-FA516, see
+        :class:`~framealloc.BehaviourFilter` and ``docs/diagnostics.md``) and return what it
+        reports: each behaviour once per window of its length. ``warn``: also issue each as a
+        :class:`~framealloc.BehaviourWarning` (raised under ``strict``). Python's ``end_frame``
+        runs it every ``check_every`` frames by itself; call this after frames ended in @njit
+        code. ``[]`` when the filter is off (``AllocConfig(behaviour=None)``).
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc(on_frame_exhausted="heap", frame_capacity=4096,
+        ...                       behaviour=fa.BehaviourFilter(heap_fallback_frames=3))
+        >>> for _ in range(3):
+        ...     with alloc.frame():
+        ...         _ = alloc.frame_array(5000, np.uint8)
+        >>> [e.code for e in alloc.check_behaviour(warn=False)]
+        ['FA513']
+        """
+        part = self._behaviour_part
+        if part is None:
+            return []
+        found = part.check_all()
+        if warn:
+            part.report(found)
+        return found
+
+    @property
+    def behaviour_events(self) -> list[BehaviourEvent]:
+        """The behaviour filter's reports so far (the last 256), oldest first; snapshots list
+        them with their codes.
+
+        >>> import framealloc as fa
+        >>> fa.SmartAlloc().behaviour_events
+        []
+        """
+        part = self._behaviour_part
+        return [] if part is None else list(part.events)
+
     def trace(self, path) -> ContextManager["SmartAlloc"]:
         """``with alloc.trace("run.json"):`` writes the frames the calling thread ends in the
         block as Chrome trace-event JSON (Perfetto UI, chrome://tracing): frames as slices,
@@ -1585,9 +1633,9 @@ class SmartAlloc:
 
 #: What keeps working after close(): reading the final counters and the calling thread's
 #: current state (read-only: the use-after-close table checks that they change nothing).
-_READ_AFTER_CLOSE = ("closed", "stats", "history", "snapshot", "scratch_pools", "current_phase",
-                     "current_tag", "current_tag_id", "frame_number", "in_frame", "tag_name",
-                     "last_promotions")
+_READ_AFTER_CLOSE = ("closed", "stats", "history", "snapshot", "behaviour_events", "scratch_pools",
+                     "current_phase", "current_tag", "current_tag_id", "frame_number", "in_frame",
+                     "tag_name", "last_promotions")
 #: Hot paths that refuse after close() by themselves (the row's limit is -1, so a frame
 #: allocation falls to its slow path, which raises FA015; begin/end_frame check first).
 _SELF_CHECKED = tuple(

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["AllocConfig", "KiB", "MiB", "GiB", "FRAME_POLICIES", "MAX_ALIGN", "config_with_options"]
+__all__ = ["AllocConfig", "BehaviourFilter", "KiB", "MiB", "GiB", "FRAME_POLICIES", "MAX_ALIGN",
+           "config_with_options"]
 
 #: Largest alignment a frame allocation may ask for: one page, the largest a NumPy user needs.
 MAX_ALIGN = 4096
@@ -29,6 +30,119 @@ def MiB(n: int | float) -> int:
 def GiB(n: int | float) -> int:
     """``n`` gibibytes in bytes. ``GiB(1) == 1073741824``."""
     return int(n * 1024 * 1024 * 1024)
+
+
+#: The behaviour codes and the BehaviourFilter field holding each one's length in frames.
+BEHAVIOUR_FIELDS = {
+    "FA510": "promotion_frames",
+    "FA511": "short_box_frames",
+    "FA512": "growth_frames",
+    "FA513": "heap_fallback_frames",
+    "FA514": "soft_budget_frames",
+    "FA515": "scratch_reset_frames",
+    "FA516": "typed_growth_frames",
+}
+
+#: The behaviours read from the frame history (they need ``AllocConfig.history`` frames).
+HISTORY_BEHAVIOURS = ("FA512", "FA513", "FA514")
+
+
+@dataclass(frozen=True)
+class BehaviourFilter:
+    """Settings of the behaviour filter (``AllocConfig(behaviour=...)``): which runtime
+    patterns are reported as :class:`~framealloc.BehaviourWarning` (FA510-FA516) and after how
+    many frames. Each threshold is a length in frames of the thread that shows the pattern; a
+    behaviour is reported when it has lasted that long, then at most once per that many frames
+    while it goes on. See ``docs/diagnostics.md`` ("Behaviour filter").
+
+    Attributes
+    ----------
+    check_every:
+        Python's ``end_frame`` looks every this many frames of the thread (frames begun and
+        ended in @njit code count); ``alloc.check_behaviour()`` and ``alloc.snapshot()`` look
+        at once.
+    promotion_frames:
+        FA510: frames in a row that promoted retained frame allocations.
+    short_box_frames:
+        FA511: frames in a row in which a pool box was freed in the frame that made it.
+    growth_frames:
+        FA512: frames in a row whose frame peak was higher than the frame before.
+    heap_fallback_frames:
+        FA513: frames in a row with a "heap" policy fallback.
+    soft_budget_frames:
+        FA514: frames in a row that passed a soft budget (at most 256).
+    scratch_reset_frames:
+        FA515: frames during which a scratch pool was allocated from and never reset.
+    typed_growth_frames:
+        FA516: frames over which a typed pool's live records grew by at least one per frame.
+    ignore:
+        Codes not to report, e.g. ``("FA512",)``.
+
+    FA512-FA514 read the frame history, so they need ``AllocConfig.history`` to hold their
+    frames (FA513/FA514: that many, FA512: one more); with a shorter history (``history=0``
+    included) they are off.
+
+    >>> import framealloc as fa
+    >>> cfg = fa.AllocConfig(behaviour=fa.BehaviourFilter(growth_frames=30, ignore=("FA515",)))
+    >>> cfg.behaviour.growth_frames, cfg.behaviour.ignore
+    (30, ('FA515',))
+    """
+
+    check_every: int = 60
+    promotion_frames: int = 60
+    short_box_frames: int = 60
+    growth_frames: int = 120
+    heap_fallback_frames: int = 60
+    soft_budget_frames: int = 60
+    scratch_reset_frames: int = 600
+    typed_growth_frames: int = 120
+    ignore: tuple = ()
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if f.name == "ignore":
+                continue
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(f"BehaviourFilter.{f.name} must be an int, got {v!r}",
+                                  code="FA013")
+            hi = 256 if f.name == "soft_budget_frames" else 1 << 20
+            _check_range(f"BehaviourFilter.{f.name}", v, 1, hi, prefix="")
+        ignore = self.ignore
+        if isinstance(ignore, str):
+            ignore = (ignore,)
+        try:
+            codes = tuple(str(c).strip().upper() for c in ignore)
+        except TypeError:
+            codes = None
+        if codes is None or any(c not in BEHAVIOUR_FIELDS for c in codes):
+            raise ConfigError(f"BehaviourFilter.ignore takes behaviour codes "
+                              f"({', '.join(BEHAVIOUR_FIELDS)}), got {self.ignore!r}",
+                              code="FA013")
+        object.__setattr__(self, "ignore", codes)
+
+    def _enabled_codes(self) -> tuple:
+        """The codes this filter reports (every FA51x code not in ``ignore``)."""
+        return tuple(c for c in BEHAVIOUR_FIELDS if c not in self.ignore)
+
+    def _frames_of(self, code: str) -> int:
+        """The length in frames of behaviour ``code`` (``frames_of("FA512") == growth_frames``)."""
+        return getattr(self, BEHAVIOUR_FIELDS[code])
+
+    def _history_needed(self, code: str) -> int:
+        """Frames of history behaviour ``code`` reads (0: it does not read the history)."""
+        if code not in HISTORY_BEHAVIOURS:
+            return 0
+        return self._frames_of(code) + (code == "FA512")
+
+    def _active_codes(self, history: int) -> tuple:
+        """The codes this filter reports with ``AllocConfig.history = history``: the enabled
+        ones, less the history behaviours that need more frames than the history keeps.
+
+        >>> BehaviourFilter()._active_codes(history=100)
+        ('FA510', 'FA511', 'FA513', 'FA514', 'FA515', 'FA516')
+        """
+        return tuple(c for c in self._enabled_codes() if self._history_needed(c) <= history)
 
 
 @dataclass(frozen=True)
@@ -74,6 +188,9 @@ class AllocConfig:
         per frame its bytes, allocations, peak, heap fallbacks, other kinds' bytes, bytes per
         tag and time. Written when a frame ends, from counters the arena keeps anyway; ``0``
         switches it off (see ``docs/diagnostics.md``).
+    behaviour:
+        The behaviour filter: a :class:`BehaviourFilter` (the default one reports FA510-FA516
+        with their default thresholds), or ``None`` to switch it off.
     strict:
         Turn every framealloc warning (:class:`~framealloc.FrameAllocWarning`) this allocator
         issues into an error: the warning is raised as an exception instead of printed.
@@ -106,6 +223,7 @@ class AllocConfig:
     history: int = 600
     strict: bool = False
     debug: bool = False
+    behaviour: BehaviourFilter | None = field(default_factory=lambda: BehaviourFilter())
 
     @property
     def checkpoint_slots(self) -> int:
@@ -138,6 +256,9 @@ class AllocConfig:
         _check_range("max_tags", self.max_tags, 2, 4096)
         _check_range("budget_lease", self.budget_lease, 64, 1 << 40)
         _check_range("history", self.history, 0, 1 << 20)
+        if self.behaviour is not None and not isinstance(self.behaviour, BehaviourFilter):
+            raise ConfigError(f"AllocConfig.behaviour must be a framealloc.BehaviourFilter or "
+                              f"None (off), got {self.behaviour!r}", code="FA013")
         if self.pool_page_size % 4096:
             raise ConfigError(f"AllocConfig.pool_page_size must be a multiple of 4096, got "
                               f"{self.pool_page_size}", code="FA013")
@@ -198,7 +319,7 @@ def _check_classes(classes, page_size: int) -> tuple:
     return out
 
 
-def _check_range(name: str, value: int, lo: int, hi: int) -> None:
+def _check_range(name: str, value: int, lo: int, hi: int, prefix: str = "AllocConfig.") -> None:
     if not lo <= value <= hi:
-        raise ConfigError(f"AllocConfig.{name} must be between {lo} and {hi}, got {value}",
+        raise ConfigError(f"{prefix}{name} must be between {lo} and {hi}, got {value}",
                           code="FA013")

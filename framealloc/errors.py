@@ -34,7 +34,7 @@ FA18x    integrations: asyncio task frames, pymunk, esper, Dask (``framealloc.in
 FA2xx    static analysis: threading        (``framealloc.lint``)
 FA3xx    static analysis: budgets          (``framealloc.lint``)
 FA4xx    GPU memory                         (``framealloc.gpu``; its classes live there)
-FA5xx    runtime diagnostics: snapshots, reports, traces (FA50x), behaviour filter
+FA5xx    diagnostics: snapshots, reports, traces (FA50x); behaviour (FA51x)
 FA6xx    static analysis: lifetime         (``framealloc.lint``)
 FA7xx    static analysis: async            (``framealloc.lint``)
 FA8xx    static analysis: architecture/tags (``framealloc.lint``)
@@ -92,6 +92,7 @@ __all__ = [
     # tags, budgets, phases, scratch pools, retention
     "TagError", "BudgetError", "BudgetExceededError", "BudgetWarning", "PhaseError",
     "FrameAllocWarning", "SnapshotError", "DiagnosticsError", "FrameViewEscapedWarning",
+    "BehaviourWarning",
     "PhaseWarning", "ScratchError", "ScratchFullError", "RetentionError",
     # integrations
     "IntegrationError", "MissingExtraError", "TaskFrameError",
@@ -453,6 +454,26 @@ class DiagnosticsError(FrameAllocError, RuntimeError):
     misused (FA503)."""
 
     default_code = "FA502"
+
+
+class BehaviourWarning(FrameAllocWarning):
+    """The behaviour filter saw a pattern that costs memory or time (FA510-FA516; the code of
+    each warning is in ``.code`` and starts its message): promotions every frame, pool boxes
+    that live one frame, growth, heap fallbacks, soft budgets passed every frame, a scratch
+    pool never reset, a typed pool growing every frame. Configure it with
+    ``AllocConfig(behaviour=fa.BehaviourFilter(...))``; see ``docs/diagnostics.md``.
+
+    >>> import framealloc as fa
+    >>> issubclass(fa.BehaviourWarning, fa.FrameAllocWarning)
+    True
+    """
+
+    code = "FA510"
+
+    def __init__(self, message: str = "", code: str | None = None):
+        if code is None and re.match(r"FA51\d: ", message):
+            code = message[:5]               # the code starts the message
+        super().__init__(message, code)
 
 
 class ScratchError(FrameAllocError, ValueError):
@@ -1125,6 +1146,67 @@ A diagnostics call got an argument it cannot use, and nothing was changed:
 and `by="kind"` or `"tag"`.""",
      message="bad {what}: {value}", todo="{fix}", what="argument", value="?",
      fix="see framealloc.explain('FA504')")
+# FA51x: the behaviour filter (framealloc.behaviour). Warnings, issued once per window of the
+# behaviour's own length; the thresholds are fields of framealloc.BehaviourFilter.
+_add(ST.BEHAVIOUR_PROMOTION, BehaviourWarning, "frame allocations promoted every frame", """
+Every one of the last `BehaviourFilter.promotion_frames` frames of a thread ended by promoting
+retained frame allocations (`frame_retained(..., RetentionPolicy.PromoteTo...)`) into a pool,
+the heap or a scratch pool. Data that survives every frame is not frame data: each promotion
+allocates and copies it again. Allocate it once where it lives (`alloc.pool_box(...)`,
+`alloc.typed_pool(...)`, a scratch pool) and update it in place; keep `frame_retained` for the
+occasional frame whose result must survive.""",
+     message="{what}", todo="allocate the data in a pool once instead",
+     what="frame allocations were promoted every frame")
+_add(ST.BEHAVIOUR_SHORT_BOX, BehaviourWarning, "pool boxes freed in the frame that made them", """
+In every one of the last `BehaviourFilter.short_box_frames` frames of a thread, a pool box
+(`alloc.pool_box`/`pool_alloc`) was freed (`free()`, its `with` block, `alloc.pool_free`) in the
+same frame that made it. Memory that lives less than a frame is what the frame arena is for: a
+frame allocation (`alloc.frame_array(...)`, `frame_box(...)`) is a pointer bump and needs no
+free. Boxes released by garbage collection are not counted.""",
+     message="{what}", todo="use frame allocations for data that dies with the frame",
+     what="pool boxes were freed in the frame that made them")
+_add(ST.BEHAVIOUR_GROWTH, BehaviourWarning, "frame peak rising frame after frame", """
+The highest frame position of a thread (its frame peak, `alloc.history()["peak"]`) rose in each
+of the last `BehaviourFilter.growth_frames` frames. A steady loop reaches a steady peak; one that
+keeps rising allocates more each frame (a list that is never emptied, a count that only goes
+up) and will exhaust the arena or its budget. Look at `alloc.history()` (per tag:
+`history().tags`) to see which part grows. A warm-up that really is this long: raise
+`growth_frames`.""",
+     message="{what}", todo="find what allocates more every frame (alloc.history().tags)",
+     what="the frame peak rose every frame")
+_add(ST.BEHAVIOUR_HEAP_FALLBACK, BehaviourWarning, "heap fallback every frame", """
+Under `AllocConfig(on_frame_exhausted="heap")`, every one of the last
+`BehaviourFilter.heap_fallback_frames` frames of a thread served some frame allocations from
+the heap because the frame chunk was full. The fallback is a safety net, not a steady state:
+each one is a heap allocation. Raise `AllocConfig.frame_capacity` (the chunk size of the "heap"
+policy) to the frames' peak (`alloc.history()["peak"]`), or use the "grow" policy.""",
+     message="{what}", todo="raise AllocConfig.frame_capacity",
+     what="frame allocations fell back to the heap every frame")
+_add(ST.BEHAVIOUR_SOFT_BUDGET, BehaviourWarning, "soft budget passed every frame", """
+In every one of the last `BehaviourFilter.soft_budget_frames` frames of a thread a soft budget
+was passed (FA155 events). A soft limit that every frame passes warns about nothing: either the
+loop needs more memory than planned (raise the soft limit with `alloc.set_budget(...)`) or it
+allocates more than it should (look at the budget's tag in `alloc.stats().tags`). The events of
+the last 256 budget crossings are what is checked.""",
+     message="{what}", todo="raise the soft limit or allocate less per frame",
+     what="a soft budget was passed every frame")
+_add(ST.BEHAVIOUR_SCRATCH_NO_RESET, BehaviourWarning, "scratch pool never reset", """
+A scratch pool was allocated from during the last `BehaviourFilter.scratch_reset_frames`
+frames of the checking thread but not reset once in that time: its cursor only moves forward,
+so it fills up (FA161) or holds memory nobody uses. Reset it where its data stops being needed
+(`pool.reset()`, `alloc.scratch_reset(sid)` in @njit code), or, for data kept for good, use a
+typed pool or a pool box. Checked when the behaviour filter runs (every
+`BehaviourFilter.check_every` frames).""",
+     message="{what}", todo="reset the scratch pool where its data stops being needed",
+     what="a scratch pool was never reset")
+_add(ST.BEHAVIOUR_TYPED_GROWTH, BehaviourWarning, "typed pool growing every frame", """
+A typed pool's live records (acquired minus released) grew by at least one per frame over the
+last `BehaviourFilter.typed_growth_frames` frames of the checking thread, at every check (the
+filter samples pools every `BehaviourFilter.check_every` frames). Records acquired every frame
+and never released are a leak: the pool grows its storage until it hits its limit (FA105).
+Release what you acquire (`pool.release(i)`), or use frame allocations for per-frame data.""",
+     message="{what}", todo="release the records you acquire",
+     what="a typed pool grew every frame")
 _add(ST.INTEGRATION_ARG, IntegrationError, "bad integration argument", """
 An integration of framealloc with another library (framealloc.integrations: pymunk, esper, Dask,
 asyncio) got an object of the wrong kind (e.g. not a `pymunk.Space`, not an esper processor) or

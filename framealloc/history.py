@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .kernels.layout import HD_FALLBACKS, HD_FRAME, HI_PEAK, HIST_WORDS
+
 __all__ = ["FrameHistory", "HISTORY_RECORD", "tick_ns"]
 
 #: One frame of :class:`FrameHistory` (``-1`` or NaN: not known for that frame).
@@ -179,3 +181,57 @@ def read(org, frames, slot: int, limit: int) -> FrameHistory:
         if t == 0 or col.any():
             tags[name] = col.astype(np.int64)
     return FrameHistory(out, tags, slot)
+
+
+def recent(org, frames, slot: int, n: int):
+    """The last ``n`` ended frames of thread slot ``slot``, read straight from its rings for the
+    behaviour filter (cheaper than :func:`read`): ``(frames, peak, heap_fallbacks)`` as int64
+    arrays, oldest first, or None while the slot has ended fewer than ``n`` frames or keeps no
+    history that long."""
+    rings = org.history_rings.get(slot)
+    if rings is None or n <= 0:
+        return None
+    hot, detail = rings
+    row = frames.rows[slot, 0]
+    last = int(row["frame_number"]) - (1 if row["frame_open"] else 0)
+    if last < n or n > len(hot):
+        return None
+    numbers = np.arange(last - n + 1, last + 1, dtype=np.int64)
+    idx = numbers & (len(hot) - 1)
+    d = detail[idx]
+    fallbacks = np.where(d["frame"] == numbers, d["fallbacks"], 0)
+    return numbers, hot["peak"][idx], fallbacks
+
+
+def ring_words(org, slot: int):
+    """The history rings of thread slot ``slot`` as flat int64 memoryviews, for reading a few
+    entries fast: ``(rings, hot words, detail words, index mask, detail words per entry)``, or
+    None without history. ``rings`` is the pair of arrays they view (a recycled slot keeps it)."""
+    rings = org.history_rings.get(slot)
+    if rings is None:
+        return None
+    hot, detail = rings
+    hw = memoryview(hot.view(np.int64).reshape(-1)).cast("B").cast("q")
+    dw = memoryview(detail.view(np.int64).reshape(-1)).cast("B").cast("q")
+    return rings, hw, dw, len(hot) - 1, detail.dtype.itemsize // 8
+
+
+def last_entry(words, last: int) -> tuple:
+    """``(peak of frame last, peak of the frame before, heap fallbacks of frame last)`` from
+    :func:`ring_words` (frame ``last`` ended): the behaviour filter's quick look."""
+    _, hw, dw, mask, step = words
+    i = last & mask
+    peak = hw[i * HIST_WORDS + HI_PEAK]
+    before = hw[((last - 1) & mask) * HIST_WORDS + HI_PEAK] if last > 1 else 0
+    fb = dw[i * step + HD_FALLBACKS] if dw[i * step + HD_FRAME] == last else 0
+    return peak, before, fb
+
+
+def soft_budget_frames(org, slot: int) -> set:
+    """Frame numbers of thread slot ``slot`` that passed a soft budget, among the budget events
+    kept (the last 256)."""
+    if org._reg is None:
+        return set()
+    org.deliver_events()
+    return {ev.frame for ev in org._tag_reg()["events"]
+            if ev.thread_slot == slot and ev.kind == "soft"}

@@ -74,6 +74,7 @@ from .kernels.layout import (
     POLICY_CLOSED,
     POOL_HDR_BYTES as HDR_BYTES,
     SLOT_MASK,
+    F,
     H,
     class_buffer_bytes,
     class_tag_offset,
@@ -88,6 +89,7 @@ __all__ = ["SizeClassPools", "PoolBox", "SizeClassInfo"]
 
 _CLASS_BITS = 0x3F << CLASS_SHIFT
 _BLOCK_BITS = (1 << 32) - 1   # class and block of a key without its generation: the block
+_FRAME_OPEN, _FRAME_NUMBER = int(F.frame_open), int(F.frame_number)
 
 
 @dataclass(frozen=True)
@@ -127,11 +129,14 @@ class PoolBox:
     True
     """
 
-    __slots__ = ("_array", "_pools", "key", "nbytes", "size_class", "_freed", "__weakref__")
+    __slots__ = ("_array", "_pools", "key", "nbytes", "size_class", "_freed", "_born",
+                 "__weakref__")
     _array: np.ndarray | None      # None once freed
 
-    def __init__(self, pools: "SizeClassPools", key: int, array: np.ndarray, size_class: int):
+    def __init__(self, pools: "SizeClassPools", key: int, array: np.ndarray, size_class: int,
+                 born: tuple | None = None):
         self._pools = pools
+        self._born = born          # (thread id, frame number) of the frame that made it
         self.key = key
         self._array = array
         self.nbytes = array.nbytes
@@ -157,6 +162,8 @@ class PoolBox:
             raise DoubleFreeError("this PoolBox was already freed", code="FA101")
         self._freed = True
         self._array = None
+        if self._born is not None:
+            self._pools._freed_in_frame(self._born)
         if self.key >= 0:
             self._pools._box_freed(self.key)
 
@@ -325,6 +332,9 @@ class SizeClassPools:
         self._owner_ref = weakref.ref(alloc) if alloc is not None else None
         self.heap_fallbacks = 0
         self.heap_fallback_bytes = 0
+        # The behaviour filter's FA511 counter: thread id -> (last frame in which a box made
+        # in that frame was freed, frames in a row that did so).
+        self._short_boxes: dict[int, tuple[int, int]] = {}
         # Closing (framealloc._closing, framealloc.kernels.leases): the code calls on closed
         # pools raise (None: open) and the lease of compiled calls.
         self._closed: str | None = None
@@ -554,13 +564,42 @@ class SizeClassPools:
             with self._lock:
                 self.heap_fallbacks += 1
                 self.heap_fallback_bytes += nbytes
-            return PoolBox(self, -1, arr, 0)
+            return PoolBox(self, -1, arr, 0, self._birth())
         key, owner = self._take(c, False, boxed=True)
         arr = np.frombuffer(owner, dt, count).reshape(dims)
         del owner
         if zero:
             arr[...] = np.zeros((), dt)
-        return PoolBox(self, key, arr, self._classes[c])
+        return PoolBox(self, key, arr, self._classes[c], self._birth())
+
+    def _birth(self) -> tuple | None:
+        """(thread id, frame number) of the calling thread's open frame, for a new box (None
+        outside a frame or without an allocator): what FA511 compares at ``free()``."""
+        ref = self._owner_ref
+        a = ref() if ref is not None else None
+        ta = getattr(a._tls, "arena", None) if a is not None else None
+        if ta is None or not ta.m[_FRAME_OPEN]:
+            return None
+        return ta.tid, ta.m[_FRAME_NUMBER]
+
+    def _freed_in_frame(self, born: tuple) -> None:
+        """A box made in frame ``born`` is freed: count it when that frame is still open on the
+        calling thread (one per frame at most)."""
+        a = self._owner_ref() if self._owner_ref is not None else None
+        ta = getattr(a._tls, "arena", None) if a is not None else None
+        if ta is None or ta.tid != born[0] or not ta.m[_FRAME_OPEN]:
+            return
+        fn = ta.m[_FRAME_NUMBER]
+        if fn != born[1]:
+            return
+        last, run = self._short_boxes.get(ta.tid, (-1, 0))
+        if last != fn:
+            self._short_boxes[ta.tid] = (fn, run + 1 if last == fn - 1 else 1)
+
+    def _short_box_streak(self, tid: int) -> tuple[int, int]:
+        """``(last frame of thread ``tid`` in which a box made in that frame was freed, frames in
+        a row that did so up to it)``, ``(-1, 0)`` if none: the behaviour filter's FA511."""
+        return self._short_boxes.get(tid, (-1, 0))
 
     def _box_freed(self, key: int) -> None:
         with self._lock:

@@ -173,6 +173,20 @@ class PoolsPart(AllocPart):
             st.typed.append(weakref.ref(pool))
         return pool
 
+    # -- what the behaviour filter reads ------------------------------------------------------
+    def short_box_streak(self, tid: int) -> tuple[int, int]:
+        """FA511's counter for thread ``tid``: ``(last frame in which a pool box made in that
+        frame was freed, frames in a row that did so)``; ``(-1, 0)`` without pools."""
+        st = self._st
+        return (-1, 0) if st is None else st.pools._short_box_streak(tid)
+
+    def typed_pools(self) -> list:
+        """The open typed pools this allocator made."""
+        st = self._st
+        if st is None:
+            return []
+        return [p for p in (r() for r in list(st.typed)) if p is not None and not p.closed]
+
     # -- heap --------------------------------------------------------------------------------
     def heap_array(self, shape, dtype=np.float64, *, zero: bool = False) -> np.ndarray:
         """A tracked ``np.empty(shape, dtype)`` (``zero=True``: ``np.zeros``): counted in

@@ -401,9 +401,12 @@ class _Retained:
 class _ThreadRetention:
     """Retention state of one thread (in ``_ThreadArena.ext``)."""
 
-    __slots__ = ("frame", "records", "rolled_back", "next_index", "last")
+    __slots__ = ("frame", "records", "rolled_back", "next_index", "last", "streak")
 
     def __init__(self):
+        # (last frame that promoted something, frames in a row that did): the behaviour
+        # filter's FA510 counter, updated once per frame that promotes.
+        self.streak = (-1, 0)
         self.frame = -1
         self.records: list[_Retained] = []
         self.rolled_back: list[_Retained] = []
@@ -531,6 +534,12 @@ class RetentionPart(AllocPart):
         self._prune(ta, st)
         return len(st.records)
 
+    def promotion_streak(self, ta) -> tuple[int, int]:
+        """``(last frame of ``ta``'s thread that promoted, how many frames in a row up to it
+        did)``; ``(-1, 0)`` before any promotion (the behaviour filter's FA510)."""
+        st = ta.ext.get(_EXT_KEY)
+        return (-1, 0) if st is None else st.streak
+
     # -- rollbacks ---------------------------------------------------------------------------
     def after_rollback(self, ta, cp) -> None:
         """The calling thread's frame was rolled back to ``cp``: forget the retained
@@ -574,6 +583,9 @@ class RetentionPart(AllocPart):
                 records, rolled = st.records, st.rolled_back
                 st.start(-1)   # forget first: whatever happens next, nothing is kept twice
                 st.last = self._promote(fn, records, rolled)
+                if st.last.promoted:
+                    last, run = st.streak
+                    st.streak = (fn, run + 1 if last == fn - 1 else 1)
             else:
                 st.last = None
 

@@ -24,7 +24,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from importlib import resources
 from typing import Any
 
@@ -328,6 +328,8 @@ def capture(alloc, label: str = "") -> Snapshot:
     """The snapshot of ``alloc`` (``SmartAlloc.snapshot``)."""
     from .config import AllocConfig
     version = getattr(sys.modules.get("framealloc"), "__version__", "")
+    if not alloc.closed:
+        alloc.check_behaviour()        # the behaviour filter looks now (FA51x, warned as usual)
     stats = alloc.stats()
     d = stats.to_dict()
     hist = []
@@ -336,17 +338,21 @@ def capture(alloc, label: str = "") -> Snapshot:
             h = alloc.history(t.slot)
             hist.append(h)
     cfg = {f.name: _jsonable(getattr(alloc.config, f.name)) for f in fields(AllocConfig)}
-    return Snapshot(stats=d, history=hist, config=cfg, warnings=_warnings_of(d),
+    warns = _warnings_of(d) + [e.to_dict() for e in alloc.behaviour_events]
+    return Snapshot(stats=d, history=hist, config=cfg, warnings=warns,
                     label=str(label), created_unix=time.time(), framealloc_version=version)
 
 
 def _jsonable(v):
+    if is_dataclass(v) and not isinstance(v, type):      # AllocConfig.behaviour
+        return {k: _jsonable(x) for k, x in asdict(v).items()}
     return list(v) if isinstance(v, tuple) else v
 
 
 def _warnings_of(stats: dict) -> list:
     """The diagnostics the statistics record, each with its code: budget events (FA155 soft,
-    FA154 hard refusals) and phases left open at end_frame (FA159)."""
+    FA154 hard refusals) and phases left open at end_frame (FA159). (``capture`` adds the
+    behaviour filter's reports, FA510-FA516.)"""
     out = []
     for ev in stats.get("budget_events", []):
         soft = ev["kind"] == "soft"

@@ -1,9 +1,9 @@
 """Trace export: ``with alloc.trace("run.json"):`` writes the frames the calling thread ends in
 the block as Chrome trace-event JSON, which Perfetto UI (ui.perfetto.dev) and chrome://tracing
 open: each frame a slice on its thread, frame bytes per kind and per tag as counter tracks,
-budget events as instant events. It is read from the frame history when the block exits, so
-tracing costs nothing per frame (frames past ``AllocConfig.history`` in one block are dropped:
-raise ``history`` for long traces).
+budget events and the behaviour filter's reports (FA51x) as instant events. It is read from the
+frame history when the block exits, so tracing costs nothing per frame (frames past
+``AllocConfig.history`` in one block are dropped: raise ``history`` for long traces).
 
 Frames ended on the @njit fast path carry no timestamp; their slices are spread evenly between
 the neighbouring frames that do (the trace says so in each such slice's ``args.timed``).
@@ -35,9 +35,10 @@ __all__ = ["trace", "events"]
 
 
 def events(history, start_ns: float, stop_ns: float, budget_events=(), thread_name: str = "",
-           pid: int = 1) -> list:
+           pid: int = 1, behaviour_events=()) -> list:
     """The trace events of ``history`` (a FrameHistory) recorded between ``start_ns`` and
-    ``stop_ns`` (``time.perf_counter_ns`` clock)."""
+    ``stop_ns`` (``time.perf_counter_ns`` clock); budget events and the behaviour filter's
+    reports (:class:`~framealloc.BehaviourEvent`) of its frames become instant events."""
     tid = history.thread_slot + 1
     out = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
             "args": {"name": "framealloc"}},
@@ -86,6 +87,14 @@ def events(history, start_ns: float, stop_ns: float, budget_events=(), thread_na
                     "ts": begins[i] / 1e3,
                     "args": {"budget": ev.budget, "limit": ev.limit, "used": ev.used,
                              "request": ev.request, "frame": ev.frame}})
+    for bev in behaviour_events:
+        found = index.get(bev.frame)
+        if found is None or bev.thread_slot != history.thread_slot:
+            continue
+        out.append({"ph": "i", "s": "t", "name": f"{bev.code} behaviour", "cat": "behaviour",
+                    "pid": pid, "tid": tid, "ts": filled[found] / 1e3,
+                    "args": {"code": bev.code, "message": bev.message, "frame": bev.frame,
+                             "subject": bev.subject}})
     return out
 
 
@@ -117,7 +126,8 @@ def _trace(alloc, path):
         from .history import FrameHistory
         sub = FrameHistory(h.data[keep], {k: v[keep] for k, v in h.tags.items()}, h.thread_slot)
         stats = alloc.stats()
-        doc = {"traceEvents": events(sub, start, stop, stats.budget_events, ta.name),
+        doc = {"traceEvents": events(sub, start, stop, stats.budget_events, ta.name,
+                                     behaviour_events=alloc.behaviour_events),
                "displayTimeUnit": "ms",
                "otherData": {"framealloc": "frame history trace", "frames": len(sub)}}
         with open(path, "w", encoding="utf-8") as f:

@@ -144,6 +144,14 @@ class Status(IntEnum):
     NEEDS_PACKAGE = 502        # an optional package (matplotlib) is missing
     TRACE_STATE = 503          # alloc.trace() misused: nested, or the allocator closed
     BAD_DIAG_ARG = 504         # a bad argument to history(), trace() or plot_history()
+    # -- FA51x behaviour filter (warnings: framealloc.behaviour) ---------------------------------
+    BEHAVIOUR_PROMOTION = 510  # frame allocations promoted every frame
+    BEHAVIOUR_SHORT_BOX = 511  # pool boxes freed in the frame that made them, every frame
+    BEHAVIOUR_GROWTH = 512     # frame peak rising frame after frame
+    BEHAVIOUR_HEAP_FALLBACK = 513  # 'heap' policy fallbacks every frame
+    BEHAVIOUR_SOFT_BUDGET = 514    # a soft budget passed every frame
+    BEHAVIOUR_SCRATCH_NO_RESET = 515  # a scratch pool allocated from but never reset
+    BEHAVIOUR_TYPED_GROWTH = 516   # a typed pool's live records growing every frame
 
     @property
     def code(self) -> str:

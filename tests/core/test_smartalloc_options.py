@@ -25,6 +25,8 @@ def _other_value(name: str):
         return default * 2
     if isinstance(default, tuple):
         return default[:-1]
+    if isinstance(default, fa.BehaviourFilter):
+        return fa.BehaviourFilter(check_every=default.check_every + 1)
     if isinstance(default, str) and name == "on_frame_exhausted":
         return next(p for p in FRAME_POLICIES if p != default)
     raise AssertionError(f"AllocConfig.{name} ({type(default).__name__}): add a rule for it")

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 MODULES = ["framealloc.history", "framealloc.snapshot", "framealloc.errors", "framealloc.report",
-           "framealloc.trace", "framealloc.plotting"]
+           "framealloc.trace", "framealloc.plotting", "framealloc.behaviour", "framealloc.config"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -15,6 +15,8 @@ from framealloc.errors import CODES, exception_class
 from framealloc.gpu import GpuAllocator, GpuBudget, GpuConfig, NullBackend
 from framealloc.gpu.unified import UnifiedAllocator, UnifiedBudget
 
+from .test_behaviour import SCENARIOS as BEHAVIOUR_SCENARIOS, warning_scenario
+
 PKG = pathlib.Path(fa.__file__).parent
 
 
@@ -61,6 +63,10 @@ SCENARIOS = {
     "FA407": ("gpu.GpuBudgetWarning", _gpu, False),
     "FA419": ("gpu.UnifiedBudgetWarning", _unified, True),
 }
+# The behaviour filter's codes (FA51x), with their scenarios from test_behaviour (FA514's soft
+# budget raises FA155 first under strict).
+SCENARIOS.update({code: (fa.BehaviourWarning, warning_scenario(code), code != "FA514")
+                  for code in BEHAVIOUR_SCENARIOS})
 
 
 def _warning_codes():

@@ -142,6 +142,8 @@ SMARTALLOC = {
     "stats": lambda c: c.alloc.stats(),
     "history": lambda c: c.alloc.history(),
     "snapshot": lambda c: c.alloc.snapshot(),
+    "check_behaviour": lambda c: c.alloc.check_behaviour(),
+    "behaviour_events": lambda c: c.alloc.behaviour_events,
     "trace": lambda c: c.alloc.trace(os.devnull).__enter__(),
     "streaming": lambda c: c.alloc.streaming(1024),
     "task_frame": lambda c: c.alloc.task_frame(),

@@ -148,6 +148,8 @@ BAD: dict[str, list] = {
     "callable": [42, "f"],
     "thread_slot": [-1, 1 << 40, 1.5, "k", True],
     "flag": [1, "yes", None],
+    "behaviour": [{"growth_frames": 3}, 3, "yes", True],
+    "behaviour_codes": ["FA999", ("FA155",), 5, [None], ("FA512", 3)],
     "path": [None, 3, 2.5],
     "limit": [-1, 1.5, "10", True],
     "choice": ["nonsense", None, 3],
@@ -235,7 +237,7 @@ RECEIVERS = {
     "HandleHeap": "heap", "StreamingAllocator": "stream", "FrameBarrier": "barrier",
     "TransferHandle": "transfer", "CheckpointGuard": "guard", "PhaseBlock": None,
     # static constructors, called on the class
-    "RetentionPolicy": None, "Importance": None, "AllocConfig": None,
+    "RetentionPolicy": None, "Importance": None, "AllocConfig": None, "BehaviourFilter": None,
 }
 
 SHAPE, DTYPE, ALIGN, SIZE = P(3, "shape"), P(F4, "dtype"), P(None, "align"), P(3, "size")
@@ -390,7 +392,13 @@ _spec("AllocConfig()", frame_chunk_size=P(1 << 16, "count"), frame_capacity=P(1 
       on_frame_exhausted=P("grow", "choice"), max_threads=P(2, "count"),
       max_checkpoints=P(8, "count"), pool_size_classes=P((16, 32), "size_classes"),
       pool_page_size=P(4096, "count"), max_tags=P(16, "count"), budget_lease=P(4096, "count"),
-      history=P(600, "count"), strict=P(False, "flag"), debug=P(False, "flag"))
+      history=P(600, "count"), strict=P(False, "flag"), debug=P(False, "flag"),
+      behaviour=P(None, "behaviour"))
+_spec("BehaviourFilter()", **{f: P(60, "count") for f in (
+    "check_every", "promotion_frames", "short_box_frames", "growth_frames", "heap_fallback_frames",
+    "soft_budget_frames", "scratch_reset_frames", "typed_growth_frames")},
+    ignore=P((), "behaviour_codes"))
+_spec("SmartAlloc.check_behaviour", warn=free(True))
 
 #: Bad combinations of good values (rules across parameters): (entry point, arguments that
 #: replace the good ones).
@@ -446,7 +454,7 @@ RECORDS = {
     "PromotionFailure", "RetentionSummary", "RetentionCounts", "FailureReasons", "PhaseStats",
     "PhaseTotals", "PhasesStats", "ScratchStats", "FAILED", "KiB", "MiB", "GiB", "explain",
     "FrameHistory", "HISTORY_RECORD", "Snapshot", "SnapshotDiff", "snapshot_schema",
-    "plot_history", "merge_snapshots",
+    "plot_history", "merge_snapshots", "BehaviourEvent",
 }
 
 
