@@ -123,3 +123,5 @@ __all__ = [
     "snapshot_schema", "SnapshotError", "DiagnosticsError", "plot_history",
     "IntegrationError", "MissingExtraError", "TaskFrameError",
 ]
+from .transparent import TransparentWarning, install_transparent, transparent  # noqa: E402
+__all__ += ["transparent", "install_transparent", "TransparentWarning"]
