@@ -247,14 +247,15 @@ def _nrt_stats_on() -> bool:
     return bool(_nrt_python.memsys_stats_enabled())
 
 
-def transparent(alloc, *, threshold: int = DEFAULT_THRESHOLD,
+def transparent(alloc, *, threshold: int | None = None,
                 chunk_size: int = DEFAULT_CHUNK) -> TransparentScope:
     """A scope in which compiled numba code on this thread allocates its arrays from ``alloc``'s
     frames: ``with fa.transparent(alloc):``.
 
     While the scope is open and the thread has a frame of ``alloc`` open, every array of at
-    most ``threshold`` bytes that ``@njit`` code creates comes from the thread's chunk
-    (``chunk_size`` bytes, more if one request needs more). The kernels stay unchanged.
+    most ``threshold`` bytes (default 64 KiB, at most ``chunk_size``) that ``@njit`` code
+    creates comes from the thread's chunk (``chunk_size`` bytes, default 1 MiB, more if one
+    request needs more). The kernels stay unchanged.
     Arrays may outlive the frame and the scope: they keep their chunk alive.
 
     Scopes nest (the innermost allocator and sizes apply) and are per thread; enter and leave
@@ -279,6 +280,8 @@ def transparent(alloc, *, threshold: int = DEFAULT_THRESHOLD,
     if not isinstance(alloc, SmartAlloc):
         raise error(ST.TRANSPARENT_ARG, what=f"fa.transparent() needs a SmartAlloc, got "
                     f"{type(alloc).__name__}", fix="pass the allocator whose frames to use")
+    if threshold is None and isinstance(chunk_size, int):
+        threshold = min(DEFAULT_THRESHOLD, chunk_size)
     for name, value, low in (("threshold", threshold, 0), ("chunk_size", chunk_size, KiB(4))):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 1 << 40:
             raise error(ST.TRANSPARENT_ARG, what=f"{name}={value!r} is not an int between "
