@@ -51,6 +51,11 @@ MAX_THREADS = 64
 #: Bytes at the start of a chunk: ``live`` (atomic), ``size``.
 CHUNK_HEADER = 64
 ROW_BYTES = 256
+#: Bytes before each block's meminfo: the chunk's address, the cursor before the block, the
+#: header of the block below it (the owner's stack), and ``dead`` (set by the block's free, on
+#: any thread). The owner pops dead blocks off the top before it allocates, so temporaries that
+#: die above a long-lived array are reused while that array lives.
+BLOCK_HEADER = 32
 #: A current chunk's ``live`` word starts at BIAS and each free takes one: the owner counts its
 #: allocations privately (``nalloc``, no atomic on the allocation path), so nothing is live when
 #: ``live == BIAS - nalloc``; retiring takes ``BIAS - nalloc``, which leaves the live count.
@@ -94,6 +99,7 @@ THREAD = (
     ("retired_live", "chunks retired while allocations in them were alive"),
     ("nomem", "chunk allocations that failed (the request went to the NRT)"),
     ("nalloc", "allocations carved from the current chunk (the owner's count, see BIAS)"),
+    ("top", "header address of the newest block of the current chunk (0: none)"),
     ("ext_malloc", "NRT_ExternalAllocator.malloc (these four words are the struct)"),
     ("ext_realloc", "NRT_ExternalAllocator.realloc"),
     ("ext_free", "NRT_ExternalAllocator.free"),
@@ -202,6 +208,7 @@ def build(table: np.ndarray, meminfo_size: int):
         with b.if_then(b.icmp_signed("!=", old, by)):
             bump(b, e, TW["retired_live"])
         st(b, c(0), e, TW["chunk"])
+        st(b, c(0), e, TW["top"])
         st(b, c(0), e, TW["cursor"])
         st(b, c(0), e, TW["end"])
     b.ret_void()
@@ -221,6 +228,7 @@ def build(table: np.ndarray, meminfo_size: int):
     chunk = b.ptrtoint(p, i64)
     st(b, c(BIAS), chunk, 0)           # live: BIAS - frees while it is a thread's chunk
     st(b, c(0), e, TW["nalloc"])
+    st(b, c(0), e, TW["top"])
     st(b, csize, chunk, 1)
     st(b, chunk, e, TW["chunk"])
     st(b, b.add(chunk, c(CHUNK_HEADER)), e, TW["cursor"])
@@ -285,7 +293,7 @@ def build(table: np.ndarray, meminfo_size: int):
     mask = b.sub(c(0), align)
 
     def place(b, cursor):
-        data = b.and_(b.add(cursor, b.add(c(8 + S - 1), align)), mask)
+        data = b.and_(b.add(cursor, b.add(c(BLOCK_HEADER + S - 1), align)), mask)
         return data, b.add(data, size)
 
     chunk = ld(b, e, TW["chunk"])
@@ -299,19 +307,42 @@ def build(table: np.ndarray, meminfo_size: int):
     idle = b.icmp_signed("==", live, b.sub(c(BIAS), ld(b, e, TW["nalloc"])))
     with b.if_then(b.and_(idle, b.icmp_signed("!=", cur, start))):
         bump(b, e, TW["rewinds"])
-    cursor = b.select(idle, start, cur)
+    cursor0 = b.select(idle, start, cur)
+    top0 = b.select(idle, c(0), ld(b, e, TW["top"]))
+    # Give back the dead blocks on top of the stack (their frees marked them, on any thread).
+    pop_head = b.block
+    pop_bb, pop_body, pop_done = bb("pop"), bb("pop_body"), bb("pop_done")
+    b.branch(pop_bb)
+    b.position_at_end(pop_bb)
+    top = b.phi(i64)
+    cursor = b.phi(i64)
+    top.add_incoming(top0, pop_head)
+    cursor.add_incoming(cursor0, pop_head)
+    has_top = b.icmp_signed("!=", top, c(0))
+    check_bb = bb("pop_check")
+    b.cbranch(has_top, check_bb, pop_done)
+    b.position_at_end(check_bb)
+    dead = b.load_atomic(word(b, top, 3), "acquire", 8)
+    b.cbranch(b.icmp_signed("!=", dead, c(0)), pop_body, pop_done)
+    b.position_at_end(pop_body)
+    top.add_incoming(ld(b, top, 2), pop_body)
+    cursor.add_incoming(ld(b, top, 1), pop_body)
+    b.branch(pop_bb)
+    b.position_at_end(pop_done)
+    st(b, top, e, TW["top"])
     data1, end1 = place(b, cursor)
     fits = b.icmp_unsigned("<=", end1, ld(b, e, TW["end"]))
     have_end = b.block
     b.cbranch(fits, commit_bb, refill_bb)
 
     b.position_at_end(refill_bb)
-    need = b.add(c(CHUNK_HEADER + 8 + S), b.add(align, size))
+    need = b.add(c(CHUNK_HEADER + BLOCK_HEADER + S), b.add(align, size))
     ok = b.call(refill, [e, need])
     got_bb = bb("got")
     b.cbranch(ok, got_bb, to_orig)
     b.position_at_end(got_bb)
-    data2, end2 = place(b, ld(b, e, TW["cursor"]))
+    cursor2 = ld(b, e, TW["cursor"])
+    data2, end2 = place(b, cursor2)
     b.branch(commit_bb)
 
     b.position_at_end(commit_bb)
@@ -321,9 +352,17 @@ def build(table: np.ndarray, meminfo_size: int):
     end = b.phi(i64)
     end.add_incoming(end1, have_end)
     end.add_incoming(end2, got_bb)
+    begin = b.phi(i64)
+    begin.add_incoming(cursor, have_end)
+    begin.add_incoming(cursor2, got_bb)
     chunk = ld(b, e, TW["chunk"])
     blk = b.sub(data, c(S))
-    b.store(chunk, b.inttoptr(b.sub(blk, c(8)), i64.as_pointer()))
+    head = b.sub(blk, c(BLOCK_HEADER))
+    st(b, chunk, head, 0)                    # the block header (see BLOCK_HEADER)
+    st(b, begin, head, 1)
+    st(b, ld(b, e, TW["top"]), head, 2)
+    st(b, c(0), head, 3)
+    st(b, head, e, TW["top"])
     st(b, end, e, TW["cursor"])
     st(b, blk, e, TW["pending"])
     bump(b, e, TW["nalloc"])
@@ -364,8 +403,9 @@ def build(table: np.ndarray, meminfo_size: int):
 
     fcb = ir.Function(mod, ir.FunctionType(ir.VoidType(), [i8p, i8p]), "framealloc_tp_free")
     b = ir.IRBuilder(fcb.append_basic_block("entry"))
-    blk = b.ptrtoint(fcb.args[0], i64)
-    chunk = b.load(b.inttoptr(b.sub(blk, c(8)), i64.as_pointer()))
+    head = b.sub(b.ptrtoint(fcb.args[0], i64), c(BLOCK_HEADER))
+    chunk = ld(b, head, 0)                   # read before the block may be reused
+    b.store_atomic(c(1), word(b, head, 3), "release", 8)
     release_chunk(b, chunk, c(1))
     b.ret_void()
 
@@ -502,7 +542,7 @@ def _probe_compiled(nat: Native) -> str | None:
         nat.header["nslots"] = 0
         nat.retire(nat.threads[0:1].ctypes.data)
         for name in ("row", "served", "served_bytes", "outside", "chunks_new", "rewinds",
-                     "retired_live", "nalloc", "large", "nomem"):
+                     "retired_live", "nalloc", "top", "large", "nomem"):
             t[name] = 0
     if not inside:
         return "a compiled np.empty did not reach the hook (numba links allocations otherwise)"

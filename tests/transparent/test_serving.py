@@ -147,3 +147,38 @@ def test_nested_scopes_use_the_innermost_allocator_and_sizes(alloc):
         assert outer.stats().served == 2
     finally:
         other.close()
+
+
+def test_temporaries_above_a_live_array_are_reused(alloc):
+    """A long-lived array at the bottom of the chunk does not pin the space above it: blocks
+    that died on top of the stack are given back before the next allocation."""
+    @numba.njit
+    def kernel(n, rounds):
+        keep = np.zeros(n)
+        for r in range(rounds):
+            t = np.ones(n) * r          # two temporaries per round, dead at the round's end
+            keep += t
+        return keep
+
+    with fa.transparent(alloc, threshold=fa.KiB(8), chunk_size=fa.KiB(8)) as t, alloc.frame():
+        got = kernel(100, 500)          # 1000 x 800 B temporaries through an 8 KiB chunk
+    assert t.stats().chunks_new == 1 and t.stats().served == 1001
+    assert (got == sum(range(500))).all()
+
+
+def test_a_dead_block_under_a_live_one_waits_for_it(alloc):
+    @numba.njit
+    def make(n):
+        return np.full(n, float(n))
+
+    with fa.transparent(alloc, threshold=fa.KiB(4), chunk_size=fa.KiB(4)) as t:
+        with alloc.frame():
+            a = make(10)
+            b = make(11)
+            del a                        # below b: cannot be reused yet
+            c = make(12)
+            assert c.ctypes.data > b.ctypes.data
+            del b, c                     # now both tops are dead: all three come back
+            d = make(13)
+    assert (d == 13.0).all() and t.stats().chunks_new == 1
+    del d
