@@ -164,6 +164,8 @@ class TransparentScope:
         if not stack:
             idx = _claim_row(nat)
             _local.row = idx
+            # Gives the row back if this thread ends inside the scope (its locals go first).
+            _local.guard = _RowGuard(idx, threading.get_ident())
         t = nat.threads[_local.row]
         self._saved = (int(t["row"]), int(t["threshold"]), int(t["chunk_size"]))
         self._base = _counters(t)
@@ -197,13 +199,8 @@ class TransparentScope:
         if stack:
             t["row"], t["threshold"], t["chunk_size"] = self._saved
             return
-        t["ident"] = 0                         # first: the hook no longer finds this row
-        # No compiled code of this thread runs now, so the chunk is ours to let go: it is freed
-        # now if nothing in it lives, else by the last array's free.
-        nat.retire(nat.threads[_local.row:_local.row + 1].ctypes.data)
-        t["row"] = 0
-        with _lock:
-            nat.free_rows.append(_local.row)
+        _local.guard.release()
+        _local.guard = None
 
     def stats(self) -> TransparentStats:
         """What this scope's thread allocated while the scope was open (so far, if it is)."""
@@ -218,6 +215,35 @@ class TransparentScope:
         state = "open" if self._active else "closed"
         return (f"<TransparentScope {state} threshold={self.threshold} "
                 f"chunk_size={self.chunk_size}>")
+
+
+class _RowGuard:
+    """A thread's claim on its table row, released when its outermost scope ends, or when the
+    thread ends inside a scope (then its thread-local storage, and this object, go)."""
+
+    __slots__ = ("row", "ident")
+
+    def __init__(self, row: int, ident: int):
+        self.row, self.ident = row, ident
+
+    def release(self) -> None:
+        nat, row = _native, self.row
+        self.row = -1
+        if row < 0 or nat is None:
+            return
+        t = nat.threads[row]
+        if int(t["ident"]) != self.ident:
+            return
+        t["ident"] = 0                         # first: the hook no longer finds this row
+        # No compiled code of this thread runs now, so the chunk is ours to let go: it is freed
+        # now if nothing in it lives, else by the last array's free.
+        nat.retire(nat.threads[row:row + 1].ctypes.data)
+        t["row"] = 0
+        with _lock:
+            nat.free_rows.append(row)
+
+    def __del__(self) -> None:
+        self.release()
 
 
 _COUNTERS = tuple(f.name for f in fields(TransparentStats))

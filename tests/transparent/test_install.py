@@ -8,11 +8,14 @@ import sys
 import textwrap
 import threading
 
+import numba
 import numpy as np
 import pytest
 
 import framealloc as fa
 from framealloc.transparent import transparent_status
+
+_full = numba.njit(lambda n: np.full(n, float(n)))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -53,6 +56,7 @@ REFUSALS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_refused_install_warns_fa190_and_changes_nothing(case):
     patch, env = REFUSALS[case]
@@ -72,6 +76,7 @@ def test_refused_install_warns_fa190_and_changes_nothing(case):
     assert result == "RESULT False 0 0 10.0 True"
 
 
+@pytest.mark.slow
 def test_a_failed_compiled_probe_restores_numba_allocator():
     """The hook is in place only while the probe runs: after a failed probe a newly compiled
     kernel must not reach it, even for a thread registered with a frame open."""
@@ -87,8 +92,10 @@ def test_a_failed_compiled_probe_restores_numba_allocator():
         nat = seen[0]
         row = np.ones(32, np.int64)
         t = nat.threads[0]
-        t["row"], t["threshold"], t["chunk_size"], t["frame_open_off"] = row.ctypes.data, 4096, 65536, 0
-        t["ext_malloc"], t["ext_realloc"], t["ext_free"] = nat.malloc_cb, nat.realloc_cb, nat.free_cb
+        t["row"], t["threshold"], t["chunk_size"] = row.ctypes.data, 4096, 65536
+        t["frame_open_off"] = 0
+        t["ext_malloc"], t["ext_realloc"] = nat.malloc_cb, nat.realloc_cb
+        t["ext_free"] = nat.free_cb
         t["ext_opaque"] = nat.threads[0:1].ctypes.data
         t["ident"] = threading.get_ident()
         nat.header["nslots"] = 1
@@ -101,6 +108,7 @@ def test_a_failed_compiled_probe_restores_numba_allocator():
     assert "SERVED 0 0" in out
 
 
+@pytest.mark.slow
 def test_the_meminfo_path_without_nrt_statistics():
     """With NRT statistics off (as in production), the hook fills the meminfo itself."""
     out = run("""
@@ -212,3 +220,26 @@ def test_explain_covers_the_codes():
         assert fa.explain(code).startswith(code)
     assert issubclass(fa.TransparentWarning, fa.FrameAllocWarning)
     assert fa.TransparentWarning.code == "FA190"
+
+
+def test_a_thread_that_ends_inside_a_scope_gives_its_row_and_chunk_back(alloc):
+    import gc
+
+    kept = []
+
+    def leave_open():
+        scope = fa.transparent(alloc, threshold=fa.KiB(1), chunk_size=fa.KiB(4))
+        scope.__enter__()                     # never left
+        alloc.begin_frame()
+        kept.append(_full(8))
+        alloc.end_frame()
+
+    th = threading.Thread(target=leave_open)
+    th.start()
+    th.join()
+    gc.collect()
+    assert transparent_status().threads == 0
+    assert transparent_status().chunks_live >= 1        # the kept array holds its chunk
+    assert (kept[0] == 8.0).all()
+    kept.clear()
+    gc.collect()

@@ -69,9 +69,9 @@ def test_served_arrays_are_aligned_and_disjoint(alloc):
     def many(sizes):
         out = []
         for i in range(sizes.shape[0]):
-            x = np.empty(sizes[i], np.uint8)
+            x = np.empty(sizes[i], np.uint8)  # noqa: FA607 (unmodified numba code)
             x[:] = i % 251
-            out.append(x)
+            out.append(x)  # noqa: FA607 (unmodified numba code)
         return out
 
     sizes = np.random.default_rng(3).integers(0, 3000, 300)
@@ -110,7 +110,7 @@ def test_a_full_chunk_with_live_arrays_is_retired_not_reused(alloc):
     def keep(n, m):
         out = []
         for i in range(n):
-            out.append(np.full(m, float(i)))
+            out.append(np.full(m, float(i)))  # noqa: FA607 (unmodified numba code)
         return out
 
     with fa.transparent(alloc, threshold=fa.KiB(4), chunk_size=fa.KiB(4)) as t:
@@ -156,7 +156,7 @@ def test_temporaries_above_a_live_array_are_reused(alloc):
     def kernel(n, rounds):
         keep = np.zeros(n)
         for r in range(rounds):
-            t = np.ones(n) * r          # two temporaries per round, dead at the round's end
+            t = np.ones(n) * r  # noqa: FA607 (two temporaries, dead at the round's end)
             keep += t
         return keep
 
