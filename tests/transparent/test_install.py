@@ -243,3 +243,29 @@ def test_a_thread_that_ends_inside_a_scope_gives_its_row_and_chunk_back(alloc):
     assert (kept[0] == 8.0).all()
     kept.clear()
     gc.collect()
+
+
+@pytest.mark.slow
+def test_user_kernels_compile_to_the_same_code_after_install():
+    """The hook is a symbol, not a code change: numba generates the same LLVM IR for a kernel
+    before and after the install, so compile time cannot grow."""
+    out = run("""
+        import re, numba, numpy as np
+        import framealloc as fa
+        def kernel(x):
+            return (x - x.mean()) * np.zeros_like(x) + np.array([1.0, 2.0]).sum()
+        sig = "(float64[::1],)"
+        def ir():
+            f = numba.njit(kernel)
+            f.compile(sig)
+            text = next(iter(f.inspect_llvm().values()))
+            for pat, rep in ((r"_ZN\\w+", "SYM"), (r"0x[0-9a-f]+", ""), (r"\\.\\d+", ""),
+                             (r"\\[\\d+ x i8\\]", "[N x i8]")):
+                text = re.sub(pat, rep, text)       # names carry counters and addresses
+            return text
+        before = ir()
+        assert fa.install_transparent()
+        after = ir()
+        print("SAME", before == after, "NRT_MemInfo_alloc_aligned" in after)
+    """)
+    assert "SAME True True" in out
