@@ -171,8 +171,7 @@ class TransparentScope:
         self._base = _counters(t)
         t["threshold"] = self.threshold
         t["chunk_size"] = self.chunk_size
-        t["frame_open_off"] = ARENA_DTYPE.fields["frame_open"][1]
-        t["row"] = row_addr
+        t["row"] = row_addr + ARENA_DTYPE.fields["frame_open"][1]
         if not stack:
             nat.header["exact"] = int(_nrt_stats_on())
             t["ident"] = threading.get_ident()     # last: the hook may now find this row

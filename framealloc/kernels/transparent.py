@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
+import sys
 
 import numpy as np
 
@@ -48,8 +50,14 @@ __all__ = ["HEADER_DTYPE", "THREAD_DTYPE", "CHUNK_HEADER", "MAX_THREADS", "Nativ
 
 #: Threads that can be registered at once (table rows after the header).
 MAX_THREADS = 64
-#: Bytes at the start of a chunk: ``live`` (atomic), ``size``.
+#: Bytes at the start of a chunk; its words: ``live`` (atomic: BIAS minus the frees of other
+#: threads while the chunk is current, then the live blocks), ``size``, the owner's own frees
+#: while current (plain), the owner's thread id, ``current`` (1 while the owner bumps in it).
 CHUNK_HEADER = 64
+C_OWNER_FREES, C_OWNER, C_CURRENT = 2, 3, 4
+#: The thread pointer holds pthread_self() on x86-64 glibc (checked at install).
+FAST_SELF_OK = os.name == "posix" and sys.platform.startswith("linux") and \
+    platform.machine() in ("x86_64", "AMD64")
 ROW_BYTES = 256
 #: Bytes before each block's meminfo: the chunk's address, the cursor before the block, the
 #: header of the block below it (the owner's stack), and ``dead`` (set by the block's free, on
@@ -83,7 +91,7 @@ HEADER = (
 #: One registered thread (rows 1..MAX_THREADS).
 THREAD = (
     ("ident", "the thread's ident (threading.get_ident()); 0: row free"),
-    ("row", "address of the allocator's arena row of this thread (frame_open is read there)"),
+    ("row", "address of frame_open in the allocator's arena row of this thread"),
     ("chunk", "address of the current chunk (0: none yet)"),
     ("cursor", "address of the next free byte in the current chunk"),
     ("end", "address one past the current chunk"),
@@ -104,7 +112,6 @@ THREAD = (
     ("ext_realloc", "NRT_ExternalAllocator.realloc"),
     ("ext_free", "NRT_ExternalAllocator.free"),
     ("ext_opaque", "NRT_ExternalAllocator.opaque_data: this row's address"),
-    ("frame_open_off", "byte offset of frame_open in the arena row"),
 )
 HEADER_DTYPE = _record(*HEADER)
 THREAD_DTYPE = _record(*THREAD)
@@ -127,6 +134,7 @@ class Native:
         self.realloc_cb = get("framealloc_tp_realloc")
         self.free_cb = get("framealloc_tp_free")
         self.retire = ctypes.CFUNCTYPE(None, ctypes.c_int64)(get("framealloc_tp_retire"))
+        self.self_id = ctypes.CFUNCTYPE(ctypes.c_int64)(get("framealloc_tp_self"))
         self.header = table[0].view(HEADER_DTYPE)
         self.threads = table[1:].view(THREAD_DTYPE).reshape(-1)
         self.free_rows: list[int] = []      # thread rows given back (framealloc.transparent)
@@ -142,12 +150,16 @@ def new_table() -> np.ndarray:
     return table
 
 
-def build(table: np.ndarray, meminfo_size: int):
+def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
     """Compile the hook, the external allocator's callbacks and ``retire`` over ``table``.
 
     ``meminfo_size`` is ``sizeof(NRT_MemInfo)``, measured by the install probe: the data of a
     meminfo made by ``NRT_MemInfo_alloc_external`` starts that many bytes after the block our
     malloc callback returns, so the block is placed to align the data.
+
+    ``fast_self``: read the calling thread's id from the thread pointer (x86-64 glibc, where
+    ``pthread_self()`` is ``%fs:16``) instead of calling ``pthread_self``; the install checks
+    the result against ``threading.get_ident()`` and builds again without it if they differ.
     """
     from llvmlite import ir
     from numba.core import cgutils
@@ -184,6 +196,25 @@ def build(table: np.ndarray, meminfo_size: int):
                             "pthread_self" if os.name == "posix" else "PyThread_get_thread_ident")
     orig_ty = ir.FunctionType(i8p, [i64, i32])
     ext_ty = ir.FunctionType(i8p, [i64, i8p])
+    fast_self = fast_self and FAST_SELF_OK
+    if fast_self:
+        from llvmlite import binding as ll
+        try:
+            ll.initialize_native_asmparser()    # inline assembly needs it (LLVM aborts without)
+        except Exception:                       # noqa: BLE001 - then call pthread_self
+            fast_self = False
+    self_asm = ir.InlineAsm(ir.FunctionType(i64, []), "movq %fs:16, $0", "=r")
+
+    def self_id(b):
+        """The calling thread's id, as threading.get_ident() gives it."""
+        if fast_self:
+            return b.call(self_asm, [])
+        ident = b.call(get_ident, [])
+        return b.zext(ident, i64) if ulong.width < 64 else ident
+
+    probe_self = ir.Function(mod, ir.FunctionType(i64, []), "framealloc_tp_self")
+    b = ir.IRBuilder(probe_self.append_basic_block("entry"))
+    b.ret(self_id(b))
 
     def release_chunk(b, chunk, by):
         """Take ``by`` from the chunk's ``live``; whoever takes it to 0 frees the chunk."""
@@ -202,8 +233,10 @@ def build(table: np.ndarray, meminfo_size: int):
     e = retire.args[0]
     chunk = ld(b, e, TW["chunk"])
     with b.if_then(b.icmp_signed("!=", chunk, c(0))):
-        # live = BIAS - frees; taking BIAS - nalloc leaves nalloc - frees: the live allocations.
-        by = b.sub(c(BIAS), ld(b, e, TW["nalloc"]))
+        # live = BIAS - foreign frees; taking BIAS - (nalloc - owner frees) leaves the live
+        # allocations. From now on every free, the owner's too, is atomic.
+        st(b, c(0), chunk, C_CURRENT)
+        by = b.sub(c(BIAS), b.sub(ld(b, e, TW["nalloc"]), ld(b, chunk, C_OWNER_FREES)))
         old = release_chunk(b, chunk, by)
         with b.if_then(b.icmp_signed("!=", old, by)):
             bump(b, e, TW["retired_live"])
@@ -226,7 +259,10 @@ def build(table: np.ndarray, meminfo_size: int):
         bump(b, e, TW["nomem"])
         b.ret(ir.Constant(i1, 0))
     chunk = b.ptrtoint(p, i64)
-    st(b, c(BIAS), chunk, 0)           # live: BIAS - frees while it is a thread's chunk
+    st(b, c(BIAS), chunk, 0)           # live: BIAS - foreign frees while it is current
+    st(b, c(0), chunk, C_OWNER_FREES)
+    st(b, self_id(b), chunk, C_OWNER)
+    st(b, c(1), chunk, C_CURRENT)
     st(b, c(0), e, TW["nalloc"])
     st(b, c(0), e, TW["top"])
     st(b, csize, chunk, 1)
@@ -240,20 +276,38 @@ def build(table: np.ndarray, meminfo_size: int):
     b.ret(ir.Constant(i1, 1))
 
     # -- the hook ------------------------------------------------------------------------------
+    # Three functions, so that each path saves only the registers it needs: the hook (no thread
+    # registered: one load, a jump to numba's function), the lookup (a registered thread: find
+    # its row, check frame and size) and the bump (serve the request from the chunk).
+    def to_numba(b, size, align32):
+        orig = b.inttoptr(b.load_atomic(hdr(b, "orig"), "monotonic", 8), orig_ty.as_pointer())
+        b.ret(b.call(orig, [size, align32], tail=True))
+
+    lookup = ir.Function(mod, orig_ty, "framealloc_tp_lookup")
+    lookup.linkage = "internal"
+    lookup.attributes.add("noinline")
+    serve_ty = ir.FunctionType(i8p, [i64, i32, i64])
+    serve = ir.Function(mod, serve_ty, "framealloc_tp_serve")
+    serve.linkage = "internal"
+    serve.attributes.add("noinline")
+
     hook = ir.Function(mod, orig_ty, "framealloc_tp_alloc_aligned")
     hook.linkage = "external"
-    size, align32 = hook.args
-    bb = hook.append_basic_block
+    b = ir.IRBuilder(hook.append_basic_block("entry"))
+    to_orig, go = hook.append_basic_block("orig"), hook.append_basic_block("lookup")
+    nslots = b.load_atomic(hdr(b, "nslots"), "monotonic", 8)
+    b.cbranch(b.icmp_signed("==", nslots, c(0)), to_orig, go)
+    b.position_at_end(go)
+    b.ret(b.call(lookup, hook.args, tail=True))
+    b.position_at_end(to_orig)
+    to_numba(b, *hook.args)
+
+    size, align32 = lookup.args
+    bb = lookup.append_basic_block
     b = ir.IRBuilder(bb("entry"))
     to_orig = bb("orig")
-    scan = bb("scan")
     nslots = b.load_atomic(hdr(b, "nslots"), "monotonic", 8)
-    b.cbranch(b.icmp_signed("==", nslots, c(0)), to_orig, scan)
-
-    b.position_at_end(scan)
-    ident = b.call(get_ident, [])
-    if ulong.width < 64:
-        ident = b.zext(ident, i64)
+    ident = self_id(b)
     loop, found = bb("loop"), bb("found")
     head = b.block
     b.branch(loop)
@@ -269,8 +323,7 @@ def build(table: np.ndarray, meminfo_size: int):
 
     b.position_at_end(found)
     e = entry
-    row = ld(b, e, TW["row"])
-    is_open = b.load(b.inttoptr(b.add(row, ld(b, e, TW["frame_open_off"])), i64.as_pointer()))
+    is_open = ld(b, ld(b, e, TW["row"]), 0)
     closed_bb, open_bb = bb("closed"), bb("open")
     b.cbranch(b.icmp_signed("==", is_open, c(0)), closed_bb, open_bb)
     b.position_at_end(closed_bb)
@@ -289,6 +342,15 @@ def build(table: np.ndarray, meminfo_size: int):
     b.branch(to_orig)
 
     b.position_at_end(small_bb)
+    b.ret(b.call(serve, [size, align32, e], tail=True))
+    b.position_at_end(to_orig)
+    to_numba(b, size, align32)
+
+    size, align32, e = serve.args
+    bb = serve.append_basic_block
+    b = ir.IRBuilder(bb("entry"))
+    to_orig = bb("orig")
+    align = b.zext(align32, i64)
     align = b.select(b.icmp_unsigned("<", align, c(16)), c(16), align)
     mask = b.sub(c(0), align)
 
@@ -304,7 +366,8 @@ def build(table: np.ndarray, meminfo_size: int):
     live = b.load_atomic(word(b, chunk, 0), "acquire", 8)
     start = b.add(chunk, c(CHUNK_HEADER))
     cur = ld(b, e, TW["cursor"])
-    idle = b.icmp_signed("==", live, b.sub(c(BIAS), ld(b, e, TW["nalloc"])))
+    alive = b.sub(ld(b, e, TW["nalloc"]), ld(b, chunk, C_OWNER_FREES))
+    idle = b.icmp_signed("==", live, b.sub(c(BIAS), alive))
     with b.if_then(b.and_(idle, b.icmp_signed("!=", cur, start))):
         bump(b, e, TW["rewinds"])
     cursor0 = b.select(idle, start, cur)
@@ -385,9 +448,7 @@ def build(table: np.ndarray, meminfo_size: int):
     b.ret(b.inttoptr(blk, i8p))
 
     b.position_at_end(to_orig)
-    orig = b.inttoptr(b.load_atomic(hdr(b, "orig"), "monotonic", 8), orig_ty.as_pointer())
-    res = b.call(orig, [size, align32], tail=True)
-    b.ret(res)
+    to_numba(b, size, align32)
 
     # -- the external allocator's callbacks -----------------------------------------------------
     mcb = ir.Function(mod, ext_ty, "framealloc_tp_malloc")
@@ -406,7 +467,15 @@ def build(table: np.ndarray, meminfo_size: int):
     head = b.sub(b.ptrtoint(fcb.args[0], i64), c(BLOCK_HEADER))
     chunk = ld(b, head, 0)                   # read before the block may be reused
     b.store_atomic(c(1), word(b, head, 3), "release", 8)
-    release_chunk(b, chunk, c(1))
+    # The owner freeing into its current chunk counts without an atomic (only it reads that
+    # count, and only it changes `current`); every other free is atomic.
+    mine = b.and_(b.icmp_signed("!=", ld(b, chunk, C_CURRENT), c(0)),
+                  b.icmp_signed("==", ld(b, chunk, C_OWNER), self_id(b)))
+    with b.if_else(mine) as (own, other):
+        with own:
+            bump(b, chunk, C_OWNER_FREES)
+        with other:
+            release_chunk(b, chunk, c(1))
     b.ret_void()
 
     from numba.core.compiler_lock import global_compiler_lock
@@ -523,7 +592,6 @@ def _probe_compiled(nat: Native) -> str | None:
     fake_row = np.zeros(32, np.int64)
     t = nat.threads[0]
     t["row"], t["threshold"], t["chunk_size"] = fake_row.ctypes.data, 4096, 65536
-    t["frame_open_off"] = 0
     t["ext_malloc"], t["ext_realloc"], t["ext_free"] = nat.malloc_cb, nat.realloc_cb, nat.free_cb
     t["ext_opaque"] = nat.threads[0:1].ctypes.data
     t["ident"] = threading.get_ident()
@@ -570,8 +638,13 @@ def install() -> tuple[Native | None, str | None]:
     size_mi, alloc_external, why = _probe_meminfo(_nrt.c_helpers)
     if why:
         return None, why
+    import threading
     table = new_table()
     nat = Native(build(table, size_mi), table, size_mi)
+    if nat.self_id() & (2**64 - 1) != threading.get_ident():
+        nat = Native(build(table, size_mi, fast_self=False), table, size_mi)
+        if nat.self_id() & (2**64 - 1) != threading.get_ident():
+            return None, "the hook cannot tell threads apart as threading.get_ident() does"
     orig = _nrt.c_helpers["MemInfo_alloc_aligned"]
     nat.header["orig"] = orig
     nat.header["alloc_external"] = alloc_external

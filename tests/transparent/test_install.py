@@ -93,7 +93,6 @@ def test_a_failed_compiled_probe_restores_numba_allocator():
         row = np.ones(32, np.int64)
         t = nat.threads[0]
         t["row"], t["threshold"], t["chunk_size"] = row.ctypes.data, 4096, 65536
-        t["frame_open_off"] = 0
         t["ext_malloc"], t["ext_realloc"] = nat.malloc_cb, nat.realloc_cb
         t["ext_free"] = nat.free_cb
         t["ext_opaque"] = nat.threads[0:1].ctypes.data
