@@ -103,7 +103,8 @@ def install_transparent() -> bool:
     >>> fa.install_transparent()
     True
     """
-    global _native, _refusal
+    global _native, _refusal, W_IDENT, W_ROW, W_THRESHOLD, W_CHUNK_SIZE, W_COUNTERS
+    global _FRAME_OPEN_OFFSET
     with _lock:
         if _native is not None:
             return True
@@ -113,6 +114,8 @@ def install_transparent() -> bool:
             if native is None:
                 _refusal = why
             else:
+                (W_IDENT, W_ROW, W_THRESHOLD, W_CHUNK_SIZE, W_COUNTERS,
+                 _FRAME_OPEN_OFFSET) = _words()
                 _native = native
         if _native is not None:
             return True
@@ -155,9 +158,9 @@ class TransparentScope:
         if not install_transparent():
             self._thread = threading.get_ident()
             return self                  # refused: a scope that changes nothing
-        from .kernels.layout import ARENA_DTYPE
         row_addr = self.alloc._arena().row_addr   # attaches the thread (FA012/FA015 as usual)
         nat = _native
+        ident = threading.get_ident()
         stack = getattr(_local, "stack", None)
         if stack is None:
             stack = _local.stack = []
@@ -165,18 +168,18 @@ class TransparentScope:
             idx = _claim_row(nat)
             _local.row = idx
             # Gives the row back if this thread ends inside the scope (its locals go first).
-            _local.guard = _RowGuard(idx, threading.get_ident())
-        t = nat.threads[_local.row]
-        self._saved = (int(t["row"]), int(t["threshold"]), int(t["chunk_size"]))
-        self._base = _counters(t)
-        t["threshold"] = self.threshold
-        t["chunk_size"] = self.chunk_size
-        t["row"] = row_addr + ARENA_DTYPE.fields["frame_open"][1]
+            _local.guard = _RowGuard(idx, ident)
+        w = nat.words[_local.row]               # the thread's row as int64 words (W_*)
+        self._saved = (w[W_ROW], w[W_THRESHOLD], w[W_CHUNK_SIZE])
+        self._base = w[W_COUNTERS].copy()
+        w[W_THRESHOLD] = self.threshold
+        w[W_CHUNK_SIZE] = self.chunk_size
+        w[W_ROW] = row_addr + _FRAME_OPEN_OFFSET
         if not stack:
-            nat.header["exact"] = int(_nrt_stats_on())
-            t["ident"] = threading.get_ident()     # last: the hook may now find this row
+            nat.header["exact"] = _nrt_stats_on()
+            w[W_IDENT] = ident                  # last: the hook may now find this row
         stack.append(self)
-        self._thread = threading.get_ident()
+        self._thread = ident
         self._active = True
         return self
 
@@ -190,13 +193,12 @@ class TransparentScope:
         if not stack or stack[-1] is not self:
             raise error(ST.TRANSPARENT_ARG, what="scopes left out of order",
                         fix="leave nested transparent scopes innermost first")
-        nat = _native
-        t = nat.threads[_local.row]
-        self._base = tuple(a - b for a, b in zip(_counters(t), self._base))
+        w = _native.words[_local.row]
+        self._base = w[W_COUNTERS] - self._base
         stack.pop()
         self._active = False
         if stack:
-            t["row"], t["threshold"], t["chunk_size"] = self._saved
+            w[W_ROW], w[W_THRESHOLD], w[W_CHUNK_SIZE] = self._saved
             return
         _local.guard.release()
         _local.guard = None
@@ -206,9 +208,8 @@ class TransparentScope:
         if self._base is None:
             return TransparentStats()
         if self._active:
-            now = _counters(_native.threads[_local.row])
-            return TransparentStats(*(a - b for a, b in zip(now, self._base)))
-        return TransparentStats(*self._base)
+            return TransparentStats(*map(int, _native.words[_local.row][W_COUNTERS] - self._base))
+        return TransparentStats(*map(int, self._base))
 
     def __repr__(self) -> str:
         state = "open" if self._active else "closed"
@@ -230,14 +231,14 @@ class _RowGuard:
         self.row = -1
         if row < 0 or nat is None:
             return
-        t = nat.threads[row]
-        if int(t["ident"]) != self.ident:
+        w = nat.words[row]
+        if w[W_IDENT] != self.ident:
             return
-        t["ident"] = 0                         # first: the hook no longer finds this row
+        w[W_IDENT] = 0                         # first: the hook no longer finds this row
         # No compiled code of this thread runs now, so the chunk is ours to let go: it is freed
         # now if nothing in it lives, else by the last array's free.
-        nat.retire(nat.threads[row:row + 1].ctypes.data)
-        t["row"] = 0
+        nat.retire(nat.row_addr[row])
+        w[W_ROW] = 0
         with _lock:
             nat.free_rows.append(row)
 
@@ -245,11 +246,19 @@ class _RowGuard:
         self.release()
 
 
-_COUNTERS = tuple(f.name for f in fields(TransparentStats))
+def _words():
+    from .kernels.layout import ARENA_DTYPE
+    from .kernels.transparent import TW
+    names = [f.name for f in fields(TransparentStats)]
+    first = TW[names[0]]
+    assert [TW[n] - first for n in names] == list(range(len(names))), "counters moved"
+    return (TW["ident"], TW["row"], TW["threshold"], TW["chunk_size"],
+            slice(first, first + len(names)), ARENA_DTYPE.fields["frame_open"][1])
 
 
-def _counters(t) -> tuple:
-    return tuple(int(t[name]) for name in _COUNTERS)
+W_IDENT = W_ROW = W_THRESHOLD = W_CHUNK_SIZE = 0
+W_COUNTERS = slice(0)
+_FRAME_OPEN_OFFSET = 0
 
 
 def _claim_row(nat) -> int:
@@ -262,14 +271,14 @@ def _claim_row(nat) -> int:
         t = nat.threads[n]
         t["ext_malloc"], t["ext_realloc"], t["ext_free"] = nat.malloc_cb, nat.realloc_cb, \
             nat.free_cb
-        t["ext_opaque"] = nat.threads[n:n + 1].ctypes.data
+        t["ext_opaque"] = nat.row_addr[n]
         nat.header["nslots"] = n + 1
         return n
 
 
-def _nrt_stats_on() -> bool:
+def _nrt_stats_on() -> int:
     from numba.core.runtime import _nrt_python
-    return bool(_nrt_python.memsys_stats_enabled())
+    return 1 if _nrt_python.memsys_stats_enabled() else 0
 
 
 def transparent(alloc, *, threshold: int | None = None,

@@ -137,6 +137,8 @@ class Native:
         self.self_id = ctypes.CFUNCTYPE(ctypes.c_int64)(get("framealloc_tp_self"))
         self.header = table[0].view(HEADER_DTYPE)
         self.threads = table[1:].view(THREAD_DTYPE).reshape(-1)
+        self.words = table[1:]                # the same rows as int64 words (TW indices)
+        self.row_addr = [int(a) for a in self.addr + ROW_BYTES * np.arange(1, 1 + MAX_THREADS)]
         self.free_rows: list[int] = []      # thread rows given back (framealloc.transparent)
 
 
