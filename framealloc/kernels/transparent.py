@@ -7,30 +7,38 @@ numba's runtime, ``NRT_MemInfo_alloc_aligned(size, align)``: ``numba.np.arrayobj
 symbol, and numba's JIT resolves the symbol through llvmlite's symbol table when it links (or
 loads from its cache) each compiled function.
 
-:func:`install` points that symbol at :data:`HOOK`, a small LLVM function compiled here once per
-process. It decides per call:
+:func:`install` points that symbol at ``framealloc_tp_alloc_aligned``, LLVM code built here once
+per process. It decides per call:
 
 * no thread registered (``fa.transparent`` never entered, or exited everywhere): a jump to the
   original function, nothing else;
-* the calling thread (``PyThread_get_thread_ident``) is in the table, its allocator's arena row
-  has a frame open, the request is at most the thread's threshold: carve the meminfo and the
-  data from the thread's current **chunk** and return it; otherwise the original function.
+* the calling thread (its id from the thread pointer, or ``pthread_self``) is in the table, its
+  allocator's arena row has a frame open, the request is at most the thread's threshold: carve
+  the meminfo and the data from the thread's current **chunk** and return it; otherwise the
+  original function.
 
-The meminfo is numba's own (``NRT_MemInfo_alloc_external``, reached through ``NRT_get_api()``),
-with an external allocator whose ``free`` is :data:`FREE`: numba's refcounting decides when an
-array dies, and its last release calls our ``free``, on whatever thread drops it.
+The meminfo is numba's own (``NRT_MemInfo_alloc_external``, reached through ``NRT_get_api()``,
+or the same six words written here when NRT statistics are off), with an external allocator
+whose ``free`` is ours: numba's refcounting decides when an array dies, and its last release
+calls our ``free``, on whatever thread drops it.
 
-Safety rests on one counter per chunk, ``live``: the live allocations carved from it, plus one
-while it is a thread's current chunk. The owner thread is the only one that adds to it (one
-atomic add per allocation); a free anywhere subtracts (atomically). So:
+Safety rests on two things per chunk and one per block:
 
-* the owner may rewind its cursor to the chunk's start whenever it reads ``live == 1``: nothing
-  carved from the chunk is alive, and nobody else can make anything alive in it;
-* a chunk that is full while allocations in it live is *retired*: the owner drops its one and
-  takes a fresh chunk; the free that takes ``live`` to 0 returns the chunk to ``malloc``;
-* an array that outlives its frame (returned to Python, stored, captured) keeps its chunk: the
-  chunk is never rewound under it, so nothing dangles. Frames decide only *when* compiled code
-  allocates here (while the thread's frame is open), never when memory is reused.
+* ``live`` (atomic) starts at :data:`BIAS`; frees from other threads take one each. The owner
+  counts its allocations (``nalloc``, in its row) and its own frees (in the chunk header) without
+  atomics; only the owner reads them and only it flips ``current``. Nothing carved from the
+  chunk is alive exactly when ``live == BIAS - (nalloc - own frees)``: the owner then rewinds the
+  chunk to its start;
+* blocks form a stack; a free marks its block ``dead`` (a release store) and the owner pops dead
+  blocks off the top before it allocates, so temporaries that die above a long-lived array
+  reuse their memory;
+* a chunk that is full while blocks in it live is *retired*: ``current`` goes to 0 (from then
+  on every free is atomic), the owner takes ``BIAS - (nalloc - own frees)`` from ``live``, which
+  leaves the live blocks, and takes a fresh chunk; the free that takes ``live`` to 0 returns
+  the chunk to ``malloc``;
+* an array that outlives its frame (returned to Python, stored, captured) keeps its block:
+  nothing under it is reused while it lives. Frames decide only *when* compiled code allocates
+  here (while the thread's frame is open), never when memory is reused.
 
 State: one table of 256-byte records (:data:`HEADER_DTYPE` in row 0, :data:`THREAD_DTYPE` for
 each registered thread), allocated once per process and never freed, because meminfos point at
