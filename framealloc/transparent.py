@@ -29,6 +29,7 @@ from __future__ import annotations
 import threading
 import warnings
 from dataclasses import dataclass, fields
+from typing import Any
 
 from .config import KiB, MiB
 from .errors import TransparentWarning, error
@@ -42,7 +43,7 @@ DEFAULT_THRESHOLD = KiB(64)
 DEFAULT_CHUNK = MiB(1)
 
 _lock = threading.Lock()
-_native = None                 # kernels.transparent.Native once installed
+_native: Any = None            # kernels.transparent.Native once installed
 _refusal: str | None = None    # why install refused (then nothing was changed)
 _local = threading.local()     # .stack: this thread's open scopes, .row: its table row index
 
@@ -145,10 +146,10 @@ class TransparentScope:
         self.alloc = alloc
         self.threshold = threshold
         self.chunk_size = chunk_size
-        self._row = None
-        self._saved = None
-        self._thread = None
-        self._base = None
+        self._row: int | None = None
+        self._saved: tuple | None = None
+        self._thread: int | None = None
+        self._base: Any = None
         self._active = False
 
     def __enter__(self) -> "TransparentScope":
