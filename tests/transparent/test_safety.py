@@ -209,3 +209,57 @@ def test_chunks_go_back_when_the_last_array_goes(alloc):
     del half, x
     gc.collect()
     assert transparent_status().chunks_live == base
+
+
+@numba.njit(nogil=True)
+def produce(out, first, n, m):
+    for i in range(n):
+        out.append(filled(1 + (first + i) % m, float(first + i)))  # noqa: FA607 (on purpose)
+
+
+@numba.njit(nogil=True)
+def consume(batch):
+    """Check and drop every array of the batch without the GIL (the frees run here)."""
+    bad = 0
+    for a in batch:
+        for j in range(a.shape[0]):
+            if a[j] != a[0]:
+                bad += 1
+    while len(batch):
+        batch.pop()
+    return bad
+
+
+def test_frees_in_nogil_code_race_the_owner_allocating(alloc):
+    """Two producer threads allocate in frames without the GIL while two consumers free their
+    arrays inside nogil compiled code at the same time (atomic counts, dead flags, retired
+    chunks all exercised)."""
+    q: queue.Queue = queue.Queue(maxsize=8)
+    bad, served = [], []
+
+    def producer(k):
+        with fa.transparent(alloc, threshold=fa.KiB(1), chunk_size=fa.KiB(8)) as scope:
+            for f in range(150):
+                with alloc.frame():
+                    batch = List.empty_list(numba.float64[::1])
+                    produce(batch, k * 100000 + f * 20, 20, 90)
+                    q.put(batch)
+        served.append(scope.stats().served)
+
+    def consumer():
+        while (batch := q.get()) is not None:
+            bad.append(consume(batch))
+            del batch
+
+    producers = [threading.Thread(target=producer, args=(k,)) for k in range(2)]
+    consumers = [threading.Thread(target=consumer) for _ in range(2)]
+    for th in producers + consumers:
+        th.start()
+    for th in producers:
+        th.join()
+    for _ in consumers:
+        q.put(None)
+    for th in consumers:
+        th.join()
+    assert len(bad) == 300 and sum(bad) == 0
+    assert len(served) == 2 and min(served) >= 150 * 20
