@@ -128,3 +128,5 @@ __all__ = [
     "BehaviourFilter", "BehaviourWarning", "BehaviourEvent",
     "IntegrationError", "MissingExtraError", "TaskFrameError",
 ]
+from .transparent import TransparentWarning, install_transparent, transparent  # noqa: E402
+__all__ += ["transparent", "install_transparent", "TransparentWarning"]

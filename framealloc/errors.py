@@ -95,7 +95,7 @@ __all__ = [
     "BehaviourWarning",
     "PhaseWarning", "ScratchError", "ScratchFullError", "RetentionError",
     # integrations
-    "IntegrationError", "MissingExtraError", "TaskFrameError",
+    "IntegrationError", "MissingExtraError", "TaskFrameError", "TransparentWarning",
     # the table
     "Status",
     "CodeInfo",
@@ -397,6 +397,13 @@ class BudgetWarning(FrameAllocWarning):
     """A soft budget was passed (FA155): issued once per frame per budget, after the callback."""
 
     code = "FA155"
+
+
+class TransparentWarning(FrameAllocWarning):
+    """:func:`framealloc.install_transparent` refused (FA190): numba's internals are not the
+    ones transparent frames know, so nothing was changed and scopes do nothing."""
+
+    code = "FA190"
 
 
 class PhaseError(FrameStateError, ValueError):
@@ -1244,6 +1251,31 @@ Dask worker, or the worker is shutting down.""",
      message="no framealloc allocator on {where}",
      todo="register FrameAllocPlugin(config) with client.register_plugin() before submitting tasks",
      where="this worker")
+
+# -- FA19x transparent frames ----------------------------------------------------------------
+_add(ST.TRANSPARENT_REFUSED, TransparentWarning, "transparent frames refused", """
+`fa.install_transparent()` (or the first `fa.transparent(alloc)` scope) checks that the numba
+internals it hooks are the ones it knows: the numba version, the symbol numba's array allocation
+calls (`NRT_MemInfo_alloc_aligned`) and the code that lowers it, the runtime's C entry points,
+the `MemInfo` layout and free path (a probe allocation), and a compiled probe. One of them did
+not match, so nothing was changed: compiled code allocates its arrays as numba always does, and
+`fa.transparent()` scopes do nothing. The message names the check. Use explicit frame
+allocation (`alloc.frame_array` inside `@njit`) instead, or a numba version the mode supports.""",
+     message="transparent frames are off: {why}",
+     todo="compiled code keeps numba's allocator; allocate with alloc.frame_array() instead",
+     why="numba's internals are not the known ones")
+_add(ST.TRANSPARENT_ARG, ConfigError, "bad transparent scope", """
+`fa.transparent(alloc, threshold=..., chunk_size=...)` takes a SmartAlloc and sizes in bytes
+(0 <= threshold <= chunk_size, chunk_size >= 4 KiB). A scope is entered once, and left on the
+thread that entered it, innermost first when scopes nest. Nothing changed.""",
+     message="{what}", todo="{fix}", what="bad transparent scope", fix="see explain('FA191')")
+_add(ST.TRANSPARENT_THREADS, ConfigError, "too many transparent threads", """
+Each thread inside a `fa.transparent()` scope holds one row of a process-wide table, so the
+allocation hook finds it without running Python. All rows are taken. Leave scopes on threads
+that no longer allocate, or use fewer threads in transparent scopes (a thread pool reuses its
+threads).""",
+     message="more than {limit} threads are in transparent scopes at once",
+     todo="leave scopes on idle threads", limit="64")
 
 #: What a status outside the table (``Status.INTERNAL``, a value no kernel should return) raises.
 _INTERNAL = CodeInfo("FA000", "internal allocator error",

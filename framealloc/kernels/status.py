@@ -118,6 +118,10 @@ class Status(IntEnum):
     NOT_IN_TASK = 182          # task_frame() entered outside a running asyncio task
     TASK_FRAME_OPEN = 183      # a second task_frame of one allocator in the same task
     NO_WORKER_ALLOC = 184      # fa.dask.get_alloc() where no worker plugin made an allocator
+    # -- FA19x transparent frames (framealloc.transparent) ---------------------------------------
+    TRANSPARENT_REFUSED = 190  # install_transparent() refused: numba's internals are not known
+    TRANSPARENT_ARG = 191      # a bad argument or use of fa.transparent()
+    TRANSPARENT_THREADS = 192  # more threads in transparent scopes than the table holds
     # -- FA4xx GPU memory ----------------------------------------------------------------------
     GPU_BAD_SIZE = 401
     GPU_BAD_ALIGN = 402

@@ -1,0 +1,217 @@
+"""Transparent frames on three published numba programs, kernels untouched, call site changed.
+
+Each program is timed twice in one run, side by side: as published (``kernel(...)``) and with
+one frame around the call (``with alloc.frame(): kernel(...)``) inside a ``fa.transparent(alloc)``
+scope entered once at start-up, as an application would. The kernels are re-typed in our own
+words from the published programs:
+
+* T1, numba issue 8101's allocation loop: ``for i in range(n): x += np.zeros_like(x)``;
+* T2, the Lennard-Jones kernel of numba-examples written with array expressions: per particle,
+  the displacement array, squared distances, inverse powers and forces are temporaries;
+* T3, the Black-Scholes example of numba's documentation/numba-examples, array-expression form,
+  called per batch of options.
+
+Costs (T4): an allocation loop compiled after the hook was installed vs the same loop compiled
+before (outside any scope, and inside a scope with no frame open), and the compile time of a
+user kernel before and after installation (reported as extra_info, measured in the fixture,
+because the hook cannot be uninstalled within a process).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import pytest
+from numba import njit
+
+from ._common import label, timed
+
+T1 = "T1: numba#8101 `x += np.zeros_like(x)` loop"
+T2 = "T2: Lennard-Jones forces, array expressions"
+T3 = "T3: Black-Scholes, array expressions"
+T4 = "T4: cost outside frames: np.empty(16) loop in @njit"
+ORIGINAL = "numba (original call)"
+WRAPPED = "transparent frame"
+BEFORE = "compiled before install"
+AFTER = "compiled after install, no scope"
+NOFRAME = "compiled after install, scope open, no frame"
+
+
+# -- the programs (as published, re-typed) ---------------------------------------------------
+
+def accumulate(x, n):
+    for _ in range(n):
+        x += np.zeros_like(x)
+    return x
+
+
+def lj_forces(pos, eps, sigma):
+    n = pos.shape[0]
+    forces = np.zeros_like(pos)
+    energy = 0.0
+    s2 = sigma * sigma
+    for i in range(n):
+        d = pos[i] - pos
+        r2 = (d * d).sum(axis=1)
+        r2[i] = np.inf
+        inv6 = (s2 / r2) ** 3
+        energy += 4.0 * eps * (inv6 * inv6 - inv6).sum()
+        mag = 24.0 * eps * (2.0 * inv6 * inv6 - inv6) / r2
+        fx = (mag * d[:, 0]).sum()
+        fy = (mag * d[:, 1]).sum()
+        fz = (mag * d[:, 2]).sum()
+        forces[i, 0] = fx
+        forces[i, 1] = fy
+        forces[i, 2] = fz
+    return forces, 0.5 * energy
+
+
+def _cnd(d):
+    a1, a2, a3, a4, a5 = 0.31938153, -0.356563782, 1.781477937, -1.821255978, 1.330274429
+    k = 1.0 / (1.0 + 0.2316419 * np.abs(d))
+    ret = 0.3989422804014327 * np.exp(-0.5 * d * d) * \
+        (k * (a1 + k * (a2 + k * (a3 + k * (a4 + k * a5)))))
+    return np.where(d > 0, 1.0 - ret, ret)
+
+
+def black_scholes(price, strike, years, rate, vol):
+    sqrt_t = np.sqrt(years)
+    d1 = (np.log(price / strike) + (rate + 0.5 * vol * vol) * years) / (vol * sqrt_t)
+    d2 = d1 - vol * sqrt_t
+    cnd1 = _cnd_jit(d1)
+    cnd2 = _cnd_jit(d2)
+    exp_rt = np.exp(-rate * years)
+    call = price * cnd1 - strike * exp_rt * cnd2
+    put = strike * exp_rt * (1.0 - cnd2) - price * (1.0 - cnd1)
+    return call, put
+
+
+def black_scholes_batches(price, strike, years, rate, vol, batch):
+    total = 0.0
+    for s in range(0, price.shape[0], batch):
+        call, put = black_scholes_jit(price[s:s + batch], strike[s:s + batch],
+                                      years[s:s + batch], rate, vol)
+        total += call.sum() - put.sum()
+    return total
+
+
+def alloc_loop(n):
+    acc = 0.0
+    for i in range(n):
+        a = np.empty(16, np.float32)
+        a[0] = i
+        acc += a[0]
+    return acc
+
+
+_cnd_jit = njit(_cnd)
+black_scholes_jit = njit(black_scholes)
+
+
+# -- set-up: compile the "before install" variants first, then install -------------------------
+
+@pytest.fixture(scope="module")
+def setup():
+    import framealloc as fa
+    from framealloc.transparent import transparent_status
+
+    pre_installed = transparent_status().installed
+    before_loop = njit(alloc_loop)
+    before_loop(10)
+    compile_before = [_compile_seconds() for _ in range(3)]
+    t0 = time.perf_counter()
+    assert fa.install_transparent()
+    install_s = time.perf_counter() - t0
+    compile_after = [_compile_seconds() for _ in range(3)]
+    kernels = {
+        "accumulate": njit(accumulate),
+        "lj": njit(lj_forces),
+        "bs": njit(black_scholes_batches),
+        "after_loop": njit(alloc_loop),
+    }
+    alloc = fa.SmartAlloc()
+    info = {"install_s": install_s, "hook_pre_installed": pre_installed,
+            "compile_before_s": statistics.median(compile_before),
+            "compile_after_s": statistics.median(compile_after)}
+    yield kernels, before_loop, alloc, info
+    alloc.close()
+
+
+def _compile_seconds() -> float:
+    """Cold compile of a fresh dispatcher of the Lennard-Jones kernel (no cache)."""
+    fn = njit(lj_forces)
+    t0 = time.perf_counter()
+    fn.compile("(float64[:, ::1], float64, float64)")
+    return time.perf_counter() - t0
+
+
+def _pair(benchmark, setup, which, group, ops, call, **extra):
+    import framealloc as fa
+
+    kernels, _, alloc, info = setup
+    if which == ORIGINAL:
+        fn = call
+        return timed(benchmark, fn, group=group, competitor=ORIGINAL, ops=ops, **extra, **info)
+    with fa.transparent(alloc) as scope:
+        def fn():
+            with alloc.frame():
+                return call()
+        result = timed(benchmark, fn, group=group, competitor=WRAPPED, ops=ops, **extra, **info)
+        assert scope.stats().served > 0
+    return result
+
+
+@pytest.mark.parametrize("n", [16, 1000])
+@pytest.mark.parametrize("which", [ORIGINAL, WRAPPED])
+def test_t1_zeros_like_loop(benchmark, setup, which, n):
+    kernels = setup[0]
+    x = np.zeros(n)
+    iters = 20000 if n <= 16 else 5000
+    _pair(benchmark, setup, which, f"{T1}, x of {n} float64", iters,
+          lambda: kernels["accumulate"](x, iters), unit="iteration")
+
+
+@pytest.mark.parametrize("n", [64, 256, 1024])
+@pytest.mark.parametrize("which", [ORIGINAL, WRAPPED])
+def test_t2_lennard_jones(benchmark, setup, which, n):
+    kernels = setup[0]
+    pos = np.random.default_rng(1).random((n, 3)) * n ** (1 / 3) * 1.5
+    _pair(benchmark, setup, which, f"{T2}, N={n}", n,
+          lambda: kernels["lj"](pos, 1.0, 1.0), unit="particle")
+
+
+@pytest.mark.parametrize("batch", [64, 1024, 8192])
+@pytest.mark.parametrize("which", [ORIGINAL, WRAPPED])
+def test_t3_black_scholes(benchmark, setup, which, batch):
+    kernels = setup[0]
+    rng = np.random.default_rng(2)
+    n = 65536
+    price, strike, years = rng.uniform(5, 30, n), rng.uniform(1, 100, n), rng.uniform(0.25, 10, n)
+    _pair(benchmark, setup, which, f"{T3}, batches of {batch} options", n,
+          lambda: kernels["bs"](price, strike, years, 0.02, 0.30, batch), unit="option")
+
+
+@pytest.mark.parametrize("which", [BEFORE, AFTER, NOFRAME])
+def test_t4_cost_outside_frames(benchmark, setup, which):
+    import framealloc as fa
+
+    kernels, before_loop, alloc, info = setup
+    n = 100_000
+    fn = {BEFORE: before_loop, AFTER: kernels["after_loop"],
+          NOFRAME: kernels["after_loop"]}[which]
+    if which != NOFRAME:
+        timed(benchmark, lambda: fn(n), group=T4, competitor=which, ops=n, **info)
+        return
+    with fa.transparent(alloc) as scope:
+        timed(benchmark, lambda: fn(n), group=T4, competitor=which, ops=n, **info)
+    assert scope.stats().served == 0 and scope.stats().outside > 0
+
+
+def test_t4_install_and_compile_time(benchmark, setup):
+    """The one-off install (first call in the process: checks, LLVM module, probe) and the cold
+    compile time of a user kernel before vs after it (extra_info)."""
+    info = setup[3]
+    label(benchmark, group="T4: compile time of the Lennard-Jones kernel, after install",
+          competitor=AFTER, ops=1, unit="compile", **info)
+    benchmark.pedantic(_compile_seconds, rounds=3, iterations=1)
