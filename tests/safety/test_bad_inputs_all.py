@@ -193,6 +193,8 @@ BAD: dict[str, list] = {
     "axis": ["x", 1.5, 5, -9],
     "indices": ["x", np.array([1.5]), np.array([9]), None, [[1], [2, 3]]],
     "mask": [np.ones(5, bool), np.ones((3, 1), bool), None, "x"],
+    # transparent frames (framealloc.transparent)
+    "allocator": [None, 3, "alloc", object()],
 }
 
 
@@ -238,6 +240,8 @@ RECEIVERS = {
     "TransferHandle": "transfer", "CheckpointGuard": "guard", "PhaseBlock": None,
     # static constructors, called on the class
     "RetentionPolicy": None, "Importance": None, "AllocConfig": None, "BehaviourFilter": None,
+    # module functions, called on the package
+    "transparent": None, "install_transparent": None,
 }
 
 SHAPE, DTYPE, ALIGN, SIZE = P(3, "shape"), P(F4, "dtype"), P(None, "align"), P(3, "size")
@@ -419,7 +423,11 @@ COMBOS = [
 ]
 
 #: Public methods that take no parameters (or only ones every value of which is fine).
+_spec("transparent()", alloc=P(E("alloc"), "allocator"), threshold=P(None, "limit"),
+      chunk_size=P(fa.MiB(1), "chunk_size"))
+
 NO_BAD_ARGS = {
+    "install_transparent()",
     "SmartAlloc.begin_frame", "SmartAlloc.end_frame", "SmartAlloc.frame", "SmartAlloc.close",
     "SmartAlloc.frame_checkpoint", "SmartAlloc.checkpoint_guard", "SmartAlloc.stats",
     "SmartAlloc.pop_tag", "SmartAlloc.trim", "SmartAlloc.compact", "SmartAlloc.scratch_pools",
