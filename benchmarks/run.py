@@ -89,6 +89,13 @@ HIST_ON, HIST_OFF = FRAME + " (history=600)", FRAME + " (history=0)"
 D3 = "D3: frame with one 16-element array in @njit, debug on vs off"
 D4 = "D4: frame with one 16-element array from Python, debug on vs off"
 DEBUG_ON, DEBUG_OFF = FRAME + " (debug=True)", FRAME + " (debug=False)"
+T1 = "T1: numba#8101 `x += np.zeros_like(x)` loop"
+T2 = "T2: Lennard-Jones forces, array expressions"
+T3 = "T3: Black-Scholes, array expressions"
+T4 = "T4: cost outside frames: np.empty(16) loop in @njit"
+T_ORIGINAL, T_WRAPPED = "numba (original call)", "transparent frame"
+T_BEFORE, T_AFTER = "compiled before install", "compiled after install, no scope"
+T_NOFRAME = "compiled after install, scope open, no frame"
 D5 = "D5: `with alloc.frame():` + one 1 KiB frame_array from Python, behaviour filter on vs off"
 D6 = "D6: begin_frame + end_frame pair from Python, behaviour filter on vs off"
 BF_ON, BF_OFF = FRAME + " (behaviour filter)", FRAME + " (behaviour=None)"
@@ -160,6 +167,19 @@ ROWS = [
         BF_OFF, "within", 1.05),
     Row("D6", "empty frame pair from Python, behaviour filter on vs off", D6, BF_ON, BF_OFF,
         "within", 1.1),
+    # Transparent frames (benchmarks/test_transparent.py): the kernels untouched, one frame
+    # around the call inside a fa.transparent(alloc) scope, against the call as published.
+    *(Row("T1", f"numba#8101 `x += np.zeros_like(x)`, x of {n} float64, transparent vs plain",
+          f"{T1}, x of {n} float64", T_WRAPPED, T_ORIGINAL, "faster", 5) for n in (16, 1000)),
+    *(Row("T2", f"Lennard-Jones forces (array expressions), N={n}, transparent vs plain",
+          f"{T2}, N={n}", T_WRAPPED, T_ORIGINAL, "faster", 1.5) for n in (64, 256, 1024)),
+    *(Row("T3", f"Black-Scholes in batches of {b}, transparent vs plain",
+          f"{T3}, batches of {b} options", T_WRAPPED, T_ORIGINAL, "faster", None)
+      for b in (64, 1024, 8192)),
+    Row("T4", "np.empty(16) loop outside frames, compiled after the install vs before", T4,
+        T_AFTER, T_BEFORE, "within", 1.1),
+    Row("T4", "the same loop inside a scope with no frame open vs compiled before the install",
+        T4, T_NOFRAME, T_BEFORE, "within", 1.1),
     # Context: no targets.
     Row("ctx", "P5 from Python, after 100 000 vs after 1 allocation (caches not evicted)",
         P5_PY, "after 100000 allocations", "after 1 allocation", "within", None),
