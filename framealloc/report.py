@@ -126,9 +126,12 @@ def timeline_svg(history, by: str = "kind", budgets=None, width: int = 860,
     parts.append(f'<text x="{left}" y="{height - 6}">frame {frames[0]}</text>'
                  f'<text x="{width - right}" y="{height - 6}" text-anchor="end">frame '
                  f'{frames[-1]}</text></svg>')
-    legend = "".join(f'<span><i style="background:{_COLORS[k % len(_COLORS)]}"></i>'
+    # Inline styles: a notebook shows this without the report's style sheet.
+    span = '<span style="display:inline-block;margin-right:14px">'
+    swatch = "display:inline-block;width:11px;height:11px;margin-right:4px;vertical-align:-1px"
+    legend = "".join(f'{span}<i style="{swatch};background:{_COLORS[k % len(_COLORS)]}"></i>'
                      f'{_e(name)}</span>' for k, (name, _) in enumerate(series))
-    return f'<div class="legend">{legend}<span>&#9644; peak</span></div>' + "".join(parts)
+    return f'<div class="legend">{legend}{span}&#9644; peak</span></div>' + "".join(parts)
 
 
 def _budget_lines(stats) -> dict:
@@ -302,9 +305,11 @@ def render(snapshot) -> str:
 
 
 def compact_html(snapshot) -> str:
-    """What a notebook shows for a snapshot: the kinds table and the first timeline."""
+    """What a notebook shows for a snapshot: the kinds table and the first thread's timeline
+    (stacked by tag when the thread tagged anything, else by kind)."""
     first = snapshot.history[0] if snapshot.history else None
-    tl = timeline_svg(first, "kind", _budget_lines(snapshot.stats), 640, 160) \
+    by = "tag" if first is not None and len(first.tags) > 1 else "kind"
+    tl = timeline_svg(first, by, _budget_lines(snapshot.stats), 640, 160) \
         if first is not None else ""
     label = f" {_e(snapshot.label)}" if snapshot.label else ""
     return (f"<div><b>framealloc snapshot{label}</b> &middot; {len(snapshot.warnings)} "

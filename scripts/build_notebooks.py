@@ -127,6 +127,25 @@ steady = reserved.index(reserved[-1])
 ax.set_title(f"frames of {min(used) // 1024}-{max(used) // 1024} KiB served from "
              f"{reserved[-1] // 1024} KiB reserved, unchanged after frame {steady}")
 print(json.dumps(alloc.stats().to_dict()["frame"], indent=1))"""),
+    ("md", """## Seeing where memory goes
+In a notebook the allocator's figures display as tables. The allocator keeps the last frames'
+figures (`alloc.history()`, 600 frames by default), `fa.plot_history(alloc, by="tag")` draws
+them stacked by tag (or by kind), and `alloc.snapshot()` records stats, history, config and
+threads in one object that saves as JSON (`snap.save("run.json")`); `python -m framealloc
+report run.json -o report.html` turns that file into a self-contained page.
+`docs/diagnostics.md` has the rest: traces for Perfetto, debug mode, the behaviour filter."""),
+    ("code", """game = fa.SmartAlloc()              # a new allocator, so its history holds only this loop
+for f in range(120):
+    with game.frame():
+        with game.tag("physics"):
+            game.frame_array(2048 + 256 * (f % 40), np.float32)   # grows, then drops back
+        with game.tag("render"):
+            game.frame_zeros(4096, np.float64)
+game.stats()"""),
+    ("code", """ax = fa.plot_history(game, by="tag")
+ax.set_title("bytes per frame by tag")"""),
+    ("code", """snap = game.snapshot()
+snap"""),
 ]
 
 PERFORMANCE = [
