@@ -28,6 +28,7 @@ import os
 import sys
 import threading
 import weakref
+from types import FrameType
 
 import numpy as np
 
@@ -55,7 +56,7 @@ VIEW_TAKING = tuple(f"{p}{n}" for p in ("", "try_") for n in (
 
 def call_site() -> str:
     """``file:line in function`` of the innermost caller outside the framealloc package."""
-    f = sys._getframe(2)
+    f: FrameType | None = sys._getframe(2)
     while f is not None and f.f_code.co_filename.startswith(_PKG):
         f = f.f_back
     if f is None:
@@ -250,7 +251,8 @@ def _user_level() -> int:
     """The ``stacklevel`` (counted from the caller of :func:`~framealloc.errors.warn`) of the
     first frame outside framealloc and contextlib (``with alloc.frame():`` ends frames from
     contextlib), so the warning points at the user's line."""
-    f, level = sys._getframe(2), 2
+    f: FrameType | None = sys._getframe(2)
+    level = 2
     while f is not None and (f.f_code.co_filename.startswith(_PKG)
                              or f.f_code.co_filename.endswith("contextlib.py")):
         f, level = f.f_back, level + 1

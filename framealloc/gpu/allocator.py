@@ -107,7 +107,7 @@ class GpuAllocator:
         self._kind_list: list[AllocKind] = []
         self._align_cache: dict[tuple[int, int, int], int] = {}
         # Persistent/transient fast paths: intent -> what allocate_persistent unpacks.
-        self._pool_hot: dict[tuple[GpuMemoryIntent, GpuLifetime], tuple] = {}
+        self._pool_hot: dict[tuple[Any, GpuLifetime], tuple] = {}
         self._free_key = 0     # frame after which a free done now may be reused (0: at once)
         self._cursors: list[FrameCursor] = []
         self._mem = DeviceMemory(self, backend, cfg)
@@ -421,7 +421,7 @@ class GpuAllocator:
             # The chunk is full: the slow path takes the next chunk (or a new one) for one range.
             if sz[k] <= 0:
                 bad_size(sz, k)
-            block, off = self._frame_bump(int(sz[k]), intent, usage, 0)
+            block, off = self._frame_bump(int(sz[k]), ring.intent, usage, 0)
             if not blocks or blocks[-1] is not block:
                 blocks.append(block)
             offsets[k] = off

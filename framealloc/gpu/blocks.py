@@ -130,7 +130,7 @@ class TlsfPool:
         while True:
             node, off, bi = self.alloc_ep(self.nodes, self.hdr, self.totals, size, alignment, tag)
             if node >= 0:
-                return self.blocks[bi], off, node  # type: ignore[return-value]
+                return self.blocks[bi], off, node
             if node != -2:                           # NO_FIT
                 return None
             self.grow()

@@ -16,7 +16,7 @@ otherwise ``device_budget_fraction`` of each heap.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import BudgetEvent, GpuConfig
 from ..errors import warn
@@ -60,7 +60,8 @@ class BudgetKeeper:
         self._budget = config.budget
         self._fraction = config.device_budget_fraction
         self.reserved = [0] * len(self._heaps)     # device memory held, per heap
-        self.allocated = [0] * len(self._heaps)    # live pooled/dedicated allocation bytes
+        # live pooled/dedicated allocation bytes per heap (the allocator lends its totals array)
+        self.allocated: Any = [0] * len(self._heaps)
         self.denials = 0
         self._soft_over: set[str] = set()
 
