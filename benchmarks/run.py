@@ -77,6 +77,7 @@ PY_POOL_BUDGET = "ctx: pool_box(16 float32) from Python, budgets on vs off"
 ORG_ON, ORG_OFF = FRAME + " (tag + 4 budgets)", FRAME + " (no tag, no budget)"
 E1 = "E1: begin_frame + end_frame pair in @njit"
 E2 = "E2: frame_checkpoint + rollback_to pair in @njit"
+E2_SCOPE = "framealloc (scope_begin + scope_end)"
 E3 = "E3: one 64 B temporary per loop iteration in @njit"
 E3_CP = "framealloc (checkpoint per iteration)"
 E4 = "E4: begin_frame + end_frame pair from Python"
@@ -126,6 +127,8 @@ ROWS = [
     Row("E1", "`begin_frame(); end_frame()` pair in @njit", E1, FRAME, None, "seconds", 3e-9),
     Row("E2", "`frame_checkpoint(); rollback_to(cp)` pair in @njit", E2, FRAME, None,
         "seconds", 3e-9),
+    Row("E2", "`s = scope_begin(); scope_end(s)` pair in @njit vs the checkpoint pair", E2,
+        E2_SCOPE, FRAME, "within", 1.2),
     Row("E3", "one frame per loop iteration with one 64 B array, @njit, vs `np.empty`", E3,
         FRAME, EMPTY, "faster", 5),
     Row("E3", "one checkpoint per loop iteration (inside one frame) vs `np.empty`", E3, E3_CP,

@@ -54,7 +54,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
-from .checkpoints import FrameCheckpoint
+from .checkpoints import FrameCheckpoint, FrameScope
 from .collections import FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, GiB, KiB, MiB
 from .coordination import (
@@ -99,8 +99,8 @@ from .streaming import StreamingAllocator
 from .typed_pool import TypedPool, TypedPoolInfo
 
 __all__ = [
-    "SmartAlloc", "AllocConfig", "KiB", "MiB", "GiB", "FrameCheckpoint", "CheckpointGuard",
-    "SpeculativeResult", "FAILED", "AllocStats", "FrameStats", "ThreadFrameStats", "explain",
+    "SmartAlloc", "AllocConfig", "KiB", "MiB", "GiB", "FrameCheckpoint", "FrameScope",
+    "CheckpointGuard", "SpeculativeResult", "FAILED", "AllocStats", "FrameStats", "ThreadFrameStats", "explain",
     "FrameAllocError", "FrameStateError", "AllocSizeError", "UnsupportedDtypeError",
     "AlignmentError", "ArenaExhaustedError", "CheckpointError", "WrongThreadError", "ConfigError",
     "NjitUsageError", "NotCallableError",

@@ -23,7 +23,7 @@ from ._dtypes import (
 )
 from ._hooks import LISTENER_ORDER, check_open, listeners
 from . import creation as _creation
-from .checkpoints import FrameCheckpoint
+from .checkpoints import SCOPE_BIT, FrameCheckpoint, FrameScope, ScopeBlock
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, config_with_options
 from .errors import ConfigError, error
@@ -526,6 +526,31 @@ class FramesPart:
         if status != ST.OK:
             raise error(status)
         return ta
+
+    def scope_begin(self) -> FrameScope:
+        """A scope of the calling thread's frame (a checkpoint marked as a scope)."""
+        ta = self.arena()
+        res = _kernels().scope_begin(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots)
+        if res[0] != ST.OK:
+            raise error(res[0])
+        return FrameScope(self.owner_id, ta.tid, 0, *res[1:])
+
+    def scope_end(self, s: FrameScope) -> tuple[_ThreadArena, FrameCheckpoint]:
+        """End scope ``s`` (roll back and pop); returns the arena and the plain checkpoint."""
+        if not isinstance(s, FrameScope):
+            raise error(ST.STALE_CHECKPOINT, "type", call="scope_end",
+                        what="a FrameScope from alloc.scope_begin()", got=type(s).__name__)
+        ta = self.arena()
+        if s.owner != self.owner_id:
+            raise error(ST.FOREIGN_CHECKPOINT)
+        if s.thread != ta.tid or s.worker != 0:
+            raise error(ST.WRONG_THREAD)
+        status = _kernels().scope_end(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots,
+                                      s.frame, s.serial, s.position, s.chunk_seq, s.cursor,
+                                      s.index)
+        if status != ST.OK:
+            raise error(status)
+        return ta, FrameCheckpoint(*s[:4], s.serial & ~SCOPE_BIT, *s[5:])
 
     def forget_checkpoint(self, cp: FrameCheckpoint) -> None:
         """Release ``cp`` without rolling back (a committed guard, a successful speculation)."""
@@ -1134,6 +1159,49 @@ class SmartAlloc:
         0
         """
         return CheckpointGuard(self)
+
+    def scope(self) -> ScopeBlock:
+        """``with alloc.scope():`` frees every frame allocation made inside the block at its end
+        (also when it raises). Scopes nest; @njit code writes ``s = alloc.scope_begin()`` ...
+        ``alloc.scope_end(s)``. FA001 outside a frame.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     out = alloc.frame_array(4)
+        ...     with alloc.scope():
+        ...         tmp = alloc.frame_array(1000)
+        ...         with alloc.scope():
+        ...             tmp2 = alloc.frame_array(1000)
+        ...         out[:] = 1.0
+        ...     alloc.stats().frame.current
+        32
+        """
+        return ScopeBlock(self)
+
+    def scope_begin(self) -> FrameScope:
+        """Open a scope in this thread's frame; end it with :meth:`scope_end` (see :meth:`scope`).
+
+        >>> import framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     s = alloc.scope_begin()
+        ...     _ = alloc.frame_array(8)
+        ...     alloc.scope_end(s)
+        ...     alloc.stats().frame.current
+        0
+        """
+        return self._frame_part.scope_begin()
+
+    def scope_end(self, s: FrameScope) -> None:
+        """End scope ``s``: free the frame allocations made since :meth:`scope_begin` (their views
+        alias later allocations) and close it. FA021 while a scope begun inside it is still open
+        (nothing changes), FA010 when it ended already, FA009/FA011 for another allocator's or
+        thread's scope."""
+        ta, cp = self._frame_part.scope_end(s)
+        if ta.ext:
+            for listener in self._on_rollback:
+                listener(ta, cp)
 
     def speculative(self, fn: Callable[..., Any], *args, **kwargs) -> SpeculativeResult:
         """Run ``fn(*args, **kwargs)``; roll its frame allocations back if it raises (the

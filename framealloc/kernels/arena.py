@@ -18,8 +18,9 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, register_jitable
 
+from ..checkpoints import SCOPE_BIT as _SCOPE_BIT
 from . import org as O
-from ._intrinsics import as_i64_ptr, atomic_add, cycles, ld, st
+from ._intrinsics import as_i64_ptr, atomic_add, cycles, hot_call, ld, st
 from .layout import (
     CHUNK_ALIGN,
     F,
@@ -576,3 +577,54 @@ def release_checkpoint(addr, serial, index):
     if r[F.cp_depth] == index + 1 and r[F.cp_serial] == serial:
         r[F.cp_depth] = index
     return ST.OK
+
+
+# -- nested scopes: a checkpoint that is ended once, in order ------------------------------------
+
+SCOPE_BIT = _SCOPE_BIT     # see framealloc.checkpoints
+
+
+@njit(cache=True)
+def scope_begin(addr, cps_addr, depth):
+    """:func:`checkpoint`, marked as a scope (``SCOPE_BIT`` in its serial). Same result."""
+    status, frame, serial, index, pos, chunk_seq, cursor = hot_call(checkpoint,
+                                                                    (addr, cps_addr, depth))
+    if status == ST.OK:
+        serial |= SCOPE_BIT
+        stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
+        stack[index & (depth - 1), 0] = serial
+    return status, frame, serial, index, pos, chunk_seq, cursor
+
+
+@njit(cache=True)
+def scope_end_fast(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """:func:`scope_end` in the common case (@njit callers get it inlined by LLVM): the scope is
+    the newest entry of the stack and :func:`rollback_fast` applies. The status, or -1 to call
+    :func:`scope_end`."""
+    r = row_view(addr)
+    if index != r[F.cp_depth] - 1:
+        return -1
+    status = hot_call(rollback_fast, (addr, cps_addr, depth, frame, serial, pos, chunk_seq,
+                                      cursor, index))
+    if status == ST.OK:
+        r[F.cp_depth] = index
+    return status
+
+
+@njit(cache=True)
+def scope_end(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """End a scope: roll back to its checkpoint and pop it. SCOPE_ORDER (nothing changed) when a
+    scope begun after it is still open; STALE_CHECKPOINT when it already ended (or an earlier
+    rollback or frame end went past it). Plain checkpoints taken inside the scope end with it."""
+    r = row_view(addr)
+    status = _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    if status != ST.OK:
+        return status
+    stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
+    for i in range(index + 1, r[F.cp_depth]):
+        if stack[i & (depth - 1), 0] & SCOPE_BIT:
+            return ST.SCOPE_ORDER
+    status = rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    if status == ST.OK:
+        r[F.cp_depth] = index
+    return status

@@ -54,6 +54,7 @@ class Status(IntEnum):
     NOT_CALLABLE = 18
     IN_GENERATOR = 19
     BAD_ARRAY_ARG = 20         # arrays a creation call cannot combine: shapes, axis, indices
+    SCOPE_ORDER = 21           # a scope ended while a scope begun inside it is still open
     # -- FA1xx pools, heap, typed pools, groups, handles, streaming -----------------------------
     DOUBLE_FREE = 101          # a slot released while it is not live
     FOREIGN_FREE = 102

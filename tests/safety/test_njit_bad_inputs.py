@@ -97,7 +97,8 @@ BAD = {
     "zero": ["1.5", "'yes'"],
     "sid": ["1.5", "'s'"],
     "tag": ["'x'", "1.5"],
-    "cp": ["3", "(1, 2)"],
+    "cp": ["3", "(1, 2)", "obj.scope_begin()"],
+    "scope": ["3", "(1, 2)", "obj.frame_checkpoint()"],
     "slot": ["1.5", "'k'", "None"],
     "slots": ["np.zeros(2)", "3", "np.zeros((2, 2), np.int64)"],
     "value": ["'x'", "[1, 2]", "(1, 2)", "None"],
@@ -150,6 +151,7 @@ NJIT_SPECS = {
         "frame_nonzero": dict(a=ARR),
         "frame_where": dict(condition=ARR),
         "rollback_to": dict(cp=("obj.frame_checkpoint()", "cp")),
+        "scope_end": dict(scope=("obj.scope_begin()", "scope")),
         "push_tag": dict(tag=("tag", "tag")),
         **{m: dict(sid=("sid", "sid"), shape=S, dtype=D, align=A, zero=Z) for m in (
             "scratch_array", "scratch_zeros", "try_scratch_array", "try_scratch_zeros")},
@@ -185,7 +187,8 @@ NJIT_SPECS = {
 
 #: njit methods and attributes without arguments (nothing to feed them).
 NJIT_NO_ARGS = {
-    "alloc": {"begin_frame", "end_frame", "frame_checkpoint", "pop_tag", "frame_bytes",
+    "alloc": {"begin_frame", "end_frame", "frame_checkpoint", "scope_begin", "pop_tag",
+              "frame_bytes",
               "frame_number", "in_frame", "current_tag_id"},
     "pool": {"acquire", "acquire_handle", "try_acquire", "live_indices", "data", "alive",
              "capacity"},
