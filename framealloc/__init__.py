@@ -100,7 +100,8 @@ from .typed_pool import TypedPool, TypedPoolInfo
 
 __all__ = [
     "SmartAlloc", "AllocConfig", "KiB", "MiB", "GiB", "FrameCheckpoint", "FrameScope",
-    "CheckpointGuard", "SpeculativeResult", "FAILED", "AllocStats", "FrameStats", "ThreadFrameStats", "explain",
+    "CheckpointGuard", "SpeculativeResult", "FAILED", "AllocStats", "FrameStats",
+    "ThreadFrameStats", "explain",
     "FrameAllocError", "FrameStateError", "AllocSizeError", "UnsupportedDtypeError",
     "AlignmentError", "ArenaExhaustedError", "CheckpointError", "WrongThreadError", "ConfigError",
     "NjitUsageError", "NotCallableError",

@@ -23,6 +23,7 @@ from ._dtypes import (
 )
 from ._hooks import LISTENER_ORDER, check_open, listeners
 from . import creation as _creation
+from . import expressions as _expressions
 from .checkpoints import SCOPE_BIT, FrameCheckpoint, FrameScope, ScopeBlock
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, config_with_options
@@ -1127,6 +1128,30 @@ class SmartAlloc:
     def try_frame_where(self, condition) -> tuple | None:
         """:meth:`frame_where`, or None when memory runs out."""
         return _creation.nonzero(self._alloc, condition, True, "frame_where")
+
+    def frame_eval(self, fn: Callable[..., Any], *args) -> np.ndarray:
+        """``fn`` applied elementwise over the broadcast ``args`` (arrays or scalars), into a new
+        frame array, in one loop: ``frame_eval(f, a, b)`` with ``f(x, y) = x - y * y`` is
+        ``a - b * b`` without the temporaries. ``fn``: an ``@njit`` scalar function (or a plain
+        one, compiled once per function), or a NumPy ufunc. Same call inside @njit (where ``fn``
+        may also be a ``lambda``). FA020 for shapes that do not broadcast.
+
+        >>> import numpy as np, framealloc as fa
+        >>> from numba import njit
+        >>> @njit
+        ... def f(x, y):
+        ...     return x - y * y
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     r = alloc.frame_eval(f, np.arange(4.0), 2.0)
+        ...     (r.tolist(), r.dtype.name)
+        ([-4.0, -3.0, -2.0, -1.0], 'float64')
+        """
+        return _expressions.evaluate(self._alloc, fn, args, False)
+
+    def try_frame_eval(self, fn: Callable[..., Any], *args) -> np.ndarray | None:
+        """:meth:`frame_eval`, or None when memory runs out."""
+        return _expressions.evaluate(self._alloc, fn, args, True)
 
     # -- checkpoints -------------------------------------------------------------------------
     def frame_checkpoint(self) -> FrameCheckpoint:

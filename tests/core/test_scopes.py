@@ -58,13 +58,13 @@ def _run_njit(alloc, ops, sizes, out, fills):
     d = 0
     for i in range(ops.size):
         if ops[i] == 0:
-            stack.append(alloc.scope_begin())
+            stack.append(alloc.scope_begin())      # noqa: FA607 (a test's bookkeeping)
             d += 1
         elif ops[i] == 1:
             a = alloc.frame_array(sizes[i], np.uint8)
             a[:] = i % 251
-            kept.append(a)
-            level.append(d)
+            kept.append(a)                         # noqa: FA607
+            level.append(d)                        # noqa: FA607
         else:
             alloc.scope_end(stack.pop())
             d -= 1

@@ -103,6 +103,8 @@ SMARTALLOC = {
         ("frame_stack", ((np.zeros(2), np.ones(2)), 1)),
         ("frame_take", (np.arange(3.0), np.array([2, 0]))),
         ("frame_compress", (np.array([True, False]), np.arange(3.0))))},
+    "frame_eval": _frame_call("frame_eval", np.hypot, np.arange(3.0), 2.0),
+    "try_frame_eval": _frame_call("try_frame_eval", np.hypot, np.arange(3.0), 2.0),
     "frame_layout": lambda c: c.alloc.frame_layout(x=(4, F32)),
     "frame_map": _frame_call("frame_map", np.int64, F32, 8),
     "frame_number": lambda c: c.alloc.frame_number,

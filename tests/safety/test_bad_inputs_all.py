@@ -294,6 +294,16 @@ _spec("SmartAlloc.frame_compress SmartAlloc.try_frame_compress",
       condition=P(np.array([True, False, True]), "mask"), a=_ARR, axis=P(None, "axis"))
 _spec("SmartAlloc.rollback_to", cp=P(E("cp"), "checkpoint"))
 _spec("SmartAlloc.scope_end", s=P(E("scope"), "scope"))
+
+
+def _eval_call(fn, kwargs):
+    """frame_eval(fn, *args): the operands (``_args``, a COMBOS key) go positionally."""
+    kwargs = dict(kwargs)
+    args = kwargs.pop("_args", (np.arange(3.0), 2.0))
+    return fn(kwargs["fn"], *args)
+
+
+_spec("SmartAlloc.frame_eval SmartAlloc.try_frame_eval", _eval_call, fn=P(np.hypot, "callable"))
 _spec("SmartAlloc.speculative", fn=P(lambda: 1, "callable"))
 _spec("SmartAlloc.with_tag", name=P("w", "tag_name"), fn=P(lambda: 1, "callable"))
 _spec("SmartAlloc.push_tag", name=P("p", "tag_name"))
@@ -404,6 +414,12 @@ _spec("AllocConfig()", frame_chunk_size=P(1 << 16, "count"), frame_capacity=P(1 
 #: Bad combinations of good values (rules across parameters): (entry point, arguments that
 #: replace the good ones).
 COMBOS = [
+    *((f"SmartAlloc.{m}", dict(_args=args)) for m in ("frame_eval", "try_frame_eval")
+      for args in [(), ("x",), (np.zeros(3), np.zeros(4)), (np.array([None]), 1.0),
+                   (np.zeros(3), object())]),
+    *((f"SmartAlloc.{m}", dict(fn=fn, _args=(np.arange(3.0),)))
+      for m in ("frame_eval", "try_frame_eval")
+      for fn in (np.add, lambda x: "s", lambda x: (x, x), lambda x: undefined_name)),  # noqa: F821
     ("SmartAlloc.set_budget", dict(soft=10, hard=5)),
     ("SmartAlloc.set_tag_budget", dict(name="x", soft=10, hard=5)),
     ("SmartAlloc.set_tag_budget", dict(name="x::y", soft=10, hard=5)),

@@ -1,0 +1,191 @@
+"""Elementwise expressions evaluated into the frame, inside @njit: ``alloc.frame_eval(fn, *args)``
+(and ``try_frame_eval``), the same call as the Python method of :mod:`framealloc.expressions`.
+
+``fn`` is a scalar function: an ``@njit`` function, or a ``lambda`` written inside the kernel; the
+arguments are arrays or scalars. The result is a new C-contiguous frame array of the arguments'
+broadcast shape whose dtype is what ``fn`` returns for the arguments' element types, filled by
+one loop (``out[i] = fn(a[i], b[i], ...)``) in which numba inlines ``fn``: the fused loop that
+numba builds for an array expression such as ``a - b * b``, writing into frame memory instead of
+a fresh ``np.empty``.
+
+When every array argument is C-contiguous (known from its type) and has the result's shape (a
+run-time check), the loop runs over flat indices; otherwise (broadcasting, strided views) it
+walks the result with ``np.ndindex`` over broadcast views of the arguments. Bad arguments are
+refused while compiling with their FA code: FA018 when ``fn`` is not a function numba can call,
+FA020 for an argument that is neither an array nor a scalar or for ``fn`` results that are not
+scalars, FA006 for a result dtype the frame cannot hold. Shapes that do not broadcast raise FA020
+at run time, before anything is allocated.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+from numba.core.registry import cpu_target
+from numba.extending import overload, overload_method
+from numba.np import numpy_support
+
+from ..errors import error
+from . import status as ST
+from .njit_api import SmartAllocType
+
+__all__ = ["EXPRESSION_METHODS", "eval_into", "result_type"]
+
+EXPRESSION_METHODS = ("frame_eval",)
+
+_CALL = "frame_eval"
+
+
+def _bad(problem, fix):
+    return error(ST.BAD_ARRAY_ARG, call=_CALL, problem=problem, fix=fix)
+
+
+_E_SHAPES = _bad("the arguments' shapes do not broadcast together",
+                 "pass arrays whose shapes NumPy can broadcast (e.g. (n, 3) and (3,))")
+_E_SHAPES_CLS, _E_SHAPES_MSG = type(_E_SHAPES), str(_E_SHAPES)
+
+
+def _callable(fn):
+    return isinstance(fn, (types.Dispatcher, types.MakeFunctionLiteral, types.Function,
+                           types.FunctionType))
+
+
+def result_type(fn, elem_types):
+    """numba type of ``fn(*elem_types)`` (scalars), or an FA error."""
+    ctx = cpu_target.typing_context
+    try:
+        sig = ctx.resolve_function_type(fn, tuple(elem_types), {})
+    except Exception as e:  # noqa: BLE001 - the user's function does not type: say so, coded
+        raise _bad(f"fn does not compile for elements of types {tuple(map(str, elem_types))}: "
+                   f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                   "make fn a scalar function of the arguments' element types") from None
+    if sig is None:
+        raise _bad(f"fn cannot be called with elements of types "
+                   f"{tuple(map(str, elem_types))}",
+                   "make fn a scalar function of the arguments' element types")
+    rt = sig.return_type
+    if not isinstance(rt, (types.Number, types.Boolean)):
+        raise _bad(f"fn returns {rt}, not a number or a bool",
+                   "return one scalar per element")
+    return rt
+
+
+def _plan(fn, args):
+    """(element types, array-argument flags, result numba dtype) of a call, or an FA error."""
+    if not _callable(fn):
+        raise error(ST.NOT_CALLABLE, call=f"{_CALL}(fn, *args)", got=str(fn),
+                    example=f"{_CALL}(kernel, x, y) with kernel an @njit scalar function")
+    if len(args) == 0:
+        raise _bad("needs at least one argument after fn", "pass the arrays fn combines")
+    elems, is_arr = [], []
+    for i, a in enumerate(args):
+        if isinstance(a, types.Array):
+            elems.append(a.dtype)
+            is_arr.append(True)
+        elif isinstance(a, (types.Number, types.Boolean)):
+            elems.append(a)
+            is_arr.append(False)
+        else:
+            raise _bad(f"argument {i + 1} after fn must be an array or a scalar, got {a}",
+                       "pass NumPy arrays (np.asarray(x)) or numbers")
+    rt = result_type(fn, elems)
+    try:
+        numpy_support.as_dtype(rt)
+    except Exception:
+        raise error(ST.BAD_DTYPE, dtype=f"{_CALL} result {rt}") from None
+    return elems, is_arr, rt
+
+
+def _shape_lines(args, is_arr):
+    """Lines computing ``shape``, the broadcast shape of the array arguments ``aK`` (NumPy's
+    rule), raising FA020 out of line where they do not broadcast; and the result's ndim."""
+    arrays = [k for k in range(len(args)) if is_arr[k]]
+    ndim = max([args[k].ndim for k in arrays], default=0)
+    lines = [f"shape = (1,) * {ndim}" if ndim else "shape = ()", "ok = True"]
+    for k in arrays:
+        nd = args[k].ndim
+        for d in range(nd):
+            j = ndim - nd + d
+            lines += [f"n = a{k}.shape[{d}]",
+                      "if n != 1:",
+                      f"    if shape[{j}] != 1 and shape[{j}] != n:",
+                      "        ok = False",
+                      f"    shape = tuple_setitem(shape, {j}, n)"]
+    # Raised here, not in a callee: numba releases this function's arrays on its own raise.
+    lines += ["if not ok:", "    raise E_SHAPES(M_SHAPES)"]
+    return lines, ndim
+
+
+def _fill_lines(args, is_arr, ndim):
+    """Lines writing ``out[...] = fn(aK[...], ...)`` over ``out`` (of the broadcast shape)."""
+    n = len(args)
+    arrays = [k for k in range(n) if is_arr[k]]
+    fast = ndim > 0 and all(args[k].layout == "C" and args[k].ndim == ndim for k in arrays)
+    slow = [f"b{k} = np.broadcast_to(a{k}, out.shape)" if is_arr[k] and ndim else f"b{k} = a{k}"
+            for k in range(n)]          # (0-d: nothing to broadcast; numba cannot to shape ())
+    at = "idx" if ndim else "()"
+    call = ", ".join(f"b{k}[{at}]" if is_arr[k] else f"b{k}" for k in range(n))
+    if ndim:
+        slow += ["for idx in np.ndindex(out.shape):", f"    out[idx] = fn({call})"]
+    else:
+        slow += [f"out[()] = fn({call})"]
+    if not fast:
+        return slow
+    same = " and ".join(f"a{k}.shape == out.shape" for k in arrays)
+    flat = ["o = out.reshape(out.size)"]
+    flat += [f"x{k} = a{k}.reshape(a{k}.size)" if is_arr[k] else f"x{k} = a{k}"
+             for k in range(n)]
+    call = ", ".join(f"x{k}[i]" if is_arr[k] else f"x{k}" for k in range(n))
+    flat += ["for i in range(o.size):", f"    o[i] = fn({call})"]
+    return ([f"if {same}:"] + ["    " + ln for ln in flat] + ["else:"]
+            + ["    " + ln for ln in slow])
+
+
+def _build(head, body, args):
+    """``def impl(<head>, *args)`` unpacking ``args`` into ``aK``, then ``body``."""
+    from numba.cpython.unsafe.tuple import tuple_setitem
+
+    lines = [f"def impl({head}, *args):"] + [f"    a{k} = args[{k}]" for k in range(len(args))]
+    lines += ["    " + ln for ln in body]
+    glb = {"np": np, "E_SHAPES": _E_SHAPES_CLS, "M_SHAPES": _E_SHAPES_MSG,
+           "tuple_setitem": tuple_setitem}
+    exec("\n".join(lines) + "\n", glb)
+    return glb
+
+
+def _star(args):
+    if len(args) == 1 and isinstance(args[0], (types.StarArgTuple, types.StarArgUniTuple)):
+        return tuple(args[0].types)
+    return args
+
+
+def eval_into(out, fn, *args):
+    """njit only: ``out[...] = fn(*args)`` elementwise, ``out`` of the broadcast shape (the
+    Python method's fill, :mod:`framealloc.expressions`)."""
+
+
+@overload(eval_into)
+def _ol_eval_into(out, fn, *args):
+    args = _star(args)
+    _, is_arr, _ = _plan(fn, args)
+    ndim = out.ndim
+    glb = _build("out, fn", _fill_lines(args, is_arr, ndim) + ["return out"], args)
+    return glb["impl"]
+
+
+def _typer(try_):
+    def ol(alloc, fn, *args):
+        args = _star(args)
+        _, is_arr, rt = _plan(fn, args)
+        shape_lines, ndim = _shape_lines(args, is_arr)
+        body = shape_lines + [f"out = alloc.{'try_' if try_ else ''}frame_array(shape, DT)"]
+        if try_:
+            body += ["if out is None:", "    return None"]
+        body += _fill_lines(args, is_arr, ndim) + ["return out"]
+        glb = _build("alloc, fn", body, args)
+        glb["DT"] = rt
+        return glb["impl"]
+    return ol
+
+
+for _try in (False, True):
+    overload_method(SmartAllocType, ("try_" if _try else "") + "frame_eval")(_typer(_try))
