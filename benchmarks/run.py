@@ -87,6 +87,12 @@ E7 = "E7: P2 1000-particle batch in @njit, tag + 4 budgets on vs off"
 D1 = "D1: begin_frame + end_frame pair in @njit, history on vs off"
 D2 = "D2: begin_frame + end_frame pair from Python, history on vs off"
 HIST_ON, HIST_OFF = FRAME + " (history=600)", FRAME + " (history=0)"
+X1 = "X1: a - b*b into a new array in @njit, n={}"
+X_FUSED, X_CHAIN = "numba fused expression (np.empty)", "framealloc out= ufunc chain"
+X2 = "X2: Lennard-Jones cluster potential (numba-examples), 16 x 64 atoms"
+X3 = "X3: k-means (numba parfors test), 1000 x 8, k=4, 10 iterations"
+X4 = "X4: np.zeros per iteration (numba issue #9132), 200 x 200 int64, 200 iterations"
+X_ORIGINAL, X_PORT = "original (numba)", "framealloc port"
 
 ROWS = [
     Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
@@ -149,6 +155,16 @@ ROWS = [
         "within", 1.1),
     Row("D2", "empty frame pair from Python, frame history on (600) vs off", D2, HIST_ON,
         HIST_OFF, "within", 1.1),
+    *(Row("X1", f"`alloc.frame_eval(f, a, b)` (f: `x - y*y`) vs numba's fused `a - b*b`, n={n}",
+          X1.format(n), FRAME, X_FUSED, "within", 1.1) for n in (1000, 100000)),
+    *(Row("X1", f"the hand-written `out=` ufunc chain into a frame array vs the fused `a - b*b`, "
+          f"n={n}", X1.format(n), X_CHAIN, X_FUSED, "within", None) for n in (1000, 100000)),
+    Row("X2", "port vs original: Lennard-Jones cluster potential (numba-examples)", X2, X_PORT,
+        X_ORIGINAL, "faster", None),
+    Row("X3", "port vs original: k-means of numba's parfors tests", X3, X_PORT, X_ORIGINAL,
+        "faster", None),
+    Row("X4", "port vs original: `np.zeros` per iteration (numba issue #9132)", X4, X_PORT,
+        X_ORIGINAL, "faster", None),
     # Context: no targets.
     Row("ctx", "P5 from Python, after 100 000 vs after 1 allocation (caches not evicted)",
         P5_PY, "after 100000 allocations", "after 1 allocation", "within", None),

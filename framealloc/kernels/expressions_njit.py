@@ -10,7 +10,7 @@ a fresh ``np.empty``.
 
 When every array argument is C-contiguous (known from its type) and has the result's shape (a
 run-time check), the loop runs over flat indices; otherwise (broadcasting, strided views) it
-walks the result with ``np.ndindex`` over broadcast views of the arguments. Bad arguments are
+walks the result with one loop per dimension over broadcast views of the arguments. Bad arguments are
 refused while compiling with their FA code: FA018 when ``fn`` is not a function numba can call,
 FA020 for an argument that is neither an array nor a scalar or for ``fn`` results that are not
 scalars, FA006 for a result dtype the frame cannot hold. Shapes that do not broadcast raise FA020
@@ -122,12 +122,12 @@ def _fill_lines(args, is_arr, ndim):
     fast = ndim > 0 and all(args[k].layout == "C" and args[k].ndim == ndim for k in arrays)
     slow = [f"b{k} = np.broadcast_to(a{k}, out.shape)" if is_arr[k] and ndim else f"b{k} = a{k}"
             for k in range(n)]          # (0-d: nothing to broadcast; numba cannot to shape ())
-    at = "idx" if ndim else "()"
+    # One loop per dimension over broadcast views (stride 0 where an argument is broadcast).
+    at = ", ".join(f"i{d}" for d in range(ndim)) or "()"
     call = ", ".join(f"b{k}[{at}]" if is_arr[k] else f"b{k}" for k in range(n))
-    if ndim:
-        slow += ["for idx in np.ndindex(out.shape):", f"    out[idx] = fn({call})"]
-    else:
-        slow += [f"out[()] = fn({call})"]
+    for d in range(ndim):
+        slow.append("    " * d + f"for i{d} in range(out.shape[{d}]):")
+    slow.append("    " * ndim + f"out[{at}] = fn({call})")
     if not fast:
         return slow
     same = " and ".join(f"a{k}.shape == out.shape" for k in arrays)

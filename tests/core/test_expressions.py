@@ -115,6 +115,7 @@ def _eval3(alloc, a, b, c):
 NJIT = {1: _eval1, 2: _eval2, 3: _eval3}
 
 
+@pytest.mark.slow      # compiles a kernel per drawn combination of dtypes, ndims and layouts
 @settings(max_examples=40, deadline=None)
 @given(calls())
 def test_njit_frame_eval_matches_vectorize(call):
