@@ -8,20 +8,28 @@ one loop (``out[i] = fn(a[i], b[i], ...)``) in which numba inlines ``fn``: the f
 numba builds for an array expression such as ``a - b * b``, writing into frame memory instead of
 a fresh ``np.empty``.
 
-When every array argument is C-contiguous (known from its type) and has the result's shape (a
-run-time check), the loop runs over flat indices; otherwise (broadcasting, strided views) it
-walks the result with one loop per dimension over broadcast views of the arguments. Bad arguments are
-refused while compiling with their FA code: FA018 when ``fn`` is not a function numba can call,
-FA020 for an argument that is neither an array nor a scalar or for ``fn`` results that are not
-scalars, FA006 for a result dtype the frame cannot hold. Shapes that do not broadcast raise FA020
-at run time, before anything is allocated.
+The methods are typed by a template and lowered by compiling a generated implementation for the
+argument types (``compile_internal``): broadcast shape, FA020 raised in the implementation
+itself where the shapes do not broadcast (before anything is allocated), the hand-lowered
+``frame_array``, the loop. When every array argument is C-contiguous (known from its type) and
+has the result's shape (a run-time check) the loop runs over flat indices; otherwise it walks
+the result with one loop per dimension over broadcast views of the arguments. An ``@njit``
+``fn`` is called by name from the implementation, never passed as a value: numba compiles an
+@njit function passed as a value to a dynamic address, and a kernel holding one is not cached;
+this way a user's ``cache=True`` kernel calling ``frame_eval`` stays cacheable.
+
+Bad arguments are refused while compiling with their FA code: FA018 when ``fn`` is not a function
+numba can call, FA020 for an argument that is neither an array nor a scalar or for ``fn``
+results that are not scalars, FA006 for a result dtype the frame cannot hold.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import types
 from numba.core.registry import cpu_target
-from numba.extending import overload, overload_method
+from numba.core.errors import TypingError
+from numba.core.typing.templates import AttributeTemplate, bound_function, signature
+from numba.extending import infer_getattr, lower_builtin, overload
 from numba.np import numpy_support
 
 from ..errors import error
@@ -172,20 +180,79 @@ def _ol_eval_into(out, fn, *args):
     return glb["impl"]
 
 
-def _typer(try_):
-    def ol(alloc, fn, *args):
-        args = _star(args)
+def _body(args, is_arr, rt, try_):
+    """The lines of a frame_eval: broadcast shape, allocation, fill (``fn`` is a name)."""
+    shape_lines, ndim = _shape_lines(args, is_arr)
+    body = shape_lines + [f"out = alloc.{'try_' if try_ else ''}frame_array(shape, DT)"]
+    if try_:
+        body += ["if out is None:", "    return None"]
+    return body + _fill_lines(args, is_arr, ndim) + ["return out"]
+
+
+def _lowering_impl(fn, args, try_):
+    """(impl, whether it takes ``fn``) for a call of these types. An @njit ``fn`` is called by
+    name (a global of the impl), not passed: an @njit function passed as a *value* is a dynamic
+    address in the compiled code (numba's first-class function constant), and code holding one is
+    never cached; the caller's unused load of it is then dropped by LLVM. A lambda is passed."""
+    key = (fn, tuple(args), try_)
+    hit = _IMPLS.get(key)
+    if hit is None:
         _, is_arr, rt = _plan(fn, args)
-        shape_lines, ndim = _shape_lines(args, is_arr)
-        body = shape_lines + [f"out = alloc.{'try_' if try_ else ''}frame_array(shape, DT)"]
-        if try_:
-            body += ["if out is None:", "    return None"]
-        body += _fill_lines(args, is_arr, ndim) + ["return out"]
-        glb = _build("alloc, fn", body, args)
-        glb["DT"] = rt
-        return glb["impl"]
-    return ol
+        names = ", ".join(f"a{k}" for k in range(len(args)))
+        by_name = isinstance(fn, types.Dispatcher)
+        head = "alloc, " + ("" if by_name else "fn, ") + names
+        from numba.cpython.unsafe.tuple import tuple_setitem
+
+        lines = [f"def impl({head}):"] + ["    " + ln for ln in _body(args, is_arr, rt, try_)]
+        glb = {"np": np, "E_SHAPES": _E_SHAPES_CLS, "M_SHAPES": _E_SHAPES_MSG,
+               "tuple_setitem": tuple_setitem, "DT": rt}
+        if by_name:
+            glb["fn"] = fn.dispatcher
+        exec("\n".join(lines) + "\n", glb)
+        hit = _IMPLS[key] = (glb["impl"], not by_name, rt)
+    return hit
+
+
+#: (fn type, operand types, try_) -> (impl, takes fn, result dtype): made once per process
+_IMPLS: dict = {}
+
+
+def _method(name, try_):
+    def resolve(self, ty, args, kws):
+        if kws:
+            raise TypingError(f"{name}(fn, *args) takes no keyword arguments")
+        if not args:
+            raise error(ST.NOT_CALLABLE, call=f"{name}(fn, *args)", got="nothing",
+                        example=f"{name}(kernel, x, y) with kernel an @njit scalar function")
+        fn, ops = args[0], tuple(args[1:])
+        _, _, rt = _lowering_impl(fn, ops, try_)
+        arr = types.Array(rt, max([a.ndim for a in ops if isinstance(a, types.Array)],
+                                  default=0), "C")
+        return signature(types.Optional(arr) if try_ else arr, fn, *ops)
+
+    resolve.params = ("fn", "args")       # what the tests' surface tables read
+
+    def lower(context, builder, sig, args):
+        alloc_ty, fn, ops = sig.args[0], sig.args[1], tuple(sig.args[2:])   # receiver first
+        impl, takes_fn, _ = _lowering_impl(fn, ops, try_)
+        if takes_fn:
+            isig = sig.return_type(alloc_ty, fn, *ops)
+            iargs = list(args)
+        else:
+            isig = sig.return_type(alloc_ty, *ops)
+            iargs = [args[0]] + list(args[2:])
+        return context.compile_internal(builder, impl, isig, iargs)
+
+    key = f"SmartAlloc.{name}"
+    lower_builtin(key, SmartAllocType, types.VarArg(types.Any))(lower)
+    return f"resolve_{name}", bound_function(key)(resolve)
+
+
+class _EvalMethods(AttributeTemplate):
+    """frame_eval / try_frame_eval (typed here, lowered by compiling the generated impl)."""
+    key = SmartAllocType
 
 
 for _try in (False, True):
-    overload_method(SmartAllocType, ("try_" if _try else "") + "frame_eval")(_typer(_try))
+    setattr(_EvalMethods, *_method(("try_" if _try else "") + "frame_eval", _try))
+infer_getattr(_EvalMethods)

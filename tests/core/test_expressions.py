@@ -214,3 +214,15 @@ def test_try_form_returns_none_when_full():
         small = alloc.try_frame_eval(sub_sq, np.ones(3), 2.0)
         assert small.tolist() == [-3.0, -3.0, -3.0]
     alloc.close()
+
+
+def test_a_kernel_calling_frame_eval_can_be_cached(alloc):
+    """An @njit function passed as a value is a dynamic address numba never caches; frame_eval
+    calls fn by name, so the caller's code holds none."""
+    x = np.arange(3.0)
+    with alloc.frame():
+        _eval2(alloc, x, x)
+        _eval1(alloc, x)
+    for k in (_eval1, _eval2):
+        for cres in k.overloads.values():
+            assert not cres.library.has_dynamic_globals, k
