@@ -203,13 +203,16 @@ def _lowering_impl(fn, args, try_):
         head = "alloc, " + ("" if by_name else "fn, ") + names
         from numba.cpython.unsafe.tuple import tuple_setitem
 
-        lines = [f"def impl({head}):"] + ["    " + ln for ln in _body(args, is_arr, rt, try_)]
+        # A name of its own: compile_internal caches by the code object, and the code objects of
+        # two functions of the same source compare equal (another fn would get this one's code).
+        name = f"frame_eval_{len(_IMPLS)}"
+        lines = [f"def {name}({head}):"] + ["    " + ln for ln in _body(args, is_arr, rt, try_)]
         glb = {"np": np, "E_SHAPES": _E_SHAPES_CLS, "M_SHAPES": _E_SHAPES_MSG,
                "tuple_setitem": tuple_setitem, "DT": rt}
         if by_name:
             glb["fn"] = fn.dispatcher
         exec("\n".join(lines) + "\n", glb)
-        hit = _IMPLS[key] = (glb["impl"], not by_name, rt)
+        hit = _IMPLS[key] = (glb[name], not by_name, rt)
     return hit
 
 

@@ -226,3 +226,22 @@ def test_a_kernel_calling_frame_eval_can_be_cached(alloc):
     for k in (_eval1, _eval2):
         for cres in k.overloads.values():
             assert not cres.library.has_dynamic_globals, k
+
+
+@njit
+def add_sq(x, y):
+    return x + y * y
+
+
+@njit
+def _eval2_other(alloc, a, b):
+    return alloc.frame_eval(add_sq, a, b)
+
+
+def test_functions_of_the_same_types_keep_their_own_code(alloc):
+    """Two scalar functions evaluated with the same argument types compile to two loops (the
+    generated implementations are identical text: a cache keyed by code must tell them apart)."""
+    x = np.arange(4.0)
+    with alloc.frame():
+        _assert_same(_eval2(alloc, x, x), x - x * x)
+        _assert_same(_eval2_other(alloc, x, x), x + x * x)
