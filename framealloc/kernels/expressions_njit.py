@@ -139,9 +139,10 @@ def _fill_lines(args, is_arr, ndim):
     if not fast:
         return slow
     same = " and ".join(f"a{k}.shape == out.shape" for k in arrays)
-    flat = ["o = out.reshape(out.size)"]
-    flat += [f"x{k} = a{k}.reshape(a{k}.size)" if is_arr[k] else f"x{k} = a{k}"
-             for k in range(n)]
+    # (1-D: the arrays themselves; a reshape costs a reference count pair per array)
+    r = (lambda v: v) if ndim == 1 else (lambda v: f"{v}.reshape({v}.size)")
+    flat = [f"o = {r('out')}"]
+    flat += [f"x{k} = {r(f'a{k}')}" if is_arr[k] else f"x{k} = a{k}" for k in range(n)]
     call = ", ".join(f"x{k}[i]" if is_arr[k] else f"x{k}" for k in range(n))
     flat += ["for i in range(o.size):", f"    o[i] = fn({call})"]
     return ([f"if {same}:"] + ["    " + ln for ln in flat] + ["else:"]
