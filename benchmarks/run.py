@@ -77,6 +77,7 @@ PY_POOL_BUDGET = "ctx: pool_box(16 float32) from Python, budgets on vs off"
 ORG_ON, ORG_OFF = FRAME + " (tag + 4 budgets)", FRAME + " (no tag, no budget)"
 E1 = "E1: begin_frame + end_frame pair in @njit"
 E2 = "E2: frame_checkpoint + rollback_to pair in @njit"
+E2_SCOPE = "framealloc (scope_begin + scope_end)"
 E3 = "E3: one 64 B temporary per loop iteration in @njit"
 E3_CP = "framealloc (checkpoint per iteration)"
 E4 = "E4: begin_frame + end_frame pair from Python"
@@ -99,6 +100,12 @@ T_NOFRAME = "compiled after install, scope open, no frame"
 D5 = "D5: `with alloc.frame():` + one 1 KiB frame_array from Python, behaviour filter on vs off"
 D6 = "D6: begin_frame + end_frame pair from Python, behaviour filter on vs off"
 BF_ON, BF_OFF = FRAME + " (behaviour filter)", FRAME + " (behaviour=None)"
+X1 = "X1: a - b*b into a new array in @njit, n={}"
+X_FUSED, X_CHAIN = "numba fused expression (np.empty)", "framealloc out= ufunc chain"
+X2 = "X2: Lennard-Jones cluster potential (numba-examples), 16 x 64 atoms"
+X3 = "X3: k-means (numba parfors test), 1000 x 8, k=4, 10 iterations"
+X4 = "X4: np.zeros per iteration (numba issue #9132), 200 x 200 int64, 200 iterations"
+X_ORIGINAL, X_PORT = "original (numba)", "framealloc port"
 
 ROWS = [
     Row("P1", "64 B `frame_array` in @njit vs `np.empty`", P1, FRAME, EMPTY, "faster", 10),
@@ -139,6 +146,8 @@ ROWS = [
     Row("E1", "`begin_frame(); end_frame()` pair in @njit", E1, FRAME, None, "seconds", 3e-9),
     Row("E2", "`frame_checkpoint(); rollback_to(cp)` pair in @njit", E2, FRAME, None,
         "seconds", 3e-9),
+    Row("E2", "`s = scope_begin(); scope_end(s)` pair in @njit vs the checkpoint pair", E2,
+        E2_SCOPE, FRAME, "within", 1.2),
     Row("E3", "one frame per loop iteration with one 64 B array, @njit, vs `np.empty`", E3,
         FRAME, EMPTY, "faster", 5),
     Row("E3", "one checkpoint per loop iteration (inside one frame) vs `np.empty`", E3, E3_CP,
@@ -180,6 +189,16 @@ ROWS = [
         T_AFTER, T_BEFORE, "within", 1.1),
     Row("T4", "the same loop inside a scope with no frame open vs compiled before the install",
         T4, T_NOFRAME, T_BEFORE, "within", 1.1),
+    *(Row("X1", f"`alloc.frame_eval(f, a, b)` (f: `x - y*y`) vs numba's fused `a - b*b`, n={n}",
+          X1.format(n), FRAME, X_FUSED, "within", 1.1) for n in (1000, 100000)),
+    *(Row("X1", f"the hand-written `out=` ufunc chain into a frame array vs the fused `a - b*b`, "
+          f"n={n}", X1.format(n), X_CHAIN, X_FUSED, "within", None) for n in (1000, 100000)),
+    Row("X2", "port vs original: Lennard-Jones cluster potential (numba-examples)", X2, X_PORT,
+        X_ORIGINAL, "faster", None),
+    Row("X3", "port vs original: k-means of numba's parfors tests", X3, X_PORT, X_ORIGINAL,
+        "faster", None),
+    Row("X4", "port vs original: `np.zeros` per iteration (numba issue #9132)", X4, X_PORT,
+        X_ORIGINAL, "faster", None),
     # Context: no targets.
     Row("ctx", "P5 from Python, after 100 000 vs after 1 allocation (caches not evicted)",
         P5_PY, "after 100000 allocations", "after 1 allocation", "within", None),

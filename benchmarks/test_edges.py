@@ -2,7 +2,9 @@
 frame calls from Python, the first call of a user kernel.
 
 * E1/E2: a ``begin_frame(); end_frame()`` pair, and a ``frame_checkpoint(); rollback_to(cp)``
-  pair, inside @njit with nothing allocated between (ns per pair; target <= 3 ns).
+  pair, inside @njit with nothing allocated between (ns per pair; target <= 3 ns). E2 also
+  times a ``scope_begin(); scope_end(s)`` pair (a nested scope is a checkpoint pair that pops
+  itself: target within 1.2x of the checkpoint pair, measured in the same run).
 * E3: the loop a user ports from a numba reproducer: one small temporary per iteration, scoped by
   a frame per iteration (framealloc), by a checkpoint per iteration inside one frame, or made by
   ``np.empty`` (target: the frame per iteration >= 5x faster than ``np.empty``).
@@ -38,6 +40,7 @@ from ._common import EMPTY, FRAME, label, timed
 N = 100_000
 PAIRS = "E1: begin_frame + end_frame pair in @njit"
 CP_PAIRS = "E2: frame_checkpoint + rollback_to pair in @njit"
+SCOPE = "framealloc (scope_begin + scope_end)"
 PER_ITER = "E3: one 64 B temporary per loop iteration in @njit"
 CHECKPOINT = "framealloc (checkpoint per iteration)"
 PY_PAIRS = "E4: begin_frame + end_frame pair from Python"
@@ -58,6 +61,13 @@ def _checkpoint_pairs(alloc, n):
     for _ in range(n):
         cp = alloc.frame_checkpoint()
         alloc.rollback_to(cp)
+
+
+@njit
+def _scope_pairs(alloc, n):
+    for _ in range(n):
+        s = alloc.scope_begin()
+        alloc.scope_end(s)
 
 
 @njit
@@ -100,10 +110,12 @@ def test_frame_pair_njit(benchmark, alloc):
     assert not alloc.in_frame
 
 
-def test_checkpoint_pair_njit(benchmark, alloc):
+@pytest.mark.parametrize("competitor", [FRAME, SCOPE])
+def test_checkpoint_pair_njit(benchmark, alloc, competitor):
+    fn = _checkpoint_pairs if competitor == FRAME else _scope_pairs
     with alloc.frame():
-        timed(benchmark, lambda: _checkpoint_pairs(alloc, N), group=CP_PAIRS, competitor=FRAME,
-              ops=N, unit="pair")
+        timed(benchmark, lambda: fn(alloc, N), group=CP_PAIRS, competitor=competitor, ops=N,
+              unit="pair")
 
 
 @pytest.mark.parametrize("competitor", [FRAME, CHECKPOINT, EMPTY])

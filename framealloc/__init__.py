@@ -56,7 +56,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 from .alloc import FAILED, CheckpointGuard, SmartAlloc, SpeculativeResult
-from .checkpoints import FrameCheckpoint
+from .checkpoints import FrameCheckpoint, FrameScope
 from .collections import FrameLayout, FrameMap, FrameVec
 from .behaviour import BehaviourEvent
 from .config import AllocConfig, BehaviourFilter, GiB, KiB, MiB
@@ -102,8 +102,9 @@ from .streaming import StreamingAllocator
 from .typed_pool import TypedPool, TypedPoolInfo
 
 __all__ = [
-    "SmartAlloc", "AllocConfig", "KiB", "MiB", "GiB", "FrameCheckpoint", "CheckpointGuard",
-    "SpeculativeResult", "FAILED", "AllocStats", "FrameStats", "ThreadFrameStats", "explain",
+    "SmartAlloc", "AllocConfig", "KiB", "MiB", "GiB", "FrameCheckpoint", "FrameScope",
+    "CheckpointGuard", "SpeculativeResult", "FAILED", "AllocStats", "FrameStats",
+    "ThreadFrameStats", "explain",
     "FrameAllocError", "FrameStateError", "AllocSizeError", "UnsupportedDtypeError",
     "AlignmentError", "ArenaExhaustedError", "CheckpointError", "WrongThreadError", "ConfigError",
     "NjitUsageError", "NotCallableError",

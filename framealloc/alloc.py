@@ -23,7 +23,8 @@ from ._dtypes import (
 )
 from ._hooks import LISTENER_ORDER, check_open, listeners
 from . import creation as _creation
-from .checkpoints import FrameCheckpoint
+from . import expressions as _expressions
+from .checkpoints import SCOPE_BIT, FrameCheckpoint, FrameScope, ScopeBlock
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, config_with_options
 from .debug import VIEW_TAKING, DebugPart, checked
@@ -533,6 +534,31 @@ class FramesPart:
         if status != ST.OK:
             raise error(status)
         return ta
+
+    def scope_begin(self) -> FrameScope:
+        """A scope of the calling thread's frame (a checkpoint marked as a scope)."""
+        ta = self.arena()
+        res = _kernels().scope_begin(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots)
+        if res[0] != ST.OK:
+            raise error(res[0])
+        return FrameScope(self.owner_id, ta.tid, 0, *res[1:])
+
+    def scope_end(self, s: FrameScope) -> tuple[_ThreadArena, FrameCheckpoint]:
+        """End scope ``s`` (roll back and pop); returns the arena and the plain checkpoint."""
+        if not isinstance(s, FrameScope):
+            raise error(ST.STALE_CHECKPOINT, "type", call="scope_end",
+                        what="a FrameScope from alloc.scope_begin()", got=type(s).__name__)
+        ta = self.arena()
+        if s.owner != self.owner_id:
+            raise error(ST.FOREIGN_CHECKPOINT)
+        if s.thread != ta.tid or s.worker != 0:
+            raise error(ST.WRONG_THREAD)
+        status = _kernels().scope_end(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots,
+                                      s.frame, s.serial, s.position, s.chunk_seq, s.cursor,
+                                      s.index)
+        if status != ST.OK:
+            raise error(status)
+        return ta, FrameCheckpoint(*s[:4], s.serial & ~SCOPE_BIT, *s[5:])
 
     def forget_checkpoint(self, cp: FrameCheckpoint) -> None:
         """Release ``cp`` without rolling back (a committed guard, a successful speculation)."""
@@ -1121,6 +1147,30 @@ class SmartAlloc:
         """:meth:`frame_where`, or None when memory runs out."""
         return _creation.nonzero(self._alloc, condition, True, "frame_where")
 
+    def frame_eval(self, fn: Callable[..., Any], *args) -> np.ndarray:
+        """``fn`` applied elementwise over the broadcast ``args`` (arrays or scalars), into a new
+        frame array, in one loop: ``frame_eval(f, a, b)`` with ``f(x, y) = x - y * y`` is
+        ``a - b * b`` without the temporaries. ``fn``: an ``@njit`` scalar function (or a plain
+        one, compiled once per function), or a NumPy ufunc. Same call inside @njit (where ``fn``
+        may also be a ``lambda``). FA020 for shapes that do not broadcast.
+
+        >>> import numpy as np, framealloc as fa
+        >>> from numba import njit
+        >>> @njit
+        ... def f(x, y):
+        ...     return x - y * y
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     r = alloc.frame_eval(f, np.arange(4.0), 2.0)
+        ...     (r.tolist(), r.dtype.name)
+        ([-4.0, -3.0, -2.0, -1.0], 'float64')
+        """
+        return _expressions.evaluate(self._alloc, fn, args, False)
+
+    def try_frame_eval(self, fn: Callable[..., Any], *args) -> np.ndarray | None:
+        """:meth:`frame_eval`, or None when memory runs out."""
+        return _expressions.evaluate(self._alloc, fn, args, True)
+
     # -- checkpoints -------------------------------------------------------------------------
     def frame_checkpoint(self) -> FrameCheckpoint:
         """Remember the current point of this thread's frame (see :meth:`rollback_to`)."""
@@ -1152,6 +1202,49 @@ class SmartAlloc:
         0
         """
         return CheckpointGuard(self)
+
+    def scope(self) -> ScopeBlock:
+        """``with alloc.scope():`` frees every frame allocation made inside the block at its end
+        (also when it raises). Scopes nest; @njit code writes ``s = alloc.scope_begin()`` ...
+        ``alloc.scope_end(s)``. FA001 outside a frame.
+
+        >>> import numpy as np, framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     out = alloc.frame_array(4)
+        ...     with alloc.scope():
+        ...         tmp = alloc.frame_array(1000)
+        ...         with alloc.scope():
+        ...             tmp2 = alloc.frame_array(1000)
+        ...         out[:] = 1.0
+        ...     alloc.stats().frame.current
+        32
+        """
+        return ScopeBlock(self)
+
+    def scope_begin(self) -> FrameScope:
+        """Open a scope in this thread's frame; end it with :meth:`scope_end` (see :meth:`scope`).
+
+        >>> import framealloc as fa
+        >>> alloc = fa.SmartAlloc()
+        >>> with alloc.frame():
+        ...     s = alloc.scope_begin()
+        ...     _ = alloc.frame_array(8)
+        ...     alloc.scope_end(s)
+        ...     alloc.stats().frame.current
+        0
+        """
+        return self._frame_part.scope_begin()
+
+    def scope_end(self, s: FrameScope) -> None:
+        """End scope ``s``: free the frame allocations made since :meth:`scope_begin` (their views
+        alias later allocations) and close it. FA023 while a scope begun inside it is still open
+        (nothing changes), FA010 when it ended already, FA009/FA011 for another allocator's or
+        thread's scope."""
+        ta, cp = self._frame_part.scope_end(s)
+        if ta.ext:
+            for listener in self._on_rollback:
+                listener(ta, cp)
 
     def speculative(self, fn: Callable[..., Any], *args, **kwargs) -> SpeculativeResult:
         """Run ``fn(*args, **kwargs)``; roll its frame allocations back if it raises (the

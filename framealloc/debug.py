@@ -99,6 +99,7 @@ class DebugPart:
         """Bind the debug paths on the instances (the classes stay as they are)."""
         frames.end = self.end
         frames.rollback = self.rollback
+        frames.scope_end = self.scope_end
         alloc._alloc = self.alloc
         wrap_collections(collections, self)
 
@@ -151,6 +152,27 @@ class DebugPart:
         if status != ST.OK:
             raise error(status)
         return ta
+
+    def scope_end(self, s):
+        """:meth:`FramesPart.scope_end <framealloc.alloc.FramesPart.scope_end>` with the
+        poisoning kernel (the same checks, in the same order)."""
+        from .checkpoints import SCOPE_BIT, FrameCheckpoint, FrameScope
+
+        frames = self._frames()
+        if not isinstance(s, FrameScope):
+            raise error(ST.STALE_CHECKPOINT, "type", call="scope_end",
+                        what="a FrameScope from alloc.scope_begin()", got=type(s).__name__)
+        ta = frames.arena()
+        if s.owner != frames.owner_id:
+            raise error(ST.FOREIGN_CHECKPOINT)
+        if s.thread != ta.tid or s.worker != 0:
+            raise error(ST.WRONG_THREAD)
+        status = _arena().scope_end_debug(
+            ta.row_addr, ta.cps_addr, frames.config.checkpoint_slots, s.frame, s.serial,
+            s.position, s.chunk_seq, s.cursor, s.index)
+        if status != ST.OK:
+            raise error(status)
+        return ta, FrameCheckpoint(*s[:4], s.serial & ~SCOPE_BIT, *s[5:])
 
     def _escapes(self, ta):
         """The FA021 warning for what still references the frame of ``ta``, or None."""

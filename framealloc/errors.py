@@ -612,9 +612,10 @@ went past it, or it is older than the newest `AllocConfig.max_checkpoints` check
 frame (rounded up to a power of two). Take a new checkpoint in the current frame.""",
      message=("stale checkpoint: taken in an older frame, already rolled past, or pushed out by "
               "newer checkpoints"),
-     call="rollback_to", got="something else",
+     call="rollback_to", what="a FrameCheckpoint from alloc.frame_checkpoint()",
+     got="something else",
      cases={
-         "type": ("{call} takes a FrameCheckpoint from alloc.frame_checkpoint(), got {got}",
+         "type": ("{call} takes {what}, got {got}",
                   ""),
      })
 _add(ST.WRONG_THREAD, WrongThreadError, "wrong thread", """
@@ -716,6 +717,13 @@ What is not checked: plain NumPy operations on a view (indexing, arithmetic), vi
      todo="make it on the thread that uses it, or hand data over with frame_box_for_transfer, "
           "pool_box or heap_box",
      what="frame data", owner="another thread", here="this one")
+_add(ST.SCOPE_ORDER, CheckpointError, "scope ended out of order", """
+A scope (`with alloc.scope():`, or `s = alloc.scope_begin()` ... `alloc.scope_end(s)` in @njit)
+was ended while a scope begun inside it was still open. Scopes nest: end the inner one first
+(a `with` block does it for you). Nothing was changed: both scopes are still open. Plain
+checkpoints taken inside a scope need no end; they end with it.""",
+     message="scope ended out of order: a scope begun inside it is still open",
+     todo="end the inner scope first (scope_end in reverse order of scope_begin)")
 _add(ST.DOUBLE_FREE, DoubleFreeError, "double free", """
 A PoolBox was freed twice, or a pool slot / typed-pool index was released while it was not live
 (released already, or never acquired). Nothing was changed. Free each allocation exactly once; a

@@ -124,7 +124,7 @@ def test_foundation_modules_are_leaves(graph):
 #: kernels module is a state machine (layer 1) and imports none of these.
 _SURFACE = {"framealloc.kernels", "framealloc.kernels.njit_api", "framealloc.kernels.pools_njit",
             "framealloc.kernels.scratch_njit", "framealloc.kernels.collections_njit",
-            "framealloc.kernels.creation_njit",
+            "framealloc.kernels.creation_njit", "framealloc.kernels.expressions_njit",
             "framealloc.kernels.python_only", "framealloc.kernels.aliasing",
             "framealloc.kernels.leases"}
 #: numba names that only the surface uses: types, data models, boxing, overloads.

@@ -13,7 +13,7 @@ _registered = None
 #: imported on first contact with numba. Feature modules add themselves here.
 NJIT_MODULES = ("framealloc.kernels.njit_api", "framealloc.kernels.pools_njit",
                 "framealloc.kernels.collections_njit", "framealloc.kernels.scratch_njit",
-                "framealloc.kernels.creation_njit",
+                "framealloc.kernels.creation_njit", "framealloc.kernels.expressions_njit",
                 "framealloc.kernels.python_only")   # last: it answers what nothing else did
 
 

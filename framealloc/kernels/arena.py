@@ -18,8 +18,9 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, register_jitable
 
+from ..checkpoints import SCOPE_BIT as _SCOPE_BIT
 from . import org as O
-from ._intrinsics import as_i64_ptr, atomic_add, cycles, ld, st
+from ._intrinsics import as_i64_ptr, atomic_add, cycles, hot_call, ld, st
 from .layout import (
     CHUNK_ALIGN,
     DEBUG_SITES,
@@ -687,3 +688,72 @@ def record_site(row, worker, workers, name, nbytes):
             st(e + 8 * DS_COUNT, ld(e + 8 * DS_COUNT) + 1)
             st(e + 8 * DS_BYTES, ld(e + 8 * DS_BYTES) + nbytes)
             return
+
+
+# -- nested scopes: a checkpoint that is ended once, in order ------------------------------------
+
+SCOPE_BIT = _SCOPE_BIT     # see framealloc.checkpoints
+
+
+@njit(cache=True)
+def scope_begin(addr, cps_addr, depth):
+    """:func:`checkpoint`, marked as a scope (``SCOPE_BIT`` in its serial). Same result."""
+    status, frame, serial, index, pos, chunk_seq, cursor = hot_call(checkpoint,
+                                                                    (addr, cps_addr, depth))
+    if status == ST.OK:
+        serial |= SCOPE_BIT
+        stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
+        stack[index & (depth - 1), 0] = serial
+    return status, frame, serial, index, pos, chunk_seq, cursor
+
+
+@njit(cache=True)
+def scope_end_fast(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """:func:`scope_end` in the common case (@njit callers get it inlined by LLVM): the scope is
+    the newest entry of the stack and :func:`rollback_fast` applies. The status, or -1 to call
+    :func:`scope_end`."""
+    r = row_view(addr)
+    if index != r[F.cp_depth] - 1:
+        return -1
+    status = hot_call(rollback_fast, (addr, cps_addr, depth, frame, serial, pos, chunk_seq,
+                                      cursor, index))
+    if status == ST.OK:
+        r[F.cp_depth] = index
+    return status
+
+
+@njit(cache=True)
+def scope_end(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """End a scope: roll back to its checkpoint and pop it. SCOPE_ORDER (nothing changed) when a
+    scope begun after it is still open; STALE_CHECKPOINT when it already ended (or an earlier
+    rollback or frame end went past it). Plain checkpoints taken inside the scope end with it."""
+    r = row_view(addr)
+    status = _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    if status != ST.OK:
+        return status
+    stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
+    for i in range(index + 1, r[F.cp_depth]):
+        if stack[i & (depth - 1), 0] & SCOPE_BIT:
+            return ST.SCOPE_ORDER
+    status = rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    if status == ST.OK:
+        r[F.cp_depth] = index
+    return status
+
+
+@njit(cache=True)
+def scope_end_debug(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """:func:`scope_end` of a debug allocator: poison what the scope allocated (as
+    :func:`rollback_debug` does), then end it. Nothing is poisoned when the end is refused."""
+    r = row_view(addr)
+    status = _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    if status != ST.OK:
+        return status
+    stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
+    for i in range(index + 1, r[F.cp_depth]):
+        if stack[i & (depth - 1), 0] & SCOPE_BIT:
+            return ST.SCOPE_ORDER
+    if r[F.meminfo] != 0:
+        start = cursor if chunk_seq == r[F.chunk_seq] else 0
+        poison_bytes(r[F.base] + start, r[F.cursor] - start)
+    return scope_end(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)

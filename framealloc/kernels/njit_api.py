@@ -46,7 +46,7 @@ from numba.np import numpy_support
 from numba.np.arrayobj import make_array, populate_array
 
 from .._dtypes import MAX_ALIGN, natural_alignment
-from ..checkpoints import FrameCheckpoint
+from ..checkpoints import FrameCheckpoint, FrameScope
 from ..errors import error, message
 from . import arena as K
 from . import org as O
@@ -501,7 +501,7 @@ def raising(status, case=None, **fields):
 FRAME_STATUSES = (ST.NO_FRAME, ST.BEGIN_TWICE, ST.END_NO_BEGIN, ST.BAD_SIZE, ST.SIZE_OVERFLOW,
                   ST.BAD_ALIGN, ST.FRAME_EXHAUSTED, ST.FOREIGN_CHECKPOINT, ST.STALE_CHECKPOINT,
                   ST.WRONG_THREAD, ST.BUDGET_EXCEEDED, ST.TAG_UNKNOWN, ST.TAG_UNBALANCED,
-                  ST.TAG_LOG_FULL)
+                  ST.TAG_LOG_FULL, ST.SCOPE_ORDER)
 
 
 def _raise_any(status):
@@ -822,44 +822,58 @@ def _worker_stack(context, builder, alloc_val):
     return s, row, tid, first, cps
 
 
-def _lower_checkpoint(context, builder, sig, args):
-    s, row, tid, first, cps = _worker_stack(context, builder, args[0])
-    with builder.if_then(builder.icmp_unsigned("!=", row, first), likely=False):
-        # a prange worker's row joins the frame on first use
-        call_cached(context, builder, K.join_frame, types.none(_I, _I), [row, first],
-                    inline=False)
-    res = call_cached(context, builder, K.checkpoint, types.none(_I, _I, _I),
-                      [row, cps, s.depth], inline=True)
-    _fail_if(context, builder, builder.icmp_signed("!=", builder.extract_value(res, 0), _c(0)),
-             builder.extract_value(res, 0))
-    vals = [None] * len(_CP)
-    vals[_CP["owner"]], vals[_CP["thread"]], vals[_CP["worker"]] = s.owner, s.slot, tid
-    for i, name in enumerate(_CP_RESULT):
-        vals[_CP[name]] = builder.extract_value(res, 1 + i)
-    return context.make_tuple(builder, _CP_TYPE, vals)
+def _lower_push(kernel, tuple_type):
+    """Lowering of frame_checkpoint / scope_begin: push on the worker's checkpoint stack with
+    ``kernel`` (cached, inlined by LLVM) and return the token of ``tuple_type``."""
+    def lower(context, builder, sig, args):
+        s, row, tid, first, cps = _worker_stack(context, builder, args[0])
+        with builder.if_then(builder.icmp_unsigned("!=", row, first), likely=False):
+            # a prange worker's row joins the frame on first use
+            call_cached(context, builder, K.join_frame, types.none(_I, _I), [row, first],
+                        inline=False)
+        res = call_cached(context, builder, kernel, types.none(_I, _I, _I),
+                          [row, cps, s.depth], inline=True)
+        _fail_if(context, builder,
+                 builder.icmp_signed("!=", builder.extract_value(res, 0), _c(0)),
+                 builder.extract_value(res, 0))
+        vals = [None] * len(_CP)
+        vals[_CP["owner"]], vals[_CP["thread"]], vals[_CP["worker"]] = s.owner, s.slot, tid
+        for i, name in enumerate(_CP_RESULT):
+            vals[_CP[name]] = builder.extract_value(res, 1 + i)
+        return context.make_tuple(builder, tuple_type, vals)
+    return lower
 
 
-def _lower_rollback(context, builder, sig, args):
-    s, row, tid, _, cps = _worker_stack(context, builder, args[0])
-    cp = {name: builder.extract_value(args[1], i) for name, i in _CP.items()}
-    _fail_if(context, builder, builder.icmp_signed("!=", cp["owner"], s.owner),
-             ST.FOREIGN_CHECKPOINT)
-    _fail_if(context, builder, builder.or_(builder.icmp_signed("!=", cp["thread"], s.slot),
-                                           builder.icmp_signed("!=", cp["worker"], tid)),
-             ST.WRONG_THREAD)
-    argv = [row, cps, s.depth] + [cp[n] for n in _CP_ROLLBACK]
-    rsig = types.none(*[_I] * len(argv))
-    if sig.args[0].debug:       # poison what the rollback releases, out of line
-        st = call_cached(context, builder, K.rollback_debug, rsig, argv, inline=False)
+def _lower_pop(fast, slow, debug):
+    """Lowering of rollback_to / scope_end: the token's owner and thread checked here, then
+    ``fast`` (cached, inlined by LLVM; -1 sends the call to ``slow``, out of line). A debug
+    allocator's type calls ``debug`` instead, out of line (it poisons what the call releases)."""
+    def lower(context, builder, sig, args):
+        s, row, tid, _, cps = _worker_stack(context, builder, args[0])
+        cp = {name: builder.extract_value(args[1], i) for name, i in _CP.items()}
+        _fail_if(context, builder, builder.icmp_signed("!=", cp["owner"], s.owner),
+                 ST.FOREIGN_CHECKPOINT)
+        _fail_if(context, builder, builder.or_(builder.icmp_signed("!=", cp["thread"], s.slot),
+                                               builder.icmp_signed("!=", cp["worker"], tid)),
+                 ST.WRONG_THREAD)
+        argv = [row, cps, s.depth] + [cp[n] for n in _CP_ROLLBACK]
+        rsig = types.none(*[_I] * len(argv))
+        if sig.args[0].debug:
+            st = call_cached(context, builder, debug, rsig, argv, inline=False)
+            _fail_if(context, builder, builder.icmp_signed("!=", st, _c(0)), st)
+            return context.get_dummy_value()
+        st = call_cached(context, builder, fast, rsig, argv, inline=True)
+        slot = cgutils.alloca_once_value(builder, st)
+        with builder.if_then(builder.icmp_signed("<", st, _c(0)), likely=False):
+            builder.store(call_cached(context, builder, slow, rsig, argv, inline=False), slot)
+        st = builder.load(slot)
         _fail_if(context, builder, builder.icmp_signed("!=", st, _c(0)), st)
         return context.get_dummy_value()
-    st = call_cached(context, builder, K.rollback_fast, rsig, argv, inline=True)
-    slot = cgutils.alloca_once_value(builder, st)
-    with builder.if_then(builder.icmp_signed("<", st, _c(0)), likely=False):
-        builder.store(call_cached(context, builder, K.rollback, rsig, argv, inline=False), slot)
-    st = builder.load(slot)
-    _fail_if(context, builder, builder.icmp_signed("!=", st, _c(0)), st)
-    return context.get_dummy_value()
+    return lower
+
+
+_lower_checkpoint = _lower_push(K.checkpoint, _CP_TYPE)
+_lower_rollback = _lower_pop(K.rollback_fast, K.rollback, K.rollback_debug)
 
 
 def _resolve_checkpoint(self, ty, args, kws):
@@ -893,6 +907,48 @@ class _CheckpointMethods(AttributeTemplate):
 infer_getattr(_CheckpointMethods)
 lower_builtin("SmartAlloc.frame_checkpoint", SmartAllocType)(_lower_checkpoint)
 lower_builtin("SmartAlloc.rollback_to", SmartAllocType, types.Any)(_lower_rollback)
+
+
+# scope_begin / scope_end: a checkpoint marked as a scope, and a rollback that also pops it (and
+# refuses, FA023, while a scope begun after it is still open). Same lowering as the checkpoint
+# pair, with the scope kernels: their cost is that of frame_checkpoint + rollback_to.
+
+_SCOPE_TYPE = types.NamedUniTuple(types.int64, len(FrameScope._fields), FrameScope)
+
+
+def _resolve_scope_begin(self, ty, args, kws):
+    if not args and not kws:
+        return signature(_SCOPE_TYPE)
+
+
+def _scope_end_params(scope):
+    """Parameters of scope_end."""
+
+
+_SCOPE_END_PYSIG = utils.pysignature(_scope_end_params)
+
+
+def _resolve_scope_end(self, ty, args, kws):
+    (sc,) = _fold(_SCOPE_END_PYSIG, args, kws)
+    if getattr(sc, "instance_class", None) is not FrameScope:
+        raise error(ST.STALE_CHECKPOINT, "type", call="scope_end",
+                    what="a FrameScope from alloc.scope_begin()", got=sc)
+    return signature(types.none, _SCOPE_TYPE).replace(pysig=_SCOPE_END_PYSIG)
+
+
+_resolve_scope_end.params = tuple(_SCOPE_END_PYSIG.parameters)
+
+
+class _ScopeMethods(AttributeTemplate):
+    key = SmartAllocType
+    resolve_scope_begin = bound_function("SmartAlloc.scope_begin")(_resolve_scope_begin)
+    resolve_scope_end = bound_function("SmartAlloc.scope_end")(_resolve_scope_end)
+
+
+infer_getattr(_ScopeMethods)
+lower_builtin("SmartAlloc.scope_begin", SmartAllocType)(_lower_push(K.scope_begin, _SCOPE_TYPE))
+lower_builtin("SmartAlloc.scope_end", SmartAllocType, types.Any)(
+    _lower_pop(K.scope_end_fast, K.scope_end, K.scope_end_debug))
 
 
 @overload_method(SmartAllocType, "push_tag", inline="always")

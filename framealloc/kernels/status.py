@@ -56,6 +56,7 @@ class Status(IntEnum):
     BAD_ARRAY_ARG = 20         # arrays a creation call cannot combine: shapes, axis, indices
     VIEW_ESCAPED = 21          # debug mode: frame views still referenced at end_frame (a warning)
     FOREIGN_THREAD = 22        # debug mode: a frame collection or view used from another thread
+    SCOPE_ORDER = 23           # a scope ended while a scope begun inside it is still open
     # -- FA1xx pools, heap, typed pools, groups, handles, streaming -----------------------------
     DOUBLE_FREE = 101          # a slot released while it is not live
     FOREIGN_FREE = 102

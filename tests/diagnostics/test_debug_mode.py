@@ -2,7 +2,7 @@
 reports and cross-thread errors; and debug=False leaving everything as it was.
 
 The tables are generated from the public API: every fixed-size NumPy dtype kind for poisoning,
-every way a frame's memory is released (Python and @njit, end and rollback), every public name
+every way a frame's memory is released (Python and @njit: end, rollback and scope end), every public name
 of FrameVec/FrameMap and every SmartAlloc call that takes arrays for the thread checks.
 """
 from __future__ import annotations
@@ -34,6 +34,11 @@ def _njit_rollback(alloc, cp):
     alloc.rollback_to(cp)
 
 
+@njit
+def _njit_scope_end(alloc, s):
+    alloc.scope_end(s)
+
+
 def _py_end(alloc, cp):
     alloc.end_frame()
 
@@ -50,9 +55,28 @@ def _nj_rollback(alloc, cp):
     _njit_rollback(alloc, cp)
 
 
-#: Every way a frame's memory is released: (name, release(alloc, cp)).
+def _py_scope_end(alloc, s):
+    alloc.scope_end(s)
+
+
+def _nj_scope_end(alloc, s):
+    _njit_scope_end(alloc, s)
+
+
+#: Every way a frame's memory is released: (name, release(alloc, mark)); ``mark`` comes from
+#: :func:`_mark` (a scope for the scope ends, a checkpoint otherwise).
 RELEASES = [("python end_frame", _py_end), ("python rollback_to", _py_rollback),
-            ("njit end_frame", _nj_end), ("njit rollback_to", _nj_rollback)]
+            ("njit end_frame", _nj_end), ("njit rollback_to", _nj_rollback),
+            ("python scope_end", _py_scope_end), ("njit scope_end", _nj_scope_end)]
+
+
+def _mark(alloc, how):
+    return alloc.scope_begin() if "scope" in how else alloc.frame_checkpoint()
+
+
+def _partial(how):
+    """Whether ``how`` releases only what came after its mark (not the whole frame)."""
+    return "rollback" in how or "scope" in how
 
 
 def _filled(alloc, dtype, n=5):
@@ -79,7 +103,7 @@ def test_released_memory_is_poisoned(dtype, how, release):
     try:
         alloc.begin_frame()
         kept = _filled(alloc, dtype)
-        cp = alloc.frame_checkpoint()
+        cp = _mark(alloc, how)
         stale = _filled(alloc, dtype)
         release(alloc, cp)
         assert (stale.view(np.uint8) == 0xFF).all()
@@ -91,7 +115,7 @@ def test_released_memory_is_poisoned(dtype, how, release):
         elif dt.kind == "u":
             assert (stale == np.iinfo(dt).max).all()
         untouched = (kept.view(np.uint8) == 0x11).all()
-        assert untouched == ("rollback" in how)   # end_frame poisons the whole frame
+        assert untouched == _partial(how)   # end_frame poisons the whole frame
         if alloc.in_frame:
             alloc.end_frame()
     finally:
@@ -107,7 +131,7 @@ def test_debug_off_leaves_memory_untouched(dtype, how, release):
     assert type(alloc) is fa.SmartAlloc
     alloc.begin_frame()
     _filled(alloc, dtype)
-    cp = alloc.frame_checkpoint()
+    cp = _mark(alloc, how)
     stale = _filled(alloc, dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")      # and no warning either

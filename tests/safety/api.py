@@ -51,6 +51,7 @@ class Ctx:
             a.begin_frame()
             self.cp = a.frame_checkpoint()
             a.frame_array(8, F32)
+            self.scope = a.scope_begin()
             a.begin_phase("ctx")
             a.push_tag("ctx")
         else:
@@ -71,6 +72,9 @@ SMARTALLOC = {
     "begin_frame": (lambda c: c.alloc.begin_frame(), {"open_frame": False}),
     "begin_phase": lambda c: c.alloc.begin_phase("p"),
     "checkpoint_guard": lambda c: c.alloc.checkpoint_guard(),
+    "scope": lambda c: c.alloc.scope(),
+    "scope_begin": lambda c: c.alloc.scope_begin(),
+    "scope_end": lambda c: c.alloc.scope_end(c.scope),
     "close": lambda c: c.alloc.close(),
     "closed": lambda c: c.alloc.closed,
     "compact": lambda c: c.alloc.compact(),
@@ -99,6 +103,8 @@ SMARTALLOC = {
         ("frame_stack", ((np.zeros(2), np.ones(2)), 1)),
         ("frame_take", (np.arange(3.0), np.array([2, 0]))),
         ("frame_compress", (np.array([True, False]), np.arange(3.0))))},
+    "frame_eval": _frame_call("frame_eval", np.hypot, np.arange(3.0), 2.0),
+    "try_frame_eval": _frame_call("try_frame_eval", np.hypot, np.arange(3.0), 2.0),
     "frame_layout": lambda c: c.alloc.frame_layout(x=(4, F32)),
     "frame_map": _frame_call("frame_map", np.int64, F32, 8),
     "frame_number": lambda c: c.alloc.frame_number,

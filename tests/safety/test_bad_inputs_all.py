@@ -53,6 +53,13 @@ class Env:
         a.frame_array(3, F4)
         other.begin_frame()         # noqa: FA606 (closed by close())
         self.foreign_cp = other.frame_checkpoint()
+        # Scopes: an open one (the good value), one ended already, another allocator's, and an
+        # outer one whose inner scope is still open (FA023: ending it out of order).
+        self.done_scope = a.scope_begin()
+        a.scope_end(self.done_scope)
+        self.foreign_scope = other.scope_begin()
+        self.outer_scope = a.scope_begin()
+        self.scope = a.scope_begin()
         # Tags and budgets.
         self.tag = a.tag_id("t")
         a.set_budget(hard=1 << 30)
@@ -153,7 +160,8 @@ BAD: dict[str, list] = {
     "path": [None, 3, 2.5],
     "limit": [-1, 1.5, "10", True],
     "choice": ["nonsense", None, 3],
-    "checkpoint": ["cp", None, E("old_cp"), E("foreign_cp")],
+    "checkpoint": ["cp", None, E("old_cp"), E("foreign_cp"), E("scope")],
+    "scope": ["s", None, E("cp"), E("done_scope"), E("foreign_scope"), E("outer_scope")],
     "sid": [-1, 1.5, "s", None, E("foreign_sid"), 1 << 40],
     "tag_id": [-1, 1 << 20, 1.5, "t", True],
     "group": [-1, 1 << 20, 1.5, "g", None, E("dead_group")],
@@ -291,6 +299,17 @@ _spec("SmartAlloc.frame_take SmartAlloc.try_frame_take", a=_ARR,
 _spec("SmartAlloc.frame_compress SmartAlloc.try_frame_compress",
       condition=P(np.array([True, False, True]), "mask"), a=_ARR, axis=P(None, "axis"))
 _spec("SmartAlloc.rollback_to", cp=P(E("cp"), "checkpoint"))
+_spec("SmartAlloc.scope_end", s=P(E("scope"), "scope"))
+
+
+def _eval_call(fn, kwargs):
+    """frame_eval(fn, *args): the operands (``_args``, a COMBOS key) go positionally."""
+    kwargs = dict(kwargs)
+    args = kwargs.pop("_args", (np.arange(3.0), 2.0))
+    return fn(kwargs["fn"], *args)
+
+
+_spec("SmartAlloc.frame_eval SmartAlloc.try_frame_eval", _eval_call, fn=P(np.hypot, "callable"))
 _spec("SmartAlloc.speculative", fn=P(lambda: 1, "callable"))
 _spec("SmartAlloc.with_tag", name=P("w", "tag_name"), fn=P(lambda: 1, "callable"))
 _spec("SmartAlloc.push_tag", name=P("p", "tag_name"))
@@ -407,6 +426,12 @@ _spec("SmartAlloc.check_behaviour", warn=free(True))
 #: Bad combinations of good values (rules across parameters): (entry point, arguments that
 #: replace the good ones).
 COMBOS = [
+    *((f"SmartAlloc.{m}", dict(_args=args)) for m in ("frame_eval", "try_frame_eval")
+      for args in [(), ("x",), (np.zeros(3), np.zeros(4)), (np.array([None]), 1.0),
+                   (np.zeros(3), object())]),
+    *((f"SmartAlloc.{m}", dict(fn=fn, _args=(np.arange(3.0),)))
+      for m in ("frame_eval", "try_frame_eval")
+      for fn in (np.add, lambda x: "s", lambda x: (x, x), lambda x: undefined_name)),  # noqa: F821
     ("SmartAlloc.set_budget", dict(soft=10, hard=5)),
     ("SmartAlloc.set_tag_budget", dict(name="x", soft=10, hard=5)),
     ("SmartAlloc.set_tag_budget", dict(name="x::y", soft=10, hard=5)),
@@ -430,6 +455,7 @@ NO_BAD_ARGS = {
     "install_transparent()",
     "SmartAlloc.begin_frame", "SmartAlloc.end_frame", "SmartAlloc.frame", "SmartAlloc.close",
     "SmartAlloc.frame_checkpoint", "SmartAlloc.checkpoint_guard", "SmartAlloc.stats",
+    "SmartAlloc.scope", "SmartAlloc.scope_begin",
     "SmartAlloc.pop_tag", "SmartAlloc.trim", "SmartAlloc.compact", "SmartAlloc.scratch_pools",
     "SmartAlloc.end_frame_with_promotions",
     "TypedPool.acquire", "TypedPool.acquire_handle", "TypedPool.try_acquire", "TypedPool.clear",
@@ -456,7 +482,8 @@ FACTORY_MADE = {
 #: Plain data of ``framealloc.__all__`` (statistics, infos, results, constants): no state to
 #: protect; their methods only convert (``to_dict``) or are the library's own constructors.
 RECORDS = {
-    "FrameCheckpoint", "SpeculativeResult", "AllocStats", "FrameStats", "ThreadFrameStats",
+    "FrameCheckpoint", "FrameScope", "SpeculativeResult", "AllocStats", "FrameStats",
+    "ThreadFrameStats",
     "TypedPoolInfo", "SizeClassInfo", "GroupInfo", "PoolStats", "TypedPoolStats", "HeapStats",
     "GroupStats", "HandleStats", "StreamingStats", "PromotionResult", "PromotedAllocation",
     "PromotionFailure", "RetentionSummary", "RetentionCounts", "FailureReasons", "PhaseStats",

@@ -97,7 +97,11 @@ BAD = {
     "zero": ["1.5", "'yes'"],
     "sid": ["1.5", "'s'"],
     "tag": ["'x'", "1.5"],
-    "cp": ["3", "(1, 2)"],
+    "cp": ["3", "(1, 2)", "obj.scope_begin()"],
+    "scope": ["3", "(1, 2)", "obj.frame_checkpoint()"],
+    # frame_eval (kernels/expressions_njit.py): the function, then its operands
+    "fn": ["3", "np.zeros(2)", "'x'", "None"],
+    "operands": ["'x'", "(np.zeros(2), 1)", "None", "[1.0]"],
     "slot": ["1.5", "'k'", "None"],
     "slots": ["np.zeros(2)", "3", "np.zeros((2, 2), np.int64)"],
     "value": ["'x'", "[1, 2]", "(1, 2)", "None"],
@@ -150,6 +154,9 @@ NJIT_SPECS = {
         "frame_nonzero": dict(a=ARR),
         "frame_where": dict(condition=ARR),
         "rollback_to": dict(cp=("obj.frame_checkpoint()", "cp")),
+        "scope_end": dict(scope=("obj.scope_begin()", "scope")),
+        **{m: dict(fn=("kern", "fn"), args=("np.arange(3.0)", "operands"))
+           for m in ("frame_eval", "try_frame_eval")},
         "push_tag": dict(tag=("tag", "tag")),
         **{m: dict(sid=("sid", "sid"), shape=S, dtype=D, align=A, zero=Z) for m in (
             "scratch_array", "scratch_zeros", "try_scratch_array", "try_scratch_zeros")},
@@ -183,9 +190,20 @@ NJIT_SPECS = {
     },
 }
 
+#: methods called with positional arguments (a ``*args`` parameter, in the table's order)
+POSITIONAL = {"frame_eval", "try_frame_eval"}
+
+
+@njit
+def _kern(x):
+    """A scalar function for frame_eval's table rows."""
+    return x + 1.0
+
+
 #: njit methods and attributes without arguments (nothing to feed them).
 NJIT_NO_ARGS = {
-    "alloc": {"begin_frame", "end_frame", "frame_checkpoint", "pop_tag", "frame_bytes",
+    "alloc": {"begin_frame", "end_frame", "frame_checkpoint", "scope_begin", "pop_tag",
+              "frame_bytes",
               "frame_number", "in_frame", "current_tag_id"},
     "pool": {"acquire", "acquire_handle", "try_acquire", "live_indices", "data", "alive",
              "capacity"},
@@ -209,7 +227,8 @@ def _cases():
                 if kind is None:
                     continue
                 for i, src in enumerate(BAD[kind]):
-                    args = ", ".join(f"{p}={src if p == pname else good}"
+                    args = ", ".join(("" if meth in POSITIONAL else f"{p}=")
+                                     + (src if p == pname else good)
                                      for p, (good, _) in params.items())
                     yield pytest.param(recv, f"obj.{meth}({args})", id=f"{recv}.{meth}-{pname}-{i}")
     for i, (recv, expr) in enumerate(OPERATOR_CASES):
@@ -223,7 +242,7 @@ def _compile_and_call(world, recv: str, expr: str):
     a, objs = world
     body = f"{expr}\n    return 0" if " = " in expr else f"return {expr}"
     src = f"def kernel(al, obj, sid, tag):\n    {body}\n"
-    ns = {"np": np}
+    ns = {"np": np, "kern": _kern}
     exec(src, ns)
     return njit(ns["kernel"])(a, objs[recv], objs["sid"], objs["tag"])
 

@@ -48,6 +48,7 @@ from .write_kernels import (
     REMOVE,
     SCRATCH_METHODS,
     SETITEM,
+    plus_half,
     VIA_CALL,
     W_ALL,
     W_IADD,
@@ -773,6 +774,8 @@ MEMBER_ARGS = {
     **{("SmartAlloc", p + m): (lambda o: (np.zeros(N),)) for p in ("", "try_") for m in (
         "frame_empty_like", "frame_zeros_like", "frame_copy")},
     **{("SmartAlloc", m): (lambda o: (np.zeros(N),)) for m in ("frame_nonzero", "frame_where")},
+    **{("SmartAlloc", m): (lambda o: (plus_half, np.zeros(N))) for m in (
+        "frame_eval", "try_frame_eval")},
     **{("SmartAlloc", p + m): args for p in ("", "try_") for m, args in (
         ("frame_full", lambda o: (N, 1.0)), ("frame_full_like", lambda o: (np.zeros(N), 1.0)),
         ("frame_arange", lambda o: (N,)),
@@ -790,13 +793,15 @@ MEMBER_ARGS = {
         "try_frame_alloc_2", "try_frame_alloc_4", "try_frame_alloc_8")},
     **{("SmartAlloc", m): (lambda o: (o["sid"], N, np.float64)) for m in SCRATCH_METHODS},
     **{("SmartAlloc", m): (lambda o: ()) for m in (
-        "begin_frame", "end_frame", "frame_bytes", "frame_checkpoint", "pop_tag")},
+        "begin_frame", "end_frame", "frame_bytes", "frame_checkpoint", "scope_begin",
+        "pop_tag")},
     **{("SmartAlloc", m): None for m in ("current_tag_id", "frame_number", "in_frame")},
     ("SmartAlloc", "frame_box"): lambda o: (np.zeros(N),),
     ("SmartAlloc", "frame_map"): lambda o: (np.int64, np.float64, N),
     ("SmartAlloc", "try_frame_map"): lambda o: (np.int64, np.float64, N),
     ("SmartAlloc", "push_tag"): lambda o: (1,),
     ("SmartAlloc", "rollback_to"): lambda o: (o["cp"],),
+    ("SmartAlloc", "scope_end"): lambda o: (o["scope"],),
     ("SmartAlloc", "scratch_reset"): lambda o: (o["sid"],),
     ("SmartAlloc", "scratch_used"): lambda o: (o["sid"],),
     **{("TypedPool", m): (lambda o: ()) for m in (
@@ -847,7 +852,8 @@ def test_every_member_returning_an_array_is_in_the_table(alloc):
         objs = {"SmartAlloc": alloc, "TypedPool": alloc.typed_pool(np.float64, 4),
                 "SizeClassPools": alloc.pools, "FrameVec": alloc.frame_vec(np.float64, 4),
                 "FrameMap": alloc.frame_map(np.int64, np.float64, 4),
-                "cp": alloc.frame_checkpoint(), "sid": alloc.scratch_pool("h1-reg", 64).id}
+                "cp": alloc.frame_checkpoint(), "scope": alloc.scope_begin(),
+                "sid": alloc.scratch_pool("h1-reg", 64).id}
         returns_views = set()
         for owner, name in sorted(members):
             ty = ctx.resolve_getattr(numba.typeof(objs[owner]), name)

@@ -246,7 +246,21 @@ def _sa_all(a, k, sid):
         return a.try_frame_take(np.zeros(3), np.zeros(2, np.int64)).size
     elif k == 58:
         return a.try_frame_compress(np.ones(3, np.bool_), np.zeros(3)).size
+    elif k == 59:
+        return a.scope_begin().cursor
+    elif k == 60:
+        s = a.scope_begin()
+        a.scope_end(s)
+    elif k == 61:
+        return a.frame_eval(_plus_one, np.zeros(3)).size
+    elif k == 62:
+        return a.try_frame_eval(_plus_one, np.zeros(3)).size
     return 0
+
+
+@njit(cache=True)
+def _plus_one(x):
+    return x + 1.0
 
 
 _SA_NJIT = ["begin_frame", "current_tag_id", "end_frame", "frame_alloc", "frame_alloc_2",
@@ -262,7 +276,7 @@ _SA_NJIT = ["begin_frame", "current_tag_id", "end_frame", "frame_alloc", "frame_
             "frame_compress", "frame_nonzero", "frame_where", "try_frame_empty_like",
             "try_frame_zeros_like", "try_frame_full", "try_frame_full_like", "try_frame_copy",
             "try_frame_arange", "try_frame_concatenate", "try_frame_stack", "try_frame_take",
-            "try_frame_compress"]
+            "try_frame_compress", "scope_begin", "scope_end", "frame_eval", "try_frame_eval"]
 
 
 @njit(cache=True)

@@ -515,7 +515,14 @@ def g_parallel_pool(p, n):
 #: the methods, in the order of k_creation's ops (each allocates N float64 elements first)
 CREATION_METHODS = ("frame_empty_like", "frame_zeros_like", "frame_full", "frame_full_like",
                     "frame_copy", "frame_arange", "frame_concatenate", "frame_stack",
-                    "frame_take", "frame_compress", "frame_nonzero", "frame_where")
+                    "frame_take", "frame_compress", "frame_nonzero", "frame_where",
+                    "frame_eval")
+
+
+@njit(cache=True)
+def plus_half(x):
+    """A scalar function for frame_eval (kernels/expressions_njit.py)."""
+    return x + 0.5
 
 
 @njit(cache=True)
@@ -561,6 +568,9 @@ def k_creation(alloc, m, i, v, x, idx, mask):
         t1 = alloc.frame_where(x)
         d3 = t1[0]
         d3[i] = 7
+    elif m == 12:
+        d = alloc.frame_eval(plus_half, x)
+        d[i] = v
     elif m == 100:
         d = alloc.try_frame_empty_like(x)
         d[i] = v
@@ -590,6 +600,9 @@ def k_creation(alloc, m, i, v, x, idx, mask):
         d[i] = v
     elif m == 109:
         d = alloc.try_frame_compress(mask, x)
+        d[i] = v
+    elif m == 112:
+        d = alloc.try_frame_eval(plus_half, x)
         d[i] = v
     alloc.rollback_to(cp)
     r = alloc.frame_array(N, np.float64)

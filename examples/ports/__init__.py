@@ -1,0 +1,1 @@
+"""Published numba programs and their framealloc ports (only the temporaries change)."""
