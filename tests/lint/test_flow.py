@@ -666,6 +666,38 @@ def test_the_vocabulary_covers_the_public_checkpoint_api() -> None:
     assert hasattr(fa.SmartAlloc, "task_frame")
 
 
+#: Public SmartAlloc names with "frame" in them that do not return frame memory.
+NOT_FRAME_MEMORY = {
+    "begin_frame", "end_frame", "end_frame_with_promotions", "frame", "frame_checkpoint",
+    "frame_number", "in_frame", "retained_in_frame",
+    "set_thread_frame_budget", "task_frame", "frame_layout",     # a layout object, reused
+    "frame_box_for_transfer",                                    # a handle made to cross threads
+}
+
+
+def test_the_vocabulary_covers_every_frame_allocating_method() -> None:
+    """Every public SmartAlloc method that returns frame memory (the creation family and
+    frame_eval included) is a frame allocation to the linter, so a new one cannot be forgotten."""
+    import framealloc as fa
+    from framealloc.lint.analysis.calls import FRAME_ALLOC_METHODS
+    public = {m for m in dir(fa.SmartAlloc) if not m.startswith("_") and "frame" in m}
+    assert NOT_FRAME_MEMORY <= public, NOT_FRAME_MEMORY - public
+    missing = public - NOT_FRAME_MEMORY - FRAME_ALLOC_METHODS
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("make", ["alloc.frame_zeros_like(x)", "alloc.frame_copy(x)",
+                                  "alloc.frame_eval(f, x, x)", "alloc.try_frame_full(3, 1.0)",
+                                  "alloc.frame_concatenate((x, x))"])
+def test_creation_results_die_with_the_frame(make: str) -> None:
+    assert lint(f"""
+    def f(alloc, x, f):
+        with alloc.frame():
+            b = {make}
+        b[:] = 0
+    """) == [(5, "FA605")]
+
+
 @pytest.mark.parametrize("cp,rb", ROLLBACK_PAIRS)
 @pytest.mark.parametrize("use", USES)
 def test_use_after_rollback_fires(cp: str, rb: str, use: str) -> None:

@@ -20,6 +20,10 @@ _FRAME_BASE = (
     "frame_alloc", "frame_array", "frame_zeros", "frame_slice", "frame_box", "frame_alloc_batch",
     "frame_alloc_2", "frame_alloc_4", "frame_alloc_8", "frame_vec", "frame_map", "frame_retained",
     "frame_with_importance",
+    # NumPy's creation vocabulary in the frame, and expressions evaluated into it
+    "frame_empty_like", "frame_zeros_like", "frame_full", "frame_full_like", "frame_copy",
+    "frame_arange", "frame_concatenate", "frame_stack", "frame_compress", "frame_take",
+    "frame_nonzero", "frame_where", "frame_eval",
 )
 #: Methods that return frame memory (the ``try_*`` forms return it or None).
 FRAME_ALLOC_METHODS: frozenset[str] = frozenset(_FRAME_BASE) | {f"try_{m}" for m in _FRAME_BASE}
