@@ -27,12 +27,11 @@ True
 from __future__ import annotations
 
 import threading
-import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .config import KiB, MiB
-from .errors import TransparentWarning, error
+from .errors import TransparentWarning, error, warn
 from .kernels.status import Status as ST
 
 __all__ = ["transparent", "install_transparent", "transparent_status", "TransparentScope",
@@ -120,8 +119,7 @@ def install_transparent() -> bool:
                 _native = native
         if _native is not None:
             return True
-    warnings.warn(TransparentWarning(str(error(ST.TRANSPARENT_REFUSED, why=_refusal))),
-                  stacklevel=2)
+    warn(TransparentWarning(str(error(ST.TRANSPARENT_REFUSED, why=_refusal))), stacklevel=2)
     return False
 
 

@@ -4,6 +4,7 @@ AllocConfig(strict=True) raises them instead."""
 from __future__ import annotations
 
 import ast
+import importlib
 import pathlib
 import warnings
 
@@ -54,11 +55,26 @@ def _escape(strict=False):
     return kept
 
 
+def _transparent_refused(strict=False):
+    """install_transparent() when this process's install was refused: the refusals themselves
+    (numba internals that differ) are made in fresh processes by tests/transparent; here the
+    recorded refusal stands in for one, to test the warning's category, code and filters."""
+    tp = importlib.import_module("framealloc.transparent")
+    saved = tp._native, tp._refusal
+    tp._native, tp._refusal = None, "a stand-in refusal (test)"
+    try:
+        assert fa.install_transparent() is False
+    finally:
+        tp._native, tp._refusal = saved
+
+
 #: Every warning framealloc issues, with a scenario that triggers it, and whether
-#: AllocConfig.strict reaches it (GPU budgets belong to a GpuAllocator, not a SmartAlloc).
+#: AllocConfig.strict reaches it (GPU budgets belong to a GpuAllocator, not a SmartAlloc; a
+#: refused transparent install belongs to the process).
 SCENARIOS = {
     "FA021": (fa.FrameViewEscapedWarning, _escape, True),
     "FA155": (fa.BudgetWarning, _budget, True),
+    "FA190": (fa.TransparentWarning, _transparent_refused, False),
     "FA159": (fa.PhaseWarning, _phase, True),
     "FA407": ("gpu.GpuBudgetWarning", _gpu, False),
     "FA419": ("gpu.UnifiedBudgetWarning", _unified, True),
