@@ -100,6 +100,8 @@ T_NOFRAME = "compiled after install, scope open, no frame"
 D5 = "D5: `with alloc.frame():` + one 1 KiB frame_array from Python, behaviour filter on vs off"
 D6 = "D6: begin_frame + end_frame pair from Python, behaviour filter on vs off"
 BF_ON, BF_OFF = FRAME + " (behaviour filter)", FRAME + " (behaviour=None)"
+D7 = "D7: 600 Python frames with one 1 KiB frame_array, trace on vs off"
+TRACE_ON, TRACE_OFF = FRAME + " (in alloc.trace)", FRAME + " (no trace)"
 X1 = "X1: a - b*b into a new array in @njit, n={}"
 X_FUSED, X_CHAIN = "numba fused expression (np.empty)", "framealloc out= ufunc chain"
 X2 = "X2: Lennard-Jones cluster potential (numba-examples), 16 x 64 atoms"
@@ -176,6 +178,8 @@ ROWS = [
         BF_OFF, "within", 1.05),
     Row("D6", "empty frame pair from Python, behaviour filter on vs off", D6, BF_ON, BF_OFF,
         "within", 1.1),
+    Row("D7", "600 Python frames with one 1 KiB allocation, trace (JSON written at exit) vs none",
+        D7, TRACE_ON, TRACE_OFF, "within", None),
     # Transparent frames (benchmarks/test_transparent.py): the kernels untouched, one frame
     # around the call inside a fa.transparent(alloc) scope, against the call as published.
     *(Row("T1", f"numba#8101 `x += np.zeros_like(x)`, x of {n} float64, transparent vs plain",

@@ -1,5 +1,5 @@
 """What seeing where memory goes costs (issue 14): the frame history, on against off; debug mode,
-on against off; the behaviour filter, on against off.
+on against off; the behaviour filter, on against off; a trace, on against off.
 
 * D1: an empty ``begin_frame(); end_frame()`` pair in @njit (the E1 loop), with the default
   history (600 frames) against ``AllocConfig(history=0)`` (target: within 1.1x).
@@ -14,6 +14,10 @@ on against off; the behaviour filter, on against off.
   the default behaviour filter against ``behaviour=None`` (target: within 1.05x).
 * D6: the worst case for the filter, the empty ``begin_frame(); end_frame()`` pair from Python
   (the E4 loop), filter on against off (target: within 1.1x).
+* D7: 600 Python frames with one 1 KiB ``frame_array`` each, inside ``with alloc.trace(path):``
+  (the JSON written at its exit included) against the same frames untraced (context: a trace
+  adds nothing per frame while it runs; its cost is the export at exit, tens of microseconds
+  per traced frame, which this near-empty frame makes look large).
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ USER_LOOP = ("D5: `with alloc.frame():` + one 1 KiB frame_array from Python, beh
              "on vs off")
 EMPTY_LOOP = "D6: begin_frame + end_frame pair from Python, behaviour filter on vs off"
 BF_ON, BF_OFF = FRAME + " (behaviour filter)", FRAME + " (behaviour=None)"
+TRACED = "D7: 600 Python frames with one 1 KiB frame_array, trace on vs off"
+TRACE_ON, TRACE_OFF = FRAME + " (in alloc.trace)", FRAME + " (no trace)"
 
 
 @njit
@@ -126,3 +132,24 @@ def test_behaviour_filter_empty_pair(benchmark, behaviour):
             end()
     timed(benchmark, fn, group=EMPTY_LOOP, competitor=BF_ON if behaviour else BF_OFF, ops=1000,
           unit="pair")
+
+
+@pytest.mark.parametrize("traced", [True, False], ids=["trace", "off"])
+def test_trace_user_loop(benchmark, traced, tmp_path):
+    alloc = fa.SmartAlloc()
+    path = tmp_path / "run.json"
+
+    def frames():
+        for _ in range(600):
+            with alloc.frame():
+                alloc.frame_array(256, np.float32)
+
+    def fn():
+        if traced:
+            with alloc.trace(path):
+                frames()
+        else:
+            frames()
+    timed(benchmark, fn, group=TRACED, competitor=TRACE_ON if traced else TRACE_OFF, ops=600,
+          unit="frame")
+    assert path.exists() == traced

@@ -130,6 +130,7 @@ def _trace(alloc, path):
                                      behaviour_events=alloc.behaviour_events),
                "displayTimeUnit": "ms",
                "otherData": {"framealloc": "frame history trace", "frames": len(sub)}}
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(doc, f, allow_nan=False)
+        text = json.dumps(doc, allow_nan=False)    # one string: the C encoder (json.dump to a
+        with open(path, "w", encoding="utf-8") as f:    # file streams through the Python one,
+            f.write(text)                               # ~5x slower)
 
