@@ -24,7 +24,7 @@ from ._dtypes import (
 from ._hooks import LISTENER_ORDER, check_open, listeners
 from . import creation as _creation
 from . import expressions as _expressions
-from .checkpoints import SCOPE_BIT, FrameCheckpoint, FrameScope, ScopeBlock
+from .checkpoints import SCOPE_BIT, SCOPE_TYPE_MESSAGE, FrameCheckpoint, FrameScope, ScopeBlock
 from .collections import CollectionsPart, FrameLayout, FrameMap, FrameVec
 from .config import AllocConfig, config_with_options
 from .debug import VIEW_TAKING, DebugPart, checked
@@ -519,20 +519,32 @@ class FramesPart:
             raise error(res[0])
         return FrameCheckpoint(self.owner_id, ta.tid, 0, *res[1:])
 
-    def rollback(self, cp: FrameCheckpoint) -> _ThreadArena:
-        """Roll the calling thread's frame back to ``cp``; returns its arena."""
-        if not isinstance(cp, FrameCheckpoint):
-            raise error(ST.STALE_CHECKPOINT, "type", got=type(cp).__name__)
+    def token_arena(self, tok, cls: type, **bad_type) -> _ThreadArena:
+        """The calling thread's arena, after the checks every rollback-like call makes on its
+        token ``tok`` (a :class:`FrameCheckpoint` or :class:`FrameScope`, the ``cls`` expected):
+        its type (FA010, ``bad_type`` for the message), allocator (FA009) and thread (FA011)."""
+        if not isinstance(tok, cls):
+            raise error(ST.STALE_CHECKPOINT, "type", got=type(tok).__name__, **bad_type)
         ta = self.arena()
-        if cp.owner != self.owner_id:
+        if tok.owner != self.owner_id:
             raise error(ST.FOREIGN_CHECKPOINT)
-        if cp.thread != ta.tid or cp.worker != 0:
+        if tok.thread != ta.tid or tok.worker != 0:
             raise error(ST.WRONG_THREAD)
-        status = _kernels().rollback(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots,
-                                     cp.frame, cp.serial, cp.position, cp.chunk_seq, cp.cursor,
-                                     cp.index)
+        return ta
+
+    def pop(self, kernel, tok) -> None:
+        """Run the rollback-like ``kernel`` on the calling thread's row for token ``tok`` (its
+        checks made by :meth:`token_arena`); raise its refusal."""
+        ta = self.arena()
+        status = kernel(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots, tok.frame,
+                        tok.serial, tok.position, tok.chunk_seq, tok.cursor, tok.index)
         if status != ST.OK:
             raise error(status)
+
+    def rollback(self, cp: FrameCheckpoint) -> _ThreadArena:
+        """Roll the calling thread's frame back to ``cp``; returns its arena."""
+        ta = self.token_arena(cp, FrameCheckpoint)
+        self.pop(_kernels().rollback, cp)
         return ta
 
     def scope_begin(self) -> FrameScope:
@@ -545,19 +557,8 @@ class FramesPart:
 
     def scope_end(self, s: FrameScope) -> tuple[_ThreadArena, FrameCheckpoint]:
         """End scope ``s`` (roll back and pop); returns the arena and the plain checkpoint."""
-        if not isinstance(s, FrameScope):
-            raise error(ST.STALE_CHECKPOINT, "type", call="scope_end",
-                        what="a FrameScope from alloc.scope_begin()", got=type(s).__name__)
-        ta = self.arena()
-        if s.owner != self.owner_id:
-            raise error(ST.FOREIGN_CHECKPOINT)
-        if s.thread != ta.tid or s.worker != 0:
-            raise error(ST.WRONG_THREAD)
-        status = _kernels().scope_end(ta.row_addr, ta.cps_addr, self.config.checkpoint_slots,
-                                      s.frame, s.serial, s.position, s.chunk_seq, s.cursor,
-                                      s.index)
-        if status != ST.OK:
-            raise error(status)
+        ta = self.token_arena(s, FrameScope, **SCOPE_TYPE_MESSAGE)
+        self.pop(_kernels().scope_end, s)
         return ta, FrameCheckpoint(*s[:4], s.serial & ~SCOPE_BIT, *s[5:])
 
     def forget_checkpoint(self, cp: FrameCheckpoint) -> None:

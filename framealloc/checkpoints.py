@@ -8,6 +8,8 @@ __all__ = ["FrameCheckpoint", "FrameScope", "ScopeBlock"]
 #: Bit set in the serial of a scope's checkpoint (on its stack entry and in its FrameScope), so
 #: that ending an outer scope can tell an inner scope still open from a plain checkpoint.
 SCOPE_BIT = 1 << 62
+#: The FA010 message parts when ``scope_end`` gets something else than a FrameScope.
+SCOPE_TYPE_MESSAGE = {"call": "scope_end", "what": "a FrameScope from alloc.scope_begin()"}
 
 
 class FrameCheckpoint(NamedTuple):

@@ -139,39 +139,18 @@ class DebugPart:
         from .checkpoints import FrameCheckpoint
 
         frames = self._frames()
-        if not isinstance(cp, FrameCheckpoint):
-            raise error(ST.STALE_CHECKPOINT, "type", got=type(cp).__name__)
-        ta = frames.arena()
-        if cp.owner != frames.owner_id:
-            raise error(ST.FOREIGN_CHECKPOINT)
-        if cp.thread != ta.tid or cp.worker != 0:
-            raise error(ST.WRONG_THREAD)
-        status = _arena().rollback_debug(
-            ta.row_addr, ta.cps_addr, frames.config.checkpoint_slots, cp.frame, cp.serial,
-            cp.position, cp.chunk_seq, cp.cursor, cp.index)
-        if status != ST.OK:
-            raise error(status)
+        ta = frames.token_arena(cp, FrameCheckpoint)
+        frames.pop(_arena().rollback_debug, cp)
         return ta
 
     def scope_end(self, s):
         """:meth:`FramesPart.scope_end <framealloc.alloc.FramesPart.scope_end>` with the
         poisoning kernel (the same checks, in the same order)."""
-        from .checkpoints import SCOPE_BIT, FrameCheckpoint, FrameScope
+        from .checkpoints import SCOPE_BIT, SCOPE_TYPE_MESSAGE, FrameCheckpoint, FrameScope
 
         frames = self._frames()
-        if not isinstance(s, FrameScope):
-            raise error(ST.STALE_CHECKPOINT, "type", call="scope_end",
-                        what="a FrameScope from alloc.scope_begin()", got=type(s).__name__)
-        ta = frames.arena()
-        if s.owner != frames.owner_id:
-            raise error(ST.FOREIGN_CHECKPOINT)
-        if s.thread != ta.tid or s.worker != 0:
-            raise error(ST.WRONG_THREAD)
-        status = _arena().scope_end_debug(
-            ta.row_addr, ta.cps_addr, frames.config.checkpoint_slots, s.frame, s.serial,
-            s.position, s.chunk_seq, s.cursor, s.index)
-        if status != ST.OK:
-            raise error(status)
+        ta = frames.token_arena(s, FrameScope, **SCOPE_TYPE_MESSAGE)
+        frames.pop(_arena().scope_end_debug, s)
         return ta, FrameCheckpoint(*s[:4], s.serial & ~SCOPE_BIT, *s[5:])
 
     def _escapes(self, ta):
