@@ -519,7 +519,7 @@ class FramesPart:
             raise error(res[0])
         return FrameCheckpoint(self.owner_id, ta.tid, 0, *res[1:])
 
-    def token_arena(self, tok, cls: type, **bad_type) -> _ThreadArena:
+    def token_arena(self, tok: Any, cls: type[Any], **bad_type) -> _ThreadArena:
         """The calling thread's arena, after the checks every rollback-like call makes on its
         token ``tok`` (a :class:`FrameCheckpoint` or :class:`FrameScope`, the ``cls`` expected):
         its type (FA010, ``bad_type`` for the message), allocator (FA009) and thread (FA011)."""
