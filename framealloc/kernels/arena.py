@@ -646,6 +646,15 @@ def end_frame_debug(addr, workers):
     return end_frame(addr, workers)
 
 
+@register_jitable
+def _poison_since(r, chunk_seq, cursor):
+    """Poison what the row ``r`` allocated in its current chunk after a checkpoint at
+    (``chunk_seq``, ``cursor``): the whole chunk's use when the frame grew into it after."""
+    if r[F.meminfo] != 0:
+        start = cursor if chunk_seq == r[F.chunk_seq] else 0
+        poison_bytes(r[F.base] + start, r[F.cursor] - start)
+
+
 @njit(cache=True)
 def rollback_debug(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
     """:func:`rollback` of a debug allocator: poison what was allocated after the checkpoint in
@@ -655,9 +664,7 @@ def rollback_debug(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor,
     status = _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
     if status != ST.OK:
         return status
-    if r[F.meminfo] != 0:
-        start = cursor if chunk_seq == r[F.chunk_seq] else 0
-        poison_bytes(r[F.base] + start, r[F.cursor] - start)
+    _poison_since(r, chunk_seq, cursor)
     return rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
 
 
@@ -722,12 +729,9 @@ def scope_end_fast(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor,
     return status
 
 
-@njit(cache=True)
-def scope_end(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
-    """End a scope: roll back to its checkpoint and pop it. SCOPE_ORDER (nothing changed) when a
-    scope begun after it is still open; STALE_CHECKPOINT when it already ended (or an earlier
-    rollback or frame end went past it). Plain checkpoints taken inside the scope end with it."""
-    r = row_view(addr)
+@register_jitable
+def _scope_end_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """:func:`_rollback_check`, and SCOPE_ORDER while a scope begun after this one is open."""
     status = _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
     if status != ST.OK:
         return status
@@ -735,6 +739,18 @@ def scope_end(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, inde
     for i in range(index + 1, r[F.cp_depth]):
         if stack[i & (depth - 1), 0] & SCOPE_BIT:
             return ST.SCOPE_ORDER
+    return ST.OK
+
+
+@njit(cache=True)
+def scope_end(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index):
+    """End a scope: roll back to its checkpoint and pop it. SCOPE_ORDER (nothing changed) when a
+    scope begun after it is still open; STALE_CHECKPOINT when it already ended (or an earlier
+    rollback or frame end went past it). Plain checkpoints taken inside the scope end with it."""
+    r = row_view(addr)
+    status = _scope_end_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    if status != ST.OK:
+        return status
     status = rollback(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
     if status == ST.OK:
         r[F.cp_depth] = index
@@ -746,14 +762,8 @@ def scope_end_debug(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor
     """:func:`scope_end` of a debug allocator: poison what the scope allocated (as
     :func:`rollback_debug` does), then end it. Nothing is poisoned when the end is refused."""
     r = row_view(addr)
-    status = _rollback_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
+    status = _scope_end_check(r, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
     if status != ST.OK:
         return status
-    stack = carray(_as_i64_ptr(cps_addr), (depth, 2))
-    for i in range(index + 1, r[F.cp_depth]):
-        if stack[i & (depth - 1), 0] & SCOPE_BIT:
-            return ST.SCOPE_ORDER
-    if r[F.meminfo] != 0:
-        start = cursor if chunk_seq == r[F.chunk_seq] else 0
-        poison_bytes(r[F.base] + start, r[F.cursor] - start)
+    _poison_since(r, chunk_seq, cursor)
     return scope_end(addr, cps_addr, depth, frame, serial, pos, chunk_seq, cursor, index)
