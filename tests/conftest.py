@@ -1,12 +1,18 @@
 """Test-suite wide set-up: a fresh numba cache, NRT statistics, and CI's no-skip rule."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 # Before numba is imported anywhere: a cache of our own (numba's cache does not notice changes in
 # other modules, so a stale one could test old code) and NRT allocation statistics for leak checks.
-os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="framealloc-numba-"))
+if "NUMBA_CACHE_DIR" not in os.environ:
+    # Only when the caller gave none (scripts/test.sh does): a directory removed at exit.
+    _cache = tempfile.mkdtemp(prefix="framealloc-numba-")
+    os.environ["NUMBA_CACHE_DIR"] = _cache
+    atexit.register(shutil.rmtree, _cache, True)
 os.environ["NUMBA_NRT_STATS"] = "1"
 
 import pytest  # noqa: E402
