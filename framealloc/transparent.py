@@ -55,7 +55,8 @@ class TransparentStats:
     threshold; ``outside``: requests while no frame was open (both went to numba's allocator);
     ``chunks_new``: chunks taken; ``rewinds``: times a chunk with nothing alive was reused from
     its start; ``retired_live``: chunks let go while arrays in them were still alive (they are
-    freed by the last of those arrays); ``nomem``: chunk allocations that failed.
+    freed by the last of those arrays); ``nomem``: chunk allocations that failed; ``numpy``: of
+    ``served``, the allocations made by NumPy's handler (``numpy=True`` scopes).
     """
 
     served: int = 0
@@ -66,6 +67,7 @@ class TransparentStats:
     rewinds: int = 0
     retired_live: int = 0
     nomem: int = 0
+    numpy: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,9 @@ class TransparentStatus:
     (``None`` if it did not); ``threads``: threads inside a scope now; ``chunks_live`` and
     ``chunk_bytes``: chunks not yet returned to ``malloc`` (a chunk lives while it is a thread's
     current chunk or while an array in it lives); ``chunks_total``: chunks ever taken;
-    ``exact_nrt_stats``: meminfos are made by numba's own function, so NRT statistics stay exact.
+    ``exact_nrt_stats``: meminfos are made by numba's own function, so NRT statistics stay exact;
+    ``numpy``: NumPy's handler (NEP 49) is available to ``numpy=True`` scopes, else
+    ``numpy_refused`` says why not.
     """
 
     installed: bool
@@ -86,6 +90,8 @@ class TransparentStatus:
     chunk_bytes: int
     chunks_total: int
     exact_nrt_stats: bool
+    numpy: bool = False
+    numpy_refused: str | None = None
 
 
 def install_transparent() -> bool:
@@ -127,23 +133,26 @@ def transparent_status() -> TransparentStatus:
     """Where the mode stands in this process (installed, refusal, threads, chunks)."""
     nat = _native
     if nat is None:
-        return TransparentStatus(False, _refusal, 0, 0, 0, 0, False)
+        return TransparentStatus(False, _refusal, 0, 0, 0, 0, False, False, _refusal)
     h = nat.header[0]
     threads = int((nat.threads["ident"] != 0).sum())
     return TransparentStatus(True, None, threads, int(h["chunks_live"]), int(h["chunk_bytes"]),
-                             int(h["chunks_total"]), bool(h["exact"]))
+                             int(h["chunks_total"]), bool(h["exact"]), nat.numpy is not None,
+                             nat.numpy_refused)
 
 
 class TransparentScope:
     """The calling thread's transparent scope over one allocator (see :func:`transparent`)."""
 
-    __slots__ = ("alloc", "threshold", "chunk_size", "_row", "_saved", "_thread", "_base",
-                 "_active")
+    __slots__ = ("alloc", "threshold", "chunk_size", "numpy", "_row", "_saved", "_thread",
+                 "_base", "_active", "_old_handler")
 
-    def __init__(self, alloc, threshold: int, chunk_size: int):
+    def __init__(self, alloc, threshold: int, chunk_size: int, numpy: bool = False):
         self.alloc = alloc
         self.threshold = threshold
         self.chunk_size = chunk_size
+        self.numpy = numpy
+        self._old_handler: Any = None
         self._row: int | None = None
         self._saved: tuple | None = None
         self._thread: int | None = None
@@ -180,6 +189,13 @@ class TransparentScope:
         stack.append(self)
         self._thread = ident
         self._active = True
+        if self.numpy:
+            if nat.numpy is None:
+                warn(TransparentWarning(str(error(
+                    ST.TRANSPARENT_REFUSED, why=f"NumPy's handler: {nat.numpy_refused}"))),
+                    stacklevel=2)
+            else:                               # this thread's context only (NEP 49)
+                self._old_handler = nat.numpy.set(nat.numpy.capsule)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -193,6 +209,9 @@ class TransparentScope:
             raise error(ST.TRANSPARENT_ARG, what="scopes left out of order",
                         fix="leave nested transparent scopes innermost first")
         w = _native.words[_local.row]
+        if self._old_handler is not None:
+            _native.numpy.set(self._old_handler)
+            self._old_handler = None
         self._base = w[W_COUNTERS] - self._base
         stack.pop()
         self._active = False
@@ -280,8 +299,8 @@ def _nrt_stats_on() -> int:
     return 1 if _nrt_python.memsys_stats_enabled() else 0
 
 
-def transparent(alloc, *, threshold: int | None = None,
-                chunk_size: int = DEFAULT_CHUNK) -> TransparentScope:
+def transparent(alloc, *, threshold: int | None = None, chunk_size: int = DEFAULT_CHUNK,
+                numpy: bool = False) -> TransparentScope:
     """A scope in which compiled numba code on this thread allocates its arrays from ``alloc``'s
     frames: ``with fa.transparent(alloc):``.
 
@@ -319,7 +338,10 @@ def transparent(alloc, *, threshold: int | None = None,
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 1 << 40:
             raise error(ST.TRANSPARENT_ARG, what=f"{name}={value!r} is not an int between "
                         f"{low} and 2**40", fix=f"pass {name} in bytes (fa.KiB, fa.MiB)")
+    if not isinstance(numpy, bool):
+        raise error(ST.TRANSPARENT_ARG, what=f"numpy={numpy!r} is not a bool",
+                    fix="pass numpy=True to serve NumPy calls from Python too")
     if threshold > chunk_size:
         raise error(ST.TRANSPARENT_ARG, what=f"threshold={threshold} is larger than "
                     f"chunk_size={chunk_size}", fix="keep the threshold at most the chunk size")
-    return TransparentScope(alloc, int(threshold), int(chunk_size))
+    return TransparentScope(alloc, int(threshold), int(chunk_size), numpy)
