@@ -310,6 +310,10 @@ def transparent(alloc, *, threshold: int | None = None, chunk_size: int = DEFAUL
     request needs more). The kernels stay unchanged.
     Arrays may outlive the frame and the scope: they keep their chunk alive.
 
+    ``numpy=True`` also serves NumPy calls made by Python code on this thread (NEP 49: the
+    scope sets framealloc's data handler in the current context and restores the previous one
+    on exit); off by default, since it gains no speed from Python (``docs/transparent.md``).
+
     Scopes nest (the innermost allocator and sizes apply) and are per thread; enter and leave
     one on the same thread. The first scope installs the hook (:func:`install_transparent`);
     if that is refused (FA190 warning), scopes change nothing. Bad arguments raise

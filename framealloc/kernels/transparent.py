@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from contextlib import contextmanager
 import platform
 import sys
 
@@ -716,9 +717,6 @@ def _probe_meminfo(nrt_helpers) -> tuple[int, int, str | None]:
     if freed != [(block, 12345)]:
         return 0, 0, "releasing a MemInfo did not call its external allocator's free"
     return size_mi, alloc_external, None
-
-
-from contextlib import contextmanager
 
 
 @contextmanager

@@ -162,21 +162,26 @@ def test_realloc_paths_keep_contents(alloc, path):
     sizes = {"chunk_to_chunk": (10, 100), "chunk_to_libc": (10, 5000),
              "libc_to_chunk": (3000, 100), "libc_to_libc": (3000, 6000), "shrink": (100, 7)}
     n0, n1 = sizes[path]
-    in_frame_at_start = not path.startswith("libc")
     with fa.transparent(alloc, numpy=True, threshold=fa.KiB(16)) as t:
-        if in_frame_at_start:
-            alloc.begin_frame()
-        r = np.arange(float(n0))
-        if not in_frame_at_start:
-            alloc.begin_frame()
-        scribble(64, 5)
-        r.resize(n1, refcheck=False)
-        alloc.end_frame()
+        if path.startswith("libc"):
+            r = np.arange(float(n0))                  # no frame open: libc
+            before = kind(r)[1]
+            with alloc.frame():
+                scribble(64, 5)
+                r.resize(n1, refcheck=False)
+        else:
+            with alloc.frame():
+                r = np.arange(float(n0))
+                before = kind(r)[1]
+                scribble(64, 5)
+                r.resize(n1, refcheck=False)
         scribble(64, 5)
     keep = min(n0, n1)
     np.testing.assert_array_equal(r[:keep], np.arange(float(keep)))
     assert (r[keep:] == 0).all()                      # resize zero-fills what it adds
-    assert kind(r)[0] == 8 * n1 and t.stats().numpy >= 1
+    after = 0 if 8 * n1 > fa.KiB(16) else 1
+    assert (before, kind(r)) == (int(not path.startswith("libc")), (8 * n1, after))
+    assert t.stats().numpy >= 1
 
 
 def test_arrays_escape_frames_and_the_scope(alloc):
