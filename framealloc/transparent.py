@@ -27,12 +27,16 @@ True
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, fields
 from typing import Any
+
+import numpy as np
 
 from .config import KiB, MiB
 from .errors import TransparentWarning, error, warn
 from .kernels.status import Status as ST
+from .stats import TransparentStats
 
 __all__ = ["transparent", "install_transparent", "transparent_status", "TransparentScope",
            "TransparentStats", "TransparentStatus"]
@@ -45,29 +49,12 @@ _lock = threading.Lock()
 _native: Any = None            # kernels.transparent.Native once installed
 _refusal: str | None = None    # why install refused (then nothing was changed)
 _local = threading.local()     # .stack: this thread's open scopes, .row: its table row index
-
-
-@dataclass(frozen=True)
-class TransparentStats:
-    """Counters of one thread's transparent allocations (while its scopes were open).
-
-    ``served``/``served_bytes``: allocations carved from chunks; ``large``: requests above the
-    threshold; ``outside``: requests while no frame was open (both went to numba's allocator);
-    ``chunks_new``: chunks taken; ``rewinds``: times a chunk with nothing alive was reused from
-    its start; ``retired_live``: chunks let go while arrays in them were still alive (they are
-    freed by the last of those arrays); ``nomem``: chunk allocations that failed; ``numpy``: of
-    ``served``, the allocations made by NumPy's handler (``numpy=True`` scopes).
-    """
-
-    served: int = 0
-    served_bytes: int = 0
-    large: int = 0
-    outside: int = 0
-    chunks_new: int = 0
-    rewinds: int = 0
-    retired_live: int = 0
-    nomem: int = 0
-    numpy: int = 0
+# Per allocator, the counters of its scopes (what SmartAlloc.stats().transparent reports). A
+# thread's counters are credited to the allocator of its innermost open scope: each push or pop
+# of a scope settles the stretch since the last one ("segment"); the open stretch of each
+# thread is added when stats are read. Guarded by _lock.
+_credit: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()
+_segments: dict[int, list] = {}   # ident -> [row index, counters at the segment's start, alloc]
 
 
 @dataclass(frozen=True)
@@ -186,6 +173,7 @@ class TransparentScope:
         if not stack:
             nat.header["exact"] = _nrt_stats_on()
             w[W_IDENT] = ident                  # last: the hook may now find this row
+        _settle(ident, _local.row, self.alloc)
         stack.append(self)
         self._thread = ident
         self._active = True
@@ -215,6 +203,7 @@ class TransparentScope:
         self._base = w[W_COUNTERS] - self._base
         stack.pop()
         self._active = False
+        _settle(self._thread, _local.row, stack[-1].alloc if stack else None)
         if stack:
             w[W_ROW], w[W_THRESHOLD], w[W_CHUNK_SIZE] = self._saved
             return
@@ -235,6 +224,38 @@ class TransparentScope:
                 f"chunk_size={self.chunk_size}>")
 
 
+def _settle(ident: int, row: int, alloc) -> None:
+    """Credit the thread's counters since its last push or pop to the allocator of the scope
+    that was innermost, and start a segment for ``alloc`` (``None``: the thread left)."""
+    now = _native.words[row][W_COUNTERS].copy()
+    with _lock:
+        seg = _segments.pop(ident, None)
+        if seg is not None and seg[2] is not None:
+            prev = seg[2]()
+            if prev is not None:
+                credit = _credit.get(prev)
+                _credit[prev] = (now - seg[1]) if credit is None else credit + (now - seg[1])
+        if alloc is not None:
+            _segments[ident] = [row, now, weakref.ref(alloc)]
+
+
+def alloc_counters(alloc) -> TransparentStats:
+    """What the transparent scopes over ``alloc`` served, on every thread, so far (open scopes
+    included): ``SmartAlloc.stats().transparent``. Counters of a thread are credited to its
+    innermost open scope's allocator."""
+    nat = _native
+    if nat is None:
+        return TransparentStats()
+    with _lock:
+        total = _credit.get(alloc)
+        total = np.zeros(len(fields(TransparentStats)), np.int64) if total is None else \
+            total.copy()
+        for row, start, ref in _segments.values():
+            if ref() is alloc:
+                total += nat.words[row][W_COUNTERS] - start
+    return TransparentStats(*map(int, total))
+
+
 class _RowGuard:
     """A thread's claim on its table row, released when its outermost scope ends, or when the
     thread ends inside a scope (then its thread-local storage, and this object, go)."""
@@ -253,6 +274,8 @@ class _RowGuard:
         if w[W_IDENT] != self.ident:
             return
         w[W_IDENT] = 0                         # first: the hook no longer finds this row
+        if self.ident in _segments:             # the thread ended inside a scope
+            _settle(self.ident, row, None)
         # No compiled code of this thread runs now, so the chunk is ours to let go: it is freed
         # now if nothing in it lives, else by the last array's free.
         nat.retire(nat.row_addr[row])
