@@ -34,8 +34,8 @@ def test_stats_count_served_bytes_large_outside_and_numpy(alloc):
         open_view = alloc.stats().transparent     # the open scope is included
     closed = alloc.stats().transparent
     # ``outside`` also counts NumPy arrays that stats() itself makes (numpy=True, no frame)
-    assert replace(open_view, outside=0) == replace(closed, outside=0) == replace(t.stats(),
-                                                                                   outside=0)
+    views = [replace(v, outside=0) for v in (open_view, closed, t.stats())]
+    assert views[0] == views[1] == views[2]
     assert closed.outside == t.stats().outside
     assert (closed.served, closed.served_bytes, closed.large, closed.numpy) == (3, 336, 2, 1)
     assert closed.outside >= 2
