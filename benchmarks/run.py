@@ -97,6 +97,11 @@ T4 = "T4: cost outside frames: np.empty(16) loop in @njit"
 T_ORIGINAL, T_WRAPPED = "numba (original call)", "transparent frame"
 T_BEFORE, T_AFTER = "compiled before install", "compiled after install, no scope"
 T_NOFRAME = "compiled after install, scope open, no frame"
+T5 = "T5: NumPy from Python, `a = x*y + z; b = a*a - x` per step"
+T_PLAIN_NUMPY = "NumPy (plain loop)"
+T_NUMPY_FRAMES = "transparent frame per step (numpy=True)"
+T_FRAMES_ONLY = "frame per step, NumPy's own handler (numpy=False)"
+T_NUMPY_ONE_FRAME = "one transparent frame around the loop (numpy=True)"
 D5 = "D5: `with alloc.frame():` + one 1 KiB frame_array from Python, behaviour filter on vs off"
 D6 = "D6: begin_frame + end_frame pair from Python, behaviour filter on vs off"
 BF_ON, BF_OFF = FRAME + " (behaviour filter)", FRAME + " (behaviour=None)"
@@ -193,6 +198,14 @@ ROWS = [
         T_AFTER, T_BEFORE, "within", 1.1),
     Row("T4", "the same loop inside a scope with no frame open vs compiled before the install",
         T4, T_NOFRAME, T_BEFORE, "within", 1.1),
+    *(Row("T5", f"NumPy from Python, {n} float64: a transparent frame per step vs the plain loop",
+          f"{T5}, {n} float64", T_NUMPY_FRAMES, T_PLAIN_NUMPY, "faster", None) for n in (16, 1000)),
+    *(Row("T5", f"the same, {n} float64: transparent (numpy=True) vs frames with NumPy's handler",
+          f"{T5}, {n} float64", T_NUMPY_FRAMES, T_FRAMES_ONLY, "faster", None)
+      for n in (16, 1000)),
+    *(Row("T5", f"the same, {n} float64: one transparent frame around the loop vs the plain loop",
+          f"{T5}, {n} float64", T_NUMPY_ONE_FRAME, T_PLAIN_NUMPY, "faster", None)
+      for n in (16, 1000)),
     *(Row("X1", f"`alloc.frame_eval(f, a, b)` (f: `x - y*y`) vs numba's fused `a - b*b`, n={n}",
           X1.format(n), FRAME, X_FUSED, "within", 1.1) for n in (1000, 100000)),
     *(Row("X1", f"the hand-written `out=` ufunc chain into a frame array vs the fused `a - b*b`, "

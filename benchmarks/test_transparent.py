@@ -8,6 +8,9 @@ words from the published programs:
 * T1, numba issue 8101's allocation loop: ``for i in range(n): x += np.zeros_like(x)``;
 * T2, the Lennard-Jones kernel of numba-examples written with array expressions: per particle,
   the displacement array, squared distances, inverse powers and forces are temporaries;
+* T5, the NumPy half: a Python loop of small array expressions, one frame per step, in a
+  ``fa.transparent(alloc, numpy=True)`` scope, against the same loop without frames (and with
+  frames but NumPy's own handler, to show what the frames themselves cost);
 * T3, the Black-Scholes example of numba's documentation/numba-examples, array-expression form,
   called per batch of options.
 
@@ -31,6 +34,11 @@ T1 = "T1: numba#8101 `x += np.zeros_like(x)` loop"
 T2 = "T2: Lennard-Jones forces, array expressions"
 T3 = "T3: Black-Scholes, array expressions"
 T4 = "T4: cost outside frames: np.empty(16) loop in @njit"
+T5 = "T5: NumPy from Python, `a = x*y + z; b = a*a - x` per step"
+PLAIN_NUMPY = "NumPy (plain loop)"
+NUMPY_FRAMES = "transparent frame per step (numpy=True)"
+FRAMES_ONLY = "frame per step, NumPy's own handler (numpy=False)"
+NUMPY_ONE_FRAME = "one transparent frame around the loop (numpy=True)"
 ORIGINAL = "numba (original call)"
 WRAPPED = "transparent frame"
 BEFORE = "compiled before install"
@@ -215,3 +223,47 @@ def test_t4_install_and_compile_time(benchmark, setup):
     label(benchmark, group="T4: compile time of the Lennard-Jones kernel, after install",
           competitor=AFTER, ops=1, unit="compile", **info)
     benchmark.pedantic(_compile_seconds, rounds=3, iterations=1)
+
+
+def numpy_steps(x, y, z, steps):
+    acc = 0.0
+    for _ in range(steps):
+        a = x * y + z
+        b = a * a - x
+        acc += b[0]
+    return acc
+
+
+@pytest.mark.parametrize("n", [16, 1000])
+@pytest.mark.parametrize("which", [PLAIN_NUMPY, NUMPY_FRAMES, FRAMES_ONLY, NUMPY_ONE_FRAME])
+def test_t5_numpy_from_python(benchmark, setup, which, n):
+    """What a NumPy user writes: a loop of small temporaries, one frame per step."""
+    import framealloc as fa
+
+    alloc, info = setup[2], setup[3]
+    rng = np.random.default_rng(5)
+    x, y, z = rng.random(n), rng.random(n), rng.random(n)
+    steps = 200
+    group = f"{T5}, {n} float64"
+    if which == PLAIN_NUMPY:
+        timed(benchmark, lambda: numpy_steps(x, y, z, steps), group=group, competitor=which,
+              ops=steps, unit="step", **info)
+        return
+
+    def one_frame():
+        with alloc.frame():
+            return numpy_steps(x, y, z, steps)
+
+    def framed():
+        acc = 0.0
+        for _ in range(steps):
+            with alloc.frame():
+                a = x * y + z
+                b = a * a - x
+                acc += b[0]
+        return acc
+
+    fn = one_frame if which == NUMPY_ONE_FRAME else framed
+    with fa.transparent(alloc, numpy=which != FRAMES_ONLY) as scope:
+        timed(benchmark, fn, group=group, competitor=which, ops=steps, unit="step", **info)
+    assert (scope.stats().numpy > 0) == (which != FRAMES_ONLY)

@@ -1570,6 +1570,10 @@ class SmartAlloc:
             kinds[name] = (sum(p.current for p in parts), sum(p.allocated for p in parts),
                            sum(p.freed for p in parts), sum(p.allocations for p in parts))
         sections.update(org.sections(kinds))
+        # Transparent frames (framealloc.transparent), if that module was ever loaded.
+        tp = sys.modules.get("framealloc.transparent")
+        if tp is not None:
+            sections["transparent"] = tp.alloc_counters(self)
         return AllocStats(frame=frame, threads=threads, num_ooms=org.num_ooms(), **sections)
 
     def history(self, thread_slot: int | None = None) -> FrameHistory:

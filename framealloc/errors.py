@@ -1268,7 +1268,11 @@ calls (`NRT_MemInfo_alloc_aligned`) and the code that lowers it, the runtime's C
 the `MemInfo` layout and free path (a probe allocation), and a compiled probe. One of them did
 not match, so nothing was changed: compiled code allocates its arrays as numba always does, and
 `fa.transparent()` scopes do nothing. The message names the check. Use explicit frame
-allocation (`alloc.frame_array` inside `@njit`) instead, or a numba version the mode supports.""",
+allocation (`alloc.frame_array` inside `@njit`) instead, or a numba version the mode supports.
+The NumPy half (`fa.transparent(alloc, numpy=True)`) has its own checks: NumPy's C-API indices
+and the `PyDataMem_Handler` struct in the installed headers, the API version, and a probe of
+the handler. When one fails, a `numpy=True` scope issues this warning (the message starts with
+"NumPy's handler") and serves compiled code only; NumPy keeps its own allocator.""",
      message="transparent frames are off: {why}",
      todo="compiled code keeps numba's allocator; allocate with alloc.frame_array() instead",
      why="numba's internals are not the known ones")

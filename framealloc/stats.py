@@ -300,6 +300,29 @@ class StreamingStats:
 
 
 @dataclass(frozen=True)
+class TransparentStats:
+    """Counters of one thread's transparent allocations (while its scopes were open).
+
+    ``served``/``served_bytes``: allocations carved from chunks; ``large``: requests above the
+    threshold; ``outside``: requests while no frame was open (both went to numba's allocator);
+    ``chunks_new``: chunks taken; ``rewinds``: times a chunk with nothing alive was reused from
+    its start; ``retired_live``: chunks let go while arrays in them were still alive (they are
+    freed by the last of those arrays); ``nomem``: chunk allocations that failed; ``numpy``: of
+    ``served``, the allocations made by NumPy's handler (``numpy=True`` scopes).
+    """
+
+    served: int = 0
+    served_bytes: int = 0
+    large: int = 0
+    outside: int = 0
+    chunks_new: int = 0
+    rewinds: int = 0
+    retired_live: int = 0
+    nomem: int = 0
+    numpy: int = 0
+
+
+@dataclass(frozen=True)
 class AllocStats:
     """What :meth:`SmartAlloc.stats` returns; ``to_dict()`` is JSON-serialisable.
 
@@ -310,7 +333,10 @@ class AllocStats:
     ended, so they sum to ``frame``), per scratch pool (``scratch_pools``), per tag (``tags``:
     path -> :class:`~framealloc.TagStats`), per phase (``phases``), budgets (``budgets``: name ->
     :class:`~framealloc.BudgetStats`, ``budget_events``, ``num_budget_hits`` hard refusals,
-    ``num_soft_budget_events``) and ``num_ooms`` (frame allocations refused for want of memory).
+    ``num_soft_budget_events``), ``num_ooms`` (frame allocations refused for want of memory) and
+    ``transparent`` (a :class:`TransparentStats`: the counters of the
+    ``fa.transparent(alloc)`` scopes over this allocator, every thread, open scopes included; not
+    a kind: those arrays live in the mode's own chunks, and tags and budgets do not see them).
 
     The totals ``total_current``, ``total_reserved``, ``total_allocated`` and ``total_freed``
     are the sums of that field over every kind section (each kind has all four fields).
@@ -355,6 +381,7 @@ class AllocStats:
     num_budget_hits: int = 0
     num_soft_budget_events: int = 0
     num_ooms: int = 0
+    transparent: TransparentStats = field(default_factory=TransparentStats)
 
     def _total(self, name: str) -> int:
         return sum(getattr(getattr(self, kind), name) for kind in self.KINDS)

@@ -27,12 +27,16 @@ True
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, fields
 from typing import Any
+
+import numpy as np
 
 from .config import KiB, MiB
 from .errors import TransparentWarning, error, warn
 from .kernels.status import Status as ST
+from .stats import TransparentStats
 
 __all__ = ["transparent", "install_transparent", "transparent_status", "TransparentScope",
            "TransparentStats", "TransparentStatus"]
@@ -45,27 +49,12 @@ _lock = threading.Lock()
 _native: Any = None            # kernels.transparent.Native once installed
 _refusal: str | None = None    # why install refused (then nothing was changed)
 _local = threading.local()     # .stack: this thread's open scopes, .row: its table row index
-
-
-@dataclass(frozen=True)
-class TransparentStats:
-    """Counters of one thread's transparent allocations (while its scopes were open).
-
-    ``served``/``served_bytes``: allocations carved from chunks; ``large``: requests above the
-    threshold; ``outside``: requests while no frame was open (both went to numba's allocator);
-    ``chunks_new``: chunks taken; ``rewinds``: times a chunk with nothing alive was reused from
-    its start; ``retired_live``: chunks let go while arrays in them were still alive (they are
-    freed by the last of those arrays); ``nomem``: chunk allocations that failed.
-    """
-
-    served: int = 0
-    served_bytes: int = 0
-    large: int = 0
-    outside: int = 0
-    chunks_new: int = 0
-    rewinds: int = 0
-    retired_live: int = 0
-    nomem: int = 0
+# Per allocator, the counters of its scopes (what SmartAlloc.stats().transparent reports). A
+# thread's counters are credited to the allocator of its innermost open scope: each push or pop
+# of a scope settles the stretch since the last one ("segment"); the open stretch of each
+# thread is added when stats are read. Guarded by _lock.
+_credit: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()
+_segments: dict[int, list] = {}   # ident -> [row index, counters at the segment's start, alloc]
 
 
 @dataclass(frozen=True)
@@ -76,7 +65,9 @@ class TransparentStatus:
     (``None`` if it did not); ``threads``: threads inside a scope now; ``chunks_live`` and
     ``chunk_bytes``: chunks not yet returned to ``malloc`` (a chunk lives while it is a thread's
     current chunk or while an array in it lives); ``chunks_total``: chunks ever taken;
-    ``exact_nrt_stats``: meminfos are made by numba's own function, so NRT statistics stay exact.
+    ``exact_nrt_stats``: meminfos are made by numba's own function, so NRT statistics stay exact;
+    ``numpy``: NumPy's handler (NEP 49) is available to ``numpy=True`` scopes, else
+    ``numpy_refused`` says why not.
     """
 
     installed: bool
@@ -86,6 +77,8 @@ class TransparentStatus:
     chunk_bytes: int
     chunks_total: int
     exact_nrt_stats: bool
+    numpy: bool = False
+    numpy_refused: str | None = None
 
 
 def install_transparent() -> bool:
@@ -127,23 +120,26 @@ def transparent_status() -> TransparentStatus:
     """Where the mode stands in this process (installed, refusal, threads, chunks)."""
     nat = _native
     if nat is None:
-        return TransparentStatus(False, _refusal, 0, 0, 0, 0, False)
+        return TransparentStatus(False, _refusal, 0, 0, 0, 0, False, False, _refusal)
     h = nat.header[0]
     threads = int((nat.threads["ident"] != 0).sum())
     return TransparentStatus(True, None, threads, int(h["chunks_live"]), int(h["chunk_bytes"]),
-                             int(h["chunks_total"]), bool(h["exact"]))
+                             int(h["chunks_total"]), bool(h["exact"]), nat.numpy is not None,
+                             nat.numpy_refused)
 
 
 class TransparentScope:
     """The calling thread's transparent scope over one allocator (see :func:`transparent`)."""
 
-    __slots__ = ("alloc", "threshold", "chunk_size", "_row", "_saved", "_thread", "_base",
-                 "_active")
+    __slots__ = ("alloc", "threshold", "chunk_size", "numpy", "_row", "_saved", "_thread",
+                 "_base", "_active", "_old_handler")
 
-    def __init__(self, alloc, threshold: int, chunk_size: int):
+    def __init__(self, alloc, threshold: int, chunk_size: int, numpy: bool = False):
         self.alloc = alloc
         self.threshold = threshold
         self.chunk_size = chunk_size
+        self.numpy = numpy
+        self._old_handler: Any = None
         self._row: int | None = None
         self._saved: tuple | None = None
         self._thread: int | None = None
@@ -177,9 +173,17 @@ class TransparentScope:
         if not stack:
             nat.header["exact"] = _nrt_stats_on()
             w[W_IDENT] = ident                  # last: the hook may now find this row
+        _settle(ident, _local.row, self.alloc)
         stack.append(self)
         self._thread = ident
         self._active = True
+        if self.numpy:
+            if nat.numpy is None:
+                warn(TransparentWarning(str(error(
+                    ST.TRANSPARENT_REFUSED, why=f"NumPy's handler: {nat.numpy_refused}"))),
+                    stacklevel=2)
+            else:                               # this thread's context only (NEP 49)
+                self._old_handler = nat.numpy.set(nat.numpy.capsule)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -193,9 +197,13 @@ class TransparentScope:
             raise error(ST.TRANSPARENT_ARG, what="scopes left out of order",
                         fix="leave nested transparent scopes innermost first")
         w = _native.words[_local.row]
+        if self._old_handler is not None:
+            _native.numpy.set(self._old_handler)
+            self._old_handler = None
         self._base = w[W_COUNTERS] - self._base
         stack.pop()
         self._active = False
+        _settle(self._thread, _local.row, stack[-1].alloc if stack else None)
         if stack:
             w[W_ROW], w[W_THRESHOLD], w[W_CHUNK_SIZE] = self._saved
             return
@@ -216,6 +224,38 @@ class TransparentScope:
                 f"chunk_size={self.chunk_size}>")
 
 
+def _settle(ident: int, row: int, alloc) -> None:
+    """Credit the thread's counters since its last push or pop to the allocator of the scope
+    that was innermost, and start a segment for ``alloc`` (``None``: the thread left)."""
+    now = _native.words[row][W_COUNTERS].copy()
+    with _lock:
+        seg = _segments.pop(ident, None)
+        if seg is not None and seg[2] is not None:
+            prev = seg[2]()
+            if prev is not None:
+                credit = _credit.get(prev)
+                _credit[prev] = (now - seg[1]) if credit is None else credit + (now - seg[1])
+        if alloc is not None:
+            _segments[ident] = [row, now, weakref.ref(alloc)]
+
+
+def alloc_counters(alloc) -> TransparentStats:
+    """What the transparent scopes over ``alloc`` served, on every thread, so far (open scopes
+    included): ``SmartAlloc.stats().transparent``. Counters of a thread are credited to its
+    innermost open scope's allocator."""
+    nat = _native
+    if nat is None:
+        return TransparentStats()
+    with _lock:
+        total = _credit.get(alloc)
+        total = np.zeros(len(fields(TransparentStats)), np.int64) if total is None else \
+            total.copy()
+        for row, start, ref in _segments.values():
+            if ref() is alloc:
+                total += nat.words[row][W_COUNTERS] - start
+    return TransparentStats(*map(int, total))
+
+
 class _RowGuard:
     """A thread's claim on its table row, released when its outermost scope ends, or when the
     thread ends inside a scope (then its thread-local storage, and this object, go)."""
@@ -234,6 +274,8 @@ class _RowGuard:
         if w[W_IDENT] != self.ident:
             return
         w[W_IDENT] = 0                         # first: the hook no longer finds this row
+        if self.ident in _segments:             # the thread ended inside a scope
+            _settle(self.ident, row, None)
         # No compiled code of this thread runs now, so the chunk is ours to let go: it is freed
         # now if nothing in it lives, else by the last array's free.
         nat.retire(nat.row_addr[row])
@@ -280,8 +322,8 @@ def _nrt_stats_on() -> int:
     return 1 if _nrt_python.memsys_stats_enabled() else 0
 
 
-def transparent(alloc, *, threshold: int | None = None,
-                chunk_size: int = DEFAULT_CHUNK) -> TransparentScope:
+def transparent(alloc, *, threshold: int | None = None, chunk_size: int = DEFAULT_CHUNK,
+                numpy: bool = False) -> TransparentScope:
     """A scope in which compiled numba code on this thread allocates its arrays from ``alloc``'s
     frames: ``with fa.transparent(alloc):``.
 
@@ -290,6 +332,10 @@ def transparent(alloc, *, threshold: int | None = None,
     creates comes from the thread's chunk (``chunk_size`` bytes, default 1 MiB, more if one
     request needs more). The kernels stay unchanged.
     Arrays may outlive the frame and the scope: they keep their chunk alive.
+
+    ``numpy=True`` also serves NumPy calls made by Python code on this thread (NEP 49: the
+    scope sets framealloc's data handler in the current context and restores the previous one
+    on exit); off by default, since it gains no speed from Python (``docs/transparent.md``).
 
     Scopes nest (the innermost allocator and sizes apply) and are per thread; enter and leave
     one on the same thread. The first scope installs the hook (:func:`install_transparent`);
@@ -319,7 +365,10 @@ def transparent(alloc, *, threshold: int | None = None,
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 1 << 40:
             raise error(ST.TRANSPARENT_ARG, what=f"{name}={value!r} is not an int between "
                         f"{low} and 2**40", fix=f"pass {name} in bytes (fa.KiB, fa.MiB)")
+    if not isinstance(numpy, bool):
+        raise error(ST.TRANSPARENT_ARG, what=f"numpy={numpy!r} is not a bool",
+                    fix="pass numpy=True to serve NumPy calls from Python too")
     if threshold > chunk_size:
         raise error(ST.TRANSPARENT_ARG, what=f"threshold={threshold} is larger than "
                     f"chunk_size={chunk_size}", fix="keep the threshold at most the chunk size")
-    return TransparentScope(alloc, int(threshold), int(chunk_size))
+    return TransparentScope(alloc, int(threshold), int(chunk_size), numpy)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from contextlib import contextmanager
 import platform
 import sys
 
@@ -76,6 +77,10 @@ BLOCK_HEADER = 32
 #: allocations privately (``nalloc``, no atomic on the allocation path), so nothing is live when
 #: ``live == BIAS - nalloc``; retiring takes ``BIAS - nalloc``, which leaves the live count.
 BIAS = 1 << 62
+#: Bytes before the data of each block NumPy's handler returns: its size (``realloc`` copies
+#: that much) and its kind (1: carved from a chunk, a block header before it; 0: libc's
+#: ``malloc``/``calloc`` returned the prefix). 16 keeps libc's 16-byte alignment of the data.
+NP_PREFIX = 16
 
 
 def _record(*fields) -> np.dtype:
@@ -113,7 +118,8 @@ THREAD = (
     ("chunks_new", "chunks this thread allocated"),
     ("rewinds", "times the cursor went back to the start of a chunk with nothing live"),
     ("retired_live", "chunks retired while allocations in them were alive"),
-    ("nomem", "chunk allocations that failed (the request went to the NRT)"),
+    ("nomem", "chunk allocations that failed (the request went to the NRT or libc)"),
+    ("numpy", "of `served`, the allocations NumPy's handler made (NEP 49)"),
     ("nalloc", "allocations carved from the current chunk (the owner's count, see BIAS)"),
     ("top", "header address of the newest block of the current chunk (0: none)"),
     ("ext_malloc", "NRT_ExternalAllocator.malloc (these four words are the struct)"),
@@ -141,6 +147,8 @@ class Native:
         self.malloc_cb = get("framealloc_tp_malloc")
         self.realloc_cb = get("framealloc_tp_realloc")
         self.free_cb = get("framealloc_tp_free")
+        self.np_funcs = tuple(get(f"framealloc_np_{name}")
+                              for name in ("malloc", "calloc", "realloc", "free"))
         self.retire = ctypes.CFUNCTYPE(None, ctypes.c_int64)(get("framealloc_tp_retire"))
         self.self_id = ctypes.CFUNCTYPE(ctypes.c_int64)(get("framealloc_tp_self"))
         self.header = table[0].view(HEADER_DTYPE)
@@ -148,6 +156,8 @@ class Native:
         self.words = table[1:]                # the same rows as int64 words (TW indices)
         self.row_addr = [int(a) for a in self.addr + ROW_BYTES * np.arange(1, 1 + MAX_THREADS)]
         self.free_rows: list[int] = []      # thread rows given back (framealloc.transparent)
+        self.numpy: NumpyHandler | None = None   # NumPy's handler (install_numpy)
+        self.numpy_refused: str | None = None    # why it is not available
 
 
 def new_table() -> np.ndarray:
@@ -285,182 +295,227 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
     b.atomic_rmw("add", hdr(b, "chunks_total"), c(1), "monotonic")
     b.ret(ir.Constant(i1, 1))
 
-    # -- the hook ------------------------------------------------------------------------------
-    # Three functions, so that each path saves only the registers it needs: the hook (no thread
-    # registered: one load, a jump to numba's function), the lookup (a registered thread: find
-    # its row, check frame and size) and the bump (serve the request from the chunk).
+    # -- the hooks -----------------------------------------------------------------------------
+    # numba's hook is three functions, so that each path saves only the registers it needs:
+    # the hook (no thread registered: one load, a jump to numba's function), the lookup (a
+    # registered thread: find its row, check frame and size) and the bump (serve the request
+    # from the chunk). NumPy's handler (NEP 49) gets the same lookup and bump, built a second
+    # time with its own block prefix (size, kind) and its own fallback (null: libc instead).
     def to_numba(b, size, align32):
         orig = b.inttoptr(b.load_atomic(hdr(b, "orig"), "monotonic", 8), orig_ty.as_pointer())
         b.ret(b.call(orig, [size, align32], tail=True))
 
-    lookup = ir.Function(mod, orig_ty, "framealloc_tp_lookup")
-    lookup.linkage = "internal"
-    lookup.attributes.add("noinline")
-    serve_ty = ir.FunctionType(i8p, [i64, i32, i64])
-    serve = ir.Function(mod, serve_ty, "framealloc_tp_serve")
-    serve.linkage = "internal"
-    serve.attributes.add("noinline")
+    def to_null(b, size, align32):
+        b.ret(ir.Constant(i8p, None))
 
-    hook = ir.Function(mod, orig_ty, "framealloc_tp_alloc_aligned")
+    def make_paths(tag, S, finish, fallback):
+        """Build ``framealloc_tp_{tag}lookup(size, align)``: find the calling thread's row,
+        check its frame and threshold, carve ``S`` bytes of prefix plus ``size`` bytes of data
+        from its chunk and let ``finish(b, data, blk, size, e)`` return; else ``fallback``."""
+        lookup = ir.Function(mod, orig_ty, f"framealloc_tp_{tag}lookup")
+        lookup.linkage = "internal"
+        lookup.attributes.add("noinline")
+        serve_ty = ir.FunctionType(i8p, [i64, i32, i64])
+        serve = ir.Function(mod, serve_ty, f"framealloc_tp_{tag}serve")
+        serve.linkage = "internal"
+        serve.attributes.add("noinline")
+
+        size, align32 = lookup.args
+        bb = lookup.append_basic_block
+        b = ir.IRBuilder(bb("entry"))
+        to_orig = bb("orig")
+        nslots = b.load_atomic(hdr(b, "nslots"), "monotonic", 8)
+        ident = self_id(b)
+        loop, found = bb("loop"), bb("found")
+        head = b.block
+        b.branch(loop)
+        b.position_at_end(loop)
+        i = b.phi(i64)
+        i.add_incoming(c(0), head)
+        entry = b.add(c(base + ROW_BYTES), b.mul(i, c(ROW_BYTES)))
+        nxt, nexti = bb("next"), b.add(i, c(1))
+        b.cbranch(b.icmp_signed("==", ld(b, entry, TW["ident"]), ident), found, nxt)
+        b.position_at_end(nxt)
+        i.add_incoming(nexti, nxt)
+        b.cbranch(b.icmp_signed("<", nexti, nslots), loop, to_orig)
+
+        b.position_at_end(found)
+        e = entry
+        is_open = ld(b, ld(b, e, TW["row"]), 0)
+        closed_bb, open_bb = bb("closed"), bb("open")
+        b.cbranch(b.icmp_signed("==", is_open, c(0)), closed_bb, open_bb)
+        b.position_at_end(closed_bb)
+        bump(b, e, TW["outside"])
+        b.branch(to_orig)
+
+        b.position_at_end(open_bb)
+        large_bb, small_bb = bb("large"), bb("small")
+        align = b.zext(align32, i64)
+        bad_align = b.or_(b.icmp_unsigned(">", align, c(4096)),
+                          b.icmp_unsigned("!=", b.and_(align, b.sub(align, c(1))), c(0)))
+        too_big = b.or_(b.icmp_unsigned(">", size, ld(b, e, TW["threshold"])), bad_align)
+        b.cbranch(too_big, large_bb, small_bb)
+        b.position_at_end(large_bb)
+        bump(b, e, TW["large"])
+        b.branch(to_orig)
+
+        b.position_at_end(small_bb)
+        b.ret(b.call(serve, [size, align32, e], tail=True))
+        b.position_at_end(to_orig)
+        fallback(b, size, align32)
+
+        size, align32, e = serve.args
+        bb = serve.append_basic_block
+        b = ir.IRBuilder(bb("entry"))
+        to_orig = bb("orig")
+        align = b.zext(align32, i64)
+        align = b.select(b.icmp_unsigned("<", align, c(16)), c(16), align)
+        mask = b.sub(c(0), align)
+
+        def place(b, cursor):
+            data = b.and_(b.add(cursor, b.add(c(BLOCK_HEADER + S - 1), align)), mask)
+            return data, b.add(data, size)
+
+        chunk = ld(b, e, TW["chunk"])
+        have_bb, refill_bb, commit_bb = bb("have"), bb("refill"), bb("commit")
+        b.cbranch(b.icmp_signed("==", chunk, c(0)), refill_bb, have_bb)
+
+        b.position_at_end(have_bb)
+        live = b.load_atomic(word(b, chunk, 0), "acquire", 8)
+        start = b.add(chunk, c(CHUNK_HEADER))
+        cur = ld(b, e, TW["cursor"])
+        alive = b.sub(ld(b, e, TW["nalloc"]), ld(b, chunk, C_OWNER_FREES))
+        idle = b.icmp_signed("==", live, b.sub(c(BIAS), alive))
+        with b.if_then(b.and_(idle, b.icmp_signed("!=", cur, start))):
+            bump(b, e, TW["rewinds"])
+        cursor0 = b.select(idle, start, cur)
+        top0 = b.select(idle, c(0), ld(b, e, TW["top"]))
+        # Give back the dead blocks on top of the stack (their frees marked them, any thread).
+        pop_head = b.block
+        pop_bb, pop_body, pop_done = bb("pop"), bb("pop_body"), bb("pop_done")
+        b.branch(pop_bb)
+        b.position_at_end(pop_bb)
+        top = b.phi(i64)
+        cursor = b.phi(i64)
+        top.add_incoming(top0, pop_head)
+        cursor.add_incoming(cursor0, pop_head)
+        has_top = b.icmp_signed("!=", top, c(0))
+        check_bb = bb("pop_check")
+        b.cbranch(has_top, check_bb, pop_done)
+        b.position_at_end(check_bb)
+        dead = b.load_atomic(word(b, top, 3), "acquire", 8)
+        b.cbranch(b.icmp_signed("!=", dead, c(0)), pop_body, pop_done)
+        b.position_at_end(pop_body)
+        top.add_incoming(ld(b, top, 2), pop_body)
+        cursor.add_incoming(ld(b, top, 1), pop_body)
+        b.branch(pop_bb)
+        b.position_at_end(pop_done)
+        st(b, top, e, TW["top"])
+        data1, end1 = place(b, cursor)
+        fits = b.icmp_unsigned("<=", end1, ld(b, e, TW["end"]))
+        have_end = b.block
+        b.cbranch(fits, commit_bb, refill_bb)
+
+        b.position_at_end(refill_bb)
+        need = b.add(c(CHUNK_HEADER + BLOCK_HEADER + S), b.add(align, size))
+        ok = b.call(refill, [e, need])
+        got_bb = bb("got")
+        b.cbranch(ok, got_bb, to_orig)
+        b.position_at_end(got_bb)
+        cursor2 = ld(b, e, TW["cursor"])
+        data2, end2 = place(b, cursor2)
+        b.branch(commit_bb)
+
+        b.position_at_end(commit_bb)
+        data = b.phi(i64)
+        data.add_incoming(data1, have_end)
+        data.add_incoming(data2, got_bb)
+        end = b.phi(i64)
+        end.add_incoming(end1, have_end)
+        end.add_incoming(end2, got_bb)
+        begin = b.phi(i64)
+        begin.add_incoming(cursor, have_end)
+        begin.add_incoming(cursor2, got_bb)
+        chunk = ld(b, e, TW["chunk"])
+        blk = b.sub(data, c(S))
+        head = b.sub(blk, c(BLOCK_HEADER))
+        st(b, chunk, head, 0)                    # the block header (see BLOCK_HEADER)
+        st(b, begin, head, 1)
+        st(b, ld(b, e, TW["top"]), head, 2)
+        st(b, c(0), head, 3)
+        st(b, head, e, TW["top"])
+        st(b, end, e, TW["cursor"])
+        bump(b, e, TW["nalloc"])
+        bump(b, e, TW["served"])
+        bump(b, e, TW["served_bytes"], size)
+        finish(b, data, blk, size, e)
+
+        b.position_at_end(to_orig)
+        fallback(b, size, align32)
+        return lookup
+
+    def numba_finish(b, data, blk, size, e):
+        st(b, blk, e, TW["pending"])
+        allocator = b.add(e, c(8 * TW["ext_malloc"]))
+        exact_bb, inline_bb = b.append_basic_block("exact"), b.append_basic_block("inline")
+        b.cbranch(b.icmp_signed("!=", b.load(hdr(b, "exact")), c(0)), exact_bb, inline_bb)
+        b.position_at_end(exact_bb)
+        ext_alloc = b.inttoptr(b.load(hdr(b, "alloc_external")), ext_ty.as_pointer())
+        b.ret(b.call(ext_alloc, [size, b.inttoptr(allocator, i8p)]))
+        b.position_at_end(inline_bb)
+        # What NRT_MemInfo_init writes (layout checked by the install probe), minus statistics.
+        st(b, c(1), blk, 0)                      # refct
+        st(b, c(0), blk, 1)                      # dtor
+        st(b, c(0), blk, 2)                      # dtor_info
+        st(b, data, blk, 3)                      # data
+        st(b, size, blk, 4)                      # size
+        st(b, allocator, blk, 5)                 # external_allocator
+        b.ret(b.inttoptr(blk, i8p))
+
+    def numpy_finish(b, data, blk, size, e):
+        st(b, size, blk, 0)                      # NP_PREFIX: the size (realloc copies it) ...
+        st(b, c(1), blk, 1)                      # ... and the kind: 1, carved from a chunk
+        bump(b, e, TW["numpy"])
+        b.ret(b.inttoptr(data, i8p))
+
+    def entry_check(name, lookup, fallback):
+        fn = ir.Function(mod, orig_ty, name)
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        to_orig, go = fn.append_basic_block("orig"), fn.append_basic_block("lookup")
+        nslots = b.load_atomic(hdr(b, "nslots"), "monotonic", 8)
+        b.cbranch(b.icmp_signed("==", nslots, c(0)), to_orig, go)
+        b.position_at_end(go)
+        b.ret(b.call(lookup, fn.args, tail=True))
+        b.position_at_end(to_orig)
+        fallback(b, *fn.args)
+        return fn
+
+    hook = entry_check("framealloc_tp_alloc_aligned", make_paths("", S, numba_finish, to_numba),
+                       to_numba)
     hook.linkage = "external"
-    b = ir.IRBuilder(hook.append_basic_block("entry"))
-    to_orig, go = hook.append_basic_block("orig"), hook.append_basic_block("lookup")
-    nslots = b.load_atomic(hdr(b, "nslots"), "monotonic", 8)
-    b.cbranch(b.icmp_signed("==", nslots, c(0)), to_orig, go)
-    b.position_at_end(go)
-    b.ret(b.call(lookup, hook.args, tail=True))
-    b.position_at_end(to_orig)
-    to_numba(b, *hook.args)
+    np_chunk = entry_check("framealloc_np_chunk",
+                           make_paths("np_", NP_PREFIX, numpy_finish, to_null), to_null)
+    np_chunk.linkage = "internal"
 
-    size, align32 = lookup.args
-    bb = lookup.append_basic_block
-    b = ir.IRBuilder(bb("entry"))
-    to_orig = bb("orig")
-    nslots = b.load_atomic(hdr(b, "nslots"), "monotonic", 8)
-    ident = self_id(b)
-    loop, found = bb("loop"), bb("found")
-    head = b.block
-    b.branch(loop)
-    b.position_at_end(loop)
-    i = b.phi(i64)
-    i.add_incoming(c(0), head)
-    entry = b.add(c(base + ROW_BYTES), b.mul(i, c(ROW_BYTES)))
-    nxt, nexti = bb("next"), b.add(i, c(1))
-    b.cbranch(b.icmp_signed("==", ld(b, entry, TW["ident"]), ident), found, nxt)
-    b.position_at_end(nxt)
-    i.add_incoming(nexti, nxt)
-    b.cbranch(b.icmp_signed("<", nexti, nslots), loop, to_orig)
+    # -- freeing a block (any thread) ---------------------------------------------------------
+    free_block = ir.Function(mod, ir.FunctionType(ir.VoidType(), [i64]), "framealloc_tp_unblock")
+    free_block.linkage = "internal"
+    b = ir.IRBuilder(free_block.append_basic_block("entry"))
+    head = free_block.args[0]
+    chunk = ld(b, head, 0)                   # read before the block may be reused
+    b.store_atomic(c(1), word(b, head, 3), "release", 8)
+    # The owner freeing into its current chunk counts without an atomic (only it reads that
+    # count, and only it changes `current`); every other free is atomic.
+    mine = b.and_(b.icmp_signed("!=", ld(b, chunk, C_CURRENT), c(0)),
+                  b.icmp_signed("==", ld(b, chunk, C_OWNER), self_id(b)))
+    with b.if_else(mine) as (own, other):
+        with own:
+            bump(b, chunk, C_OWNER_FREES)
+        with other:
+            release_chunk(b, chunk, c(1))
+    b.ret_void()
 
-    b.position_at_end(found)
-    e = entry
-    is_open = ld(b, ld(b, e, TW["row"]), 0)
-    closed_bb, open_bb = bb("closed"), bb("open")
-    b.cbranch(b.icmp_signed("==", is_open, c(0)), closed_bb, open_bb)
-    b.position_at_end(closed_bb)
-    bump(b, e, TW["outside"])
-    b.branch(to_orig)
-
-    b.position_at_end(open_bb)
-    large_bb, small_bb = bb("large"), bb("small")
-    align = b.zext(align32, i64)
-    bad_align = b.or_(b.icmp_unsigned(">", align, c(4096)),
-                      b.icmp_unsigned("!=", b.and_(align, b.sub(align, c(1))), c(0)))
-    too_big = b.or_(b.icmp_unsigned(">", size, ld(b, e, TW["threshold"])), bad_align)
-    b.cbranch(too_big, large_bb, small_bb)
-    b.position_at_end(large_bb)
-    bump(b, e, TW["large"])
-    b.branch(to_orig)
-
-    b.position_at_end(small_bb)
-    b.ret(b.call(serve, [size, align32, e], tail=True))
-    b.position_at_end(to_orig)
-    to_numba(b, size, align32)
-
-    size, align32, e = serve.args
-    bb = serve.append_basic_block
-    b = ir.IRBuilder(bb("entry"))
-    to_orig = bb("orig")
-    align = b.zext(align32, i64)
-    align = b.select(b.icmp_unsigned("<", align, c(16)), c(16), align)
-    mask = b.sub(c(0), align)
-
-    def place(b, cursor):
-        data = b.and_(b.add(cursor, b.add(c(BLOCK_HEADER + S - 1), align)), mask)
-        return data, b.add(data, size)
-
-    chunk = ld(b, e, TW["chunk"])
-    have_bb, refill_bb, commit_bb = bb("have"), bb("refill"), bb("commit")
-    b.cbranch(b.icmp_signed("==", chunk, c(0)), refill_bb, have_bb)
-
-    b.position_at_end(have_bb)
-    live = b.load_atomic(word(b, chunk, 0), "acquire", 8)
-    start = b.add(chunk, c(CHUNK_HEADER))
-    cur = ld(b, e, TW["cursor"])
-    alive = b.sub(ld(b, e, TW["nalloc"]), ld(b, chunk, C_OWNER_FREES))
-    idle = b.icmp_signed("==", live, b.sub(c(BIAS), alive))
-    with b.if_then(b.and_(idle, b.icmp_signed("!=", cur, start))):
-        bump(b, e, TW["rewinds"])
-    cursor0 = b.select(idle, start, cur)
-    top0 = b.select(idle, c(0), ld(b, e, TW["top"]))
-    # Give back the dead blocks on top of the stack (their frees marked them, on any thread).
-    pop_head = b.block
-    pop_bb, pop_body, pop_done = bb("pop"), bb("pop_body"), bb("pop_done")
-    b.branch(pop_bb)
-    b.position_at_end(pop_bb)
-    top = b.phi(i64)
-    cursor = b.phi(i64)
-    top.add_incoming(top0, pop_head)
-    cursor.add_incoming(cursor0, pop_head)
-    has_top = b.icmp_signed("!=", top, c(0))
-    check_bb = bb("pop_check")
-    b.cbranch(has_top, check_bb, pop_done)
-    b.position_at_end(check_bb)
-    dead = b.load_atomic(word(b, top, 3), "acquire", 8)
-    b.cbranch(b.icmp_signed("!=", dead, c(0)), pop_body, pop_done)
-    b.position_at_end(pop_body)
-    top.add_incoming(ld(b, top, 2), pop_body)
-    cursor.add_incoming(ld(b, top, 1), pop_body)
-    b.branch(pop_bb)
-    b.position_at_end(pop_done)
-    st(b, top, e, TW["top"])
-    data1, end1 = place(b, cursor)
-    fits = b.icmp_unsigned("<=", end1, ld(b, e, TW["end"]))
-    have_end = b.block
-    b.cbranch(fits, commit_bb, refill_bb)
-
-    b.position_at_end(refill_bb)
-    need = b.add(c(CHUNK_HEADER + BLOCK_HEADER + S), b.add(align, size))
-    ok = b.call(refill, [e, need])
-    got_bb = bb("got")
-    b.cbranch(ok, got_bb, to_orig)
-    b.position_at_end(got_bb)
-    cursor2 = ld(b, e, TW["cursor"])
-    data2, end2 = place(b, cursor2)
-    b.branch(commit_bb)
-
-    b.position_at_end(commit_bb)
-    data = b.phi(i64)
-    data.add_incoming(data1, have_end)
-    data.add_incoming(data2, got_bb)
-    end = b.phi(i64)
-    end.add_incoming(end1, have_end)
-    end.add_incoming(end2, got_bb)
-    begin = b.phi(i64)
-    begin.add_incoming(cursor, have_end)
-    begin.add_incoming(cursor2, got_bb)
-    chunk = ld(b, e, TW["chunk"])
-    blk = b.sub(data, c(S))
-    head = b.sub(blk, c(BLOCK_HEADER))
-    st(b, chunk, head, 0)                    # the block header (see BLOCK_HEADER)
-    st(b, begin, head, 1)
-    st(b, ld(b, e, TW["top"]), head, 2)
-    st(b, c(0), head, 3)
-    st(b, head, e, TW["top"])
-    st(b, end, e, TW["cursor"])
-    st(b, blk, e, TW["pending"])
-    bump(b, e, TW["nalloc"])
-    bump(b, e, TW["served"])
-    bump(b, e, TW["served_bytes"], size)
-    allocator = b.add(e, c(8 * TW["ext_malloc"]))
-    exact_bb, inline_bb = bb("exact"), bb("inline")
-    b.cbranch(b.icmp_signed("!=", b.load(hdr(b, "exact")), c(0)), exact_bb, inline_bb)
-    b.position_at_end(exact_bb)
-    ext_alloc = b.inttoptr(b.load(hdr(b, "alloc_external")), ext_ty.as_pointer())
-    b.ret(b.call(ext_alloc, [size, b.inttoptr(allocator, i8p)]))
-    b.position_at_end(inline_bb)
-    # What NRT_MemInfo_init writes (layout checked by the install probe), minus the statistics.
-    st(b, c(1), blk, 0)                      # refct
-    st(b, c(0), blk, 1)                      # dtor
-    st(b, c(0), blk, 2)                      # dtor_info
-    st(b, data, blk, 3)                      # data
-    st(b, size, blk, 4)                      # size
-    st(b, allocator, blk, 5)                 # external_allocator
-    b.ret(b.inttoptr(blk, i8p))
-
-    b.position_at_end(to_orig)
-    to_numba(b, size, align32)
-
-    # -- the external allocator's callbacks -----------------------------------------------------
+    # -- the external allocator's callbacks (numba) ---------------------------------------------
     mcb = ir.Function(mod, ext_ty, "framealloc_tp_malloc")
     b = ir.IRBuilder(mcb.append_basic_block("entry"))
     e = b.ptrtoint(mcb.args[1], i64)
@@ -474,19 +529,95 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
 
     fcb = ir.Function(mod, ir.FunctionType(ir.VoidType(), [i8p, i8p]), "framealloc_tp_free")
     b = ir.IRBuilder(fcb.append_basic_block("entry"))
-    head = b.sub(b.ptrtoint(fcb.args[0], i64), c(BLOCK_HEADER))
-    chunk = ld(b, head, 0)                   # read before the block may be reused
-    b.store_atomic(c(1), word(b, head, 3), "release", 8)
-    # The owner freeing into its current chunk counts without an atomic (only it reads that
-    # count, and only it changes `current`); every other free is atomic.
-    mine = b.and_(b.icmp_signed("!=", ld(b, chunk, C_CURRENT), c(0)),
-                  b.icmp_signed("==", ld(b, chunk, C_OWNER), self_id(b)))
-    with b.if_else(mine) as (own, other):
-        with own:
-            bump(b, chunk, C_OWNER_FREES)
-        with other:
-            release_chunk(b, chunk, c(1))
+    b.call(free_block, [b.sub(b.ptrtoint(fcb.args[0], i64), c(BLOCK_HEADER))])
     b.ret_void()
+
+    # -- NumPy's handler (NEP 49): malloc, calloc, realloc, free of PyDataMemAllocator ---------
+    # Every block it returns has NP_PREFIX bytes before the data: its size and its kind (1: in
+    # a chunk, BLOCK_HEADER more bytes before; 0: from libc's malloc, which returned the prefix).
+    calloc_fn = ir.Function(mod, ir.FunctionType(i8p, [i64, i64]), "calloc")
+    realloc_fn = ir.Function(mod, ir.FunctionType(i8p, [i8p, i64]), "realloc")
+    too_large = c(1 << 62)
+
+    def from_libc(b, p, size):
+        """Write the prefix of a libc block ``p`` (not null) and return its data."""
+        q = b.ptrtoint(p, i64)
+        st(b, size, q, 0)
+        st(b, c(0), q, 1)
+        return b.inttoptr(b.add(q, c(NP_PREFIX)), i8p)
+
+    def null_if(b, cond):
+        with b.if_then(cond, likely=False):
+            b.ret(ir.Constant(i8p, None))
+
+    npm = ir.Function(mod, ir.FunctionType(i8p, [i8p, i64]), "framealloc_np_malloc")
+    b = ir.IRBuilder(npm.append_basic_block("entry"))
+    size = npm.args[1]
+    null_if(b, b.icmp_unsigned(">", size, too_large))
+    d = b.call(np_chunk, [size, ir.Constant(i32, 16)])
+    with b.if_then(b.not_(cgutils.is_null(b, d)), likely=True):
+        b.ret(d)
+    p = b.call(malloc, [b.add(size, c(NP_PREFIX))])
+    null_if(b, cgutils.is_null(b, p))
+    b.ret(from_libc(b, p, size))
+
+    npc = ir.Function(mod, ir.FunctionType(i8p, [i8p, i64, i64]), "framealloc_np_calloc")
+    b = ir.IRBuilder(npc.append_basic_block("entry"))
+    nelem, elsize = npc.args[1:]
+    # nelem * elsize must not overflow (nor exceed 2**62): elsize and nelem below 2**31 each,
+    # or an exact division check.
+    safe_div = b.udiv(too_large, b.select(b.icmp_unsigned("==", elsize, c(0)), c(1), elsize))
+    null_if(b, b.icmp_unsigned(">", nelem, safe_div))
+    size = b.mul(nelem, elsize)
+    d = b.call(np_chunk, [size, ir.Constant(i32, 16)])
+    with b.if_then(b.not_(cgutils.is_null(b, d)), likely=True):
+        cgutils.memset(b, d, size, 0)
+        b.ret(d)
+    p = b.call(calloc_fn, [c(1), b.add(size, c(NP_PREFIX))])
+    null_if(b, cgutils.is_null(b, p))
+    b.ret(from_libc(b, p, size))
+
+    npf = ir.Function(mod, ir.FunctionType(ir.VoidType(), [i8p, i8p, i64]), "framealloc_np_free")
+    b = ir.IRBuilder(npf.append_basic_block("entry"))
+    ptr = npf.args[1]
+    with b.if_then(cgutils.is_null(b, ptr), likely=False):
+        b.ret_void()
+    q = b.ptrtoint(ptr, i64)
+    base_ = b.sub(q, c(NP_PREFIX))
+    with b.if_else(b.icmp_signed("==", ld(b, base_, 1), c(0))) as (libc, carved):
+        with libc:
+            b.call(free, [b.inttoptr(base_, i8p)])
+        with carved:
+            b.call(free_block, [b.sub(base_, c(BLOCK_HEADER))])
+    b.ret_void()
+
+    npr_ty = ir.FunctionType(i8p, [i8p, i8p, i64])
+    npr = ir.Function(mod, npr_ty, "framealloc_np_realloc")
+    bb = npr.append_basic_block
+    b = ir.IRBuilder(bb("entry"))
+    ctx, ptr, new = npr.args
+    with b.if_then(cgutils.is_null(b, ptr), likely=False):
+        b.ret(b.call(npm, [ctx, new]))
+    null_if(b, b.icmp_unsigned(">", new, too_large))
+    q = b.ptrtoint(ptr, i64)
+    base_ = b.sub(q, c(NP_PREFIX))
+    old, kind = ld(b, base_, 0), ld(b, base_, 1)
+    keep = b.select(b.icmp_unsigned("<", old, new), old, new)
+    d = b.call(np_chunk, [new, ir.Constant(i32, 16)])
+    with b.if_then(b.not_(cgutils.is_null(b, d))):
+        cgutils.raw_memcpy(b, d, ptr, keep, 1)
+        b.call(npf, [ctx, ptr, old])
+        b.ret(d)
+    with b.if_then(b.icmp_signed("==", kind, c(0))):
+        p = b.call(realloc_fn, [b.inttoptr(base_, i8p), b.add(new, c(NP_PREFIX))])
+        null_if(b, cgutils.is_null(b, p))          # the old block is untouched then
+        b.ret(from_libc(b, p, new))
+    p = b.call(malloc, [b.add(new, c(NP_PREFIX))])
+    null_if(b, cgutils.is_null(b, p))
+    out = from_libc(b, p, new)
+    cgutils.raw_memcpy(b, out, ptr, keep, 1)
+    b.call(free_block, [b.sub(base_, c(BLOCK_HEADER))])
+    b.ret(out)
 
     from numba.core.compiler_lock import global_compiler_lock
 
@@ -588,16 +719,11 @@ def _probe_meminfo(nrt_helpers) -> tuple[int, int, str | None]:
     return size_mi, alloc_external, None
 
 
-def _probe_compiled(nat: Native) -> str | None:
-    """Compile (or load from numba's cache) a function that makes an array; check that, with a
-    registered thread, it comes from a chunk inside a frame and from numba outside one."""
+@contextmanager
+def _fake_thread(nat: Native):
+    """Register the calling thread in row 0 with a fake arena row (its word 0 is
+    ``frame_open``) for a probe; undo everything after it. Only while no row is in use."""
     import threading
-
-    import numba
-
-    @numba.njit(cache=True)
-    def make(n):
-        return np.empty(n, np.uint8)
 
     fake_row = np.zeros(32, np.int64)
     t = nat.threads[0]
@@ -607,6 +733,26 @@ def _probe_compiled(nat: Native) -> str | None:
     t["ident"] = threading.get_ident()
     nat.header["nslots"] = 1
     try:
+        yield t, fake_row
+    finally:
+        t["ident"] = 0
+        nat.header["nslots"] = 0
+        nat.retire(nat.threads[0:1].ctypes.data)
+        for name in ("row", "served", "served_bytes", "outside", "chunks_new", "rewinds",
+                     "retired_live", "nalloc", "top", "large", "nomem", "numpy"):
+            t[name] = 0
+
+
+def _probe_compiled(nat: Native) -> str | None:
+    """Compile (or load from numba's cache) a function that makes an array; check that, with a
+    registered thread, it comes from a chunk inside a frame and from numba outside one."""
+    import numba
+
+    @numba.njit(cache=True)
+    def make(n):
+        return np.empty(n, np.uint8)
+
+    with _fake_thread(nat) as (t, fake_row):
         fake_row[0] = 1
         a = make(100)
         chunk = int(t["chunk"])
@@ -615,13 +761,6 @@ def _probe_compiled(nat: Native) -> str | None:
         b = make(100)
         outside = int(t["outside"]) == 1 and not chunk < b.ctypes.data < chunk + 65536
         del a, b
-    finally:
-        t["ident"] = 0
-        nat.header["nslots"] = 0
-        nat.retire(nat.threads[0:1].ctypes.data)
-        for name in ("row", "served", "served_bytes", "outside", "chunks_new", "rewinds",
-                     "retired_live", "nalloc", "top", "large", "nomem"):
-            t[name] = 0
     if not inside:
         return "a compiled np.empty did not reach the hook (numba links allocations otherwise)"
     if not outside:
@@ -629,6 +768,197 @@ def _probe_compiled(nat: Native) -> str | None:
     if int(nat.header["chunks_live"][0]) != 0:
         return "the probe's chunk was not freed"
     return None
+
+
+# -- NumPy's memory handler (NEP 49) ------------------------------------------------------------
+
+#: The handler's name, as ``np.lib.get_handler_name()`` reports it for arrays it allocated.
+NUMPY_HANDLER_NAME = "framealloc"
+#: The C-API functions used, with the declaration the installed header must give them.
+NUMPY_API = {"PyDataMem_SetHandler": "PyObject * (*)(PyObject *)",
+             "PyDataMem_GetHandler": "PyObject * (*)(void)",
+             "PyArray_GetNDArrayCFeatureVersion": "unsigned int (*)(void)"}
+#: ``PyDataMem_Handler`` and ``PyDataMemAllocator`` as the handler fills them (version 1).
+NUMPY_STRUCT = ("char name[127]; uint8_t version; PyDataMemAllocator allocator;",
+                "void *ctx; void* (*malloc) (void *ctx, size_t size); void* (*calloc) (void *ctx, "
+                "size_t nelem, size_t elsize); void* (*realloc) (void *ctx, void *ptr, size_t "
+                "new_size); void (*free) (void *ctx, void *ptr, size_t size);")
+
+
+class _Handler(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char * 127), ("version", ctypes.c_uint8),
+                ("ctx", ctypes.c_void_p), ("malloc", ctypes.c_void_p),
+                ("calloc", ctypes.c_void_p), ("realloc", ctypes.c_void_p),
+                ("free", ctypes.c_void_p)]
+
+
+class NumpyHandler:
+    """Our ``PyDataMem_Handler`` capsule and NumPy's calls to set and get the current one.
+
+    The struct, the capsule and its name are never freed (arrays point at them for as long as
+    they live, possibly until the interpreter's last moments): they are kept by one extra
+    reference that nothing releases.
+    """
+
+    def __init__(self, nat: Native, set_fn, get_fn):
+        import ctypes as C
+        self.struct = _Handler(NUMPY_HANDLER_NAME.encode(), 1, None, *nat.np_funcs)
+        self.cname = C.create_string_buffer(b"mem_handler")
+        new = C.pythonapi.PyCapsule_New
+        new.restype, new.argtypes = C.py_object, [C.c_void_p, C.c_void_p, C.c_void_p]
+        self.capsule = new(C.addressof(self.struct), C.addressof(self.cname), None)
+        self.set_handler, self.get_handler = set_fn, get_fn
+        for keep in (self, self.struct, self.cname, self.capsule):
+            C.pythonapi.Py_IncRef(C.py_object(keep))
+
+    def set(self, handler):
+        """``PyDataMem_SetHandler(handler)`` in the current context; returns the old one."""
+        return self.set_handler(handler)
+
+    def current(self):
+        return self.get_handler()
+
+
+def _numpy_header_text(name: str) -> str | None:
+    path = os.path.join(np.get_include(), "numpy", name)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def numpy_api_indices() -> tuple[dict[str, int], str | None]:
+    """The ``PyArray_API`` index of each function of :data:`NUMPY_API`, read from the
+    installed ``__multiarray_api.h``, or ``({}, why)``."""
+    import re
+    text = _numpy_header_text("__multiarray_api.h")
+    if text is None:
+        return {}, "NumPy's __multiarray_api.h is not installed (np.get_include())"
+    found = {}
+    for fn, decl in NUMPY_API.items():
+        m = re.search(r"#define\s+" + fn + r"\s*\\\s*\(\*\((.*?)\)\s*\\\s*PyArray_API\[(\d+)\]\)",
+                      text)
+        if m is None:
+            return {}, f"NumPy's header does not declare {fn} in PyArray_API"
+        if " ".join(m.group(1).split()) != decl:
+            return {}, f"NumPy's header declares {fn} as {m.group(1)!r}, not {decl!r}"
+        found[fn] = int(m.group(2))
+    return found, None
+
+
+def _numpy_struct_why() -> str | None:
+    import re
+    text = _numpy_header_text("ndarraytypes.h")
+    if text is None:
+        return "NumPy's ndarraytypes.h is not installed"
+    flat = " ".join(re.sub(r"/\*.*?\*/", " ", text, flags=re.S).split())
+    for body, name in zip(NUMPY_STRUCT, ("PyDataMem_Handler", "PyDataMemAllocator")):
+        if f"typedef struct {{ {body} }} {name};" not in flat:
+            return f"NumPy's {name} is not the version-1 struct the handler fills"
+    return None
+
+
+def _numpy_functions(indices: dict[str, int]):
+    import ctypes as C
+
+    from numpy._core import _multiarray_umath as mu
+    get_ptr = C.pythonapi.PyCapsule_GetPointer
+    get_ptr.restype, get_ptr.argtypes = C.c_void_p, [C.py_object, C.c_char_p]
+    table = get_ptr(mu._ARRAY_API, None)
+    fn = {name: (C.c_void_p).from_address(table + 8 * i).value for name, i in indices.items()}
+    set_fn = C.PYFUNCTYPE(C.py_object, C.py_object)(fn["PyDataMem_SetHandler"])
+    get_fn = C.PYFUNCTYPE(C.py_object)(fn["PyDataMem_GetHandler"])
+    feature = C.PYFUNCTYPE(C.c_uint)(fn["PyArray_GetNDArrayCFeatureVersion"])
+    return set_fn, get_fn, feature
+
+
+def numpy_handler_name(a: np.ndarray | None = None) -> str | None:
+    """NumPy's ``get_handler_name``: the handler of ``a``'s data, or the current one."""
+    try:
+        from numpy._core.multiarray import get_handler_name
+    except ImportError:                     # NumPy 1.x
+        from numpy.core.multiarray import get_handler_name
+    return get_handler_name() if a is None else get_handler_name(a)
+
+
+def _prefix(a: np.ndarray) -> tuple[int, int]:
+    words = (ctypes.c_int64 * 2).from_address(a.ctypes.data - NP_PREFIX)
+    return int(words[0]), int(words[1])
+
+
+def _probe_numpy(nat: Native, handler: NumpyHandler, feature_api: int) -> str | None:
+    """In a copy of the calling context: set the handler, check NumPy reports it, allocate
+    through it inside and outside a (fake) frame, reallocate, free, and check the chunks."""
+    import contextvars
+    import re
+
+    get_handler_name = numpy_handler_name
+    text = _numpy_header_text("_numpyconfig.h") or ""
+    m = re.search(r"#define\s+NPY_API_VERSION\s+(0x[0-9a-fA-F]+|\d+)", text)
+    if m is None or int(m.group(1), 0) != feature_api:
+        return "NumPy's header and its compiled C-API disagree on the API version"
+    if feature_api < 0x0F:               # NEP 49 handlers arrived with NumPy 1.22 (API 15)
+        return f"NumPy's C-API version {feature_api:#x} has no memory handlers (NEP 49)"
+    default = handler.current()
+    if type(default).__name__ != "PyCapsule":
+        return "PyDataMem_GetHandler did not return a capsule"
+
+    def run() -> str | None:
+        old = handler.set(handler.capsule)
+        if handler.current() is not handler.capsule or get_handler_name() != NUMPY_HANDLER_NAME:
+            return "NumPy does not report the handler just set"
+        if old is not default:
+            return "PyDataMem_SetHandler did not return the previous handler"
+        with _fake_thread(nat) as (t, fake_row):
+            fake_row[0] = 1
+            a = np.empty(100, np.uint8)
+            chunk = int(t["chunk"])
+            z = np.zeros(50)
+            inside = (chunk < a.ctypes.data < chunk + 65536 and get_handler_name(a) ==
+                      NUMPY_HANDLER_NAME and int(t["numpy"]) == 2 and _prefix(a) == (100, 1)
+                      and not z.any())
+            r = np.arange(40.0)
+            r.resize(5000, refcheck=False)         # realloc: chunk -> above the threshold
+            grown = r[:40].tolist() == list(range(40)) and _prefix(r) == (40000, 0)
+            fake_row[0] = 0
+            b = np.empty(100, np.uint8)
+            outside = (int(t["outside"]) == 1 and not chunk < b.ctypes.data < chunk + 65536
+                       and _prefix(b) == (100, 0))
+            del a, b, z, r
+        handler.set(old)
+        if get_handler_name() == NUMPY_HANDLER_NAME:
+            return "restoring the previous handler did not take effect"
+        if not inside:
+            return "an array made inside a frame did not come from the handler's chunk"
+        if not grown:
+            return "realloc through the handler did not keep the array's contents"
+        if not outside:
+            return "an array made outside a frame did not go to malloc"
+        return None
+
+    why = contextvars.copy_context().run(run)
+    if why is None and int(nat.header["chunks_live"][0]) != 0:
+        why = "the NumPy probe's chunk was not freed"
+    if why is None and get_handler_name() == NUMPY_HANDLER_NAME:
+        why = "the probe changed the caller's handler"
+    return why
+
+
+def install_numpy(nat: Native) -> tuple[NumpyHandler | None, str | None]:
+    """Check NumPy's headers and C-API, make the handler capsule, probe it (in a copy of the
+    calling context: nothing outside it changes). ``(handler, None)`` or ``(None, why)``."""
+    indices, why = numpy_api_indices()
+    why = why or _numpy_struct_why()
+    if why:
+        return None, why
+    try:
+        set_fn, get_fn, feature = _numpy_functions(indices)
+        handler = NumpyHandler(nat, set_fn, get_fn)
+        why = _probe_numpy(nat, handler, int(feature()))
+    except Exception as exc:                 # noqa: BLE001 - any failure refuses the half
+        why = f"the NumPy probe failed ({type(exc).__name__}: {exc})"
+    return (None, why) if why else (handler, None)
 
 
 def install() -> tuple[Native | None, str | None]:
@@ -667,4 +997,8 @@ def install() -> tuple[Native | None, str | None]:
     if why:
         ll.add_symbol(SYMBOL, orig)
         return None, why
+    # Kept for the life of the process, even through the interpreter's shutdown: meminfos and
+    # NumPy arrays that die then still call this code and update this table.
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(nat))
+    nat.numpy, nat.numpy_refused = install_numpy(nat)
     return nat, None

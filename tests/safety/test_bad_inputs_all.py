@@ -449,7 +449,7 @@ COMBOS = [
 
 #: Public methods that take no parameters (or only ones every value of which is fine).
 _spec("transparent()", alloc=P(E("alloc"), "allocator"), threshold=P(None, "limit"),
-      chunk_size=P(fa.MiB(1), "chunk_size"))
+      chunk_size=P(fa.MiB(1), "chunk_size"), numpy=P(False, "flag"))
 
 NO_BAD_ARGS = {
     "install_transparent()",
