@@ -27,6 +27,9 @@ from .intents import BufferUsage, GpuLifetime, GpuMemoryIntent
 __all__ = ["GpuAllocation", "AllocKind", "BufferRange"]
 
 _FRAME = GpuLifetime.FRAME
+#: Frees queued per pool before one ``tlsf_free_batch`` call applies them (see ``TlsfPool``):
+#: a list append per free instead of a kernel call, one kernel call per this many frees.
+_QUEUE = 64
 
 
 class AllocKind(NamedTuple):
@@ -230,13 +233,14 @@ class GpuAllocation:
         if block is None:
             raise GpuDoubleFreeError("this GPU allocation was already freed", code="FA410")
         pool = block.pool
-        if pool is not None:                   # hot path: a TLSF range, one kernel call
+        if pool is not None:                   # hot path: a TLSF range, queued for the kernel
             owner = block.owner
             if not owner._closed:
                 self._block = None
-                if pool.free_ep(pool.nodes, pool.hdr, pool.totals, self._node,
-                                owner._free_key) >= 0:
-                    owner._mem.block_emptied(pool, block)
+                q = pool.queued
+                q.append((self._node, self.size, self.offset, block, self._kind))
+                if len(q) >= _QUEUE:
+                    owner._mem.drain_pool(pool)
                 return
         block.owner.free(self)
 

@@ -107,7 +107,7 @@ class GpuAllocator:
         self._kind_list: list[AllocKind] = []
         self._align_cache: dict[tuple[int, int, int], int] = {}
         # Persistent/transient fast paths: intent -> what allocate_persistent unpacks.
-        self._pool_hot: dict[tuple[Any, GpuLifetime], tuple] = {}
+        self._pool_hot: dict[Any, tuple] = {}         # PERSISTENT only, by intent
         self._free_key = 0     # frame after which a free done now may be reused (0: at once)
         self._cursors: list[FrameCursor] = []
         self._mem = DeviceMemory(self, backend, cfg)
@@ -118,6 +118,7 @@ class GpuAllocator:
         self._pending_free = 0
         self._allocated_total = 0
         self._freed_total = 0
+        self._recycled = 0         # bytes of queued frees handed out again (allocated + freed)
         self._peak = 0
         self._fallbacks = 0
         self._frames_submitted = 0
@@ -213,6 +214,7 @@ class GpuAllocator:
                 f"{self._config.fence_timeout_s} s; its memory cannot be recycled yet. Check "
                 "that submitted work can complete, or raise GpuConfig.fence_timeout_s",
                 code="FA416")
+        self._mem.drain()               # queued frees take the free key of their time
         self._xfer.reset(slot)
         self._recycled_frame = max(self._recycled_frame, n - self._config.frames_in_flight)
         self._release_deferred(self._recycled_frame)
@@ -246,6 +248,7 @@ class GpuAllocator:
             cursor.close()
         self._frame_hot = _EMPTY
         self._in_frame = False
+        self._mem.drain()               # queued frees take the free key of their time
         self._free_key = self._frame_number + 1
         frame_bytes = 0
         for ring in self._rings.values():
@@ -319,9 +322,24 @@ class GpuAllocator:
         TLSF kernel (:mod:`framealloc.kernels.gpu_tlsf`) and one small object.
         """
         if type(size) is int and usage is name is None and not alignment:
-            hot = self._pool_hot.get((intent, _PERSISTENT))
+            hot = self._pool_hot.get(intent)
             if hot is not None:
-                ep, nodes, hdr, totals, align, tag, limit, cls, blocks = hot
+                ep, nodes, hdr, totals, align, tag, limit, cls, blocks, kind, queued = hot
+                if queued:
+                    # The range freed last, if it has this size and kind and no frame is in
+                    # use: hand it out again as it is (no kernel call; the kernel still counts
+                    # it live, which it is again).
+                    node, n, off, block, k = queued[-1]
+                    if n == size and k is kind and not self._free_key:
+                        queued.pop()
+                        self._recycled += size
+                        a = cls()
+                        a._block = block
+                        a.offset = off
+                        a.size = size
+                        a._node = node
+                        a._frame = -1
+                        return a
                 if 0 < size < limit:
                     node, off, bi = ep(nodes, hdr, totals, size, align, tag)
                     if node >= 0:
@@ -465,6 +483,7 @@ class GpuAllocator:
         offsets = np.empty(n, np.int64)
         index = np.empty(n, np.int32)
         added: list[Block] = []
+        self._mem.drain()                 # before the rollback copy: a drain changes totals
         saved = self._totals.copy()
         k = 0
         while True:
@@ -712,6 +731,7 @@ class GpuAllocator:
 
     def live_pooled_bytes(self) -> int:
         """Bytes in live Persistent and Transient allocations."""
+        self._mem.drain()
         t = self._totals
         return int(t[0] + t[1])
 
@@ -721,6 +741,7 @@ class GpuAllocator:
 
     def budget(self) -> list[HeapBudget]:
         """Cheap per-heap usage and budget (one driver query at most): call it every frame."""
+        self._mem.drain()
         return self._budget.heap_budgets()
 
     def stats(self) -> GpuStats:
@@ -942,16 +963,16 @@ class GpuAllocator:
                 block.name = name
             elif (not i and name is None and not alignment and lifetime is _PERSISTENT
                   and usage == BufferUsage.default_for(intent)):
-                self._make_pool_hot(intent, lifetime, block.pool, align, kind, tag)
+                self._make_pool_hot(intent, block.pool, align, kind, tag)
             return a
         raise self._combine_errors(errors, size, intent)
 
-    def _make_pool_hot(self, intent: GpuMemoryIntent, lifetime: GpuLifetime, pool: Any,
-                       align: int, kind: AllocKind, tag: int) -> None:
+    def _make_pool_hot(self, intent: GpuMemoryIntent, pool: Any, align: int, kind: AllocKind,
+                       tag: int) -> None:
         threshold = self._config.dedicated_threshold
-        self._pool_hot[(intent, lifetime)] = (
+        self._pool_hot[intent] = (
             pool.alloc_ep, pool.nodes, pool.hdr, pool.totals, align, tag, threshold,
-            frame_allocation_class(kind), pool.blocks)
+            frame_allocation_class(kind), pool.blocks, kind, pool.queued)
 
     def _pool_grown(self, pool: Any) -> None:
         """A pool's node table was reallocated: fast paths holding the old one are rebuilt."""
@@ -994,6 +1015,7 @@ class GpuAllocator:
         self._totals[4] -= size          # internal: not a free of the user's
 
     def _release_deferred(self, upto: int) -> None:
+        self._mem.drain()
         for key in [k for k in self._deferred if k <= upto]:
             for block, _node, size in self._deferred.pop(key):
                 self._pending_free -= size
