@@ -27,9 +27,6 @@ from .intents import BufferUsage, GpuLifetime, GpuMemoryIntent
 __all__ = ["GpuAllocation", "AllocKind", "BufferRange"]
 
 _FRAME = GpuLifetime.FRAME
-#: Frees queued per pool before one ``tlsf_free_batch`` call applies them (see ``TlsfPool``):
-#: a list append per free instead of a kernel call, one kernel call per this many frees.
-_QUEUE = 64
 
 
 class AllocKind(NamedTuple):
@@ -228,6 +225,10 @@ class GpuAllocation:
 
         When frames are in use the range is reused only after the GPU finished the current
         frame. Freeing twice raises :class:`~framealloc.gpu.GpuDoubleFreeError` (FA410).
+
+        A TLSF range is queued in its pool (a list append): the TLSF kernel frees 64 queued
+        ranges in one call, or fewer as soon as an allocation would not fit otherwise or
+        anything reads statistics, dumps or budgets, so a freed range is reusable at once.
         """
         block = self._block
         if block is None:
@@ -239,7 +240,7 @@ class GpuAllocation:
                 self._block = None
                 q = pool.queued
                 q.append((self._node, self.size, self.offset, block, self._kind))
-                if len(q) >= _QUEUE:
+                if len(q) >= 64:      # one tlsf_free_batch call per 64 frees (TlsfPool)
                     owner._mem.drain_pool(pool)
                 return
         block.owner.free(self)

@@ -105,6 +105,7 @@ class GpuAllocator:
         self._kinds: dict[tuple, AllocKind] = {}
         self._kind_tags: dict[AllocKind, int] = {}    # tag stored with each TLSF range
         self._kind_list: list[AllocKind] = []
+        self._classes: dict[AllocKind, type[GpuAllocation]] = {}
         self._align_cache: dict[tuple[int, int, int], int] = {}
         # Persistent/transient fast paths: intent -> what allocate_persistent unpacks.
         self._pool_hot: dict[Any, tuple] = {}         # PERSISTENT only, by intent
@@ -319,12 +320,18 @@ class GpuAllocator:
         """Allocate memory that lives until :meth:`free` (default intent DEVICE_LOCAL).
 
         The hot path (int size, default usage and alignment, no name) is one call of the
-        TLSF kernel (:mod:`framealloc.kernels.gpu_tlsf`) and one small object.
+        TLSF kernel (:mod:`framealloc.kernels.gpu_tlsf`) and one small object; while no frame
+        is in use, the range freed last, when it has the same size and kind, is handed out
+        again without a kernel call. Frees are queued and applied in batches (see
+        :meth:`GpuAllocation.free`).
         """
         if type(size) is int and usage is name is None and not alignment:
-            hot = self._pool_hot.get(intent)
+            try:
+                hot = self._pool_hot[intent]
+            except (KeyError, TypeError):
+                hot = None
             if hot is not None:
-                ep, nodes, hdr, totals, align, tag, limit, cls, blocks, kind, queued = hot
+                ep, nodes, hdr, totals, align, tag, limit, cls, pool, kind, queued = hot
                 if queued:
                     # The range freed last, if it has this size and kind and no frame is in
                     # use: hand it out again as it is (no kernel call; the kernel still counts
@@ -342,9 +349,12 @@ class GpuAllocator:
                         return a
                 if 0 < size < limit:
                     node, off, bi = ep(nodes, hdr, totals, size, align, tag)
+                    if node < 0 and queued:         # no room (or nodes) until they are freed
+                        self._mem.drain_pool(pool)
+                        node, off, bi = ep(nodes, hdr, totals, size, align, tag)
                     if node >= 0:
                         a = cls()
-                        a._block = blocks[bi]
+                        a._block = pool.blocks[bi]
                         a.offset = off
                         a.size = size
                         a._node = node
@@ -871,7 +881,7 @@ class GpuAllocator:
             kind = self._kind(intent, _FRAME, usage, None)
             ring = FrameRing(intent, memory_type, self._config.frames_in_flight,
                              self._alignment(int(usage), 0, memory_type), kind,
-                             frame_allocation_class(kind))
+                             self._class_of(kind))
             ring.slot = self._slot
             self._rings[(intent, memory_type)] = ring
         return ring
@@ -972,7 +982,14 @@ class GpuAllocator:
         threshold = self._config.dedicated_threshold
         self._pool_hot[intent] = (
             pool.alloc_ep, pool.nodes, pool.hdr, pool.totals, align, tag, threshold,
-            frame_allocation_class(kind), pool.blocks, kind, pool.queued)
+            self._class_of(kind), pool, kind, pool.queued)
+
+    def _class_of(self, kind: AllocKind) -> type[GpuAllocation]:
+        """The allocation class with ``kind`` built in, one per kind."""
+        cls = self._classes.get(kind)
+        if cls is None:
+            cls = self._classes[kind] = frame_allocation_class(kind)
+        return cls
 
     def _pool_grown(self, pool: Any) -> None:
         """A pool's node table was reallocated: fast paths holding the old one are rebuilt."""

@@ -124,7 +124,7 @@ class TlsfPool:
         self.totals = totals
         eps = load_kernels()
         self.alloc_ep, self.free_ep, self.free_batch_ep = eps[0], eps[1], eps[6]
-        self.queued: list[int] = []
+        self.queued: list[tuple[int, int, int, Block, Any]] = []
         self.pending = self.hdr["pending"]       # a view: cheap to test from Python
         self.on_grow: Any = None
 
