@@ -176,8 +176,8 @@ def test_random_frees_and_reuse_keep_everything_exact(ops):
                 assert s.allocation_count == len(live)
                 assert s.persistent_bytes == s.current == sum(a.size for a, _ in live)
                 assert (s.allocated, s.freed) == (allocated, freed)
-                assert [o for o, _ in _dump_allocations(gpu)] == sorted(a.offset
-                                                                       for a, _ in live)
+                dumped = [o for o, _ in _dump_allocations(gpu)]
+                assert dumped == sorted(a.offset for a, _ in live)
         for a, _ in live:
             a.free()
         gpu.wait_idle()
