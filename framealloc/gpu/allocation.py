@@ -225,18 +225,23 @@ class GpuAllocation:
 
         When frames are in use the range is reused only after the GPU finished the current
         frame. Freeing twice raises :class:`~framealloc.gpu.GpuDoubleFreeError` (FA410).
+
+        A TLSF range is queued in its pool (a list append): the TLSF kernel frees 64 queued
+        ranges in one call, or fewer as soon as an allocation would not fit otherwise or
+        anything reads statistics, dumps or budgets, so a freed range is reusable at once.
         """
         block = self._block
         if block is None:
             raise GpuDoubleFreeError("this GPU allocation was already freed", code="FA410")
         pool = block.pool
-        if pool is not None:                   # hot path: a TLSF range, one kernel call
+        if pool is not None:                   # hot path: a TLSF range, queued for the kernel
             owner = block.owner
             if not owner._closed:
                 self._block = None
-                if pool.free_ep(pool.nodes, pool.hdr, pool.totals, self._node,
-                                owner._free_key) >= 0:
-                    owner._mem.block_emptied(pool, block)
+                q = pool.queued
+                q.append((self._node, self.size, self.offset, block, self._kind))
+                if len(q) >= 64:      # one tlsf_free_batch call per 64 frees (TlsfPool)
+                    owner._mem.drain_pool(pool)
                 return
         block.owner.free(self)
 

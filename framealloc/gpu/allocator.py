@@ -105,9 +105,10 @@ class GpuAllocator:
         self._kinds: dict[tuple, AllocKind] = {}
         self._kind_tags: dict[AllocKind, int] = {}    # tag stored with each TLSF range
         self._kind_list: list[AllocKind] = []
+        self._classes: dict[AllocKind, type[GpuAllocation]] = {}
         self._align_cache: dict[tuple[int, int, int], int] = {}
         # Persistent/transient fast paths: intent -> what allocate_persistent unpacks.
-        self._pool_hot: dict[tuple[Any, GpuLifetime], tuple] = {}
+        self._pool_hot: dict[Any, tuple] = {}         # PERSISTENT only, by intent
         self._free_key = 0     # frame after which a free done now may be reused (0: at once)
         self._cursors: list[FrameCursor] = []
         self._mem = DeviceMemory(self, backend, cfg)
@@ -118,6 +119,7 @@ class GpuAllocator:
         self._pending_free = 0
         self._allocated_total = 0
         self._freed_total = 0
+        self._recycled = 0         # bytes of queued frees handed out again (allocated + freed)
         self._peak = 0
         self._fallbacks = 0
         self._frames_submitted = 0
@@ -213,6 +215,7 @@ class GpuAllocator:
                 f"{self._config.fence_timeout_s} s; its memory cannot be recycled yet. Check "
                 "that submitted work can complete, or raise GpuConfig.fence_timeout_s",
                 code="FA416")
+        self._mem.drain()               # queued frees take the free key of their time
         self._xfer.reset(slot)
         self._recycled_frame = max(self._recycled_frame, n - self._config.frames_in_flight)
         self._release_deferred(self._recycled_frame)
@@ -246,6 +249,7 @@ class GpuAllocator:
             cursor.close()
         self._frame_hot = _EMPTY
         self._in_frame = False
+        self._mem.drain()               # queued frees take the free key of their time
         self._free_key = self._frame_number + 1
         frame_bytes = 0
         for ring in self._rings.values():
@@ -316,17 +320,41 @@ class GpuAllocator:
         """Allocate memory that lives until :meth:`free` (default intent DEVICE_LOCAL).
 
         The hot path (int size, default usage and alignment, no name) is one call of the
-        TLSF kernel (:mod:`framealloc.kernels.gpu_tlsf`) and one small object.
+        TLSF kernel (:mod:`framealloc.kernels.gpu_tlsf`) and one small object; while no frame
+        is in use, the range freed last, when it has the same size and kind, is handed out
+        again without a kernel call. Frees are queued and applied in batches (see
+        :meth:`GpuAllocation.free`).
         """
         if type(size) is int and usage is name is None and not alignment:
-            hot = self._pool_hot.get((intent, _PERSISTENT))
+            try:
+                hot = self._pool_hot[intent]
+            except (KeyError, TypeError):
+                hot = None
             if hot is not None:
-                ep, nodes, hdr, totals, align, tag, limit, cls, blocks = hot
+                ep, nodes, hdr, totals, align, tag, limit, cls, pool, kind, queued = hot
+                if queued:
+                    # The range freed last, if it has this size and kind and no frame is in
+                    # use: hand it out again as it is (no kernel call; the kernel still counts
+                    # it live, which it is again).
+                    node, n, off, block, k = queued[-1]
+                    if n == size and k is kind and not self._free_key:
+                        queued.pop()
+                        self._recycled += size
+                        a = cls()
+                        a._block = block
+                        a.offset = off
+                        a.size = size
+                        a._node = node
+                        a._frame = -1
+                        return a
                 if 0 < size < limit:
                     node, off, bi = ep(nodes, hdr, totals, size, align, tag)
+                    if node < 0 and queued:         # no room (or nodes) until they are freed
+                        self._mem.drain_pool(pool)
+                        node, off, bi = ep(nodes, hdr, totals, size, align, tag)
                     if node >= 0:
                         a = cls()
-                        a._block = blocks[bi]
+                        a._block = pool.blocks[bi]
                         a.offset = off
                         a.size = size
                         a._node = node
@@ -465,6 +493,7 @@ class GpuAllocator:
         offsets = np.empty(n, np.int64)
         index = np.empty(n, np.int32)
         added: list[Block] = []
+        self._mem.drain()                 # before the rollback copy: a drain changes totals
         saved = self._totals.copy()
         k = 0
         while True:
@@ -712,6 +741,7 @@ class GpuAllocator:
 
     def live_pooled_bytes(self) -> int:
         """Bytes in live Persistent and Transient allocations."""
+        self._mem.drain()
         t = self._totals
         return int(t[0] + t[1])
 
@@ -721,6 +751,7 @@ class GpuAllocator:
 
     def budget(self) -> list[HeapBudget]:
         """Cheap per-heap usage and budget (one driver query at most): call it every frame."""
+        self._mem.drain()
         return self._budget.heap_budgets()
 
     def stats(self) -> GpuStats:
@@ -850,7 +881,7 @@ class GpuAllocator:
             kind = self._kind(intent, _FRAME, usage, None)
             ring = FrameRing(intent, memory_type, self._config.frames_in_flight,
                              self._alignment(int(usage), 0, memory_type), kind,
-                             frame_allocation_class(kind))
+                             self._class_of(kind))
             ring.slot = self._slot
             self._rings[(intent, memory_type)] = ring
         return ring
@@ -942,16 +973,23 @@ class GpuAllocator:
                 block.name = name
             elif (not i and name is None and not alignment and lifetime is _PERSISTENT
                   and usage == BufferUsage.default_for(intent)):
-                self._make_pool_hot(intent, lifetime, block.pool, align, kind, tag)
+                self._make_pool_hot(intent, block.pool, align, kind, tag)
             return a
         raise self._combine_errors(errors, size, intent)
 
-    def _make_pool_hot(self, intent: GpuMemoryIntent, lifetime: GpuLifetime, pool: Any,
-                       align: int, kind: AllocKind, tag: int) -> None:
+    def _make_pool_hot(self, intent: GpuMemoryIntent, pool: Any, align: int, kind: AllocKind,
+                       tag: int) -> None:
         threshold = self._config.dedicated_threshold
-        self._pool_hot[(intent, lifetime)] = (
+        self._pool_hot[intent] = (
             pool.alloc_ep, pool.nodes, pool.hdr, pool.totals, align, tag, threshold,
-            frame_allocation_class(kind), pool.blocks)
+            self._class_of(kind), pool, kind, pool.queued)
+
+    def _class_of(self, kind: AllocKind) -> type[GpuAllocation]:
+        """The allocation class with ``kind`` built in, one per kind."""
+        cls = self._classes.get(kind)
+        if cls is None:
+            cls = self._classes[kind] = frame_allocation_class(kind)
+        return cls
 
     def _pool_grown(self, pool: Any) -> None:
         """A pool's node table was reallocated: fast paths holding the old one are rebuilt."""
@@ -994,6 +1032,7 @@ class GpuAllocator:
         self._totals[4] -= size          # internal: not a free of the user's
 
     def _release_deferred(self, upto: int) -> None:
+        self._mem.drain()
         for key in [k for k in self._deferred if k <= upto]:
             for block, _node, size in self._deferred.pop(key):
                 self._pending_free -= size

@@ -96,10 +96,20 @@ class TlsfPool:
     ``blocks[i]`` is the :class:`Block` in slot ``i`` of the pool's block table (None once
     released). ``hot`` is what the allocator's fast path unpacks; it is rebuilt whenever the
     node table is reallocated.
+
+    ``queued``: ranges that ``GpuAllocation.free()`` handed back but the kernels have not freed
+    yet, as ``(node, size, offset, block, kind)`` (a list append instead of a kernel call per
+    free). :meth:`drain` frees them in one ``tlsf_free_batch`` call; the owner drains before
+    anything reads the pool's state or totals, before the free key (frame) changes, and when
+    an allocation does not fit. Until then only the allocator's hot path may hand the last one
+    out again, to a request of the same size and kind while no frame is in use (the kernel
+    state, which still counts it live, is then right as it is). No one else can reach a queued
+    node.
     """
 
     __slots__ = ("memory_type", "lifetime", "blocks", "granularity", "nodes", "hdr", "totals",
-                 "alloc_ep", "free_ep", "on_grow", "pending", "__weakref__")
+                 "alloc_ep", "free_ep", "free_batch_ep", "queued", "on_grow", "pending",
+                 "__weakref__")
 
     def __init__(self, memory_type: int, lifetime: Any, granularity: int, heap: int,
                  totals: np.ndarray, keep_empty: int = 1) -> None:
@@ -112,7 +122,9 @@ class TlsfPool:
         self.hdr = new_pool(granularity, int(lifetime) - 1, heap, spare=64,
                             keep_empty=keep_empty)
         self.totals = totals
-        self.alloc_ep, self.free_ep = load_kernels()[:2]
+        eps = load_kernels()
+        self.alloc_ep, self.free_ep, self.free_batch_ep = eps[0], eps[1], eps[6]
+        self.queued: list[tuple[int, int, int, Block, Any]] = []
         self.pending = self.hdr["pending"]       # a view: cheap to test from Python
         self.on_grow: Any = None
 
@@ -140,6 +152,19 @@ class TlsfPool:
         r = self.free_ep(self.nodes, self.hdr, self.totals, node, frame)
         if r < -1:
             raise AssertionError(f"TLSF kernel refused to free node {node} ({r})")
+        return r
+
+    def drain(self, frame: int) -> int:
+        """Free the queued nodes (as :meth:`free` with ``frame``); the number of blocks that
+        became empty beyond ``keep_empty``."""
+        q = self.queued
+        if not q:
+            return 0
+        which = np.array([e[0] for e in q], np.int64)
+        q.clear()
+        r = self.free_batch_ep(self.nodes, self.hdr, self.totals, which, frame)
+        if r < 0:
+            raise AssertionError(f"TLSF kernel refused to free queued nodes ({r})")
         return r
 
     def add_block(self, block: Block) -> None:

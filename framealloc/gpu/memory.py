@@ -81,6 +81,7 @@ class DeviceMemory:
         """Device memory of type ``mt``; with ``min_size`` the block may shrink (by halves,
         not below ``min_size``) to fit the budget. Raises FA406 (budget) or FA405 (device)."""
         heap = self.props.types[mt].heap_index
+        self.drain()                    # queued frees may empty blocks that are due back
         if min_size is not None:
             room = self.budget.room(heap)
             while size > room and size // 2 >= min_size and size // 2 >= _MIN_BLOCK:
@@ -143,6 +144,7 @@ class DeviceMemory:
 
     def trim_empty_blocks(self) -> int:
         """Release every empty pooled block; return the bytes given back."""
+        self.drain()
         freed = 0
         for pool in list(self.pools.values()):
             for block in pool.empty_blocks():
@@ -151,6 +153,17 @@ class DeviceMemory:
         return freed
 
     # -- pooled (TLSF) and dedicated ranges --------------------------------------------------------
+    def drain(self) -> None:
+        """Apply the frees queued by ``GpuAllocation.free()`` in every pool (see
+        :class:`~framealloc.gpu.blocks.TlsfPool`); before anything reads pools or totals."""
+        for pool in self.pools.values():
+            if pool.queued:
+                self.drain_pool(pool)
+
+    def drain_pool(self, pool: TlsfPool) -> None:
+        if pool.drain(self.owner._free_key):
+            self.block_emptied(pool)
+
     def pool(self, mt: int, lifetime: GpuLifetime) -> TlsfPool:
         pool = self.pools.get((mt, lifetime))
         if pool is None:
@@ -181,7 +194,12 @@ class DeviceMemory:
                 t[5] = live
             return block, 0, -1
         pool = self.pool(mt, lifetime)
+        # Queued frees first, so that a freed range is reused at once. Empty blocks beyond
+        # keep_empty_blocks go back only after the allocation (one of them may serve it).
+        emptied = pool.drain(self.owner._free_key) if pool.queued else 0
         found = pool.try_allocate(size, align, tag)
+        if emptied:
+            self.block_emptied(pool)
         if found is not None:
             return found
         # A fresh block's first range starts at offset 0: no room for padding is needed.
@@ -244,6 +262,7 @@ class DeviceMemory:
         blocks += list(self.dedicated.values()) + extra
         for pool in self.pools.values():
             pool.blocks = []
+            pool.queued.clear()
         self.dedicated.clear()
         for block in blocks:
             self.release_block(block, unregister=False)

@@ -75,6 +75,7 @@ class GpuStats:
 
 def collect_stats(gpu: GpuAllocator) -> GpuStats:
     """Full statistics; walks every block (do not call it per allocation)."""
+    gpu._mem.drain()                        # frees queued by GpuAllocation.free()
     pooled = [(pool, blk) for pool in gpu._mem.pools.values() for blk in pool.live_blocks()]
     blocks = [blk for _, blk in pooled]
     unused = sum(blk.size - pool.block_used(blk) for pool, blk in pooled)
@@ -93,8 +94,8 @@ def collect_stats(gpu: GpuAllocator) -> GpuStats:
     return GpuStats(
         current=persistent + transient + frame_bytes,
         peak=max(gpu._peak, t[5], persistent + transient + frame_bytes),
-        allocated=gpu._allocated_total + t[3] + frame_bytes,
-        freed=gpu._freed_total + t[4],
+        allocated=gpu._allocated_total + gpu._recycled + t[3] + frame_bytes,
+        freed=gpu._freed_total + gpu._recycled + t[4],
         persistent_bytes=persistent,
         transient_bytes=transient,
         frame_bytes=frame_bytes,
