@@ -41,6 +41,7 @@ FRAMES_ONLY = "frame per step, NumPy's own handler (numpy=False)"
 NUMPY_ONE_FRAME = "one transparent frame around the loop (numpy=True)"
 ORIGINAL = "numba (original call)"
 WRAPPED = "transparent frame"
+NO_ALLOC = "no allocation (the temporary preallocated: the ceiling)"
 BEFORE = "compiled before install"
 AFTER = "compiled after install, no scope"
 NOFRAME = "compiled after install, scope open, no frame"
@@ -51,6 +52,14 @@ NOFRAME = "compiled after install, scope open, no frame"
 def accumulate(x, n):
     for _ in range(n):
         x += np.zeros_like(x)
+    return x
+
+
+def accumulate_preallocated(x, z, n):
+    """T1's work with no allocation at all: what any allocator could at best reach."""
+    for _ in range(n):
+        z[:] = 0
+        x += z
     return x
 
 
@@ -134,6 +143,7 @@ def setup():
     compile_after = [_compile_seconds() for _ in range(3)]
     kernels = {
         "accumulate": njit(accumulate),
+        "accumulate_preallocated": njit(accumulate_preallocated),
         "lj": njit(lj_forces),
         "bs": njit(black_scholes_batches),
         "after_loop": njit(alloc_loop),
@@ -171,11 +181,17 @@ def _pair(benchmark, setup, which, group, ops, call, **extra):
 
 
 @pytest.mark.parametrize("n", [16, 1000])
-@pytest.mark.parametrize("which", [ORIGINAL, WRAPPED])
+@pytest.mark.parametrize("which", [ORIGINAL, WRAPPED, NO_ALLOC])
 def test_t1_zeros_like_loop(benchmark, setup, which, n):
     kernels = setup[0]
     x = np.zeros(n)
     iters = 20000 if n <= 16 else 5000
+    if which == NO_ALLOC:
+        z = np.empty(n)
+        fn = kernels["accumulate_preallocated"]
+        timed(benchmark, lambda: fn(x, z, iters), group=f"{T1}, x of {n} float64",
+              competitor=NO_ALLOC, ops=iters, unit="iteration", **setup[3])
+        return
     _pair(benchmark, setup, which, f"{T1}, x of {n} float64", iters,
           lambda: kernels["accumulate"](x, iters), unit="iteration")
 
