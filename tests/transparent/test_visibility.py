@@ -267,7 +267,7 @@ def test_frees_on_another_thread_count_for_their_frame(half):
             t.join()
             alloc.end_frame()
         assert alloc.history()["transparent_alive"].tolist() == [2]
-        del kept
+        kept.clear()
     finally:
         alloc.close()
 
