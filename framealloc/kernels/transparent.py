@@ -124,7 +124,8 @@ THREAD = (
     ("chunk_size", "bytes of a new chunk (more when one request needs more)"),
     ("served", "allocations served from chunks"),
     ("served_bytes", "bytes of those"),
-    ("large", "requests above the threshold (sent to the NRT)"),
+    ("large", "requests above the threshold or page-aligned (framealloc's own buffers; sent to "
+              "the NRT)"),
     ("outside", "requests while no frame was open (sent to the NRT)"),
     ("chunks_new", "chunks this thread allocated"),
     ("rewinds", "times the cursor went back to the start of a chunk with nothing live"),
@@ -198,6 +199,7 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
     from numba.core import cgutils
     from numba.core.registry import cpu_target
 
+    from .layout import CHUNK_ALIGN as PAGE_ALIGN
     from .layout import NO_LIMIT, RB_CLOSED, RB_HDR, RB_TP_BYTES, RB_TP_COUNT, RB_TP_FREED, F
 
     i8p = ir.IntType(8).as_pointer()
@@ -367,7 +369,11 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
         b.position_at_end(open_bb)
         large_bb, small_bb = bb("large"), bb("small")
         align = b.zext(align32, i64)
-        bad_align = b.or_(b.icmp_unsigned(">", align, c(4096)),
+        # Page alignment is what framealloc's own buffers ask for (arena chunks, heap
+        # fallbacks, pool and scratch storage, kernels.arena.nrt_alloc_aligned): they are not
+        # the frame's transparent arrays (a fallback is counted by its own path), so numba
+        # makes them, counted as `large`. numba's arrays ask for 32 bytes.
+        bad_align = b.or_(b.icmp_unsigned(">=", align, c(PAGE_ALIGN)),
                           b.icmp_unsigned("!=", b.and_(align, b.sub(align, c(1))), c(0)))
         too_big = b.or_(b.icmp_unsigned(">", size, ld(b, e, TW["threshold"])), bad_align)
         b.cbranch(too_big, large_bb, small_bb)
