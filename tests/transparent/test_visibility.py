@@ -278,3 +278,49 @@ def test_warnings_are_not_issued_without_budgets(alloc):
         with fa.transparent(alloc):
             _frame(alloc, "numba", "python", 3)
             alloc.stats()
+
+
+@numba.njit
+def _tagged_frame(alloc, tid, n, k):
+    alloc.begin_frame()
+    alloc.push_tag(tid)
+    s = 0.0
+    for _ in range(k):
+        s += np.ones(n)[0]  # noqa: FA607 (unmodified numba code)
+    alloc.pop_tag()
+    s += np.ones(n)[0]                 # untagged again
+    alloc.end_frame()
+    return s
+
+
+def test_a_tag_pushed_inside_njit_gets_its_arrays(alloc):
+    tid = alloc.tag_id("inner")
+    _tagged_frame(alloc, tid, N, 1)
+    with fa.transparent(alloc):
+        for k in (2, 4):
+            _tagged_frame(alloc, tid, N, k)
+    h = alloc.history()
+    assert h.tags["inner"].tolist() == [0, 2 * NB, 4 * NB]
+    assert h.tags[""].tolist() == [0, NB, NB]
+    t = alloc.stats().tags["inner"]
+    assert (t.allocations, t.allocated, t.current) == (6, 6 * NB, 0)
+
+
+def test_framealloc_own_page_aligned_buffers_are_not_the_frames(alloc):
+    """Arena chunks, heap fallbacks, pool and scratch storage are page-aligned NRT buffers;
+    made in a frame by code linked after the install, they still go to numba."""
+    from framealloc.kernels.arena import nrt_alloc_aligned, nrt_release
+
+    @numba.njit
+    def _page_aligned(n):
+        mi, data = nrt_alloc_aligned(n)
+        nrt_release(mi)
+        return data != 0
+
+    with fa.transparent(alloc) as scope:
+        with alloc.frame():
+            assert _page_aligned(256)
+            np.ones(3)
+    s = scope.stats()
+    assert (s.served, s.large) == (0, 1)
+    assert alloc.history()["transparent_allocations"].tolist() == [0]
