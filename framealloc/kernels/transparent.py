@@ -1094,7 +1094,10 @@ def install() -> tuple[Native | None, str | None]:
         nat = Native(build(table, size_mi, fast_self=False), table, size_mi)
         if nat.self_id() & (2**64 - 1) != threading.get_ident():
             return None, "the hook cannot tell threads apart as threading.get_ident() does"
-    nat.header["charge"] = charge_address()
+    try:
+        nat.header["charge"] = charge_address()
+    except Exception as exc:                 # noqa: BLE001 - any failure refuses the mode
+        return None, f"the budget and tag charge did not compile ({type(exc).__name__}: {exc})"
     orig = _nrt.c_helpers["MemInfo_alloc_aligned"]
     nat.header["orig"] = orig
     nat.header["alloc_external"] = alloc_external
