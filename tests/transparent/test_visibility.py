@@ -324,3 +324,22 @@ def test_framealloc_own_page_aligned_buffers_are_not_the_frames(alloc):
     s = scope.stats()
     assert (s.served, s.large) == (0, 1)
     assert alloc.history()["transparent_allocations"].tolist() == [0]
+
+
+def test_snapshots_reports_and_traces_carry_the_transparent_columns(alloc, tmp_path):
+    import json
+
+    from framealloc.report import _series
+
+    path = tmp_path / "trace.json"
+    with alloc.trace(path), fa.transparent(alloc):
+        for k in (1, 3):
+            _frame(alloc, "numba", "python", k)
+    back = fa.Snapshot.from_json(alloc.snapshot().to_json())
+    assert back.history[0]["transparent_bytes"].tolist() == [NB, 3 * NB]
+    assert [name for name, _ in _series(alloc.history(), "kind")] == [
+        "frame", "transparent", "pool/heap/scratch"]
+    doc = json.loads(path.read_text())
+    events = doc["traceEvents"] if isinstance(doc, dict) else doc
+    counters = [e["args"] for e in events if e.get("name") == "frame bytes by kind"]
+    assert [c.get("transparent") for c in counters] == [NB, 3 * NB]
