@@ -343,3 +343,16 @@ def test_snapshots_reports_and_traces_carry_the_transparent_columns(alloc, tmp_p
     events = doc["traceEvents"] if isinstance(doc, dict) else doc
     counters = [e["args"] for e in events if e.get("name") == "frame bytes by kind"]
     assert [c.get("transparent") for c in counters] == [NB, 3 * NB]
+
+
+def test_a_history_saved_before_the_columns_existed_loads(alloc):
+    from framealloc.history import FrameHistory
+
+    with alloc.frame():
+        alloc.frame_array(8, np.uint8)
+    d = alloc.history().to_dict()
+    for name in ("transparent_bytes", "transparent_allocations", "transparent_alive"):
+        del d["columns"][name]
+    h = FrameHistory.from_dict(d)
+    assert h["frame_bytes"].tolist() == [8]
+    assert (h["transparent_bytes"].tolist(), h["transparent_alive"].tolist()) == ([0], [-1])
