@@ -39,6 +39,9 @@ HISTORY_RECORD = np.dtype([
     ("other_bytes", "<i8"),        # pool, heap and scratch bytes charged in it by the thread
     ("other_allocations", "<i8"),  # their allocations (-1: frame ended on the @njit fast path)
     ("budget_events", "<i8"),      # soft and hard budget events of the frame (last 256 kept)
+    ("transparent_bytes", "<i8"),  # bytes transparent frames served in it (fa.transparent)
+    ("transparent_allocations", "<i8"),  # their arrays
+    ("transparent_alive", "<i8"),  # debug mode: of those, alive when it ended (-1: not counted)
     ("end_ns", "<f8"),             # when it ended (time.perf_counter_ns clock; NaN: not read)
     ("frame_time_ns", "<f8"),      # end_ns minus the previous frame's (NaN: either not read)
 ])
@@ -117,6 +120,9 @@ class FrameHistory:
         n = len(cols["frame"])
         data = np.zeros(n, HISTORY_RECORD)
         for name in HISTORY_RECORD.names or ():
+            if name not in cols:        # written before the column existed
+                data[name] = -1 if name == "transparent_alive" else 0
+                continue
             vals = cols[name]
             if HISTORY_RECORD[name].kind == "f":
                 vals = [math.nan if v is None else v for v in vals]
@@ -156,6 +162,11 @@ def read(org, frames, slot: int, limit: int) -> FrameHistory:
     out["other_bytes"] = np.diff(h["other_bytes"])
     both = have[1:] & have[:-1]
     out["other_allocations"] = np.where(both, np.diff(d["other_count"]), -1)
+    # A frame with transparent allocations always ends through the end_frame kernel (the hook
+    # marks the organisation block), so a frame without a detail entry had none.
+    out["transparent_bytes"] = np.where(have[1:], d["tp_bytes"][1:], 0)
+    out["transparent_allocations"] = np.where(have[1:], d["tp_count"][1:], 0)
+    out["transparent_alive"] = np.where(have[1:], d["tp_alive"][1:], -1)
     ratio, c0, n0 = tick_ns() if have[1:].any() else (math.nan, 0, 0)
     ticks = d["ticks"].astype(np.float64)
     ends = np.where(have & (d["ticks"] != 0), n0 + (ticks - c0) * ratio, math.nan)

@@ -71,8 +71,12 @@ def _series(history, by: str):
     """``[(name, values)]`` stacked per frame: by kind (frame, other kinds) or by tag."""
     if by == "tag" and history.tags:
         return [(name or "(untagged)", history.tags[name].tolist()) for name in history.tags]
-    return [("frame", history["frame_bytes"].tolist()),
-            ("pool/heap/scratch", [max(0, v) for v in history["other_bytes"].tolist()])]
+    out = [("frame", history["frame_bytes"].tolist()),
+           ("pool/heap/scratch", [max(0, v) for v in history["other_bytes"].tolist()])]
+    tp = history["transparent_bytes"] if "transparent_bytes" in history.columns else None
+    if tp is not None and tp.any():         # transparent frames (fa.transparent) served some
+        out.insert(1, ("transparent", tp.tolist()))
+    return out
 
 
 def timeline_svg(history, by: str = "kind", budgets=None, width: int = 860,

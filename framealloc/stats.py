@@ -308,7 +308,9 @@ class TransparentStats:
     ``chunks_new``: chunks taken; ``rewinds``: times a chunk with nothing alive was reused from
     its start; ``retired_live``: chunks let go while arrays in them were still alive (they are
     freed by the last of those arrays); ``nomem``: chunk allocations that failed; ``numpy``: of
-    ``served``, the allocations made by NumPy's handler (``numpy=True`` scopes).
+    ``served``, the allocations made by NumPy's handler (``numpy=True`` scopes);
+    ``over_budget``: requests a hard budget over the allocator's frame memory refused (they went
+    to numba's allocator, or libc's for NumPy; the budget counts a hard hit).
     """
 
     served: int = 0
@@ -320,6 +322,7 @@ class TransparentStats:
     retired_live: int = 0
     nomem: int = 0
     numpy: int = 0
+    over_budget: int = 0
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ def events(history, start_ns: float, stop_ns: float, budget_events=(), thread_na
     frames = history["frame"].tolist()
     fb = history["frame_bytes"].tolist()
     ob = history["other_bytes"].tolist()
+    tb = history["transparent_bytes"].tolist() if "transparent_bytes" in history.columns \
+        else [0] * n
     for i in range(n):
         ts, te = begins[i] / 1e3, filled[i] / 1e3
         out.append({"ph": "X", "name": f"frame {frames[i]}", "cat": "frame", "pid": pid,
@@ -70,7 +72,8 @@ def events(history, start_ns: float, stop_ns: float, budget_events=(), thread_na
                              "heap_fallbacks": int(history["heap_fallbacks"][i]),
                              "timed": bool(timed[i])}})
         out.append({"ph": "C", "name": "frame bytes by kind", "pid": pid, "tid": tid, "ts": te,
-                    "args": {"frame": fb[i], "pool/heap/scratch": max(ob[i], 0)}})
+                    "args": {"frame": fb[i], "pool/heap/scratch": max(ob[i], 0),
+                             **({"transparent": tb[i]} if tb[i] else {})}})
         if history.tags:
             out.append({"ph": "C", "name": "frame bytes by tag", "pid": pid, "tid": tid,
                         "ts": te, "args": {(k or "(untagged)"): int(v[i])

@@ -97,7 +97,7 @@ def install_transparent() -> bool:
     True
     """
     global _native, _refusal, W_IDENT, W_ROW, W_THRESHOLD, W_CHUNK_SIZE, W_COUNTERS
-    global _FRAME_OPEN_OFFSET
+    global _FRAME_OPEN_OFFSET, W_DEBUG
     with _lock:
         if _native is not None:
             return True
@@ -108,7 +108,7 @@ def install_transparent() -> bool:
                 _refusal = why
             else:
                 (W_IDENT, W_ROW, W_THRESHOLD, W_CHUNK_SIZE, W_COUNTERS,
-                 _FRAME_OPEN_OFFSET) = _words()
+                 _FRAME_OPEN_OFFSET, W_DEBUG) = _words()
                 _native = native
         if _native is not None:
             return True
@@ -153,7 +153,11 @@ class TransparentScope:
         if not install_transparent():
             self._thread = threading.get_ident()
             return self                  # refused: a scope that changes nothing
-        row_addr = self.alloc._arena().row_addr   # attaches the thread (FA012/FA015 as usual)
+        ta = self.alloc._arena()                  # attaches the thread (FA012/FA015 as usual)
+        row_addr = ta.row_addr
+        debug = 1 if self.alloc.config.debug else 0
+        if debug:
+            _keep_org_blocks(self.alloc, ta.slot)
         nat = _native
         ident = threading.get_ident()
         stack = getattr(_local, "stack", None)
@@ -165,8 +169,9 @@ class TransparentScope:
             # Gives the row back if this thread ends inside the scope (its locals go first).
             _local.guard = _RowGuard(idx, ident)
         w = nat.words[_local.row]               # the thread's row as int64 words (W_*)
-        self._saved = (w[W_ROW], w[W_THRESHOLD], w[W_CHUNK_SIZE])
+        self._saved = (w[W_ROW], w[W_THRESHOLD], w[W_CHUNK_SIZE], w[W_DEBUG])
         self._base = w[W_COUNTERS].copy()
+        w[W_DEBUG] = debug
         w[W_THRESHOLD] = self.threshold
         w[W_CHUNK_SIZE] = self.chunk_size
         w[W_ROW] = row_addr + _FRAME_OPEN_OFFSET
@@ -205,7 +210,7 @@ class TransparentScope:
         self._active = False
         _settle(self._thread, _local.row, stack[-1].alloc if stack else None)
         if stack:
-            w[W_ROW], w[W_THRESHOLD], w[W_CHUNK_SIZE] = self._saved
+            w[W_ROW], w[W_THRESHOLD], w[W_CHUNK_SIZE], w[W_DEBUG] = self._saved
             return
         _local.guard.release()
         _local.guard = None
@@ -222,6 +227,19 @@ class TransparentScope:
         state = "open" if self._active else "closed"
         return (f"<TransparentScope {state} threshold={self.threshold} "
                 f"chunk_size={self.chunk_size}>")
+
+
+# The organisation blocks of debug allocators' thread slots that transparent scopes used: their
+# arrays' frees count themselves in the block's ``tp_freed`` word (BLOCK_HEADER's stamp), on any
+# thread and at any time, so the blocks are kept for the life of the process (a few KiB per
+# thread slot of a debug allocator). Guarded by _lock.
+_debug_blocks: dict[int, np.ndarray] = {}
+
+
+def _keep_org_blocks(alloc, slot: int) -> None:
+    blocks = alloc._org_part._orgrows[slot]
+    with _lock:
+        _debug_blocks.setdefault(blocks.ctypes.data, blocks)
 
 
 def _settle(ident: int, row: int, alloc) -> None:
@@ -294,10 +312,10 @@ def _words():
     first = TW[names[0]]
     assert [TW[n] - first for n in names] == list(range(len(names))), "counters moved"
     return (TW["ident"], TW["row"], TW["threshold"], TW["chunk_size"],
-            slice(first, first + len(names)), ARENA_DTYPE.fields["frame_open"][1])
+            slice(first, first + len(names)), ARENA_DTYPE.fields["frame_open"][1], TW["debug"])
 
 
-W_IDENT = W_ROW = W_THRESHOLD = W_CHUNK_SIZE = 0
+W_IDENT = W_ROW = W_THRESHOLD = W_CHUNK_SIZE = W_DEBUG = 0
 W_COUNTERS = slice(0)
 _FRAME_OPEN_OFFSET = 0
 

@@ -38,6 +38,9 @@ from .layout import (
     HD_HDR,
     HD_OTHER_COUNT,
     HD_TICKS,
+    HD_TP_ALIVE,
+    HD_TP_BYTES,
+    HD_TP_COUNT,
     HI_ALLOCATIONS,
     HI_BYTES,
     HI_OTHER_BYTES,
@@ -53,6 +56,9 @@ from .layout import (
     RB_OTHER_BYTES,
     RB_OTHER_COUNT,
     RB_SLOT,
+    RB_TP_BYTES,
+    RB_TP_COUNT,
+    RB_TP_FREED,
     ROW_BYTES,
     ROW_WORDS,
 )
@@ -457,14 +463,36 @@ def end_frame(addr, workers):
         st(joined, 0)
     if h != 0:
         b, c, p, f = _row_figures(addr)
-        _close_row(addr, tag_hist)
+        tp_count = ld(rb + 8 * RB_TP_COUNT)
+        st(d + 8 * HD_TP_COUNT, tp_count)
+        st(d + 8 * HD_TP_BYTES, ld(rb + 8 * RB_TP_BYTES))
+        st(d + 8 * HD_TP_ALIVE, transparent_alive(r0, rb, tp_count))
+        _close_row(addr, tag_hist)      # zeroes the transparent counters (org.settle_frame)
         _history_entry(h, rb, frame, nbytes + b, count + c, peak + p)
         st(d + 8 * HD_FALLBACKS, fallbacks + f)
         st(d + 8 * HD_OTHER_COUNT, ld(rb + 8 * RB_OTHER_COUNT))
         st(d + 8 * HD_TICKS, cycles())
     else:
         _close_row(addr, 0)
+    st(rb + 8 * RB_TP_FREED, 0)         # late frees of this frame's arrays no longer count
     return ST.OK
+
+
+#: Low bits of ``ORG_ROW.tp_freed``: the frees; the frame number is above them.
+TP_FREED_BITS = 32
+
+
+@register_jitable
+def transparent_alive(r0, rb, tp_count):
+    """Debug mode: transparent arrays served in the open frame of the first row ``r0`` (whose
+    organisation block is at ``rb``) that are still alive: ``tp_count`` minus the frees the
+    hook's ``free`` counted for this frame (any thread). -1 when not in debug mode."""
+    if ld(r0[F.org] + 8 * H_DEBUG_SITES) == 0:
+        return -1
+    w = ld(rb + 8 * RB_TP_FREED)
+    mask = (1 << TP_FREED_BITS) - 1
+    freed = w & mask if (w >> TP_FREED_BITS) == (r0[F.frame_number] & 0x7FFFFFFF) else 0
+    return tp_count - freed
 
 
 @njit(cache=True)

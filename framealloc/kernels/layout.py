@@ -540,15 +540,21 @@ _ORG_ROW_HEADER = (
                 "slot's first block; 0: no history, AllocConfig.history=0)"),
     ("hist_mask", "history ring entries - 1 (a power of two - 1): frame n is entry n & hist_mask"),
     ("hist_detail", "address of the thread's history detail ring (HISTORY_DETAIL entries)"),
+    ("tp_count", "transparent allocations served in the current frame (framealloc.transparent: "
+                 "written by the hook on the row's thread, zeroed when the frame is settled)"),
+    ("tp_bytes", "bytes of those (also in tag_bytes, like heap fallbacks)"),
+    ("tp_freed", "debug mode: (frame number << 32) | transparent arrays of that frame freed so "
+                 "far, on any thread (atomic; a free of an older frame's array leaves it)"),
 )
 #: The fixed part of an ORG_ROW (what ``RB_*`` index).
 ORG_ROW_HEADER_DTYPE = _record("ORG_ROW_HEADER", "", _ORG_ROW_HEADER, register=False)
 RB_HDR = ORG_ROW_HEADER_DTYPE.itemsize // 8
 (RB_DEPTH, RB_SLOT, RB_LOG, RB_OTHER_BYTES, RB_OTHER_COUNT, RB_NLEASE, RB_OOMS, RB_JOINED,
- RB_STACK, RB_LEASE_IDS, RB_CHARGE_IDS, RB_CLOSED, RB_HISTORY, RB_HIST_MASK, RB_HIST_DETAIL) = (
+ RB_STACK, RB_LEASE_IDS, RB_CHARGE_IDS, RB_CLOSED, RB_HISTORY, RB_HIST_MASK, RB_HIST_DETAIL,
+ RB_TP_COUNT, RB_TP_BYTES, RB_TP_FREED) = (
     _word(ORG_ROW_HEADER_DTYPE, n) for n in ORG_ROW_HEADER_DTYPE.names)
 assert 3 + MAX_TAG_DEPTH <= MAX_SCOPE and (RB_HDR, RB_STACK, RB_LEASE_IDS, RB_CHARGE_IDS) == \
-    (100, 8, 24, 60), "org row header moved"
+    (103, 8, 24, 60), "org row header moved"
 
 SEGMENT_DTYPE = _record("SEGMENT", """\
 One entry of an organisation block's segment log: a tag segment closed while a checkpoint was
@@ -612,11 +618,15 @@ _HISTORY_DETAIL = (
     ("fallbacks", "'heap' policy fallbacks in the frame"),
     ("other_count", "pool, heap and scratch allocations charged by the thread so far"),
     ("ticks", "CPU timestamp counter when the frame ended (kernels._intrinsics.cycles)"),
+    ("tp_count", "transparent allocations served in the frame (framealloc.transparent)"),
+    ("tp_bytes", "bytes of those"),
+    ("tp_alive", "debug mode: of those, arrays still alive when the frame ended (-1: not "
+                 "counted, the allocator is not in debug mode)"),
 )
 HISTORY_DETAIL_HEADER_DTYPE = _record("HISTORY_DETAIL_HEADER", "", _HISTORY_DETAIL,
                                       register=False)
 HD_HDR = HISTORY_DETAIL_HEADER_DTYPE.itemsize // 8
-HD_FRAME, HD_FALLBACKS, HD_OTHER_COUNT, HD_TICKS = (
+HD_FRAME, HD_FALLBACKS, HD_OTHER_COUNT, HD_TICKS, HD_TP_COUNT, HD_TP_BYTES, HD_TP_ALIVE = (
     _word(HISTORY_DETAIL_HEADER_DTYPE, n) for n in HISTORY_DETAIL_HEADER_DTYPE.names)
 
 

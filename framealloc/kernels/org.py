@@ -82,6 +82,8 @@ from .layout import (
     RB_OTHER_COUNT,
     RB_SLOT,
     RB_STACK,
+    RB_TP_BYTES,
+    RB_TP_COUNT,
     T_PARENT,
     TAG_BUDGET0,
     TAG_STACK_DEPTH,
@@ -492,6 +494,31 @@ def settle_frame(ra, tag_hist):
         st(rb + 8 * (RB_HDR + mt + t), 0)
     st(rb + 8 * RB_LOG, 0)
     st(rb + 8 * RB_CLOSED, 0)
+    st(rb + 8 * RB_TP_COUNT, 0)
+    st(rb + 8 * RB_TP_BYTES, 0)
+
+
+@njit(cache=True)
+def charge_transparent(ra, nbytes):
+    """An array of ``nbytes`` that transparent frames (``framealloc.transparent``) serve in the
+    open frame of the row at ``ra``, when the row is tagged or under a budget (the hook does
+    the untagged, unbudgeted case inline): lease budget bytes for it as for a "heap" policy
+    fallback, attribute it to the row's tag (bytes and one allocation, given back at
+    end_frame). Returns 1, or 0 when a hard budget refuses it (counted as a hard hit, nothing
+    else changed: the hook then sends the request to numba's allocator). Runs on the row's
+    thread, inside numba's allocation call (the hook calls its cfunc)."""
+    if ld(ra + _BUDGET_END) != NO_LIMIT:
+        pos = ld(ra + _USED_BEFORE) + ld(ra + _CURSOR)
+        if lease(ra, pos + nbytes, nbytes) != ST.OK:
+            return 0
+    fallback_bytes(ra, nbytes)
+    rb = ld(ra + _ORGROW)
+    t = ld(ra + _TAG)
+    c = rb + 8 * (RB_HDR + ld(ld(ra + _ORG) + 8 * H_MAXTAGS) + t)
+    st(c, ld(c) + 1)
+    if t != 0:
+        _attr(ld(ra + _ORG), t, KIND_FRAME, 0, 1, 1)
+    return 1
 
 
 @njit(cache=True)

@@ -71,8 +71,16 @@ ROW_BYTES = 256
 #: Bytes before each block's meminfo: the chunk's address, the cursor before the block, the
 #: header of the block below it (the owner's stack), and ``dead`` (set by the block's free, on
 #: any thread). The owner pops dead blocks off the top before it allocates, so temporaries that
-#: die above a long-lived array are reused while that array lives.
-BLOCK_HEADER = 32
+#: die above a long-lived array are reused while that array lives. Then the debug stamp: the
+#: address of the allocator's ``ORG_ROW.tp_freed`` word (0: not a debug allocator's block) and
+#: the frame number (31 bits) the block was served in; its free counts itself there while that
+#: frame is the one the word counts (see ``kernels.arena.transparent_alive``).
+BLOCK_HEADER = 48
+B_STAMP, B_FRAME = 4, 5
+#: The frame numbers stamped (31 bits) and where they sit in ``ORG_ROW.tp_freed`` (the frees
+#: below, as ``kernels.arena.TP_FREED_BITS``).
+FRAME_MASK = 0x7FFFFFFF
+TP_FREED_BITS = 32
 #: A current chunk's ``live`` word starts at BIAS and each free takes one: the owner counts its
 #: allocations privately (``nalloc``, no atomic on the allocation path), so nothing is live when
 #: ``live == BIAS - nalloc``; retiring takes ``BIAS - nalloc``, which leaves the live count.
@@ -100,6 +108,9 @@ HEADER = (
     ("chunks_total", "chunks ever allocated (atomic)"),
     ("exact", "1: meminfos are made by NRT_MemInfo_alloc_external (NRT statistics stay exact); "
               "0: the hook fills the meminfo itself (NRT statistics were off at install)"),
+    ("charge", "address of charge(arena row, bytes) -> 1 (charged) or 0 (a hard budget "
+               "refuses): the cfunc over kernels.org.charge_transparent, for tagged or "
+               "budgeted rows (0: not compiled yet; no thread is registered until it is)"),
 )
 #: One registered thread (rows 1..MAX_THREADS).
 THREAD = (
@@ -113,19 +124,22 @@ THREAD = (
     ("chunk_size", "bytes of a new chunk (more when one request needs more)"),
     ("served", "allocations served from chunks"),
     ("served_bytes", "bytes of those"),
-    ("large", "requests above the threshold (sent to the NRT)"),
+    ("large", "requests above the threshold or page-aligned (framealloc's own buffers; sent to "
+              "the NRT)"),
     ("outside", "requests while no frame was open (sent to the NRT)"),
     ("chunks_new", "chunks this thread allocated"),
     ("rewinds", "times the cursor went back to the start of a chunk with nothing live"),
     ("retired_live", "chunks retired while allocations in them were alive"),
     ("nomem", "chunk allocations that failed (the request went to the NRT or libc)"),
     ("numpy", "of `served`, the allocations NumPy's handler made (NEP 49)"),
+    ("over_budget", "requests a hard budget refused (sent to the NRT or libc)"),
     ("nalloc", "allocations carved from the current chunk (the owner's count, see BIAS)"),
     ("top", "header address of the newest block of the current chunk (0: none)"),
     ("ext_malloc", "NRT_ExternalAllocator.malloc (these four words are the struct)"),
     ("ext_realloc", "NRT_ExternalAllocator.realloc"),
     ("ext_free", "NRT_ExternalAllocator.free"),
     ("ext_opaque", "NRT_ExternalAllocator.opaque_data: this row's address"),
+    ("debug", "1: the allocator of `row` is in debug mode (blocks are stamped, see BLOCK_HEADER)"),
 )
 HEADER_DTYPE = _record(*HEADER)
 THREAD_DTYPE = _record(*THREAD)
@@ -185,6 +199,9 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
     from numba.core import cgutils
     from numba.core.registry import cpu_target
 
+    from .layout import CHUNK_ALIGN as PAGE_ALIGN
+    from .layout import NO_LIMIT, RB_CLOSED, RB_HDR, RB_TP_BYTES, RB_TP_COUNT, RB_TP_FREED, F
+
     i8p = ir.IntType(8).as_pointer()
     i64, i32, i1 = ir.IntType(64), ir.IntType(32), ir.IntType(1)
     c = lambda v: ir.Constant(i64, v)           # noqa: E731
@@ -215,6 +232,7 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
     get_ident = ir.Function(mod, ir.FunctionType(ulong, []),
                             "pthread_self" if os.name == "posix" else "PyThread_get_thread_ident")
     orig_ty = ir.FunctionType(i8p, [i64, i32])
+    charge_ty = ir.FunctionType(i64, [i64, i64])
     ext_ty = ir.FunctionType(i8p, [i64, i8p])
     fast_self = fast_self and FAST_SELF_OK
     if fast_self:
@@ -351,7 +369,11 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
         b.position_at_end(open_bb)
         large_bb, small_bb = bb("large"), bb("small")
         align = b.zext(align32, i64)
-        bad_align = b.or_(b.icmp_unsigned(">", align, c(4096)),
+        # Page alignment is what framealloc's own buffers ask for (arena chunks, heap
+        # fallbacks, pool and scratch storage, kernels.arena.nrt_alloc_aligned): they are not
+        # the frame's transparent arrays (a fallback is counted by its own path), so numba
+        # makes them, counted as `large`. numba's arrays ask for 32 bytes.
+        bad_align = b.or_(b.icmp_unsigned(">=", align, c(PAGE_ALIGN)),
                           b.icmp_unsigned("!=", b.and_(align, b.sub(align, c(1))), c(0)))
         too_big = b.or_(b.icmp_unsigned(">", size, ld(b, e, TW["threshold"])), bad_align)
         b.cbranch(too_big, large_bb, small_bb)
@@ -436,6 +458,31 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
         begin = b.phi(i64)
         begin.add_incoming(cursor, have_end)
         begin.add_incoming(cursor2, got_bb)
+        # The frame's accounting, before anything is committed: an untagged row with no budget
+        # over it adds the bytes to the root tag's frame bytes here (as a heap fallback does);
+        # otherwise charge() leases budget bytes and attributes the tag, or refuses.
+        fo = ld(b, e, TW["row"])                 # the arena row's frame_open word
+        tag = ld(b, fo, F.tag - F.frame_open)
+        rb = ld(b, fo, F.orgrow - F.frame_open)
+        plain = b.and_(b.icmp_signed("==", tag, c(0)),
+                       b.icmp_signed("==", ld(b, fo, F.budget_end - F.frame_open), c(NO_LIMIT)))
+        inline_bb, charge_bb, refused_bb, counted_bb = (
+            bb("plain"), bb("charge"), bb("refused"), bb("counted"))
+        b.cbranch(plain, inline_bb, charge_bb)
+        b.position_at_end(inline_bb)
+        bump(b, rb, RB_HDR, size)
+        bump(b, rb, RB_CLOSED)
+        b.branch(counted_bb)
+        b.position_at_end(charge_bb)
+        charge = b.inttoptr(b.load(hdr(b, "charge")), charge_ty.as_pointer())
+        ok = b.call(charge, [b.sub(fo, c(8 * F.frame_open)), size])
+        b.cbranch(b.icmp_signed("!=", ok, c(0)), counted_bb, refused_bb)
+        b.position_at_end(refused_bb)
+        bump(b, e, TW["over_budget"])
+        b.branch(to_orig)
+        b.position_at_end(counted_bb)
+        bump(b, rb, RB_TP_COUNT)
+        bump(b, rb, RB_TP_BYTES, size)
         chunk = ld(b, e, TW["chunk"])
         blk = b.sub(data, c(S))
         head = b.sub(blk, c(BLOCK_HEADER))
@@ -443,6 +490,17 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
         st(b, begin, head, 1)
         st(b, ld(b, e, TW["top"]), head, 2)
         st(b, c(0), head, 3)
+        st(b, c(0), head, B_STAMP)
+        with b.if_then(b.icmp_signed("!=", ld(b, e, TW["debug"]), c(0)), likely=False):
+            # Debug mode: stamp the block; the frame's first block starts the frame's count.
+            freed = b.add(rb, c(8 * RB_TP_FREED))
+            frame = b.and_(ld(b, fo, F.frame_number - F.frame_open), c(FRAME_MASK))
+            st(b, freed, head, B_STAMP)
+            st(b, frame, head, B_FRAME)
+            key = b.shl(frame, c(TP_FREED_BITS))
+            w = b.load_atomic(b.inttoptr(freed, i64.as_pointer()), "monotonic", 8)
+            with b.if_then(b.icmp_signed("!=", b.ashr(w, c(TP_FREED_BITS)), frame)):
+                b.store_atomic(key, b.inttoptr(freed, i64.as_pointer()), "monotonic", 8)
         st(b, head, e, TW["top"])
         st(b, end, e, TW["cursor"])
         bump(b, e, TW["nalloc"])
@@ -503,6 +561,27 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
     b = ir.IRBuilder(free_block.append_basic_block("entry"))
     head = free_block.args[0]
     chunk = ld(b, head, 0)                   # read before the block may be reused
+    stamp, frame = ld(b, head, B_STAMP), ld(b, head, B_FRAME)
+    with b.if_then(b.icmp_signed("!=", stamp, c(0)), likely=False):
+        # A debug allocator's block: count the free for its frame while the allocator's word
+        # counts that frame (its organisation blocks are kept for the process, see
+        # framealloc.transparent), else leave it.
+        p = b.inttoptr(stamp, i64.as_pointer())
+        head_bb = b.block
+        loop_bb, cas_bb, done_bb = (b.append_basic_block("stamp"), b.append_basic_block("cas"),
+                                    b.append_basic_block("stamped"))
+        w0 = b.load_atomic(p, "monotonic", 8)
+        b.branch(loop_bb)
+        b.position_at_end(loop_bb)
+        w = b.phi(i64)
+        w.add_incoming(w0, head_bb)
+        b.cbranch(b.icmp_signed("==", b.ashr(w, c(TP_FREED_BITS)), frame), cas_bb, done_bb)
+        b.position_at_end(cas_bb)
+        res = b.cmpxchg(p, w, b.add(w, c(1)), "acq_rel", "monotonic")
+        seen = b.extract_value(res, 0)
+        w.add_incoming(seen, cas_bb)
+        b.cbranch(b.extract_value(res, 1), done_bb, loop_bb)
+        b.position_at_end(done_bb)
     b.store_atomic(c(1), word(b, head, 3), "release", 8)
     # The owner freeing into its current chunk counts without an atomic (only it reads that
     # count, and only it changes `current`); every other free is atomic.
@@ -629,6 +708,30 @@ def build(table: np.ndarray, meminfo_size: int, fast_self: bool = True):
     return library
 
 
+# -- the charge of tagged or budgeted rows ----------------------------------------------------------
+
+_org = None
+_charge_cfunc = None
+
+
+def _charge(ra, nbytes):
+    return _org.charge_transparent(ra, nbytes)
+
+
+def charge_address() -> int:
+    """Address of a C function ``int64 charge(int64 arena_row, int64 nbytes)`` over
+    :func:`framealloc.kernels.org.charge_transparent` (a numba ``cfunc``, cached on disk), which
+    the hook calls for rows that are tagged or under a budget. Compiled once per process."""
+    global _org, _charge_cfunc
+    if _charge_cfunc is None:
+        from numba import cfunc, types
+
+        from . import org
+        _org = org
+        _charge_cfunc = cfunc(types.int64(types.int64, types.int64), cache=True)(_charge)
+    return _charge_cfunc.address
+
+
 # -- install ---------------------------------------------------------------------------------------
 
 #: numba versions (major.minor) whose internals this hook was checked against.
@@ -725,7 +828,13 @@ def _fake_thread(nat: Native):
     ``frame_open``) for a probe; undo everything after it. Only while no row is in use."""
     import threading
 
-    fake_row = np.zeros(32, np.int64)
+    from .layout import NO_LIMIT, RB_HDR, ROW_WORDS, F
+
+    arena_row = np.zeros(ROW_WORDS, np.int64)        # untagged, no budget
+    arena_row[F.budget_end] = NO_LIMIT
+    org_block = np.zeros(RB_HDR + 8, np.int64)
+    arena_row[F.orgrow] = org_block.ctypes.data
+    fake_row = arena_row[F.frame_open:]              # word 0: frame_open, as the hook sees it
     t = nat.threads[0]
     t["row"], t["threshold"], t["chunk_size"] = fake_row.ctypes.data, 4096, 65536
     t["ext_malloc"], t["ext_realloc"], t["ext_free"] = nat.malloc_cb, nat.realloc_cb, nat.free_cb
@@ -739,7 +848,7 @@ def _fake_thread(nat: Native):
         nat.header["nslots"] = 0
         nat.retire(nat.threads[0:1].ctypes.data)
         for name in ("row", "served", "served_bytes", "outside", "chunks_new", "rewinds",
-                     "retired_live", "nalloc", "top", "large", "nomem", "numpy"):
+                     "retired_live", "nalloc", "top", "large", "nomem", "numpy", "over_budget"):
             t[name] = 0
 
 
@@ -985,6 +1094,10 @@ def install() -> tuple[Native | None, str | None]:
         nat = Native(build(table, size_mi, fast_self=False), table, size_mi)
         if nat.self_id() & (2**64 - 1) != threading.get_ident():
             return None, "the hook cannot tell threads apart as threading.get_ident() does"
+    try:
+        nat.header["charge"] = charge_address()
+    except Exception as exc:                 # noqa: BLE001 - any failure refuses the mode
+        return None, f"the budget and tag charge did not compile ({type(exc).__name__}: {exc})"
     orig = _nrt.c_helpers["MemInfo_alloc_aligned"]
     nat.header["orig"] = orig
     nat.header["alloc_external"] = alloc_external

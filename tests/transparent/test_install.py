@@ -53,6 +53,8 @@ REFUSALS = {
                          "a._empty_nd_impl = lambda *x: f(*x)", {}),
     "layout_changed": ("import framealloc.kernels.transparent as k; "
                        "k._probe_meminfo = lambda h: (0, 0, 'numba MemInfo layout differs')", {}),
+    "charge_fails": ("import framealloc.kernels.transparent as k; "
+                     "k.charge_address = lambda: 1 // 0", {}),
 }
 
 
