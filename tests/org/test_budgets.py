@@ -185,7 +185,8 @@ def test_stats_budget_sections_are_json():
     alloc = fa.SmartAlloc()
     alloc.set_tag_budget("x", soft=10, hard=100)
     with alloc.frame(), alloc.tag("x"):
-        alloc.frame_array(20, np.uint8)
+        with pytest.warns(fa.BudgetWarning, match="FA155"):
+            alloc.frame_array(20, np.uint8)
         assert alloc.try_frame_array(100, np.uint8) is None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

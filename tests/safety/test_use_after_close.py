@@ -69,7 +69,12 @@ def test_open_allocator_call_is_valid(cls, name):
     close talking, not a bad call)."""
     call, kw = call_of(TABLES[cls][1][name])
     ctx = Ctx(**kw)
-    call(ctx)
+    if name in ("end_frame", "end_frame_with_promotions") and cls is fa.SmartAlloc:
+        # The context opened phase "ctx": ending the frame closes it and says so (FA159).
+        with pytest.warns(fa.PhaseWarning, match="FA159"):
+            call(ctx)
+    else:
+        call(ctx)
     ctx.alloc.close()
 
 
