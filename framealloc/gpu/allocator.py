@@ -533,13 +533,15 @@ class GpuAllocator:
         self._check_frame_open()
         ring = self._ring(intent, self._candidate_types(intent, 1)[0])
         self._check_not_leased(ring)
-        if ring.block is None:                   # give it a chunk to bump through
-            self._frame_bump(1, intent, BufferUsage.default_for(intent), 0)
-            if ring.block is None:
+        if ring.block is None:                   # give it a chunk (of this memory type) to bump
+            try:
+                chunk = self._mem.new_block(ring.memory_type, self._config.frame_chunk_size,
+                                            KIND_CHUNK, min_size=1)
+            except GpuOutOfMemoryError as e:
                 raise GpuOutOfMemoryError(
-                    f"no frame chunk of the preferred memory type for {intent.name}; "
-                    "allocate_frame_batch() can fall back to other types", code="FA405")
-            ring.m[0] = 0                        # the cursor starts at the chunk's start
+                    f"no frame chunk of the preferred memory type for {intent.name} ({e}); "
+                    "allocate_frame_batch() can fall back to other types", code="FA405") from e
+            ring.add_chunk(chunk, 0, self._frame_number)
         ring.leased = True
         self._hot_table.pop(intent, None)
         cursor = FrameCursor(self, ring)
@@ -901,8 +903,11 @@ class GpuAllocator:
     def _frame_bump(self, size: int, intent: GpuMemoryIntent, usage: int,
                     alignment: int) -> tuple[Block, int]:
         errors: list[GpuError] = []
+        created: list[tuple[GpuMemoryIntent, int]] = []
         for i, mt in enumerate(self._candidate_types(intent, size)):
             align = self._alignment(int(usage), alignment, mt)
+            if (intent, mt) not in self._rings:
+                created.append((intent, mt))
             ring = self._ring(intent, mt)
             self._check_not_leased(ring)
             found = ring.bump(size, align, self._frame_number)
@@ -919,6 +924,8 @@ class GpuAllocator:
             if i:
                 self._fallbacks += 1
             return chunk, 0
+        for key in created:                      # as before the call: no ring of its own
+            del self._rings[key]
         raise self._combine_errors(errors, size, intent)
 
     def _tag(self, kind: AllocKind) -> int:

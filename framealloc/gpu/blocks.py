@@ -346,8 +346,11 @@ class FrameRing:
     def activate(self, slot: int, frame: int, keep_after: int) -> list[Block]:
         """Start frame ``frame`` in ``slot`` (whose GPU work is known to be finished): rewind its
         chunks, and remove and return those unused since before frame ``keep_after``."""
-        dropped = _ring_eps()[0](self.state, self.chunks, slot, frame, keep_after)
         out: list[Block] = []
+        if not any(self.blocks):                     # no chunk at all: nothing to rewind
+            self._hdr[1] = slot
+            return out
+        dropped = _ring_eps()[0](self.state, self.chunks, slot, frame, keep_after)
         if dropped:
             from ..kernels.gpu_layout import NO_SLOT
             slots = self.chunks["slot"]
@@ -408,7 +411,11 @@ class FrameRing:
     # -- inspection -------------------------------------------------------------------------
     def used_bytes(self, slot: int | None = None) -> int:
         """Bytes bumped (with padding) in ``slot`` (default: the current one)."""
-        return _ring_eps()[4](self.chunks, self._hdr[1] if slot is None else slot)
+        if slot is None:
+            if self._hdr[0] < 0:                     # no chunk in the current slot
+                return 0
+            slot = self._hdr[1]
+        return _ring_eps()[4](self.chunks, slot)
 
     def chunk_count(self) -> int:
         return sum(b is not None for b in self.blocks)
