@@ -424,31 +424,60 @@ class GpuAllocator:
             self._check_frame_open()
             ring = self._ring(intent, self._candidate_types(intent, 1)[0])
             self._check_not_leased(ring)
-        usage = ring.kind.usage
         n = sz.shape[0]
         offsets = np.empty(n, np.int64)
         index = np.zeros(n, np.int32)        # rows of the ring's chunk table, then see below
         other: list[Block] = []              # chunks of other memory types (fallbacks)
         frame = self._frame_number
+        snap = ring.snapshot()
         k = ring.bump_batch(sz, offsets, index, 0, frame)
-        while k != n:
+        if k != n:
             if k < 0:
-                bad_size(sz, -1 - k)
-            # No chunk of the slot has room: the slow path adds one (or falls back) for range k.
-            block, off = self._frame_bump(int(sz[k]), ring.intent, usage, 0)
-            offsets[k] = off
-            if block is ring.block:
-                index[k] = ring.row
-            else:
-                other.append(block)
-                index[k] = -len(other)
-            k = ring.bump_batch(sz, offsets, index, k + 1, frame)
+                bad_size(sz, -1 - k)             # the kernel checked every size: nothing bumped
+            other = self._frame_batch_rest(ring, snap, sz, offsets, index, k, frame)
         blocks: list[Any] = list(ring.blocks)
         if other:
             fix = index < 0
             index[fix] = len(blocks) - 1 - index[fix]
             blocks += other
         return GpuBatch(self, offsets, sz, index, blocks, frame, ring.kind)
+
+    def _frame_batch_rest(self, ring: FrameRing, snap: tuple, sz: np.ndarray,
+                          offsets: np.ndarray, index: np.ndarray, k: int,
+                          frame: int) -> list[Block]:
+        """Ranges ``k`` onwards of a frame batch once no chunk of the slot has room: the slow
+        path adds a chunk (or falls back to another memory type) for each range that does not
+        fit. Returns the chunks of other memory types, ``index[i] = -1 - j`` for ``other[j]``.
+        On an error every ring is as before the batch (``snap`` is ``ring``'s), new chunks are
+        released, and the error propagates."""
+        n = sz.shape[0]
+        usage = ring.kind.usage
+        saved = {key: r.snapshot() for key, r in self._rings.items()
+                 if r is not ring and not r.leased}
+        saved[(ring.intent, ring.memory_type)] = snap
+        fallbacks = self._fallbacks
+        other: list[Block] = []
+        try:
+            while k != n:
+                block, off = self._frame_bump(int(sz[k]), ring.intent, usage, 0)
+                offsets[k] = off
+                if block is ring.block:
+                    index[k] = ring.row
+                else:
+                    other.append(block)
+                    index[k] = -len(other)
+                k = ring.bump_batch(sz, offsets, index, k + 1, frame)
+        except BaseException:
+            for key in [key for key, r in self._rings.items()
+                        if key not in saved and not r.leased]:
+                for chunk in self._rings.pop(key).all_chunks():
+                    self._mem.release_block(chunk)
+            for key, state in saved.items():
+                for chunk in self._rings[key].restore(state):
+                    self._mem.release_block(chunk)
+            self._fallbacks = fallbacks
+            raise
+        return other
 
     def allocate_batch(self, sizes: Any, intent: GpuMemoryIntent | str =
                        GpuMemoryIntent.DEVICE_LOCAL,

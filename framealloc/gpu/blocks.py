@@ -408,6 +408,22 @@ class FrameRing:
         self.chunks = self.chunks.copy()
         self._refresh()
 
+    # -- rollback ---------------------------------------------------------------------------
+    def snapshot(self) -> tuple:
+        """Copies of the ring's state, for :meth:`restore` (not while lent)."""
+        return self.state.copy(), self.chunks.copy(), list(self.blocks)
+
+    def restore(self, snap: tuple) -> list[Block]:
+        """Back to ``snap``; returns the chunks added since (the caller releases them)."""
+        state, chunks, blocks = snap
+        kept = {id(b) for b in blocks}
+        added = [b for b in self.blocks if b is not None and id(b) not in kept]
+        self.state[:] = state
+        self.chunks = chunks
+        self.blocks = blocks
+        self._refresh()
+        return added
+
     # -- inspection -------------------------------------------------------------------------
     def used_bytes(self, slot: int | None = None) -> int:
         """Bytes bumped (with padding) in ``slot`` (default: the current one)."""
