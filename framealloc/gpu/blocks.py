@@ -294,7 +294,8 @@ class FrameRing:
     """
 
     __slots__ = ("intent", "memory_type", "kind", "alloc_class", "state", "chunks", "blocks",
-                 "nslots", "m", "block", "limit", "mask", "nmask", "leased", "_hdr", "_idle")
+                 "nslots", "m", "block", "limit", "mask", "nmask", "leased", "_hdr", "_idle",
+                 "_views")
 
     def __init__(self, intent: Any, memory_type: int, frames_in_flight: int, alignment: int,
                  kind: Any, alloc_class: type) -> None:
@@ -311,7 +312,7 @@ class FrameRing:
         self.leased = False
         self.state = new_ring(alignment)
         self._hdr = _words(self.state)               # chunk, slot, mask
-        self.chunks = new_chunks(2 * frames_in_flight)
+        self._table(new_chunks(2 * frames_in_flight))
         self.blocks: list[Block | None] = [None] * self.chunks.shape[0]
         # The words the hot path sees while no chunk is current: cursor 0, limit 0 (no room).
         self._idle = _words(np.zeros(len(_CHUNK_FIELDS), np.int64))
@@ -324,9 +325,17 @@ class FrameRing:
         if row < 0:
             self.block, self.limit, self.m = None, 0, self._idle
         else:
+            m = self._views[row]
+            if m is None:
+                m = self._views[row] = _words(self.chunks[row:row + 1])
             self.block = self.blocks[row]
-            self.m = _words(self.chunks[row:row + 1])
-            self.limit = self.m[1]
+            self.m = m
+            self.limit = m[1]
+
+    def _table(self, chunks: np.ndarray) -> None:
+        """Use ``chunks`` as the chunk table (the row views of the previous one are dropped)."""
+        self.chunks = chunks
+        self._views: list[memoryview | None] = [None] * chunks.shape[0]
 
     @property
     def slot(self) -> int:
@@ -385,7 +394,7 @@ class FrameRing:
             row = add(self.state, self.chunks, block.size, first, frame)
             if row >= 0:
                 break
-            self.chunks = grow_chunks(self.chunks)
+            self._table(grow_chunks(self.chunks))
             self.blocks.extend([None] * (self.chunks.shape[0] - len(self.blocks)))
         self.blocks[row] = block
         self._refresh()
@@ -405,7 +414,7 @@ class FrameRing:
 
     def take_back(self) -> None:
         """Detach the lent row: the table is copied, so bumping the lent array changes nothing."""
-        self.chunks = self.chunks.copy()
+        self._table(self.chunks.copy())
         self._refresh()
 
     # -- rollback ---------------------------------------------------------------------------
@@ -419,7 +428,7 @@ class FrameRing:
         kept = {id(b) for b in blocks}
         added = [b for b in self.blocks if b is not None and id(b) not in kept]
         self.state[:] = state
-        self.chunks = chunks
+        self._table(chunks)
         self.blocks = blocks
         self._refresh()
         return added
@@ -448,7 +457,7 @@ class FrameRing:
     def clear(self) -> None:
         """Forget every chunk (the caller releases them)."""
         from ..kernels.gpu_layout import new_chunks
-        self.chunks = new_chunks(self.chunks.shape[0])
+        self._table(new_chunks(self.chunks.shape[0]))
         self.blocks = [None] * self.chunks.shape[0]
         self._hdr[0] = -1
         self._refresh()
