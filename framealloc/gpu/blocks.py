@@ -239,8 +239,8 @@ def load_kernels() -> tuple:
     entry points of ``tlsf_alloc``, ``tlsf_free``, ``tlsf_add_block``, ``tlsf_remove_block``,
     ``tlsf_release_pending``, ``tlsf_alloc_batch``, ``tlsf_free_batch``, ``frame_bump_batch``,
     and the frame-ring kernels ``ring_begin``, ``ring_bump``, ``ring_add_chunk``,
-    ``ring_bump_batch`` and ``ring_used`` (numba's dispatcher types a structured array on every call, which
-    costs tens of microseconds). The allocator calls it when it is created, so the first
+    ``ring_bump_batch`` and ``ring_used`` (numba's dispatcher types a structured array on every
+    call, which costs tens of microseconds). The allocator calls it when it is created, so the first
     allocation does not pay for it (nor fail under a tight address-space limit)."""
     global _EPS
     if _EPS is None:
