@@ -69,6 +69,35 @@ def p8_rows(ctx: Any) -> list[tuple[str, Callable[[], Any], int]]:
         a._frame = 1
         return a
 
+    words = memoryview(np.zeros(6, np.int64)).cast("B").cast("q")   # a scratch chunk row
+
+    def floor_row(size: int, intent: Any = dl, usage: Any = None, alignment: int = 0,
+                  name: Any = None) -> Any:
+        off = words[0]
+        words[0] = (off + size + 15) & -16
+        a = cls()
+        a._block = block
+        a.offset = off
+        a.size = size
+        a._frame = 1
+        return a
+
+    class Attr:
+        __slots__ = ("cursor",)
+
+    attr = Attr()
+
+    def floor_attr(size: int, intent: Any = dl, usage: Any = None, alignment: int = 0,
+                   name: Any = None) -> Any:
+        off = attr.cursor
+        attr.cursor = (off + size + 15) & -16
+        a = cls()
+        a._block = block
+        a.offset = off
+        a.size = size
+        a._frame = 1
+        return a
+
     def loop() -> None:
         for _ in range(N):
             pass
@@ -80,6 +109,16 @@ def p8_rows(ctx: Any) -> list[tuple[str, Callable[[], Any], int]]:
     def make() -> None:
         for _ in range(N):
             floor(C.SIZE, dl)
+
+    def make_attr() -> None:
+        attr.cursor = 0
+        for _ in range(N):
+            floor_attr(C.SIZE, dl)
+
+    def make_row() -> None:
+        words[0] = 0
+        for _ in range(N):
+            floor_row(C.SIZE, dl)
 
     def hot() -> None:
         for _ in range(N):
@@ -94,6 +133,9 @@ def p8_rows(ctx: Any) -> list[tuple[str, Callable[[], Any], int]]:
     rows = [("Python loop (`for _ in range(N)`)", loop, N),
             ("+ call of a 5-parameter Python function", call, N),
             ("+ the call makes and returns the allocation object (the floor)", make, N),
+            ("+ it bumps a cursor kept in a Python attribute", make_attr, N),
+            ("+ it bumps a cursor kept in a chunk row instead (memoryview words: the single "
+             "state layout's floor)", make_row, N),
             ("`allocate_frame(256)` in a frame of 1000, end/begin_frame included (P8)", hot, N),
             ("`end_frame()` + `begin_frame()` alone, per frame", frame, 1)]
     return rows + _peers(ctx, gpu)

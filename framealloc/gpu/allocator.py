@@ -221,8 +221,7 @@ class GpuAllocator:
         self._release_deferred(self._recycled_frame)
         trim_after = self._config.frame_chunk_trim_frames * self._config.frames_in_flight
         for ring in self._rings.values():
-            ring.activate(slot, n)
-            for chunk in ring.trim(slot, n, trim_after):
+            for chunk in ring.activate(slot, n, n - trim_after):
                 self._mem.release_block(chunk)
         self._slot = slot
         self._frame_number = n
@@ -253,7 +252,6 @@ class GpuAllocator:
         self._free_key = self._frame_number + 1
         frame_bytes = 0
         for ring in self._rings.values():
-            ring.deactivate()
             frame_bytes += ring.used_bytes()
         self._allocated_total += frame_bytes
         self._freed_total += frame_bytes
@@ -395,10 +393,11 @@ class GpuAllocator:
             except (KeyError, TypeError):
                 ring = None
             if ring is not None:
-                off = ring.cursor
+                m = ring.m                              # the current chunk row's int64 words
+                off = m[0]                              # its cursor (C_CURSOR)
                 end = off + size
                 if off < end <= ring.limit:             # size > 0 and the chunk has room
-                    ring.cursor = (end + ring.mask) & ring.nmask
+                    m[0] = (end + ring.mask) & ring.nmask
                     a = ring.alloc_class()              # no __init__: the fastest way to make one
                     a._block = ring.block
                     a.offset = off
@@ -417,7 +416,6 @@ class GpuAllocator:
         sizes that are not positive integers, FA411 outside a frame or while a
         :meth:`frame_cursor` of the intent is open.
         """
-        frame_bump_batch = load_kernels()[7]
         self._check_open()
         sz = as_sizes(sizes, check_positive=False)      # the kernel checks the signs
         ring = self._frame_hot.get(intent) if type(intent) is GpuMemoryIntent else None
@@ -426,36 +424,60 @@ class GpuAllocator:
             self._check_frame_open()
             ring = self._ring(intent, self._candidate_types(intent, 1)[0])
             self._check_not_leased(ring)
-        usage = ring.kind.usage
         n = sz.shape[0]
         offsets = np.empty(n, np.int64)
-        index = np.zeros(n, np.int32)
-        blocks: list[Block] = []
-        k = 0
-        while k < n:
-            if ring.block is not None:
-                ring.to_state()
-                k2 = frame_bump_batch(ring.state, sz, offsets, k)
-                if k2 < 0:
-                    bad_size(sz, -1 - k2)
-                ring.from_state()
-                if k2 > k:
-                    if not blocks or blocks[-1] is not ring.block:
-                        blocks.append(ring.block)
-                    index[k:k2] = len(blocks) - 1
-                    k = k2
-                    if k == n:
-                        break
-            # The chunk is full: the slow path takes the next chunk (or a new one) for one range.
-            if sz[k] <= 0:
-                bad_size(sz, k)
-            block, off = self._frame_bump(int(sz[k]), ring.intent, usage, 0)
-            if not blocks or blocks[-1] is not block:
-                blocks.append(block)
-            offsets[k] = off
-            index[k] = len(blocks) - 1
-            k += 1
-        return GpuBatch(self, offsets, sz, index, blocks, self._frame_number, ring.kind)
+        index = np.zeros(n, np.int32)        # rows of the ring's chunk table, then see below
+        other: list[Block] = []              # chunks of other memory types (fallbacks)
+        frame = self._frame_number
+        snap = ring.snapshot()
+        k = ring.bump_batch(sz, offsets, index, 0, frame)
+        if k != n:
+            if k < 0:
+                bad_size(sz, -1 - k)             # the kernel checked every size: nothing bumped
+            other = self._frame_batch_rest(ring, snap, sz, offsets, index, k, frame)
+        blocks: list[Any] = list(ring.blocks)
+        if other:
+            fix = index < 0
+            index[fix] = len(blocks) - 1 - index[fix]
+            blocks += other
+        return GpuBatch(self, offsets, sz, index, blocks, frame, ring.kind)
+
+    def _frame_batch_rest(self, ring: FrameRing, snap: tuple, sz: np.ndarray,
+                          offsets: np.ndarray, index: np.ndarray, k: int,
+                          frame: int) -> list[Block]:
+        """Ranges ``k`` onwards of a frame batch once no chunk of the slot has room: the slow
+        path adds a chunk (or falls back to another memory type) for each range that does not
+        fit. Returns the chunks of other memory types, ``index[i] = -1 - j`` for ``other[j]``.
+        On an error every ring is as before the batch (``snap`` is ``ring``'s), new chunks are
+        released, and the error propagates."""
+        n = sz.shape[0]
+        usage = ring.kind.usage
+        saved = {key: r.snapshot() for key, r in self._rings.items()
+                 if r is not ring and not r.leased}
+        saved[(ring.intent, ring.memory_type)] = snap
+        fallbacks = self._fallbacks
+        other: list[Block] = []
+        try:
+            while k != n:
+                block, off = self._frame_bump(int(sz[k]), ring.intent, usage, 0)
+                offsets[k] = off
+                if block is ring.block:
+                    index[k] = ring.row
+                else:
+                    other.append(block)
+                    index[k] = -len(other)
+                k = ring.bump_batch(sz, offsets, index, k + 1, frame)
+        except BaseException:
+            for key in [key for key, r in self._rings.items()
+                        if key not in saved and not r.leased]:
+                for chunk in self._rings.pop(key).all_chunks():
+                    self._mem.release_block(chunk)
+            for key, state in saved.items():
+                for chunk in self._rings[key].restore(state):
+                    self._mem.release_block(chunk)
+            self._fallbacks = fallbacks
+            raise
+        return other
 
     def allocate_batch(self, sizes: Any, intent: GpuMemoryIntent | str =
                        GpuMemoryIntent.DEVICE_LOCAL,
@@ -540,14 +562,15 @@ class GpuAllocator:
         self._check_frame_open()
         ring = self._ring(intent, self._candidate_types(intent, 1)[0])
         self._check_not_leased(ring)
-        if ring.block is None:                   # give it a chunk to bump through
-            self._frame_bump(1, intent, BufferUsage.default_for(intent), 0)
-            if ring.block is None:
+        if ring.block is None:                   # give it a chunk (of this memory type) to bump
+            try:
+                chunk = self._mem.new_block(ring.memory_type, self._config.frame_chunk_size,
+                                            KIND_CHUNK, min_size=1)
+            except GpuOutOfMemoryError as e:
                 raise GpuOutOfMemoryError(
-                    f"no frame chunk of the preferred memory type for {intent.name}; "
-                    "allocate_frame_batch() can fall back to other types", code="FA405")
-            ring.cursor = 0
-        ring.to_state()
+                    f"no frame chunk of the preferred memory type for {intent.name} ({e}); "
+                    "allocate_frame_batch() can fall back to other types", code="FA405") from e
+            ring.add_chunk(chunk, 0, self._frame_number)
         ring.leased = True
         self._hot_table.pop(intent, None)
         cursor = FrameCursor(self, ring)
@@ -555,10 +578,8 @@ class GpuAllocator:
         return cursor
 
     def _return_cursor(self, ring: FrameRing) -> None:
-        ring.from_state()
+        ring.take_back()                         # detach the lent row
         ring.leased = False
-        from ..kernels.gpu_layout import new_ring
-        ring.set_state(new_ring(ring.mask + 1))  # detach the lent record
         self._cursors = [c for c in self._cursors if c._ring is not None]
         if self._hot_table.get(ring.intent) is None and \
                 self._types_for[ring.intent][:1] == [ring.memory_type]:
@@ -784,10 +805,8 @@ class GpuAllocator:
         self._xfer.destroy()
         chunks: list[Block] = []
         for ring in self._rings.values():
-            ring.deactivate()
-            chunks.extend(ring.chunks())
-            ring.slots = [[] for _ in ring.slots]
-            ring.block = None
+            chunks.extend(ring.all_chunks())
+            ring.clear()
         self._deferred.clear()
         self._pending_free = 0
         self._pool_hot.clear()
@@ -913,16 +932,14 @@ class GpuAllocator:
     def _frame_bump(self, size: int, intent: GpuMemoryIntent, usage: int,
                     alignment: int) -> tuple[Block, int]:
         errors: list[GpuError] = []
+        created: list[tuple[GpuMemoryIntent, int]] = []
         for i, mt in enumerate(self._candidate_types(intent, size)):
             align = self._alignment(int(usage), alignment, mt)
+            if (intent, mt) not in self._rings:
+                created.append((intent, mt))
             ring = self._ring(intent, mt)
             self._check_not_leased(ring)
-            if ring.block is not None:
-                off = (ring.cursor + align - 1) & -align
-                if off + size <= ring.limit:
-                    ring.cursor = (off + size + ring.mask) & ring.nmask
-                    return ring.block, off
-            found = ring.allocate_existing(size, align, self._frame_number)
+            found = ring.bump(size, align, self._frame_number)
             if found is not None:
                 return found
             # A new chunk is bumped from offset 0, so it needs no room for alignment padding.
@@ -932,12 +949,12 @@ class GpuAllocator:
             except (GpuOutOfMemoryError, GpuBudgetExceededError) as e:
                 errors.append(e)
                 continue
-            ring.add_chunk(chunk, self._frame_number)
-            off = 0
-            ring.cursor = (size + ring.mask) & ring.nmask
+            ring.add_chunk(chunk, size, self._frame_number)
             if i:
                 self._fallbacks += 1
-            return chunk, off
+            return chunk, 0
+        for key in created:                      # as before the call: no ring of its own
+            del self._rings[key]
         raise self._combine_errors(errors, size, intent)
 
     def _tag(self, kind: AllocKind) -> int:

@@ -137,11 +137,13 @@ class GpuBatch:
 class FrameCursor:
     """A frame ring's bump pointer lent to @njit code (:meth:`GpuAllocator.frame_cursor`).
 
-    ``state`` is a one-record array (``framealloc.kernels.gpu_layout.RING_DTYPE``: ``cursor``,
-    ``limit``, ``mask``) over the chunk ``buffer``; ``framealloc.kernels.gpu_tlsf.frame_bump``
-    and ``frame_bump_batch`` bump it (offset arithmetic only). While the cursor is open, frame
-    allocations of its intent from Python raise FA411; closing it (or ``end_frame``) takes the
-    cursor back, after which its ``state`` array is detached and bumping it changes nothing.
+    ``state`` is the ring's row for the chunk ``buffer`` (a one-row view of its chunk table,
+    ``framealloc.kernels.gpu_layout.CHUNK_DTYPE``: ``cursor``, ``limit``, ``mask``, ...), the
+    one cursor of that chunk: ``framealloc.kernels.gpu_tlsf.frame_bump`` and
+    ``frame_bump_batch`` bump it in place (offset arithmetic only). While the cursor is open,
+    frame allocations of its intent from Python raise FA411; closing it (or ``end_frame``) takes
+    the cursor back (the ring moves to a copy of its table), after which ``state`` is detached
+    and bumping it changes nothing.
     """
 
     __slots__ = ("state", "buffer", "_ring", "_owner", "_block")
@@ -151,7 +153,7 @@ class FrameCursor:
         self._ring = ring
         self._block = ring.block
         self.buffer = ring.block.buffer
-        self.state = ring.state
+        self.state = ring.lend()
 
     @property
     def open(self) -> bool:

@@ -6,8 +6,9 @@
   type and lifetime by the @njit TLSF kernels (:mod:`framealloc.kernels.gpu_tlsf`) over
   structured arrays: one kernel call per allocation or free.
 * :class:`FrameRing`: Frame allocations of one intent and memory type: for every frame in
-  flight a list of chunks that a cursor bumps through. The fields the hot path touches
-  (``block``, ``cursor``, ``limit``, ``mask``) sit directly on the ring.
+  flight the chunks that a cursor bumps through, as a chunk table (a structured array, one row
+  per chunk) and a ring record, mutated by the ``ring_*`` kernels and, for the hot path's bump,
+  through a memoryview of the current row.
 
 Mapped memory and NumPy views: every view that ``host_array`` hands out is a slice of the
 block's array, so it keeps that array alive. When the allocator releases a block whose array
@@ -22,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import GpuOutOfMemoryError
-from .virtual import LinearAllocator
 
 if TYPE_CHECKING:
     from .protocol import BackendBlock, GpuBackend
@@ -38,7 +38,7 @@ class Block:
     """One device-memory object owned by an allocator."""
 
     __slots__ = ("owner", "handle", "buffer", "size", "memory_type", "heap", "kind", "lifetime",
-                 "va", "array", "host_visible", "coherent", "serial", "last_used", "name", "pool",
+                 "array", "host_visible", "coherent", "serial", "name", "pool",
                  "index", "requested", "__weakref__")
 
     def __init__(self, owner: Any, handle: BackendBlock, size: int, memory_type: int, heap: int,
@@ -51,12 +51,10 @@ class Block:
         self.heap = heap
         self.kind = kind
         self.lifetime: Any = None
-        self.va: LinearAllocator | None = None       # frame chunks only
         self.array: np.ndarray | None = None
         self.host_visible = host_visible
         self.coherent = coherent
         self.serial = serial
-        self.last_used = 0
         self.name: str | None = None
         self.pool: TlsfPool | None = None    # the TLSF pool sub-allocating it, if any
         self.index = -1                      # its slot in that pool's block table
@@ -239,15 +237,17 @@ _EPS: tuple | None = None
 def load_kernels() -> tuple:
     """Compile (or load from numba's cache) the GPU kernels once per process; returns the
     entry points of ``tlsf_alloc``, ``tlsf_free``, ``tlsf_add_block``, ``tlsf_remove_block``,
-    ``tlsf_release_pending``, ``tlsf_alloc_batch``, ``tlsf_free_batch`` and
-    ``frame_bump_batch`` (numba's dispatcher types a structured array on every call, which
-    costs tens of microseconds). The allocator calls it when it is created, so the first
+    ``tlsf_release_pending``, ``tlsf_alloc_batch``, ``tlsf_free_batch``, ``frame_bump_batch``,
+    and the frame-ring kernels ``ring_begin``, ``ring_bump``, ``ring_add_chunk``,
+    ``ring_bump_batch`` and ``ring_used`` (numba's dispatcher types a structured array on every
+    call, which costs tens of microseconds). The allocator calls it when it is created, so the first
     allocation does not pay for it (nor fail under a tight address-space limit)."""
     global _EPS
     if _EPS is None:
         from ..kernels import gpu_tlsf as K
-        from ..kernels.gpu_layout import new_nodes, new_pool, new_ring, new_totals
+        from ..kernels.gpu_layout import new_chunks, new_nodes, new_pool, new_ring, new_totals
         nodes, hdr, totals = new_nodes(2), new_pool(16, 0, 0), new_totals(1)
+        ring, chunks = new_ring(16), new_chunks(2)
         i64, i32 = np.zeros(1, np.int64), np.zeros(1, np.int32)
         _EPS = (_entry(K.tlsf_alloc, (nodes, hdr, totals, 1, 1, 1)),
                 _entry(K.tlsf_free, (nodes, hdr, totals, 1, 1)),
@@ -256,7 +256,12 @@ def load_kernels() -> tuple:
                 _entry(K.tlsf_release_pending, (nodes, hdr, totals, 1)),
                 _entry(K.tlsf_alloc_batch, (nodes, hdr, totals, i64, 1, 1, i64, i64, i32, 1)),
                 _entry(K.tlsf_free_batch, (nodes, hdr, totals, i64, 1)),
-                _entry(K.frame_bump_batch, (new_ring(16), i64, i64, 1)))
+                _entry(K.frame_bump_batch, (chunks, i64, i64, 1)),
+                _entry(K.ring_begin, (ring, chunks, 1, 1, 1)),
+                _entry(K.ring_bump, (ring, chunks, 1, 1, 1)),
+                _entry(K.ring_add_chunk, (ring, chunks, 1, 1, 1)),
+                _entry(K.ring_bump_batch, (ring, chunks, i64, i64, i32, 1, 1)),
+                _entry(K.ring_used, (chunks, 1)))
     return _EPS
 
 
@@ -271,116 +276,202 @@ def _entry(kernel: Any, example: tuple) -> Any:
 
 
 class FrameRing:
-    """Frame allocations of one (intent, memory type): a chunk list per frame in flight."""
+    """Frame allocations of one (intent, memory type): chunks for every frame in flight.
 
-    __slots__ = ("intent", "memory_type", "granularity", "slots", "slot", "block", "cursor",
-                 "limit", "mask", "nmask", "kind", "alloc_class", "state", "leased", "_words")
+    Its state is two structured arrays (:mod:`framealloc.kernels.gpu_layout`): ``state``
+    (:data:`RING_DTYPE`, one record: the current chunk row, the frame slot, the alignment mask)
+    and ``chunks`` (:data:`CHUNK_DTYPE`, one row per chunk: cursor, limit, slot, peak,
+    last_used). Row ``i``'s :class:`Block` is ``blocks[i]``. Every cursor lives in its row only:
+    :meth:`GpuAllocator.allocate_frame` bumps the current row's through ``m`` (that row as
+    int64 words, ``m[C_CURSOR]``, as the CPU core does with its arena rows), the ``ring_*``
+    kernels of :mod:`framealloc.kernels.gpu_tlsf` do the rest, and a lent
+    :class:`~framealloc.gpu.batch.FrameCursor` bumps the row itself.
+
+    ``m``, ``block`` and ``limit`` are handles on the current row (its words, its Block, its
+    size, which is fixed while it is current), refreshed by :meth:`_refresh` whenever a kernel
+    or this class changes the current row or reallocates the table; ``mask``/``nmask`` are the
+    ring's constant alignment mask and its complement.
+    """
+
+    __slots__ = ("intent", "memory_type", "kind", "alloc_class", "state", "chunks", "blocks",
+                 "nslots", "m", "block", "limit", "mask", "nmask", "leased", "_hdr", "_idle",
+                 "_views")
 
     def __init__(self, intent: Any, memory_type: int, frames_in_flight: int, alignment: int,
                  kind: Any, alloc_class: type) -> None:
+        from ..kernels.gpu_layout import new_chunks, new_ring
         self.intent = intent
         self.memory_type = memory_type
-        self.slots: list[list[Block]] = [[] for _ in range(frames_in_flight)]
-        self.slot = 0
-        # Hot-path state: the chunk being bumped through, its end, and its cursor, which is
-        # always a multiple of ``alignment`` (the alignment of the intent's default usage).
-        self.block: Block | None = None
-        self.cursor = 0
-        self.limit = 0
-        self.mask = alignment - 1
-        self.nmask = ~self.mask
         self.kind = kind
         # The class of this ring's allocations, ``_kind`` built in (the allocator makes it with
         # ``allocation.frame_allocation_class``; allocations sit above blocks, so not here).
         self.alloc_class = alloc_class
-        # The cursor as a structured record (kernels.gpu_layout.RING_DTYPE) for the batch
-        # kernel and a lent FrameCursor; the attributes above are the truth otherwise.
-        from ..kernels.gpu_layout import new_ring
+        self.nslots = frames_in_flight
+        self.mask = alignment - 1
+        self.nmask = ~self.mask
         self.leased = False
-        self.set_state(new_ring(alignment))
+        self.state = new_ring(alignment)
+        self._hdr = _words(self.state)               # chunk, slot, mask
+        self._table(new_chunks(2 * frames_in_flight))
+        self.blocks: list[Block | None] = [None] * self.chunks.shape[0]
+        # The words the hot path sees while no chunk is current: cursor 0, limit 0 (no room).
+        self._idle = _words(np.zeros(len(_CHUNK_FIELDS), np.int64))
+        self._refresh()
 
-    def set_state(self, state: np.ndarray) -> None:
-        self.state = state
-        self._words = state.view(np.int64)      # cursor, limit, mask: cheap from Python
-
-    def to_state(self) -> None:
-        w = self._words
-        w[0] = self.cursor
-        w[1] = self.limit
-
-    def from_state(self) -> None:
-        self.cursor = int(self._words[0])
-
-    def _sync(self) -> None:
-        """Write the hot cursor back into the current chunk's LinearAllocator."""
-        block = self.block
-        if block is not None:
-            va = block.va
-            va.cursor = self.cursor  # type: ignore[union-attr]
-            if self.cursor > va.peak:  # type: ignore[union-attr]
-                va.peak = self.cursor  # type: ignore[union-attr]
-
-    def _use(self, block: Block) -> None:
-        self.block = block
-        self.cursor = (block.va.cursor + self.mask) & self.nmask  # type: ignore[union-attr]
-        self.limit = block.size
-
-    def activate(self, slot: int, frame: int) -> None:
-        """Start frame ``frame`` in ``slot`` (whose GPU work is known to be finished)."""
-        self._sync()
-        self.slot = slot
-        chunks = self.slots[slot]
-        for c in chunks:
-            if c.va.cursor:  # type: ignore[union-attr]
-                c.last_used = frame
-            c.va.reset()  # type: ignore[union-attr]
-        if chunks:
-            self._use(chunks[0])
+    # -- the current row ------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Point ``m``/``block``/``limit`` at the current row (after it or the table changed)."""
+        row = self._hdr[0]
+        if row < 0:
+            self.block, self.limit, self.m = None, 0, self._idle
         else:
-            self.block, self.cursor, self.limit = None, 0, 0
+            m = self._views[row]
+            if m is None:
+                m = self._views[row] = _words(self.chunks[row:row + 1])
+            self.block = self.blocks[row]
+            self.m = m
+            self.limit = m[1]
 
-    def deactivate(self) -> None:
-        """End of frame: frame allocations go to the slow path (which raises FA411)."""
-        self._sync()
+    def _table(self, chunks: np.ndarray) -> None:
+        """Use ``chunks`` as the chunk table (the row views of the previous one are dropped)."""
+        self.chunks = chunks
+        self._views: list[memoryview | None] = [None] * chunks.shape[0]
 
-    def allocate_existing(self, size: int, alignment: int, frame: int) -> tuple[Block, int] | None:
-        """Bump in any chunk of the current slot with room (slow path)."""
-        self._sync()
-        for c in self.slots[self.slot]:
-            off = c.va.allocate(size, alignment)  # type: ignore[union-attr]
-            if off >= 0:
-                c.last_used = frame
-                self._use(c)
-                return c, off
-        return None
+    @property
+    def slot(self) -> int:
+        """The frame slot (frame number modulo frames in flight) allocations go to."""
+        return self._hdr[1]
 
-    def add_chunk(self, block: Block, frame: int) -> None:
-        self._sync()
-        block.va = LinearAllocator(block.size)
-        block.last_used = frame
-        self.slots[self.slot].append(block)
-        self._use(block)
+    @slot.setter
+    def slot(self, value: int) -> None:
+        self._hdr[1] = value
 
+    @property
+    def row(self) -> int:
+        """The current chunk's row (-1: none)."""
+        return self._hdr[0]
+
+    # -- frames ---------------------------------------------------------------------------
+    def activate(self, slot: int, frame: int, keep_after: int) -> list[Block]:
+        """Start frame ``frame`` in ``slot`` (whose GPU work is known to be finished): rewind its
+        chunks, and remove and return those unused since before frame ``keep_after``."""
+        out: list[Block] = []
+        if not any(self.blocks):                     # no chunk at all: nothing to rewind
+            self._hdr[1] = slot
+            return out
+        dropped = _ring_eps()[0](self.state, self.chunks, slot, frame, keep_after)
+        if dropped:
+            from ..kernels.gpu_layout import NO_SLOT
+            slots = self.chunks["slot"]
+            for i, b in enumerate(self.blocks):
+                if b is not None and slots[i] == NO_SLOT:
+                    out.append(b)
+                    self.blocks[i] = None
+        self._refresh()
+        return out
+
+    # -- allocation (slow paths) -----------------------------------------------------------
+    def bump(self, size: int, alignment: int, frame: int) -> tuple[Block, int] | None:
+        """``(block, offset)`` of ``size`` bytes aligned to ``alignment`` in the current chunk
+        or another chunk of the slot with room (which becomes current), or None."""
+        m = self.m
+        off = (m[0] + alignment - 1) & -alignment
+        end = off + size
+        if end <= self.limit:                        # the current chunk (none: limit 0)
+            m[0] = (end + self.mask) & self.nmask
+            return self.block, off  # type: ignore[return-value]
+        off = _ring_eps()[1](self.state, self.chunks, size, alignment, frame)
+        if off < 0:
+            return None
+        self._refresh()
+        return self.block, off  # type: ignore[return-value]
+
+    def add_chunk(self, block: Block, first: int, frame: int) -> None:
+        """Make ``block`` the current chunk, with ``first`` bytes at offset 0 allocated."""
+        from ..kernels.gpu_layout import grow_chunks
+        add = _ring_eps()[2]
+        while True:
+            row = add(self.state, self.chunks, block.size, first, frame)
+            if row >= 0:
+                break
+            self._table(grow_chunks(self.chunks))
+            self.blocks.extend([None] * (self.chunks.shape[0] - len(self.blocks)))
+        self.blocks[row] = block
+        self._refresh()
+
+    def bump_batch(self, sizes: np.ndarray, offsets: np.ndarray, rows: np.ndarray, start: int,
+                   frame: int) -> int:
+        """``ring_bump_batch`` over this ring (see there); the current row is refreshed."""
+        k = _ring_eps()[3](self.state, self.chunks, sizes, offsets, rows, start, frame)
+        self._refresh()
+        return k
+
+    # -- lending to @njit code ---------------------------------------------------------------
+    def lend(self) -> np.ndarray:
+        """The current row as a one-row array (its cursor, bumped in place by the borrower)."""
+        row = self._hdr[0]
+        return self.chunks[row:row + 1]
+
+    def take_back(self) -> None:
+        """Detach the lent row: the table is copied, so bumping the lent array changes nothing."""
+        self._table(self.chunks.copy())
+        self._refresh()
+
+    # -- rollback ---------------------------------------------------------------------------
+    def snapshot(self) -> tuple:
+        """Copies of the ring's state, for :meth:`restore` (not while lent)."""
+        return self.state.copy(), self.chunks.copy(), list(self.blocks)
+
+    def restore(self, snap: tuple) -> list[Block]:
+        """Back to ``snap``; returns the chunks added since (the caller releases them)."""
+        state, chunks, blocks = snap
+        kept = {id(b) for b in blocks}
+        added = [b for b in self.blocks if b is not None and id(b) not in kept]
+        self.state[:] = state
+        self._table(chunks)
+        self.blocks = blocks
+        self._refresh()
+        return added
+
+    # -- inspection -------------------------------------------------------------------------
     def used_bytes(self, slot: int | None = None) -> int:
         """Bytes bumped (with padding) in ``slot`` (default: the current one)."""
-        self._sync()
-        s = self.slot if slot is None else slot
-        return sum(c.va.cursor for c in self.slots[s])  # type: ignore[union-attr, misc]
+        if slot is None:
+            if self._hdr[0] < 0:                     # no chunk in the current slot
+                return 0
+            slot = self._hdr[1]
+        return _ring_eps()[4](self.chunks, slot)
 
-    def chunks(self) -> list[Block]:
-        return [c for chunks in self.slots for c in chunks]
+    def chunk_count(self) -> int:
+        return sum(b is not None for b in self.blocks)
 
-    def trim(self, slot: int, frame: int, older_than: int) -> list[Block]:
-        """Remove and return chunks of ``slot`` unused since ``frame - older_than``."""
-        keep: list[Block] = []
-        drop: list[Block] = []
-        for c in self.slots[slot]:
-            (drop if c.last_used < frame - older_than else keep).append(c)
-        if drop:
-            self.slots[slot] = keep
-            if self.slot == slot:
-                if keep:
-                    self._use(keep[0])
-                else:
-                    self.block, self.cursor, self.limit = None, 0, 0
-        return drop
+    def slot_chunks(self, slot: int) -> list[tuple[Block, int, int]]:
+        """``(block, used, peak)`` of the chunks of ``slot``, in table order."""
+        c = self.chunks
+        return [(b, int(c["cursor"][i]), int(max(c["peak"][i], c["cursor"][i])))
+                for i, b in enumerate(self.blocks) if b is not None and c["slot"][i] == slot]
+
+    def all_chunks(self) -> list[Block]:
+        return [b for b in self.blocks if b is not None]
+
+    def clear(self) -> None:
+        """Forget every chunk (the caller releases them)."""
+        from ..kernels.gpu_layout import new_chunks
+        self._table(new_chunks(self.chunks.shape[0]))
+        self.blocks = [None] * self.chunks.shape[0]
+        self._hdr[0] = -1
+        self._refresh()
+
+
+_CHUNK_FIELDS = ("cursor", "limit", "mask", "slot", "peak", "last_used")
+
+
+def _words(records: np.ndarray) -> memoryview:
+    """Records as int64 words, writable from Python without NumPy (as ``alloc.py`` does)."""
+    return memoryview(records.view(np.int64)).cast("B").cast("q")
+
+
+def _ring_eps() -> tuple:
+    """Entry points of ``ring_begin``, ``ring_bump``, ``ring_add_chunk``, ``ring_bump_batch``,
+    ``ring_used``."""
+    return load_kernels()[8:13]

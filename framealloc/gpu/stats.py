@@ -82,8 +82,8 @@ def collect_stats(gpu: GpuAllocator) -> GpuStats:
     largest_per_block = [pool.largest_free(blk) for pool, blk in pooled]
     frame_bytes = in_flight = chunks = 0
     for ring in gpu._rings.values():
-        chunks += len(ring.chunks())
-        for slot in range(len(ring.slots)):
+        chunks += ring.chunk_count()
+        for slot in range(ring.nslots):
             used = ring.used_bytes(slot)
             if gpu._in_frame and slot == ring.slot:
                 frame_bytes += used
@@ -165,12 +165,11 @@ def dump_json(gpu: GpuAllocator, detailed: bool = True, indent: int | None = 2) 
     rings = []
     for (intent, mt), ring in sorted(gpu._rings.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         slots = []
-        ring._sync()
-        for s, chunks in enumerate(ring.slots):
+        for s in range(ring.nslots):
             slots.append({"slot": s, "current": gpu._in_frame and s == ring.slot,
                           "chunks": [{"serial": c.serial, "size": c.size,
-                                      "used": c.va.cursor, "peak": c.va.peak}  # type: ignore
-                                     for c in chunks]})
+                                      "used": used, "peak": peak}
+                                     for c, used, peak in ring.slot_chunks(s)]})
         rings.append({"intent": intent.name, "memory_type": mt, "alignment": ring.mask + 1,
                       "slots": slots})
     dedicated = [{"serial": blk.serial, "size": blk.size, "memory_type": blk.memory_type,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NODE_DTYPE", "POOL_DTYPE", "RING_DTYPE", "MAX_BLOCKS", "new_nodes", "new_pool",
-           "new_totals", "new_ring", "grow_nodes"]
+__all__ = ["NODE_DTYPE", "POOL_DTYPE", "RING_DTYPE", "CHUNK_DTYPE", "MAX_BLOCKS", "new_nodes",
+           "new_pool", "new_totals", "new_ring", "new_chunks", "grow_chunks", "grow_nodes"]
 
 #: Second-level subdivisions per power of two (16 buckets per octave).
 SL_LOG2 = 4
@@ -69,7 +69,30 @@ POOL_DTYPE = np.dtype([
     ("bfirst", np.int32, (MAX_BLOCKS,)),    # node at offset 0 of block b
 ])
 
-RING_DTYPE = np.dtype([("cursor", np.int64), ("limit", np.int64), ("mask", np.int64)])
+RING_DTYPE = np.dtype([("chunk", np.int64), ("slot", np.int64), ("mask", np.int64)])
+"""One frame ring (its intent and memory type) as a one-record array: the row of its chunk table
+that allocations bump through (``chunk``, -1: none), the frame slot in use (``slot``, frame
+number modulo frames in flight) and ``mask`` (alignment of the intent's default usage - 1; every
+cursor of the ring stays a multiple of the alignment). Row ``i`` of the chunk table is the
+Python ``Block`` ``ring.blocks[i]``."""
+
+CHUNK_DTYPE = np.dtype([("cursor", np.int64), ("limit", np.int64), ("mask", np.int64),
+                        ("slot", np.int64), ("peak", np.int64), ("last_used", np.int64)])
+"""One frame chunk of a ring (a row of its chunk table): the bump ``cursor`` (offset of the next
+free byte, a multiple of ``mask + 1``; for the current chunk it is the only cursor there is),
+``limit`` (the chunk's size), ``mask`` (the ring's), the frame ``slot`` it belongs to
+(:data:`NO_SLOT`: row unused), the highest cursor of its previous frames (``peak``; the peak
+is ``max(peak, cursor)``) and the last frame that used it (``last_used``; chunks unused for
+``GpuConfig.frame_chunk_trim_frames`` rounds are released). The first three fields are what
+``frame_bump``/``frame_bump_batch`` read, so a one-row slice is the state a ``FrameCursor``
+lends."""
+
+#: A chunk row that holds no chunk.
+NO_SLOT = -1
+#: Word indices of the chunk fields the Python hot path reads through a memoryview.
+C_CURSOR, C_LIMIT, C_MASK = 0, 1, 2
+assert [CHUNK_DTYPE.fields[f][1] // 8 for f in ("cursor", "limit", "mask")] == \
+    [C_CURSOR, C_LIMIT, C_MASK] and CHUNK_DTYPE.itemsize == 48, "hot chunk fields moved"
 
 
 # -- construction (Python) ------------------------------------------------------------------------
@@ -104,9 +127,25 @@ def new_totals(heaps: int) -> np.ndarray:
 
 
 def new_ring(alignment: int) -> np.ndarray:
+    """A ring header with no chunk, slot 0, cursors aligned to ``alignment`` (a power of two)."""
     ring = np.zeros(1, RING_DTYPE)
+    ring["chunk"] = -1
     ring["mask"] = alignment - 1
     return ring
+
+
+def new_chunks(capacity: int) -> np.ndarray:
+    """A chunk table of ``capacity`` unused rows."""
+    chunks = np.zeros(capacity, CHUNK_DTYPE)
+    chunks["slot"] = NO_SLOT
+    return chunks
+
+
+def grow_chunks(chunks: np.ndarray) -> np.ndarray:
+    """A chunk table twice as long, rows ``[0, len(chunks))`` copied."""
+    out = new_chunks(2 * chunks.shape[0])
+    out[:chunks.shape[0]] = chunks
+    return out
 
 
 def grow_nodes(nodes: np.ndarray, hdr: np.ndarray) -> np.ndarray:

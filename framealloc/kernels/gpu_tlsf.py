@@ -14,8 +14,13 @@ Python object, so a user's ``@njit`` code can call them too (see ``docs/gpu.md``
 * ``totals`` (int64, :data:`T_*` indices) is the allocator's running accounting, updated by every
   kernel: live bytes per lifetime, live count, bytes allocated and freed, the pooled peak, bytes
   waiting for the GPU, and live bytes per heap (budgets read them).
-* A **frame ring cursor** (:data:`RING_DTYPE`, one record): the bump pointer of the chunk a ring is
-  filling. :func:`frame_bump_batch` places N ranges in it.
+* A **frame ring** (:data:`RING_DTYPE`, one record: the current chunk row, the frame slot, the
+  alignment mask) and its **chunk table** (:data:`CHUNK_DTYPE`, one row per chunk of every frame
+  slot: ``cursor``, ``limit``, ``mask``, ``slot``, ``peak``, ``last_used``). Each chunk's cursor
+  exists once, in its row: the Python hot path bumps the current row through a memoryview,
+  the ``ring_*`` kernels do everything else (frame start and trimming, the slow path, batches,
+  usage). A one-row slice ``chunks[i:i + 1]`` is what :func:`frame_bump` and
+  :func:`frame_bump_batch` bump (the state a ``FrameCursor`` lends to user code).
 
 Kernel results: ranges are returned as ``(node, offset, block)``; a negative ``node`` is a status
 (:data:`NO_FIT`: no free range of any block holds the request, the caller adds a block;
@@ -38,15 +43,17 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-from .gpu_layout import (BAD_NODE, FREE, MAX_BLOCKS, N_BUCKETS, N_WORDS, NEED_NODES,  # noqa: F401
-                         NO_FIT, NODE_DTYPE, PENDING, POOL_DTYPE, RING_DTYPE, SL_COUNT, SL_LOG2,
-                         T_ALLOCATED, T_COUNT, T_FREED, T_HEAP, T_LIVE, T_PEAK, T_PENDING,
-                         UNUSED, USED, grow_nodes, new_nodes, new_pool, new_ring, new_totals)
+from .gpu_layout import (BAD_NODE, CHUNK_DTYPE, FREE, MAX_BLOCKS, N_BUCKETS,  # noqa: F401
+                         N_WORDS, NEED_NODES, NO_FIT, NO_SLOT, NODE_DTYPE, PENDING, POOL_DTYPE,
+                         RING_DTYPE, SL_COUNT, SL_LOG2, T_ALLOCATED, T_COUNT, T_FREED, T_HEAP,
+                         T_LIVE, T_PEAK, T_PENDING, UNUSED, USED, grow_chunks, grow_nodes,
+                         new_chunks, new_nodes, new_pool, new_ring, new_totals)
 
-__all__ = ["NODE_DTYPE", "POOL_DTYPE", "RING_DTYPE", "MAX_BLOCKS", "new_nodes", "new_pool",
-           "new_totals", "new_ring", "grow_nodes", "tlsf_add_block", "tlsf_remove_block",
-           "tlsf_alloc", "tlsf_free", "tlsf_alloc_batch", "tlsf_free_batch",
-           "tlsf_release_pending", "frame_bump", "frame_bump_batch"]
+__all__ = ["NODE_DTYPE", "POOL_DTYPE", "RING_DTYPE", "CHUNK_DTYPE", "MAX_BLOCKS", "new_nodes",
+           "new_pool", "new_totals", "new_ring", "new_chunks", "grow_chunks", "grow_nodes",
+           "tlsf_add_block", "tlsf_remove_block", "tlsf_alloc", "tlsf_free", "tlsf_alloc_batch",
+           "tlsf_free_batch", "tlsf_release_pending", "frame_bump", "frame_bump_batch",
+           "ring_begin", "ring_bump", "ring_add_chunk", "ring_bump_batch", "ring_used"]
 
 
 # -- buckets --------------------------------------------------------------------------
@@ -417,7 +424,8 @@ def tlsf_free_batch(nodes, hdr, totals, which, frame):
 # -- frame rings -----------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def frame_bump(ring, size):
-    """Offset of ``size`` bytes bumped from a frame ring's chunk, or -1 when it is full."""
+    """Offset of ``size`` bytes bumped from a frame chunk (a one-row :data:`CHUNK_DTYPE` array,
+    or any record with ``cursor``, ``limit``, ``mask``), or -1 when it is full."""
     r = ring[0]
     off = r.cursor
     end = off + size
@@ -451,3 +459,144 @@ def frame_bump_batch(ring, sizes, out_offset, start):
         k += 1
     r.cursor = cur
     return k
+
+
+@njit(cache=True)
+def ring_begin(ring, chunks, slot, frame, keep_after):
+    """Start frame ``frame`` in ``slot`` (whose GPU work is finished): every chunk of the slot
+    that was bumped gets ``last_used = frame``, its cursor folded into ``peak`` and rewound; a
+    chunk last used before ``keep_after`` leaves the table (its row's slot becomes NO_SLOT; the
+    caller releases its block). The first chunk kept becomes current. Returns the number of
+    chunks released."""
+    r = ring[0]
+    first = -1
+    dropped = 0
+    for i in range(chunks.shape[0]):
+        c = chunks[i]
+        if c.slot != slot:
+            continue
+        if c.cursor != 0:
+            c.last_used = frame
+            if c.cursor > c.peak:
+                c.peak = c.cursor
+            c.cursor = 0
+        if c.last_used < keep_after:
+            c.slot = NO_SLOT
+            dropped += 1
+        elif first < 0:
+            first = i
+    r.slot = slot
+    r.chunk = first
+    return dropped
+
+
+@njit(cache=True, inline="always")
+def _bump_row(c, size, align, mask):
+    off = (c.cursor + align - 1) & -align
+    end = off + size
+    if end > c.limit:
+        return -1
+    c.cursor = (end + mask) & ~mask
+    return off
+
+
+@njit(cache=True)
+def ring_bump(ring, chunks, size, align, frame):
+    """The slow path of one frame range of ``size`` bytes aligned to ``align``: the current chunk
+    if it has room, else the first chunk of the slot that has (it becomes current, used in
+    ``frame``). The offset (in the chunk ``ring[0].chunk``), or -1 when no chunk of the slot
+    has room (the caller adds one with :func:`ring_add_chunk`)."""
+    r = ring[0]
+    mask = r.mask
+    if r.chunk >= 0:
+        off = _bump_row(chunks[r.chunk], size, align, mask)
+        if off >= 0:
+            return off
+    for i in range(chunks.shape[0]):
+        c = chunks[i]
+        if c.slot == r.slot:
+            off = _bump_row(c, size, align, mask)
+            if off >= 0:
+                c.last_used = frame
+                r.chunk = i
+                return off
+    return -1
+
+
+@njit(cache=True)
+def ring_add_chunk(ring, chunks, limit, first, frame):
+    """A new chunk of ``limit`` bytes in the first unused row, in the ring's slot, made current
+    with ``first`` bytes allocated at offset 0. The row, or -1 when the table is full (the
+    caller grows it with ``grow_chunks`` and calls again)."""
+    r = ring[0]
+    mask = r.mask
+    for i in range(chunks.shape[0]):
+        c = chunks[i]
+        if c.slot == NO_SLOT:
+            c.cursor = (first + mask) & ~mask
+            c.limit = limit
+            c.mask = mask
+            c.slot = r.slot
+            c.peak = 0
+            c.last_used = frame
+            r.chunk = i
+            return i
+    return -1
+
+
+@njit(cache=True)
+def ring_bump_batch(ring, chunks, sizes, out_offset, out_chunk, start, frame):
+    """Bump ``sizes[start:]`` through the chunks of the ring's slot: the current chunk, then, when
+    a range does not fit, the first chunk of the slot with room for it (which becomes current,
+    used in ``frame``). Range ``k`` is at ``out_offset[k]`` in row ``out_chunk[k]``. Returns the
+    index of the first range no chunk had room for (``len(sizes)`` when all fit; the caller
+    adds a chunk and calls again), or ``-1 - k`` with nothing bumped when ``sizes[k]``
+    (k >= start) is not positive."""
+    n = sizes.shape[0]
+    for k in range(start, n):
+        if sizes[k] <= 0:
+            return -1 - k
+    r = ring[0]
+    i = r.chunk
+    if i < 0:
+        return start
+    mask = r.mask
+    c = chunks[i]
+    cur = c.cursor
+    lim = c.limit
+    k = start
+    while k < n:
+        s = sizes[k]
+        end = cur + s
+        if end > lim:
+            c.cursor = cur
+            j = -1
+            for t in range(chunks.shape[0]):
+                if chunks[t].slot == r.slot and chunks[t].cursor + s <= chunks[t].limit:
+                    j = t
+                    break
+            if j < 0:
+                return k
+            i = j
+            r.chunk = j
+            c = chunks[j]
+            c.last_used = frame
+            cur = c.cursor
+            lim = c.limit
+            continue
+        out_offset[k] = cur
+        out_chunk[k] = i
+        cur = (end + mask) & ~mask
+        k += 1
+    c.cursor = cur
+    return k
+
+
+@njit(cache=True)
+def ring_used(chunks, slot):
+    """Bytes bumped (padding included) in the chunks of ``slot``."""
+    total = 0
+    for i in range(chunks.shape[0]):
+        if chunks[i].slot == slot:
+            total += chunks[i].cursor
+    return total
