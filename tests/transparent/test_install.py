@@ -270,3 +270,22 @@ def test_user_kernels_compile_to_the_same_code_after_install():
         print("SAME", before == after, "NRT_MemInfo_alloc_aligned" in after)
     """)
     assert "SAME True True" in out
+
+
+def test_the_test_environment_runs_a_numba_the_mode_knows():
+    """The test extra pins numba to the versions the install checks accept (pyproject.toml), so
+    CI exercises the hook instead of its refusal; unpinning it without adding the version to
+    KNOWN_NUMBA (after checking the hooked internals) fails here, with the reason."""
+    from framealloc.kernels.transparent import KNOWN_NUMBA
+
+    try:
+        import tomllib
+    except ImportError:                 # Python 3.10
+        import tomli as tomllib
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        test_extra = tomllib.load(f)["project"]["optional-dependencies"]["test"]
+    pins = [r for r in test_extra if r.replace(" ", "").startswith("numba")]
+    assert pins, "the test extra must pin numba to a version transparent frames know"
+    version = ".".join(numba.__version__.split(".")[:2])
+    assert version in KNOWN_NUMBA, (numba.__version__, KNOWN_NUMBA, pins)
+    assert fa.install_transparent() and transparent_status().refused is None
