@@ -434,29 +434,41 @@ def readme_table(data: dict, ids: set[str] | None = None) -> str:
                                       "target", "result"], rows)
 
 
-def update_docs(path: Path, text: str) -> None:
-    """Put ``text`` between the BEGIN/END TABLE markers of ``path`` (the markers stay)."""
+def fill_tables(path: Path, data: dict, plain: str | None = None) -> int:
+    """Rewrite every table of ``path`` between a BEGIN TABLE and the next END TABLE marker (the
+    markers stay): a ``<!-- BEGIN TABLE rows=T1,T2: ... -->`` marker gets those rows of this run,
+    a bare one gets ``plain``. Returns how many tables were written."""
     doc = path.read_text()
-    start, stop = doc.index(BEGIN), doc.index(END)
-    start = doc.index("\n", start) + 1
-    path.write_text(doc[:start] + "\n" + text.strip() + "\n\n" + doc[stop:])
+    out, pos, n = [], 0, 0
+    while (b := doc.find(BEGIN, pos)) != -1:
+        eol = doc.index("\n", b) + 1
+        e = doc.index(END, eol)
+        marker = doc[b:eol]
+        if marker.startswith(TOPIC):
+            ids = set(marker[len(TOPIC):marker.index(":")].split(","))
+            missing = ids - {r.id for r in ROWS}
+            if missing:
+                raise SystemExit(f"{path.name}: no benchmark rows named {sorted(missing)}")
+            text = readme_table(data, ids)
+        elif plain is None:
+            raise SystemExit(f"{path.name}: a table marker without rows=")
+        else:
+            text = plain
+        out += [doc[pos:eol], "\n", text.strip(), "\n\n"]
+        pos, n = e, n + 1
+    out.append(doc[pos:])
+    path.write_text("".join(out))
+    return n
 
 
-def update_topic_pages(data: dict, folder: Path) -> list[Path]:
-    """Rewrite the tables of the pages in ``folder`` that carry a ``<!-- BEGIN TABLE rows=T1,T2
-    ... -->`` marker with those rows of this run, so no page quotes a figure by hand."""
+def update_topic_pages(data: dict, folder: Path, skip: Path | None = None) -> list[Path]:
+    """Fill the tables of the pages in ``folder`` that carry ``<!-- BEGIN TABLE rows=...``
+    markers, so that no page quotes a figure by hand."""
     done = []
     for page in sorted(folder.glob("*.md")):
-        doc = page.read_text()
-        if TOPIC not in doc:
-            continue
-        head = doc[doc.index(TOPIC) + len(TOPIC):]
-        ids = set(head[:head.index(":")].split(","))
-        missing = ids - {r.id for r in ROWS}
-        if missing:
-            raise SystemExit(f"{page.name}: no benchmark rows named {sorted(missing)}")
-        update_docs(page, readme_table(data, ids))
-        done.append(page)
+        if page.resolve() != (skip.resolve() if skip else None) and TOPIC in page.read_text():
+            fill_tables(page, data)
+            done.append(page)
     return done
 
 
@@ -491,10 +503,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         args.output.write_text(text)
     if args.update_docs:
-        update_docs(args.update_docs, text)
+        fill_tables(args.update_docs, data, plain=text)
         if BEGIN in README.read_text():
-            update_docs(README, readme_table(data))
-        update_topic_pages(data, args.update_docs.resolve().parent)
+            fill_tables(README, data, plain=readme_table(data))
+        update_topic_pages(data, args.update_docs.resolve().parent, skip=args.update_docs)
     if not args.from_json and not args.json:
         path.unlink()
     return rc

@@ -30,22 +30,26 @@ def run():
 
 
 def _pages():
-    return sorted(p for p in (REPO / "docs").glob("*.md") if MARKER.search(p.read_text()))
+    return sorted(p for p in [REPO / "README.md", *(REPO / "docs").glob("*.md")]
+                  if MARKER.search(p.read_text()))
 
 
 def test_some_pages_carry_generated_tables():
     names = {p.name for p in _pages()}
-    assert {"transparent.md", "gpu.md"} <= names
+    assert {"README.md", "transparent.md", "gpu.md"} <= names
 
 
 @pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name)
-def test_page_names_existing_rows_and_one_table(run, page):
+def test_page_names_existing_rows_and_pairs_its_markers(run, page):
     text = page.read_text()
-    (ids,) = MARKER.findall(text)
     known = {r.id for r in run.ROWS}
-    assert set(ids.split(",")) <= known
-    assert text.count(run.BEGIN) == 1 and text.count(run.END) == 1
-    assert text.index(run.BEGIN) < text.index(run.END)
+    for ids in MARKER.findall(text):
+        assert set(ids.split(",")) <= known
+    starts = [m.start() for m in re.finditer(re.escape(run.BEGIN), text)]
+    ends = [m.start() for m in re.finditer(re.escape(run.END), text)]
+    assert len(starts) == len(ends)
+    bounds = sorted([(s, "b") for s in starts] + [(e, "e") for e in ends])
+    assert [k for _, k in bounds] == ["b", "e"] * len(starts)     # no nesting, none unclosed
 
 
 def _fake_run(run, ids):
@@ -78,6 +82,19 @@ def test_runner_writes_only_the_named_rows(run, tmp_path):
     assert ids.count("T1") == sum(r.id == "T1" for r in run.ROWS)   # context rows too
     assert "0123456789" in text
     assert (tmp_path / "other.md").read_text() == "no table here\n"
+
+
+def test_runner_fills_every_table_of_a_page(run, tmp_path):
+    page = tmp_path / "README.md"
+    page.write_text("a\n<!-- BEGIN TABLE: all -->\nold\n" + run.END + "\nb\n"
+                    "<!-- BEGIN TABLE rows=E4: x -->\nold\n" + run.END + "\nc\n")
+    assert run.fill_tables(page, _fake_run(run, {"E4", "P1"}), plain="PLAIN") == 2
+    text = page.read_text()
+    assert "old" not in text and "PLAIN" in text
+    assert text.index("PLAIN") < text.index("\nb\n") < text.index("| E4 |") < text.index("\nc\n")
+    assert "| P1 |" not in text
+    with pytest.raises(SystemExit, match="without rows="):
+        run.fill_tables(page, _fake_run(run, {"E4"}))
 
 
 def test_runner_refuses_unknown_rows(run, tmp_path):
