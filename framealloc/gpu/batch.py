@@ -28,15 +28,17 @@ _I64 = np.dtype(np.int64)
 
 
 def as_sizes(sizes: Any, check_positive: bool = True) -> np.ndarray:
-    """``sizes`` as a contiguous 1-D int64 array of positive sizes, or FA401.
+    """``sizes`` as a new contiguous 1-D int64 array of positive sizes, or FA401.
 
-    ``check_positive=False`` leaves the sign check of an int64 array to the caller's kernel.
+    Always a copy: the batch keeps it read-only, and neither freezes nor follows the caller's
+    array. ``check_positive=False`` leaves the sign check of an int64 array to the caller's
+    kernel.
     """
     if type(sizes) is np.ndarray and sizes.dtype == _I64 and sizes.ndim == 1 \
             and sizes.flags.c_contiguous:
         if check_positive and sizes.size and sizes.min() <= 0:
             return as_sizes(list(sizes))         # the slow path names the bad size
-        return sizes
+        return sizes.copy()
     try:
         arr = np.asarray(sizes)
     except Exception as e:          # pragma: no cover - numpy's own conversion errors
@@ -45,7 +47,7 @@ def as_sizes(sizes: Any, check_positive: bool = True) -> np.ndarray:
         raise GpuSizeError(
             f"sizes must be a 1-D array of integers, got shape {arr.shape} dtype {arr.dtype}; "
             "pass e.g. np.full(n, 256)", code="FA401")
-    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    arr = np.array(arr, dtype=np.int64, order="C")     # a copy, even of an int64 array
     if arr.size and int(arr.min()) <= 0:
         bad_size(arr, int(np.argmin(arr)))
     return arr
@@ -71,8 +73,8 @@ class GpuBatch:
     def __init__(self, owner: Any, offsets: np.ndarray, sizes: np.ndarray,
                  buffer_index: np.ndarray, blocks: list, frame: int, kind: Any,
                  pool: Any = None, nodes: np.ndarray | None = None) -> None:
-        for a in (offsets, sizes, buffer_index):
-            a.flags.writeable = False
+        for a in (offsets, sizes, buffer_index):     # arrays of its own (as_sizes copies)
+            a.setflags(write=False)
         self.offsets = offsets
         self.sizes = sizes
         self.buffer_index = buffer_index
