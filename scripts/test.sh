@@ -13,8 +13,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # Measured on a 2-core VM (see README.md, Development); the first run also downloads packages.
-SUITE_TIME="about 7 min on 2 cores"
-QUICK_TIME="about 4 min on 2 cores"
+SUITE_TIME="about 15 min on 2 cores"
+QUICK_TIME="about 9 min on 2 cores"
 
 usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 

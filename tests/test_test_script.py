@@ -47,7 +47,7 @@ def test_every_test_by_default_and_arguments_go_to_pytest(checkout):
     assert _pytest_args(checkout) == ["-m", "pytest", "tests/core", "-x"]
     for step in ("[1/3]", "[2/3]", "[3/3]"):
         assert f"==> {step}" in run.stdout
-    assert "about 7 min" in run.stdout and "==> total" in run.stdout
+    assert "about 15 min" in run.stdout and "==> total" in run.stdout
 
 
 def test_quick_deselects_the_slow_tests(checkout):
