@@ -416,9 +416,9 @@ README = REPO / "README.md"
 TOPIC = "<!-- BEGIN TABLE rows="
 
 
-def readme_table(data: dict, ids: set[str] | None = None) -> str:
-    """The README's Performance table: every row with a target, and the run it came from; with
-    ``ids``, every row (context rows too) whose id is in ``ids``, for a topic page."""
+def stamped_table(data: dict, ids: set[str] | None = None) -> str:
+    """A table stamped with the run it came from: every row with a target (the README's
+    Performance table), or with ``ids`` every row (context rows too) whose id is in ``ids``."""
     idx = index(data)
     rows = [v for v in (verdict(r, idx) for r in ROWS
                         if (r.id in ids if ids is not None else r.target is not None))
@@ -449,7 +449,7 @@ def fill_tables(path: Path, data: dict, plain: str | None = None) -> int:
             missing = ids - {r.id for r in ROWS}
             if missing:
                 raise SystemExit(f"{path.name}: no benchmark rows named {sorted(missing)}")
-            text = readme_table(data, ids)
+            text = stamped_table(data, ids)
         elif plain is None:
             raise SystemExit(f"{path.name}: a table marker without rows=")
         else:
@@ -464,9 +464,9 @@ def fill_tables(path: Path, data: dict, plain: str | None = None) -> int:
 def update_topic_pages(data: dict, folder: Path, skip: Path | None = None) -> list[Path]:
     """Fill the tables of the pages in ``folder`` that carry ``<!-- BEGIN TABLE rows=...``
     markers, so that no page quotes a figure by hand."""
-    done = []
+    done, skip = [], skip.resolve() if skip else None
     for page in sorted(folder.glob("*.md")):
-        if page.resolve() != (skip.resolve() if skip else None) and TOPIC in page.read_text():
+        if page.resolve() != skip and TOPIC in page.read_text():
             fill_tables(page, data)
             done.append(page)
     return done
@@ -505,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_docs:
         fill_tables(args.update_docs, data, plain=text)
         if BEGIN in README.read_text():
-            fill_tables(README, data, plain=readme_table(data))
+            fill_tables(README, data, plain=stamped_table(data))
         update_topic_pages(data, args.update_docs.resolve().parent, skip=args.update_docs)
     if not args.from_json and not args.json:
         path.unlink()
